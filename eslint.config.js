@@ -1,0 +1,68 @@
+// ESLint flat config: typescript-eslint with type information, and the layer rules of
+// DESIGN.md ("storage and protocol import only util; broker imports storage and protocol; ...").
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+/** Which layers each layer may import (besides itself). Nothing imports `cli`. */
+const LAYERS = {
+  util: [],
+  storage: ['util'],
+  protocol: ['util'],
+  broker: ['util', 'storage', 'protocol'],
+  server: ['util', 'storage', 'protocol', 'broker'],
+  admin: ['util', 'storage', 'protocol', 'broker'],
+  client: ['util', 'protocol'],
+  cli: ['util', 'protocol', 'client', 'server', 'broker', 'storage', 'admin'],
+};
+const ALL = Object.keys(LAYERS);
+
+function layerRule(layer) {
+  const forbidden = ALL.filter((other) => other !== layer && !LAYERS[layer].includes(other));
+  return {
+    files: [`src/${layer}/**/*.ts`],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: forbidden.map((other) => ({
+            group: [`../${other}/*`, `../${other}`, `../../${other}/*`, `../../${other}`],
+            message: `DESIGN.md layers: src/${layer} may not import src/${other}.`,
+          })),
+        },
+      ],
+    },
+  };
+}
+
+export default tseslint.config(
+  { ignores: ['dist/**', 'node_modules/**', 'data/**', 'ui/vendor/**'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      '@typescript-eslint/no-floating-promises': 'error',
+      '@typescript-eslint/no-misused-promises': 'error',
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    files: ['**/*.js', '**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: { globals: { console: 'readonly', process: 'readonly', URL: 'readonly' } },
+  },
+  {
+    // Tests may reach into any layer's internals, and use loose assertions on `any`.
+    files: ['test/**/*.ts', 'bench/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-non-null-assertion': 'off',
+    },
+  },
+  ...ALL.map(layerRule),
+);

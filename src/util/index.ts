@@ -1,0 +1,10 @@
+export { assert, unreachable, AssertionError } from './assert.js';
+export { crc32c } from './crc32c.js';
+export {
+  ERROR_CODES,
+  WeirError,
+  errorCodeFromNumber,
+  isErrorCode,
+  isWeirError,
+  type ErrorCode,
+} from './errors.js';
