@@ -56,12 +56,12 @@ function writeU64(view: DataView, position: number, value: number): void {
   view.setUint32(position + 4, Math.floor(value / TWO_32), true);
 }
 
-const textEncoder = new TextEncoder();
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
+/** Bytes of the headers' entries (the u16 count is in RECORD_FIXED_BYTES). */
 function headersBytes(headers: RecordHeaders | null | undefined): number {
-  if (!headers) return 2;
-  let bytes = 2;
+  if (!headers) return 0;
+  let bytes = 0;
   for (const name in headers) {
     bytes += 2 + Buffer.byteLength(name) + 4 + Buffer.byteLength(headers[name]!);
   }
@@ -250,4 +250,3 @@ export function decodeBatch(
   if (cursor !== end) throw corrupt('records do not fill the batch');
 }
 
-export { textEncoder };

@@ -95,15 +95,15 @@ export class SegmentIndex {
     return found;
   }
 
-  /** Byte position of the last indexed batch before which every timestamp is < `timestamp`. */
-  positionForTime(timestamp: number): number {
+  /** Relative offset of the last indexed batch before which every timestamp is < `timestamp`. */
+  offsetForTime(timestamp: number): number {
     let low = 0;
     let high = this.#count - 1;
     let found = 0;
     while (low <= high) {
       const middle = (low + high) >>> 1;
       if (this.#timestamps[middle]! < timestamp) {
-        found = this.#positions[middle]!;
+        found = this.#offsets[middle]!;
         low = middle + 1;
       } else {
         high = middle - 1;

@@ -1,0 +1,709 @@
+/**
+ * A partition log: an append-only sequence of records, numbered by offset from 0, stored as a
+ * directory of segments (segment.ts). This file owns group commit, reads, recovery of the
+ * whole directory, retention and failure handling.
+ *
+ * Durability: `append` resolves only once its records are durable under the fsync policy:
+ * 'always' — written and fdatasync'ed (the file's directory is synced when a segment is
+ * created); 'interval' — written (in the page cache: survives a process crash) and synced by
+ * a timer every fsyncIntervalMs; 'never' — written, synced only at close.
+ * Readers see only confirmed records: offsets below `committedOffset`.
+ *
+ * Concurrency: any number of appends and reads may be in flight. Appends queue and are
+ * written by one flush at a time (one write + one fsync for everything queued: group commit).
+ * Flushes, rolls, retention and close run one at a time through `#lane`.
+ *
+ * Failure: if a write or fsync fails, the log refuses every later append with DISK_FULL
+ * (ENOSPC) or STORAGE_FAILED (anything else); it never writes over a file in an unknown state.
+ * Reads of confirmed records keep working.
+ */
+import * as path from 'node:path';
+import { assert, WeirError } from '../util/index.js';
+import {
+  APPEND_PENDING_BYTES_MAX,
+  BATCH_BYTES_TARGET,
+  BATCH_RECORDS_MAX,
+  FSYNC_INTERVAL_MS_DEFAULT,
+  FSYNC_INTERVAL_MS_MAX,
+  READ_BYTES_DEFAULT,
+  READ_BYTES_MAX,
+  SEGMENT_AGE_MS_DEFAULT,
+  SEGMENT_BYTES_DEFAULT,
+  SEGMENT_BYTES_MAX,
+  SEGMENT_BYTES_MIN,
+  TAIL_CACHE_BYTES_DEFAULT,
+  TAIL_CACHE_BYTES_MAX,
+  WRITE_BYTES_MAX,
+} from '../limits.js';
+import { nodeFileSystem, type FileSystem } from './file-system.js';
+import { MemoryFileSystem } from './memory-file-system.js';
+import type { RecordInput, StoredRecord } from './record.js';
+import {
+  BATCH_HEADER_BYTES,
+  checkBatch,
+  decodeBatch,
+  encodeBatch,
+  readBatchHeader,
+  recordBytes,
+  type BatchHeader,
+} from './record-batch.js';
+import { parseSegmentName, Segment, segmentName } from './segment.js';
+import { TailCache } from './tail-cache.js';
+import { Lane } from './lane.js';
+
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+
+export interface LogOptions {
+  readonly directory: string;
+  readonly fileSystem?: FileSystem;
+  readonly fsync?: FsyncPolicy;
+  readonly fsyncIntervalMs?: number;
+  readonly segmentBytes?: number;
+  readonly segmentAgeMs?: number;
+  readonly tailCacheBytes?: number;
+  readonly clock?: () => number;
+}
+
+export interface RetentionLimits {
+  readonly maxAgeMs?: number;
+  readonly maxBytes?: number;
+  readonly maxRecords?: number;
+}
+
+export interface RetentionResult {
+  readonly segmentsDeleted: number;
+  readonly recordsDeleted: number;
+  readonly bytesDeleted: number;
+}
+
+export interface LogStats {
+  readonly startOffset: number;
+  readonly endOffset: number;
+  readonly committedOffset: number;
+  readonly segmentCount: number;
+  readonly bytes: number;
+  readonly tailCacheBytes: number;
+  readonly indexBytes: number;
+  /** Bytes cut off torn or corrupt tails when the log was opened. */
+  readonly recoveredTruncatedBytes: number;
+}
+
+/** Records `[from, to)` of the pending append at index `append`. */
+interface Run {
+  readonly append: number;
+  readonly from: number;
+  to: number;
+}
+
+interface PendingAppend {
+  readonly records: readonly RecordInput[];
+  readonly sizes: number[];
+  readonly timestamps: number[];
+  readonly baseOffset: number;
+  readonly bytes: number;
+  /** Records of this append already taken into a write. */
+  taken: number;
+  readonly resolve: (offset: number) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+function checkRange(name: string, value: number, min: number, max: number): number {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new WeirError('INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${value}`);
+  }
+  return value;
+}
+
+/** Maps an I/O error to the typed error the log refuses appends with from then on. */
+function storageError(error: unknown): WeirError {
+  if (error instanceof WeirError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new WeirError('DISK_FULL', 'disk full: the log refuses appends', { cause: error });
+  }
+  return new WeirError('STORAGE_FAILED', `storage failed (${code ?? 'unknown'}): the log refuses appends`, {
+    cause: error,
+  });
+}
+
+export class PartitionLog {
+  readonly directory: string;
+  readonly #fileSystem: FileSystem;
+  readonly #fsync: FsyncPolicy;
+  readonly #segmentBytes: number;
+  readonly #segmentAgeMs: number;
+  readonly #clock: () => number;
+  readonly #cache: TailCache;
+  readonly #lane = new Lane();
+  #segments: Segment[];
+  #endOffset: number;
+  #committedOffset: number;
+  #pending: PendingAppend[] = [];
+  #pendingHead = 0;
+  #pendingBytes = 0;
+  #flushScheduled = false;
+  #failure: WeirError | null = null;
+  #closed = false;
+  #dirty = false;
+  #syncTimer: NodeJS.Timeout | null = null;
+  #listeners = new Set<(committedOffset: number) => void>();
+  #recoveredTruncatedBytes: number;
+
+  private constructor(
+    options: LogOptions,
+    fileSystem: FileSystem,
+    segments: Segment[],
+    recoveredTruncatedBytes: number,
+  ) {
+    this.directory = options.directory;
+    this.#fileSystem = fileSystem;
+    this.#fsync = options.fsync ?? 'always';
+    this.#segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
+    this.#segmentAgeMs = options.segmentAgeMs ?? SEGMENT_AGE_MS_DEFAULT;
+    this.#clock = options.clock ?? Date.now;
+    this.#cache = new TailCache(options.tailCacheBytes ?? TAIL_CACHE_BYTES_DEFAULT);
+    this.#segments = segments;
+    this.#endOffset = this.#active.nextOffset;
+    this.#committedOffset = this.#endOffset;
+    this.#recoveredTruncatedBytes = recoveredTruncatedBytes;
+    if (this.#fsync === 'interval') {
+      const interval = options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT;
+      this.#syncTimer = setInterval(() => this.#intervalSync(), interval);
+      this.#syncTimer.unref();
+    }
+  }
+
+  /** Opens the log in `options.directory`, creating it, or recovering what is there. */
+  static async open(options: LogOptions): Promise<PartitionLog> {
+    const fileSystem = options.fileSystem ?? nodeFileSystem;
+    if (!['always', 'interval', 'never', undefined].includes(options.fsync)) {
+      throw new WeirError('INVALID_ARGUMENT', `fsync must be always, interval or never`);
+    }
+    checkRange('segmentBytes', options.segmentBytes ?? SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
+    checkRange('segmentAgeMs', options.segmentAgeMs ?? SEGMENT_AGE_MS_DEFAULT, 1, Number.MAX_SAFE_INTEGER);
+    checkRange('tailCacheBytes', options.tailCacheBytes ?? 0, 0, TAIL_CACHE_BYTES_MAX);
+    checkRange('fsyncIntervalMs', options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT, 1, FSYNC_INTERVAL_MS_MAX);
+    await fileSystem.mkdir(options.directory);
+    const names = await fileSystem.readdir(options.directory);
+    const bases = names
+      .map(parseSegmentName)
+      .filter((base): base is number => base !== null)
+      .sort((a, b) => a - b);
+    const segments: Segment[] = [];
+    let truncated = 0;
+    for (const base of bases) {
+      const previous = segments[segments.length - 1];
+      if (previous && base < previous.nextOffset) {
+        // Overlaps the previous segment (which recovered further than this one was named for):
+        // not a state Weir writes; keep the earlier, contiguous data.
+        await fileSystem.unlink(path.join(options.directory, segmentName(base, '.log')));
+        continue;
+      }
+      const { segment, truncatedBytes } = await Segment.open(fileSystem, options.directory, base);
+      truncated += truncatedBytes;
+      segments.push(segment);
+    }
+    for (const name of names) {
+      if (name.endsWith('.index') && !bases.some((base) => name === segmentName(base, '.index'))) {
+        await fileSystem.unlink(path.join(options.directory, name)); // orphan index
+      }
+    }
+    if (segments.length === 0) {
+      segments.push(await Segment.create(fileSystem, options.directory, 0));
+      await fileSystem.syncDirectory(options.directory);
+    }
+    return new PartitionLog(options, fileSystem, segments, truncated);
+  }
+
+  get #active(): Segment {
+    return this.#segments[this.#segments.length - 1]!;
+  }
+
+  get startOffset(): number {
+    return this.#segments[0]!.baseOffset;
+  }
+
+  get endOffset(): number {
+    return this.#endOffset;
+  }
+
+  get committedOffset(): number {
+    return this.#committedOffset;
+  }
+
+  get failure(): WeirError | null {
+    return this.#failure;
+  }
+
+  /** Bytes appended and not yet written: callers may use it to slow producers down. */
+  get pendingBytes(): number {
+    return this.#pendingBytes;
+  }
+
+  append(input: RecordInput | readonly RecordInput[]): Promise<number> {
+    try {
+      if (this.#closed) throw new WeirError('CLOSED', 'the log is closed');
+      if (this.#failure) throw this.#failure;
+      const records: readonly RecordInput[] = Array.isArray(input) ? input : [input as RecordInput];
+      if (records.length === 0) throw new WeirError('INVALID_ARGUMENT', 'append needs at least one record');
+      const sizes = new Array<number>(records.length);
+      const timestamps = new Array<number>(records.length);
+      let bytes = 0;
+      const now = this.#clock();
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
+        sizes[i] = recordBytes(record);
+        bytes += sizes[i]!;
+        const timestamp = record.timestamp ?? now;
+        if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+          throw new WeirError('INVALID_ARGUMENT', `timestamp must be a non-negative integer, got ${timestamp}`);
+        }
+        timestamps[i] = timestamp;
+      }
+      if (this.#pendingBytes + bytes > APPEND_PENDING_BYTES_MAX && this.#pendingBytes > 0) {
+        throw new WeirError('LIMIT_EXCEEDED', `more than ${APPEND_PENDING_BYTES_MAX} bytes wait to be written`);
+      }
+      const baseOffset = this.#endOffset;
+      this.#endOffset += records.length;
+      this.#pendingBytes += bytes;
+      return new Promise<number>((resolve, reject) => {
+        this.#pending.push({ records, sizes, timestamps, baseOffset, bytes, taken: 0, resolve, reject });
+        this.#scheduleFlush();
+      });
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    // A microtask: appends made in the same tick (or resolved together) join one write.
+    queueMicrotask(() => {
+      // A flush that throws is a bug (I/O errors are handled inside): refuse appends from then on.
+      this.#lane.run(() => this.#flush()).catch((error: unknown) => this.#fail(storageError(error)));
+    });
+  }
+
+  /** Writes everything queued, one group commit at a time. Runs inside the lane. */
+  async #flush(): Promise<void> {
+    this.#flushScheduled = false;
+    while (this.#pendingHead < this.#pending.length && !this.#failure) {
+      await this.#flushOnce();
+    }
+    if (this.#pendingHead === this.#pending.length && this.#pendingHead > 0) {
+      this.#pending = [];
+      this.#pendingHead = 0;
+    }
+  }
+
+  async #flushOnce(): Promise<void> {
+    let active = this.#active;
+    if (active.recordCount > 0 && this.#clock() - active.createdAtMs >= this.#segmentAgeMs) {
+      active = await this.#roll();
+    }
+    const room = Math.max(this.#segmentBytes - active.size, 0);
+    const plan = this.#plan(Math.min(room, WRITE_BYTES_MAX), active.size === 0);
+    if (plan.batches.length === 0) {
+      await this.#roll(); // not even one record fits this segment: the next one takes it
+      return;
+    }
+    const buffer = Buffer.allocUnsafe(plan.bytes);
+    const headers: BatchHeader[] = [];
+    let position = 0;
+    for (const batch of plan.batches) {
+      const records: RecordInput[] = [];
+      const timestamps: number[] = [];
+      const sizes: number[] = [];
+      for (const run of batch) {
+        const pending = this.#pending[run.append]!;
+        for (let i = run.from; i < run.to; i++) {
+          records.push(pending.records[i]!);
+          timestamps.push(pending.timestamps[i]!);
+          sizes.push(pending.sizes[i]!);
+        }
+      }
+      const first = batch[0]!;
+      const baseOffset = this.#pending[first.append]!.baseOffset + first.from;
+      const end = encodeBatch(buffer, position, baseOffset, records, timestamps, sizes, 0, records.length);
+      const header = readBatchHeader(buffer, position, end - position);
+      assert(header !== null && header.batchLength === end - position, 'an encoded batch reads back');
+      headers.push(header);
+      position = end;
+    }
+    assert(position === plan.bytes, 'encoded bytes match the plan');
+    try {
+      await active.write(buffer, plan.bytes);
+      if (this.#fsync === 'always') await active.sync();
+      else this.#dirty = true;
+    } catch (error) {
+      this.#fail(storageError(error));
+      return;
+    }
+    if (active.createdAtMs === 0) active.createdAtMs = this.#clock();
+    active.confirm(headers, plan.bytes);
+    for (let i = 0, at = 0; i < headers.length; i++) {
+      const header = headers[i]!;
+      this.#cache.add({ header, bytes: buffer.subarray(at, at + header.batchLength) });
+      at += header.batchLength;
+    }
+    // Advance the appends' cursors; resolve those whose last record is now durable.
+    for (const batch of plan.batches) for (const run of batch) this.#pending[run.append]!.taken = run.to;
+    const lastBatch = plan.batches[plan.batches.length - 1]!;
+    const lastRun = lastBatch[lastBatch.length - 1]!;
+    this.#committedOffset = this.#pending[lastRun.append]!.baseOffset + lastRun.to;
+    while (this.#pendingHead < this.#pending.length) {
+      const pending = this.#pending[this.#pendingHead]!;
+      if (pending.taken < pending.records.length) break;
+      this.#pending[this.#pendingHead] = undefined as unknown as PendingAppend;
+      this.#pendingHead++;
+      this.#pendingBytes -= pending.bytes;
+      pending.resolve(pending.baseOffset);
+    }
+    for (const listener of this.#listeners) listener(this.#committedOffset);
+  }
+
+  /**
+   * Plans one write: the queued records, in offset order, cut into batches of about
+   * BATCH_BYTES_TARGET, up to `limitBytes` in all (at least one record when the segment is
+   * empty, whatever its size). A batch is a list of runs of consecutive records of one append.
+   */
+  #plan(limitBytes: number, takeOne: boolean): { batches: Run[][]; bytes: number } {
+    const batches: Run[][] = [];
+    let bytes = 0;
+    let batch: Run[] | null = null;
+    let batchBytes = 0;
+    let batchRecords = 0;
+    for (let append = this.#pendingHead; append < this.#pending.length; append++) {
+      const pending = this.#pending[append]!;
+      for (let record = pending.taken; record < pending.records.length; record++) {
+        const size = pending.sizes[record]!;
+        const full =
+          batch !== null && (batchBytes + size > BATCH_BYTES_TARGET || batchRecords >= BATCH_RECORDS_MAX);
+        const grows = batch === null || full ? BATCH_HEADER_BYTES + size : size;
+        if (bytes + grows > limitBytes && (bytes > 0 || !takeOne)) return { batches, bytes };
+        if (batch === null || full) {
+          batch = [];
+          batches.push(batch);
+          batchBytes = BATCH_HEADER_BYTES;
+          batchRecords = 0;
+        }
+        batchBytes += size;
+        batchRecords++;
+        bytes += grows;
+        const run = batch[batch.length - 1];
+        if (run && run.append === append && run.to === record) run.to++;
+        else batch.push({ append, from: record, to: record + 1 });
+      }
+    }
+    return { batches, bytes };
+  }
+
+  /** Seals the active segment and starts a new one at the next offset. Runs inside the lane. */
+  async #roll(): Promise<Segment> {
+    const sealed = this.#active;
+    if (this.#fsync !== 'always' && this.#dirty) {
+      await sealed.sync();
+      this.#dirty = false;
+    }
+    await sealed.writeIndex();
+    const segment = await Segment.create(this.#fileSystem, this.directory, sealed.nextOffset);
+    if (this.#fsync !== 'never') await this.#fileSystem.syncDirectory(this.directory);
+    this.#segments.push(segment);
+    return segment;
+  }
+
+  #fail(error: WeirError): void {
+    if (!this.#failure) this.#failure = error;
+    for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i]!.reject(this.#failure);
+    this.#pending = [];
+    this.#pendingHead = 0;
+    this.#pendingBytes = 0;
+  }
+
+  #intervalSync(): void {
+    if (!this.#dirty || this.#failure || this.#closed) return;
+    void this.#lane
+      .run(async () => {
+        if (!this.#dirty) return;
+        this.#dirty = false;
+        await this.#active.sync();
+      })
+      .catch((error: unknown) => this.#fail(storageError(error)));
+  }
+
+  read(offset: number, options: { maxBytes?: number; maxRecords?: number } = {}): Promise<StoredRecord[]> {
+    if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the log is closed'));
+    const maxBytes = Math.min(options.maxBytes ?? READ_BYTES_DEFAULT, READ_BYTES_MAX);
+    const maxRecords = options.maxRecords ?? Infinity;
+    if (!(maxRecords >= 1) || !(maxBytes >= 1)) {
+      return Promise.reject(new WeirError('INVALID_ARGUMENT', 'maxBytes and maxRecords must be at least 1'));
+    }
+    const from = Math.max(offset, this.startOffset);
+    const end = this.#committedOffset;
+    if (from >= end) return Promise.resolve([]);
+    const cached = this.#readCache(from, end, maxBytes, maxRecords);
+    if (cached) return Promise.resolve(cached);
+    return this.#readDisk(from, end, maxBytes, maxRecords);
+  }
+
+  #readCache(from: number, end: number, maxBytes: number, maxRecords: number): StoredRecord[] | null {
+    let index = this.#cache.find(from);
+    if (index < 0) return null;
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    for (let batch = this.#cache.batchAt(index); batch; batch = this.#cache.batchAt(++index)) {
+      if (batch.header.baseOffset >= end || records.length >= maxRecords) break;
+      if (records.length > 0 && bytes + batch.header.batchLength > maxBytes) break;
+      decodeBatch(batch.bytes, 0, batch.header, from, records);
+      bytes += batch.header.batchLength;
+    }
+    return limit(records, end, maxBytes, maxRecords);
+  }
+
+  async #readDisk(from: number, end: number, maxBytes: number, maxRecords: number): Promise<StoredRecord[]> {
+    const records: StoredRecord[] = [];
+    let bytes = 0;
+    let segmentIndex = this.#segmentFor(from);
+    let next = from;
+    while (segmentIndex < this.#segments.length && records.length < maxRecords && bytes < maxBytes) {
+      const segment = this.#segments[segmentIndex]!;
+      if (next < segment.baseOffset) next = segment.baseOffset;
+      if (next >= segment.nextOffset) {
+        segmentIndex++;
+        continue;
+      }
+      let position = segment.index.positionFor(next - segment.baseOffset);
+      const budget = maxBytes - bytes;
+      while (position < segment.size && records.length < maxRecords && bytes < maxBytes && next < end) {
+        const length = Math.min(segment.size - position, Math.max(budget, BATCH_HEADER_BYTES) + BATCH_BYTES_TARGET);
+        const chunk = Buffer.allocUnsafe(length);
+        const got = await segment.read(chunk, length, position);
+        let at = 0;
+        let progressed = false;
+        while (at < got) {
+          const header = readBatchHeader(chunk, at, got - at);
+          if (!header) throw this.#corrupt(segment, position + at);
+          if (at + header.batchLength > got) {
+            if (progressed) break;
+            // A batch larger than the chunk: read it whole.
+            const whole = Buffer.allocUnsafe(header.batchLength);
+            await segment.read(whole, header.batchLength, position);
+            if (!checkBatch(whole, 0, header)) throw this.#corrupt(segment, position);
+            if (header.baseOffset + header.recordCount > next) decodeBatch(whole, 0, header, next, records);
+            bytes += header.batchLength;
+            at = header.batchLength;
+            progressed = true;
+            break;
+          }
+          progressed = true;
+          if (header.baseOffset + header.recordCount > next) {
+            if (!checkBatch(chunk, at, header)) throw this.#corrupt(segment, position + at);
+            if (records.length > 0 && bytes + header.batchLength > maxBytes) {
+              return limit(records, end, maxBytes, maxRecords);
+            }
+            decodeBatch(chunk, at, header, next, records);
+            bytes += header.batchLength;
+            if (records.length >= maxRecords || bytes >= maxBytes) break;
+          }
+          at += header.batchLength;
+        }
+        position += at;
+        if (records.length > 0) next = records[records.length - 1]!.offset + 1;
+        if (!progressed) break;
+      }
+      segmentIndex++;
+    }
+    return limit(records, end, maxBytes, maxRecords);
+  }
+
+  #corrupt(segment: Segment, position: number): WeirError {
+    return new WeirError('CORRUPT_DATA', `${segment.logPath}: batch at byte ${position} failed its checks`);
+  }
+
+  /** Index of the segment holding `offset` (or the first one after it). */
+  #segmentFor(offset: number): number {
+    let low = 0;
+    let high = this.#segments.length - 1;
+    let found = 0;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      if (this.#segments[middle]!.baseOffset <= offset) {
+        found = middle;
+        low = middle + 1;
+      } else {
+        high = middle - 1;
+      }
+    }
+    return found;
+  }
+
+  async offsetForTime(timestamp: number): Promise<number> {
+    if (this.#closed) throw new WeirError('CLOSED', 'the log is closed');
+    for (const segment of [...this.#segments]) {
+      if (segment.recordCount === 0 || segment.maxTimestamp < timestamp) continue;
+      let offset = segment.baseOffset + segment.index.offsetForTime(timestamp);
+      while (offset < segment.nextOffset && offset < this.#committedOffset) {
+        const records = await this.read(offset, { maxBytes: READ_BYTES_DEFAULT });
+        if (records.length === 0) break;
+        for (const record of records) if (record.timestamp >= timestamp) return record.offset;
+        offset = records[records.length - 1]!.offset + 1;
+      }
+    }
+    return this.#committedOffset;
+  }
+
+  truncateBefore(offset: number): Promise<number> {
+    return this.#lane.run(async () => {
+      this.#checkOpen();
+      const target = Math.min(offset, this.#committedOffset);
+      const active = this.#active;
+      if (active.recordCount > 0 && active.nextOffset <= target && !this.#failure) await this.#roll();
+      let count = 0;
+      while (count < this.#segments.length - 1 && this.#segments[count]!.nextOffset <= target) count++;
+      await this.#deleteOldest(count);
+      return this.startOffset;
+    });
+  }
+
+  applyRetention(limits: RetentionLimits): Promise<RetentionResult> {
+    return this.#lane.run(async () => {
+      this.#checkOpen();
+      const now = this.#clock();
+      let totalBytes = this.#segments.reduce((sum, segment) => sum + segment.size, 0);
+      let count = 0;
+      let records = 0;
+      let bytes = 0;
+      while (count < this.#segments.length - 1) {
+        const segment = this.#segments[count]!;
+        const next = this.#segments[count + 1]!;
+        const expired = limits.maxAgeMs !== undefined && segment.maxTimestamp < now - limits.maxAgeMs;
+        const overBytes = limits.maxBytes !== undefined && totalBytes - segment.size >= limits.maxBytes;
+        const overRecords =
+          limits.maxRecords !== undefined && this.#committedOffset - next.baseOffset >= limits.maxRecords;
+        if (!expired && !overBytes && !overRecords) break;
+        totalBytes -= segment.size;
+        records += segment.recordCount;
+        bytes += segment.size;
+        count++;
+      }
+      await this.#deleteOldest(count);
+      return { segmentsDeleted: count, recordsDeleted: records, bytesDeleted: bytes };
+    });
+  }
+
+  async #deleteOldest(count: number): Promise<void> {
+    if (count === 0) return;
+    assert(count < this.#segments.length, 'the active segment is never deleted');
+    const doomed = this.#segments.slice(0, count);
+    this.#segments = this.#segments.slice(count);
+    this.#cache.dropBefore(this.startOffset);
+    for (const segment of doomed) await segment.delete();
+    if (this.#fsync !== 'never') await this.#fileSystem.syncDirectory(this.directory);
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new WeirError('CLOSED', 'the log is closed');
+  }
+
+  stats(): LogStats {
+    let bytes = 0;
+    let indexBytes = 0;
+    for (const segment of this.#segments) {
+      bytes += segment.size;
+      indexBytes += segment.index.bytes();
+    }
+    return {
+      startOffset: this.startOffset,
+      endOffset: this.#endOffset,
+      committedOffset: this.#committedOffset,
+      segmentCount: this.#segments.length,
+      bytes,
+      tailCacheBytes: this.#cache.bytes,
+      indexBytes,
+      recoveredTruncatedBytes: this.#recoveredTruncatedBytes,
+    };
+  }
+
+  onCommit(listener: (committedOffset: number) => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
+  }
+
+  /** Waits for every append made before the call, then syncs whatever is not yet durable. */
+  async flush(): Promise<void> {
+    this.#checkOpen();
+    await this.#lane.run(async () => {
+      await this.#flush();
+      if (this.#failure) throw this.#failure;
+      if (this.#dirty) {
+        this.#dirty = false;
+        await this.#active.sync();
+      }
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    if (this.#syncTimer) clearInterval(this.#syncTimer);
+    try {
+      await this.#lane.run(async () => {
+        await this.#flush();
+        if (!this.#failure) {
+          if (this.#dirty) await this.#active.sync();
+          this.#dirty = false;
+          await this.#active.writeIndex();
+        }
+      });
+    } finally {
+      this.#closed = true;
+      this.#fail(new WeirError('CLOSED', 'the log is closed'));
+      this.#listeners.clear();
+      this.#cache.clear();
+      for (const segment of this.#segments) await segment.close();
+    }
+  }
+}
+
+/**
+ * Trims a read to what the caller may see (below `end`) and asked for: `maxRecords`, and
+ * about `maxBytes` of keys and bodies — always at least one record.
+ */
+function limit(records: StoredRecord[], end: number, maxBytes: number, maxRecords: number): StoredRecord[] {
+  let count = records.length;
+  while (count > 0 && records[count - 1]!.offset >= end) count--;
+  if (count > maxRecords) count = maxRecords;
+  let bytes = 0;
+  for (let i = 0; i < count; i++) {
+    const record = records[i]!;
+    bytes += record.body.length + (record.key?.length ?? 0);
+    if (bytes > maxBytes && i > 0) {
+      count = i;
+      break;
+    }
+  }
+  if (count < records.length) records.length = count;
+  return records;
+}
+
+export function openLog(options: LogOptions): Promise<PartitionLog> {
+  return PartitionLog.open(options);
+}
+
+/** A log held in memory (for `memory` streams): the same engine over a MemoryFileSystem. */
+export function openMemoryLog(
+  options: Omit<LogOptions, 'directory' | 'fileSystem' | 'fsync'> = {},
+): Promise<PartitionLog> {
+  return PartitionLog.open({
+    tailCacheBytes: 0,
+    ...options,
+    directory: path.sep + 'memory-log',
+    fileSystem: new MemoryFileSystem(),
+    fsync: 'never',
+  });
+}
+
+/** Deletes a (closed) log's directory and everything in it. */
+export async function removeLog(directory: string, fileSystem: FileSystem = nodeFileSystem): Promise<void> {
+  await fileSystem.removeDirectory(directory);
+}
