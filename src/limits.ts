@@ -56,6 +56,88 @@ export const JOURNAL_SEGMENT_BYTES = 4 * MiB;
 /** The largest checkpoint snapshot a journal accepts. */
 export const JOURNAL_SNAPSHOT_BYTES_MAX = 256 * MiB;
 
+// ---- broker: streams, subjects, messages ----
+/** Streams one broker holds. */
+export const STREAMS_MAX = 10_000;
+/** Stream and subscription names are path components: [A-Za-z0-9_-], at most this long. */
+export const NAME_BYTES_MAX = 64;
+/** A subject or pattern: at most this many bytes and dotted tokens. */
+export const SUBJECT_BYTES_MAX = 256;
+export const SUBJECT_TOKENS_MAX = 16;
+/** Subject patterns one stream captures, and patterns one subscription filter holds. */
+export const STREAM_SUBJECTS_MAX = 64;
+export const FILTER_PATTERNS_MAX = 64;
+/** Subjects whose matching streams the router remembers (cleared when streams change). */
+export const ROUTE_CACHE_ENTRIES_MAX = 10_000;
+export const PARTITIONS_MAX = 256;
+/** A message's key + headers + body, by default and at most (room is left for system headers). */
+export const MESSAGE_BYTES_DEFAULT = 1 * MiB;
+export const MESSAGE_BYTES_MAX = RECORD_BYTES_MAX - 64 * KiB;
+/** User headers per message, and the size of one header name and one id / key. */
+export const MESSAGE_HEADERS_MAX = 256;
+export const HEADER_NAME_BYTES_MAX = 256;
+export const MESSAGE_KEY_BYTES_MAX = 1 * KiB;
+export const MESSAGE_ID_BYTES_MAX = 256;
+export const PRIORITY_MAX = 9;
+/** delayMs, ttlMs and deliverAt reach at most this far into the future. */
+export const DELAY_MS_MAX = 366 * 24 * 60 * 60 * 1000;
+/** De-duplication: window default and maximum, and ids remembered per stream (oldest go first). */
+export const DEDUP_WINDOW_MS_DEFAULT = 120_000;
+export const DEDUP_WINDOW_MS_MAX = 7 * 24 * 60 * 60 * 1000;
+export const DEDUP_IDS_MAX = 200_000;
+/** How often age limits and work-queue truncation run per stream. */
+export const RETENTION_INTERVAL_MS = 1000;
+/** Work-queue truncation rolls the active segment only once it holds this many bytes. */
+export const WORK_QUEUE_ROLL_BYTES_MIN = 4 * MiB;
+
+// ---- broker: subscriptions and delivery ----
+export const SUBSCRIPTIONS_PER_STREAM_MAX = 1000;
+export const CONSUMERS_PER_SUBSCRIPTION_MAX = 1000;
+export const LEASE_MS_DEFAULT = 30_000;
+export const LEASE_MS_MIN = 10;
+export const LEASE_MS_MAX = 12 * 60 * 60 * 1000;
+/** Unsettled deliveries one consumer holds (prefetch), by default and at most. */
+export const IN_FLIGHT_DEFAULT = 1000;
+export const IN_FLIGHT_MAX = 65_536;
+/**
+ * Per subscription and partition, the cursor reads no further than this many offsets past the
+ * ack floor: the settled-above-floor set, the delivery counts and the delayed messages that a
+ * subscription keeps in memory are bounded by it, whatever the backlog.
+ */
+export const UNSETTLED_WINDOW_MAX = 100_000;
+/** Messages read ahead and held in memory, ready to deliver, per subscription and partition. */
+export const READY_RECORDS_MAX = 2048;
+/** One cursor read asks the log for at most this many records and bytes. */
+export const CURSOR_READ_RECORDS_MAX = 512;
+export const CURSOR_READ_BYTES_MAX = 1 * MiB;
+export const MAX_DELIVERIES_MAX = 1_000_000;
+export const BACKOFF_INITIAL_MS_DEFAULT = 100;
+export const BACKOFF_MAX_MS_DEFAULT = 60_000;
+export const BACKOFF_MULTIPLIER_DEFAULT = 2;
+export const BACKOFF_MULTIPLIER_MAX = 100;
+/** A backoff given as a list of delays has at most this many entries. */
+export const BACKOFF_DELAYS_MAX = 64;
+/** Header-filter entries one subscription holds. */
+export const HEADER_FILTER_ENTRIES_MAX = 64;
+/** Settlements (acks, nacks, deliveries) gathered into one journal entry. */
+export const JOURNAL_ENTRY_OPERATIONS_MAX = 16_384;
+/** A subscription checkpoints its journal once this many bytes were appended since the last. */
+export const JOURNAL_CHECKPOINT_BYTES = 1 * MiB;
+/** The text of a term(reason) kept in the weir-dead-error header. */
+export const DEAD_LETTER_ERROR_BYTES_MAX = 1 * KiB;
+export const DEAD_LETTER_LIST_DEFAULT = 100;
+export const DEAD_LETTER_LIST_MAX = 10_000;
+export const REDRIVE_RATE_DEFAULT = 1000;
+export const REDRIVE_RATE_MAX = 100_000;
+
+// ---- broker: clients and request-reply ----
+/** Consumers (subscribe calls) one client holds open. */
+export const CLIENT_CONSUMERS_MAX = 10_000;
+/** Requests one client waits on at once. */
+export const CLIENT_REQUESTS_PENDING_MAX = 10_000;
+export const REQUEST_TIMEOUT_MS_DEFAULT = 5000;
+export const REQUEST_TIMEOUT_MS_MAX = 10 * 60 * 1000;
+
 assert(SEGMENT_BYTES_MIN <= SEGMENT_BYTES_DEFAULT, 'segment min <= default');
 assert(SEGMENT_BYTES_DEFAULT <= SEGMENT_BYTES_MAX, 'segment default <= max');
 assert(SEGMENT_BYTES_MAX < 2 ** 32, 'segment positions fit a u32');
@@ -64,3 +146,17 @@ assert(RECORD_BYTES_MAX < BATCH_BYTES_MAX, 'a maximal record fits a batch');
 assert(BATCH_BYTES_MAX <= SEGMENT_BYTES_MAX, 'a batch fits a segment');
 assert(READ_BYTES_DEFAULT <= READ_BYTES_MAX, 'read default <= max');
 assert(JOURNAL_SEGMENT_BYTES >= SEGMENT_BYTES_MIN, 'journal segments are valid segments');
+assert(MESSAGE_BYTES_DEFAULT <= MESSAGE_BYTES_MAX, 'message default <= max');
+assert(MESSAGE_BYTES_MAX < RECORD_BYTES_MAX, 'a maximal message and its system headers fit a record');
+assert(MESSAGE_HEADERS_MAX + 16 <= RECORD_HEADERS_MAX, 'user headers and system headers fit a record');
+assert(DEDUP_WINDOW_MS_DEFAULT <= DEDUP_WINDOW_MS_MAX, 'dedup default <= max');
+assert(LEASE_MS_MIN <= LEASE_MS_DEFAULT && LEASE_MS_DEFAULT <= LEASE_MS_MAX, 'lease min <= default <= max');
+assert(IN_FLIGHT_DEFAULT <= IN_FLIGHT_MAX, 'in-flight default <= max');
+assert(READY_RECORDS_MAX <= UNSETTLED_WINDOW_MAX, 'read-ahead stays inside the unsettled window');
+assert(CURSOR_READ_RECORDS_MAX <= READY_RECORDS_MAX, 'one read fits the ready buffer');
+assert(CURSOR_READ_BYTES_MAX <= READ_BYTES_MAX, 'cursor reads are valid log reads');
+assert(BACKOFF_INITIAL_MS_DEFAULT <= BACKOFF_MAX_MS_DEFAULT, 'backoff initial <= max');
+assert(DEAD_LETTER_LIST_DEFAULT <= DEAD_LETTER_LIST_MAX, 'dead-letter list default <= max');
+assert(REDRIVE_RATE_DEFAULT <= REDRIVE_RATE_MAX, 'redrive default <= max');
+assert(JOURNAL_CHECKPOINT_BYTES < JOURNAL_SEGMENT_BYTES, 'a checkpoint comes before a journal segment fills');
+assert(REQUEST_TIMEOUT_MS_DEFAULT <= REQUEST_TIMEOUT_MS_MAX, 'request timeout default <= max');

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 /** The `weir` command. */
 import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runDemo } from './demo.js';
 
 const packageJson = JSON.parse(
   readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
@@ -16,8 +18,16 @@ Commands:
   help                    print this help
 `;
 
-const [command = 'help'] = process.argv.slice(2);
+const [command = 'help', ...rest] = process.argv.slice(2);
 switch (command) {
+  case 'demo': {
+    const { values } = parseArgs({
+      args: rest,
+      options: { 'data-dir': { type: 'string', default: './data' } },
+    });
+    await runDemo(values['data-dir']);
+    break;
+  }
   case 'version':
   case '--version':
   case '-v':

@@ -6,7 +6,7 @@
  * //   that drops every byte not yet sync()ed and every directory entry not yet syncDirectory()ed.
  * // src/storage/record.ts (exists): RecordInput { timestamp?, key?: Uint8Array|null, headers?: Record<string,string>|null, body: Uint8Array }
  * //                                StoredRecord { offset, timestamp, key, headers, body }
- * 
+ *
  * export interface LogOptions {
  *   directory: string;
  *   fileSystem?: FileSystem;                       // default nodeFileSystem
@@ -20,7 +20,7 @@
  * export function openLog(options: LogOptions): Promise<PartitionLog>;          // opens + recovers
  * export function openMemoryLog(options?: {...same minus directory/fileSystem/fsync}): Promise<PartitionLog>;
  * export function removeLog(directory: string, fileSystem?: FileSystem): Promise<void>;
- * 
+ *
  * export class PartitionLog {
  *   get startOffset(): number;      // first offset still stored (base offset of the first segment)
  *   get endOffset(): number;        // offset the next append gets (counts appends not yet durable)
@@ -50,7 +50,7 @@
  *   flush(): Promise<void>;   // waits for queued appends and syncs (even under 'interval'/'never')
  *   close(): Promise<void>;   // flushes, writes index files, closes handles; later calls -> CLOSED
  * }
- * 
+ *
  * // Journal: subscription state for the broker (ack floor, acks, delivery counts, delays), built on a PartitionLog
  * export function openJournal(options: { directory: string; fileSystem?: FileSystem; fsync?: 'always'|'interval'|'never' }): Promise<Journal>;
  * export class Journal {

@@ -23,7 +23,11 @@
  */
 import * as path from 'node:path';
 import { crc32c, WeirError } from '../util/index.js';
-import { JOURNAL_SEGMENT_BYTES, JOURNAL_SNAPSHOT_BYTES_MAX, READ_BYTES_DEFAULT } from '../limits.js';
+import {
+  JOURNAL_SEGMENT_BYTES,
+  JOURNAL_SNAPSHOT_BYTES_MAX,
+  READ_BYTES_DEFAULT,
+} from '../limits.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { PartitionLog, type FsyncPolicy } from './log.js';
 
@@ -126,7 +130,10 @@ export class Journal {
    */
   async checkpoint(state: Uint8Array): Promise<void> {
     if (state.length > JOURNAL_SNAPSHOT_BYTES_MAX) {
-      throw new WeirError('LIMIT_EXCEEDED', `checkpoint of ${state.length} bytes exceeds ${JOURNAL_SNAPSHOT_BYTES_MAX}`);
+      throw new WeirError(
+        'LIMIT_EXCEEDED',
+        `checkpoint of ${state.length} bytes exceeds ${JOURNAL_SNAPSHOT_BYTES_MAX}`,
+      );
     }
     const entryOffset = this.#log.endOffset;
     // Every entry the checkpoint covers must be durable before the checkpoint is: otherwise a
@@ -140,7 +147,8 @@ export class Journal {
     try {
       await handle.truncate(0);
       let written = 0;
-      while (written < bytes.length) written += await handle.write(bytes, written, bytes.length - written, written);
+      while (written < bytes.length)
+        written += await handle.write(bytes, written, bytes.length - written, written);
       if (this.#fsync !== 'never') await handle.sync();
     } finally {
       await handle.close();

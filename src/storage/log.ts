@@ -109,7 +109,10 @@ interface PendingAppend {
 
 function checkRange(name: string, value: number, min: number, max: number): number {
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new WeirError('INVALID_ARGUMENT', `${name} must be an integer in [${min}, ${max}], got ${value}`);
+    throw new WeirError(
+      'INVALID_ARGUMENT',
+      `${name} must be an integer in [${min}, ${max}], got ${value}`,
+    );
   }
   return value;
 }
@@ -121,9 +124,13 @@ function storageError(error: unknown): WeirError {
   if (code === 'ENOSPC' || code === 'EDQUOT') {
     return new WeirError('DISK_FULL', 'disk full: the log refuses appends', { cause: error });
   }
-  return new WeirError('STORAGE_FAILED', `storage failed (${code ?? 'unknown'}): the log refuses appends`, {
-    cause: error,
-  });
+  return new WeirError(
+    'STORAGE_FAILED',
+    `storage failed (${code ?? 'unknown'}): the log refuses appends`,
+    {
+      cause: error,
+    },
+  );
 }
 
 export class PartitionLog {
@@ -179,10 +186,25 @@ export class PartitionLog {
     if (!['always', 'interval', 'never', undefined].includes(options.fsync)) {
       throw new WeirError('INVALID_ARGUMENT', `fsync must be always, interval or never`);
     }
-    checkRange('segmentBytes', options.segmentBytes ?? SEGMENT_BYTES_DEFAULT, SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX);
-    checkRange('segmentAgeMs', options.segmentAgeMs ?? SEGMENT_AGE_MS_DEFAULT, 1, Number.MAX_SAFE_INTEGER);
+    checkRange(
+      'segmentBytes',
+      options.segmentBytes ?? SEGMENT_BYTES_DEFAULT,
+      SEGMENT_BYTES_MIN,
+      SEGMENT_BYTES_MAX,
+    );
+    checkRange(
+      'segmentAgeMs',
+      options.segmentAgeMs ?? SEGMENT_AGE_MS_DEFAULT,
+      1,
+      Number.MAX_SAFE_INTEGER,
+    );
     checkRange('tailCacheBytes', options.tailCacheBytes ?? 0, 0, TAIL_CACHE_BYTES_MAX);
-    checkRange('fsyncIntervalMs', options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT, 1, FSYNC_INTERVAL_MS_MAX);
+    checkRange(
+      'fsyncIntervalMs',
+      options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT,
+      1,
+      FSYNC_INTERVAL_MS_MAX,
+    );
     await fileSystem.mkdir(options.directory);
     const names = await fileSystem.readdir(options.directory);
     const bases = names
@@ -245,7 +267,8 @@ export class PartitionLog {
       if (this.#closed) throw new WeirError('CLOSED', 'the log is closed');
       if (this.#failure) throw this.#failure;
       const records: readonly RecordInput[] = Array.isArray(input) ? input : [input as RecordInput];
-      if (records.length === 0) throw new WeirError('INVALID_ARGUMENT', 'append needs at least one record');
+      if (records.length === 0)
+        throw new WeirError('INVALID_ARGUMENT', 'append needs at least one record');
       const sizes = new Array<number>(records.length);
       const timestamps = new Array<number>(records.length);
       let bytes = 0;
@@ -256,18 +279,33 @@ export class PartitionLog {
         bytes += sizes[i]!;
         const timestamp = record.timestamp ?? now;
         if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-          throw new WeirError('INVALID_ARGUMENT', `timestamp must be a non-negative integer, got ${timestamp}`);
+          throw new WeirError(
+            'INVALID_ARGUMENT',
+            `timestamp must be a non-negative integer, got ${timestamp}`,
+          );
         }
         timestamps[i] = timestamp;
       }
       if (this.#pendingBytes + bytes > APPEND_PENDING_BYTES_MAX && this.#pendingBytes > 0) {
-        throw new WeirError('LIMIT_EXCEEDED', `more than ${APPEND_PENDING_BYTES_MAX} bytes wait to be written`);
+        throw new WeirError(
+          'LIMIT_EXCEEDED',
+          `more than ${APPEND_PENDING_BYTES_MAX} bytes wait to be written`,
+        );
       }
       const baseOffset = this.#endOffset;
       this.#endOffset += records.length;
       this.#pendingBytes += bytes;
       return new Promise<number>((resolve, reject) => {
-        this.#pending.push({ records, sizes, timestamps, baseOffset, bytes, taken: 0, resolve, reject });
+        this.#pending.push({
+          records,
+          sizes,
+          timestamps,
+          baseOffset,
+          bytes,
+          taken: 0,
+          resolve,
+          reject,
+        });
         this.#scheduleFlush();
       });
     } catch (error) {
@@ -281,7 +319,9 @@ export class PartitionLog {
     // A microtask: appends made in the same tick (or resolved together) join one write.
     queueMicrotask(() => {
       // A flush that throws is a bug (I/O errors are handled inside): refuse appends from then on.
-      this.#lane.run(() => this.#flush()).catch((error: unknown) => this.#fail(storageError(error)));
+      this.#lane
+        .run(() => this.#flush())
+        .catch((error: unknown) => this.#fail(storageError(error)));
     });
   }
 
@@ -325,9 +365,21 @@ export class PartitionLog {
       }
       const first = batch[0]!;
       const baseOffset = this.#pending[first.append]!.baseOffset + first.from;
-      const end = encodeBatch(buffer, position, baseOffset, records, timestamps, sizes, 0, records.length);
+      const end = encodeBatch(
+        buffer,
+        position,
+        baseOffset,
+        records,
+        timestamps,
+        sizes,
+        0,
+        records.length,
+      );
       const header = readBatchHeader(buffer, position, end - position);
-      assert(header !== null && header.batchLength === end - position, 'an encoded batch reads back');
+      assert(
+        header !== null && header.batchLength === end - position,
+        'an encoded batch reads back',
+      );
       headers.push(header);
       position = end;
     }
@@ -348,7 +400,8 @@ export class PartitionLog {
       at += header.batchLength;
     }
     // Advance the appends' cursors; resolve those whose last record is now durable.
-    for (const batch of plan.batches) for (const run of batch) this.#pending[run.append]!.taken = run.to;
+    for (const batch of plan.batches)
+      for (const run of batch) this.#pending[run.append]!.taken = run.to;
     const lastBatch = plan.batches[plan.batches.length - 1]!;
     const lastRun = lastBatch[lastBatch.length - 1]!;
     this.#committedOffset = this.#pending[lastRun.append]!.baseOffset + lastRun.to;
@@ -379,7 +432,8 @@ export class PartitionLog {
       for (let record = pending.taken; record < pending.records.length; record++) {
         const size = pending.sizes[record]!;
         const full =
-          batch !== null && (batchBytes + size > BATCH_BYTES_TARGET || batchRecords >= BATCH_RECORDS_MAX);
+          batch !== null &&
+          (batchBytes + size > BATCH_BYTES_TARGET || batchRecords >= BATCH_RECORDS_MAX);
         const grows = batch === null || full ? BATCH_HEADER_BYTES + size : size;
         if (bytes + grows > limitBytes && (bytes > 0 || !takeOne)) return { batches, bytes };
         if (batch === null || full) {
@@ -415,7 +469,8 @@ export class PartitionLog {
 
   #fail(error: WeirError): void {
     if (!this.#failure) this.#failure = error;
-    for (let i = this.#pendingHead; i < this.#pending.length; i++) this.#pending[i]!.reject(this.#failure);
+    for (let i = this.#pendingHead; i < this.#pending.length; i++)
+      this.#pending[i]!.reject(this.#failure);
     this.#pending = [];
     this.#pendingHead = 0;
     this.#pendingBytes = 0;
@@ -432,12 +487,17 @@ export class PartitionLog {
       .catch((error: unknown) => this.#fail(storageError(error)));
   }
 
-  read(offset: number, options: { maxBytes?: number; maxRecords?: number } = {}): Promise<StoredRecord[]> {
+  read(
+    offset: number,
+    options: { maxBytes?: number; maxRecords?: number } = {},
+  ): Promise<StoredRecord[]> {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the log is closed'));
     const maxBytes = Math.min(options.maxBytes ?? READ_BYTES_DEFAULT, READ_BYTES_MAX);
     const maxRecords = options.maxRecords ?? Infinity;
     if (!(maxRecords >= 1) || !(maxBytes >= 1)) {
-      return Promise.reject(new WeirError('INVALID_ARGUMENT', 'maxBytes and maxRecords must be at least 1'));
+      return Promise.reject(
+        new WeirError('INVALID_ARGUMENT', 'maxBytes and maxRecords must be at least 1'),
+      );
     }
     const from = Math.max(offset, this.startOffset);
     const end = this.#committedOffset;
@@ -447,7 +507,12 @@ export class PartitionLog {
     return this.#readDisk(from, end, maxBytes, maxRecords);
   }
 
-  #readCache(from: number, end: number, maxBytes: number, maxRecords: number): StoredRecord[] | null {
+  #readCache(
+    from: number,
+    end: number,
+    maxBytes: number,
+    maxRecords: number,
+  ): StoredRecord[] | null {
     let index = this.#cache.find(from);
     if (index < 0) return null;
     const records: StoredRecord[] = [];
@@ -461,12 +526,21 @@ export class PartitionLog {
     return limit(records, end, maxBytes, maxRecords);
   }
 
-  async #readDisk(from: number, end: number, maxBytes: number, maxRecords: number): Promise<StoredRecord[]> {
+  async #readDisk(
+    from: number,
+    end: number,
+    maxBytes: number,
+    maxRecords: number,
+  ): Promise<StoredRecord[]> {
     const records: StoredRecord[] = [];
     let bytes = 0;
     let segmentIndex = this.#segmentFor(from);
     let next = from;
-    while (segmentIndex < this.#segments.length && records.length < maxRecords && bytes < maxBytes) {
+    while (
+      segmentIndex < this.#segments.length &&
+      records.length < maxRecords &&
+      bytes < maxBytes
+    ) {
       const segment = this.#segments[segmentIndex]!;
       if (next < segment.baseOffset) next = segment.baseOffset;
       if (next >= segment.nextOffset) {
@@ -475,8 +549,16 @@ export class PartitionLog {
       }
       let position = segment.index.positionFor(next - segment.baseOffset);
       const budget = maxBytes - bytes;
-      while (position < segment.size && records.length < maxRecords && bytes < maxBytes && next < end) {
-        const length = Math.min(segment.size - position, Math.max(budget, BATCH_HEADER_BYTES) + BATCH_BYTES_TARGET);
+      while (
+        position < segment.size &&
+        records.length < maxRecords &&
+        bytes < maxBytes &&
+        next < end
+      ) {
+        const length = Math.min(
+          segment.size - position,
+          Math.max(budget, BATCH_HEADER_BYTES) + BATCH_BYTES_TARGET,
+        );
         const chunk = Buffer.allocUnsafe(length);
         const got = await segment.read(chunk, length, position);
         let at = 0;
@@ -490,7 +572,8 @@ export class PartitionLog {
             const whole = Buffer.allocUnsafe(header.batchLength);
             await segment.read(whole, header.batchLength, position);
             if (!checkBatch(whole, 0, header)) throw this.#corrupt(segment, position);
-            if (header.baseOffset + header.recordCount > next) decodeBatch(whole, 0, header, next, records);
+            if (header.baseOffset + header.recordCount > next)
+              decodeBatch(whole, 0, header, next, records);
             bytes += header.batchLength;
             at = header.batchLength;
             progressed = true;
@@ -518,7 +601,10 @@ export class PartitionLog {
   }
 
   #corrupt(segment: Segment, position: number): WeirError {
-    return new WeirError('CORRUPT_DATA', `${segment.logPath}: batch at byte ${position} failed its checks`);
+    return new WeirError(
+      'CORRUPT_DATA',
+      `${segment.logPath}: batch at byte ${position} failed its checks`,
+    );
   }
 
   /** Index of the segment holding `offset` (or the first one after it). */
@@ -558,9 +644,11 @@ export class PartitionLog {
       this.#checkOpen();
       const target = Math.min(offset, this.#committedOffset);
       const active = this.#active;
-      if (active.recordCount > 0 && active.nextOffset <= target && !this.#failure) await this.#roll();
+      if (active.recordCount > 0 && active.nextOffset <= target && !this.#failure)
+        await this.#roll();
       let count = 0;
-      while (count < this.#segments.length - 1 && this.#segments[count]!.nextOffset <= target) count++;
+      while (count < this.#segments.length - 1 && this.#segments[count]!.nextOffset <= target)
+        count++;
       await this.#deleteOldest(count);
       return this.startOffset;
     });
@@ -577,10 +665,13 @@ export class PartitionLog {
       while (count < this.#segments.length - 1) {
         const segment = this.#segments[count]!;
         const next = this.#segments[count + 1]!;
-        const expired = limits.maxAgeMs !== undefined && segment.maxTimestamp < now - limits.maxAgeMs;
-        const overBytes = limits.maxBytes !== undefined && totalBytes - segment.size >= limits.maxBytes;
+        const expired =
+          limits.maxAgeMs !== undefined && segment.maxTimestamp < now - limits.maxAgeMs;
+        const overBytes =
+          limits.maxBytes !== undefined && totalBytes - segment.size >= limits.maxBytes;
         const overRecords =
-          limits.maxRecords !== undefined && this.#committedOffset - next.baseOffset >= limits.maxRecords;
+          limits.maxRecords !== undefined &&
+          this.#committedOffset - next.baseOffset >= limits.maxRecords;
         if (!expired && !overBytes && !overRecords) break;
         totalBytes -= segment.size;
         records += segment.recordCount;
@@ -669,7 +760,12 @@ export class PartitionLog {
  * Trims a read to what the caller may see (below `end`) and asked for: `maxRecords`, and
  * about `maxBytes` of keys and bodies — always at least one record.
  */
-function limit(records: StoredRecord[], end: number, maxBytes: number, maxRecords: number): StoredRecord[] {
+function limit(
+  records: StoredRecord[],
+  end: number,
+  maxBytes: number,
+  maxRecords: number,
+): StoredRecord[] {
   let count = records.length;
   while (count > 0 && records[count - 1]!.offset >= end) count--;
   if (count > maxRecords) count = maxRecords;
@@ -704,6 +800,9 @@ export function openMemoryLog(
 }
 
 /** Deletes a (closed) log's directory and everything in it. */
-export async function removeLog(directory: string, fileSystem: FileSystem = nodeFileSystem): Promise<void> {
+export async function removeLog(
+  directory: string,
+  fileSystem: FileSystem = nodeFileSystem,
+): Promise<void> {
   await fileSystem.removeDirectory(directory);
 }

@@ -198,7 +198,12 @@ export class MemoryFileSystem implements FileSystem {
     const survivors = new Map<string, Inode>();
     for (const [name, inode] of this.#durableFiles) {
       const data = inode.durableData.slice(0, inode.durableLength);
-      const fresh: Inode = { data, length: data.length, durableData: data, durableLength: data.length };
+      const fresh: Inode = {
+        data,
+        length: data.length,
+        durableData: data,
+        durableLength: data.length,
+      };
       survivors.set(name, fresh);
     }
     this.#files = survivors;

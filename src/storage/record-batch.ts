@@ -29,7 +29,12 @@
  * segment ends that segment: it and everything after it is a torn or corrupt tail.
  */
 import { assert, crc32c, WeirError } from '../util/index.js';
-import { BATCH_BYTES_MAX, BATCH_RECORDS_MAX, RECORD_BYTES_MAX, RECORD_HEADERS_MAX } from '../limits.js';
+import {
+  BATCH_BYTES_MAX,
+  BATCH_RECORDS_MAX,
+  RECORD_BYTES_MAX,
+  RECORD_HEADERS_MAX,
+} from '../limits.js';
 import type { RecordHeaders, RecordInput, StoredRecord } from './record.js';
 
 export const BATCH_HEADER_BYTES = 40;
@@ -71,9 +76,15 @@ function headersBytes(headers: RecordHeaders | null | undefined): number {
 /** Bytes a record takes inside a batch; throws MESSAGE_TOO_LARGE past RECORD_BYTES_MAX. */
 export function recordBytes(record: RecordInput): number {
   const bytes =
-    RECORD_FIXED_BYTES + (record.key?.length ?? 0) + headersBytes(record.headers) + record.body.length;
+    RECORD_FIXED_BYTES +
+    (record.key?.length ?? 0) +
+    headersBytes(record.headers) +
+    record.body.length;
   if (bytes > RECORD_BYTES_MAX) {
-    throw new WeirError('MESSAGE_TOO_LARGE', `record of ${bytes} bytes exceeds ${RECORD_BYTES_MAX}`);
+    throw new WeirError(
+      'MESSAGE_TOO_LARGE',
+      `record of ${bytes} bytes exceeds ${RECORD_BYTES_MAX}`,
+    );
   }
   return bytes;
 }
@@ -169,8 +180,13 @@ export function readBatchHeader(
   if (available < BATCH_HEADER_BYTES) return null;
   const view = new DataView(bytes.buffer, bytes.byteOffset + position, BATCH_HEADER_BYTES);
   const batchLength = view.getUint32(0, true);
-  if (batchLength < BATCH_HEADER_BYTES + RECORD_FIXED_BYTES || batchLength > BATCH_BYTES_MAX) return null;
-  if (view.getUint8(8) !== BATCH_MAGIC || view.getUint8(9) !== 0 || view.getUint16(10, true) !== 0) {
+  if (batchLength < BATCH_HEADER_BYTES + RECORD_FIXED_BYTES || batchLength > BATCH_BYTES_MAX)
+    return null;
+  if (
+    view.getUint8(8) !== BATCH_MAGIC ||
+    view.getUint8(9) !== 0 ||
+    view.getUint16(10, true) !== 0
+  ) {
     return null;
   }
   const recordCount = view.getUint32(12, true);
@@ -249,4 +265,3 @@ export function decodeBatch(
   }
   if (cursor !== end) throw corrupt('records do not fill the batch');
 }
-

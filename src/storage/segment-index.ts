@@ -166,7 +166,10 @@ export class SegmentIndex {
       const relativeOffset = buffer.readUInt32LE(at);
       const position = buffer.readUInt32LE(at + 4);
       if (position >= coveredBytes || relativeOffset >= recordCount) return null;
-      if (i > 0 && (relativeOffset <= index.#offsets[i - 1]! || position <= index.#positions[i - 1]!)) {
+      if (
+        i > 0 &&
+        (relativeOffset <= index.#offsets[i - 1]! || position <= index.#positions[i - 1]!)
+      ) {
         return null;
       }
       index.add(relativeOffset, position, buffer.readDoubleLE(at + 8));

@@ -11,7 +11,12 @@ import * as path from 'node:path';
 import { assert } from '../util/index.js';
 import { BATCH_BYTES_MAX, INDEX_INTERVAL_BYTES } from '../limits.js';
 import type { FileHandle, FileSystem } from './file-system.js';
-import { BATCH_HEADER_BYTES, checkBatch, readBatchHeader, type BatchHeader } from './record-batch.js';
+import {
+  BATCH_HEADER_BYTES,
+  checkBatch,
+  readBatchHeader,
+  type BatchHeader,
+} from './record-batch.js';
 import { SegmentIndex } from './segment-index.js';
 
 const OFFSET_DIGITS = 20;
@@ -69,7 +74,11 @@ export class Segment {
   }
 
   /** Creates a new, empty segment file. The caller syncs the directory. */
-  static async create(fileSystem: FileSystem, directory: string, baseOffset: number): Promise<Segment> {
+  static async create(
+    fileSystem: FileSystem,
+    directory: string,
+    baseOffset: number,
+  ): Promise<Segment> {
     const handle = await fileSystem.open(path.join(directory, segmentName(baseOffset, '.log')));
     await handle.truncate(0);
     return new Segment(fileSystem, directory, baseOffset, handle, new SegmentIndex());
@@ -87,9 +96,17 @@ export class Segment {
   ): Promise<{ segment: Segment; truncatedBytes: number }> {
     const handle = await fileSystem.open(path.join(directory, segmentName(baseOffset, '.log')));
     const fileBytes = await handle.size();
-    const indexBytes = await fileSystem.readFile(path.join(directory, segmentName(baseOffset, '.index')));
+    const indexBytes = await fileSystem.readFile(
+      path.join(directory, segmentName(baseOffset, '.index')),
+    );
     const loaded = indexBytes ? SegmentIndex.decode(indexBytes, baseOffset, fileBytes) : null;
-    const segment = new Segment(fileSystem, directory, baseOffset, handle, loaded?.index ?? new SegmentIndex());
+    const segment = new Segment(
+      fileSystem,
+      directory,
+      baseOffset,
+      handle,
+      loaded?.index ?? new SegmentIndex(),
+    );
     if (loaded) {
       segment.size = loaded.state.coveredBytes;
       segment.recordCount = loaded.state.recordCount;
@@ -109,7 +126,9 @@ export class Segment {
 
   /** Validates batches from `size` to the end of the file, indexing them. */
   async #scan(fileBytes: number): Promise<void> {
-    let chunk = Buffer.allocUnsafe(Math.min(RECOVERY_CHUNK_BYTES, Math.max(fileBytes - this.size, 0)));
+    let chunk = Buffer.allocUnsafe(
+      Math.min(RECOVERY_CHUNK_BYTES, Math.max(fileBytes - this.size, 0)),
+    );
     while (this.size < fileBytes) {
       const want = Math.min(chunk.length, fileBytes - this.size);
       const got = await this.#readFully(chunk, want, this.size);
@@ -124,7 +143,8 @@ export class Segment {
         }
         if (position + header.batchLength > got) {
           if (this.size + position + header.batchLength > fileBytes) return; // torn tail
-          if (position === 0) chunk = Buffer.allocUnsafe(Math.min(header.batchLength, BATCH_BYTES_MAX));
+          if (position === 0)
+            chunk = Buffer.allocUnsafe(Math.min(header.batchLength, BATCH_BYTES_MAX));
           break;
         }
         if (!this.#acceptable(header) || !checkBatch(chunk, position, header)) return;
@@ -160,7 +180,12 @@ export class Segment {
   async write(buffer: Buffer, length: number): Promise<void> {
     let written = 0;
     while (written < length) {
-      const count = await this.#handle.write(buffer, written, length - written, this.size + written);
+      const count = await this.#handle.write(
+        buffer,
+        written,
+        length - written,
+        this.size + written,
+      );
       if (count <= 0) throw Object.assign(new Error('write made no progress'), { code: 'EIO' });
       written += count;
     }

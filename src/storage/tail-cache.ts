@@ -35,7 +35,8 @@ export class TailCache {
     if (this.#capacityBytes === 0) return;
     this.#batches.push(batch);
     this.#bytes += batch.header.batchLength;
-    while (this.#bytes > this.#capacityBytes && this.#head < this.#batches.length - 1) this.#evict();
+    while (this.#bytes > this.#capacityBytes && this.#head < this.#batches.length - 1)
+      this.#evict();
     if (this.#head > 1024 && this.#head * 2 > this.#batches.length) {
       this.#batches = this.#batches.slice(this.#head);
       this.#head = 0;

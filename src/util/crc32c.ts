@@ -44,7 +44,9 @@ export function crc32c(bytes: Uint8Array, crc = 0, start = 0, end = bytes.length
   let i = start;
   const end8 = end - ((end - start) & 7);
   while (i < end8) {
-    const a = (c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24))) >>> 0;
+    const a =
+      (c ^ (bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24))) >>>
+      0;
     c =
       T7[a & 0xff]! ^
       T6[(a >>> 8) & 0xff]! ^
