@@ -39,7 +39,7 @@ import {
   type ErrorCode,
 } from '../util/index.js';
 import type { Headers, PublishOptions, PublishReceipt } from './api.js';
-import { Reader, Writer } from './codec.js';
+import type { Reader, Writer } from './codec.js';
 
 export const SETTLE_KINDS = { ack: 1, nack: 2, term: 3, extend: 4 } as const;
 export type SettleKind = keyof typeof SETTLE_KINDS;
