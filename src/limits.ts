@@ -160,3 +160,41 @@ assert(DEAD_LETTER_LIST_DEFAULT <= DEAD_LETTER_LIST_MAX, 'dead-letter list defau
 assert(REDRIVE_RATE_DEFAULT <= REDRIVE_RATE_MAX, 'redrive default <= max');
 assert(JOURNAL_CHECKPOINT_BYTES < JOURNAL_SEGMENT_BYTES, 'a checkpoint comes before a journal segment fills');
 assert(REQUEST_TIMEOUT_MS_DEFAULT <= REQUEST_TIMEOUT_MS_MAX, 'request timeout default <= max');
+
+// ---- protocol, server and network client ----
+/** The largest frame either side accepts (a publish batch, a delivery batch). */
+export const FRAME_BYTES_MAX = 32 * MiB;
+/** Connections a server accepts at once; the next gets LIMIT_EXCEEDED and is closed. */
+export const CONNECTIONS_MAX = 10_000;
+/** Requests (publish batches, calls, settles) one connection may have unanswered. */
+export const CONNECTION_REQUESTS_IN_FLIGHT_MAX = 4096;
+/** Consumers (open subscriptions) per connection. */
+export const CONNECTION_CONSUMERS_MAX = 1024;
+/** Publish bytes a connection may have waiting for storage before the server stops reading it. */
+export const CONNECTION_PUBLISH_BYTES_MAX = 16 * MiB;
+/** Bytes the server may queue on a socket the peer does not read before it stops delivering. */
+export const CONNECTION_WRITE_BUFFER_BYTES_MAX = 8 * MiB;
+/** Messages in one DELIVER frame. */
+export const DELIVER_BATCH_MESSAGES_MAX = 1024;
+/** Publishes in one PUBLISH frame from the SDK. */
+export const PUBLISH_BATCH_MESSAGES_MAX = 1024;
+/** Both sides send PING this often and close a connection silent for HEARTBEAT_MISSES_MAX of them. */
+export const HEARTBEAT_INTERVAL_MS = 5_000;
+export const HEARTBEAT_MISSES_MAX = 3;
+/** A new connection must say HELLO within this time. */
+export const HANDSHAKE_TIMEOUT_MS = 10_000;
+/** The SDK's queue of publishes not yet sent (while disconnected, or past its window). */
+export const CLIENT_PUBLISH_QUEUE_MAX = 100_000;
+/** Publishes the SDK keeps sent and unconfirmed at once (its window). */
+export const CLIENT_PUBLISHES_IN_FLIGHT_MAX = 10_000;
+/** Reconnect backoff of the SDK: from the first to the most, doubling, with full jitter. */
+export const CLIENT_RECONNECT_DELAY_MS_FIRST = 50;
+export const CLIENT_RECONNECT_DELAY_MS_MAX = 5_000;
+/** How long a publish waits for a connection before it fails with CLOSED. */
+export const CLIENT_PUBLISH_WAIT_MS_MAX = 30_000;
+/** Default port of `weir serve`, and of its HTTP API and console. */
+export const SERVER_PORT_DEFAULT = 7420;
+export const HTTP_PORT_DEFAULT = 7421;
+
+assert(FRAME_BYTES_MAX > RECORD_BYTES_MAX, 'a maximal record fits a frame');
+assert(CONNECTION_PUBLISH_BYTES_MAX < APPEND_PENDING_BYTES_MAX, 'connections push back before logs refuse');

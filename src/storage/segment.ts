@@ -8,7 +8,7 @@
  * confirmed prefix `[0, size)`.
  */
 import * as path from 'node:path';
-import { assert } from '../util/index.js';
+import { assert, WeirError } from '../util/index.js';
 import { BATCH_BYTES_MAX, INDEX_INTERVAL_BYTES } from '../limits.js';
 import type { FileHandle, FileSystem } from './file-system.js';
 import {
@@ -209,6 +209,10 @@ export class Segment {
   /** Reads `length` bytes at `position` of the confirmed bytes into `buffer`. */
   async read(buffer: Buffer, length: number, position: number): Promise<number> {
     assert(position + length <= this.size, 'reads stay within confirmed bytes');
+    if (this.#deleted) {
+      // Retention removed the segment between the reader's lookup and this read.
+      throw new WeirError('OFFSET_OUT_OF_RANGE', `${this.logPath} was removed by retention`);
+    }
     this.#readsInFlight++;
     try {
       return await this.#readFully(buffer, length, position);

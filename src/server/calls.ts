@@ -1,0 +1,61 @@
+/**
+ * CALL frames: the management methods of the Client API, carried as JSON (they are not on
+ * the hot path, and JSON keeps them easy to extend). Each method names the Client call it
+ * makes; arguments arrive as a JSON array and are checked by the broker like any caller's.
+ */
+import type { Client, DeadLetter } from '../protocol/index.js';
+import { WeirError } from '../util/index.js';
+
+type Method = (client: Client, parameters: readonly unknown[]) => Promise<unknown>;
+
+/** A dead letter as JSON: the body as base64 (`bodyBase64`) instead of bytes. */
+function deadLetterToJson(deadLetter: DeadLetter): unknown {
+  const { body, ...rest } = deadLetter;
+  return { ...rest, bodyBase64: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64') };
+}
+
+function text(parameters: readonly unknown[], index: number, name: string): string {
+  const value = parameters[index];
+  if (typeof value !== 'string') throw new WeirError('INVALID_ARGUMENT', `${name} must be a string`);
+  return value;
+}
+
+// The broker validates options; here they only need to be objects (or absent).
+function options<T>(parameters: readonly unknown[], index: number): T | undefined {
+  const value = parameters[index];
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'object') throw new WeirError('INVALID_ARGUMENT', 'options must be an object');
+  return value as T;
+}
+
+const METHODS: Record<string, Method> = {
+  'streams.create': (client, p) => client.streams.create(text(p, 0, 'stream name'), options(p, 1)),
+  'streams.info': (client, p) => client.streams.info(text(p, 0, 'stream name')),
+  'streams.list': (client) => client.streams.list(),
+  'streams.delete': (client, p) => client.streams.delete(text(p, 0, 'stream name')),
+  'streams.purge': (client, p) => client.streams.purge(text(p, 0, 'stream name')),
+  'subscriptions.info': (client, p) => client.subscriptions.info(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
+  'subscriptions.list': (client, p) => client.subscriptions.list(text(p, 0, 'stream name')),
+  'subscriptions.delete': (client, p) =>
+    client.subscriptions.delete(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
+  'subscriptions.seek': (client, p) => {
+    const position = p[2];
+    if (position === undefined) throw new WeirError('INVALID_ARGUMENT', 'seek needs a position');
+    return client.subscriptions.seek(
+      text(p, 0, 'stream name'),
+      text(p, 1, 'subscription name'),
+      position as Parameters<Client['subscriptions']['seek']>[2],
+    );
+  },
+  'deadLetters.list': async (client, p) =>
+    (await client.deadLetters.list(text(p, 0, 'dead-letter subject'), options(p, 1))).map(deadLetterToJson),
+  'deadLetters.redrive': (client, p) => client.deadLetters.redrive(text(p, 0, 'dead-letter subject'), options(p, 1)),
+};
+
+export const CALL_METHODS = Object.keys(METHODS);
+
+export function callMethod(client: Client, method: string, parameters: readonly unknown[]): Promise<unknown> {
+  const run = METHODS[method];
+  if (!run) return Promise.reject(new WeirError('INVALID_ARGUMENT', `unknown method "${method}"`));
+  return run(client, parameters);
+}

@@ -1,0 +1,463 @@
+/**
+ * One client connection: frames in, dispatch to the broker, frames out.
+ *
+ * Each connection gets its own in-process broker Client (`broker.connect()`), so the network
+ * SDK is a proxy of exactly the embedded API: the same semantics, by construction.
+ *
+ * Flow control: deliveries are bounded by the client's credit per consumer; publishes are
+ * bounded by CONNECTION_PUBLISH_BYTES_MAX bytes waiting for storage — past that the
+ * connection stops reading its socket (TCP pushes back on the producer) until storage
+ * catches up. Outgoing frames are corked per tick: many frames, one syscall.
+ *
+ * Failure: a malformed frame, an unknown opcode or an oversized frame gets an ERROR frame
+ * (requestId 0, PROTOCOL_ERROR) and the connection closes; nothing reaches the broker.
+ */
+import type { Socket } from 'node:net';
+import type { Client } from '../protocol/index.js';
+import { Reader, Writer } from '../protocol/codec.js';
+import {
+  FLAG_NO_CONFIRM,
+  FrameDecoder,
+  OPCODES,
+  PROTOCOL_VERSION,
+  writeFrameHeader,
+  type Frame,
+  type Opcode,
+} from '../protocol/frame.js';
+import {
+  readPublishEntry,
+  readSettleEntry,
+  writeDeliveredMessage,
+  writeEntryError,
+  writeError,
+  writeReceiptOrError,
+  type DeliveredMessage,
+  type PublishEntry,
+  type SettleEntry,
+} from '../protocol/frames.js';
+import {
+  CONNECTION_CONSUMERS_MAX,
+  CONNECTION_PUBLISH_BYTES_MAX,
+  CONNECTION_REQUESTS_IN_FLIGHT_MAX,
+  CONNECTION_WRITE_BUFFER_BYTES_MAX,
+  DELIVER_BATCH_MESSAGES_MAX,
+  FRAME_BYTES_MAX,
+  HANDSHAKE_TIMEOUT_MS,
+  HEARTBEAT_INTERVAL_MS,
+  HEARTBEAT_MISSES_MAX,
+} from '../limits.js';
+import { ERROR_CODES, isWeirError, WeirError } from '../util/index.js';
+import { callMethod } from './calls.js';
+import { ServerConsumer } from './server-consumer.js';
+
+export interface ConnectionOptions {
+  readonly serverVersion: string;
+  readonly connectClient: () => Client;
+  readonly heartbeatIntervalMs?: number;
+  readonly log: (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
+}
+
+function asWeirError(error: unknown): WeirError {
+  return isWeirError(error) ? error : new WeirError('INTERNAL', error instanceof Error ? error.message : String(error));
+}
+
+export class Connection {
+  readonly id: number;
+  readonly remote: string;
+  readonly #socket: Socket;
+  readonly #options: ConnectionOptions;
+  readonly #decoder: FrameDecoder;
+  readonly #consumers = new Map<number, ServerConsumer>();
+  readonly #writer = new Writer(64 * 1024);
+  #client: Client | null = null;
+  #clientName = '';
+  #nextConsumerId = 1;
+  #requestsInFlight = 0;
+  #publishBytesInFlight = 0;
+  #readingPaused = false;
+  #corked = false;
+  #closed = false;
+  #lastHeard = Date.now();
+  #heartbeat: NodeJS.Timeout;
+  #handshakeTimer: NodeJS.Timeout | null;
+  /** Deliveries queued this tick, per consumer, flushed as one DELIVER frame each. */
+  #deliveries = new Map<number, DeliveredMessage[]>();
+  #deliveryFlushScheduled = false;
+  #drainWaiters: (() => void)[] = [];
+  readonly #closedPromise: Promise<void>;
+  #resolveClosed!: () => void;
+
+  constructor(id: number, socket: Socket, options: ConnectionOptions) {
+    this.id = id;
+    this.#socket = socket;
+    this.#options = options;
+    this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
+    this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#decoder = new FrameDecoder(FRAME_BYTES_MAX, (frame) => this.#onFrame(frame));
+    socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer) => this.#onData(chunk));
+    socket.on('drain', () => this.#onDrain());
+    socket.on('error', () => undefined); // 'close' follows
+    socket.on('close', () => void this.#teardown());
+    const interval = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.#heartbeat = setInterval(() => this.#onHeartbeat(interval), interval);
+    this.#heartbeat.unref();
+    this.#handshakeTimer = setTimeout(() => this.fail(new WeirError('PROTOCOL_ERROR', 'no HELLO in time')), HANDSHAKE_TIMEOUT_MS);
+    this.#handshakeTimer.unref();
+  }
+
+  get clientName(): string {
+    return this.#clientName;
+  }
+
+  get consumerCount(): number {
+    return this.#consumers.size;
+  }
+
+  get closed(): Promise<void> {
+    return this.#closedPromise;
+  }
+
+  #onData(chunk: Buffer): void {
+    this.#lastHeard = Date.now();
+    if (this.#closed) return;
+    try {
+      this.#decoder.push(chunk);
+    } catch (error) {
+      this.fail(asWeirError(error));
+    }
+  }
+
+  #onHeartbeat(interval: number): void {
+    if (Date.now() - this.#lastHeard > interval * HEARTBEAT_MISSES_MAX) {
+      this.fail(new WeirError('TIMEOUT', 'the client stopped answering heartbeats'));
+      return;
+    }
+    this.#send(OPCODES.PING, 0, 0, null);
+  }
+
+  /** Sends an ERROR frame (requestId 0) and closes the connection. */
+  fail(error: WeirError): void {
+    if (this.#closed) return;
+    this.#options.log('warn', 'connection_error', { connection: this.id, remote: this.remote, code: error.code, message: error.message });
+    this.#send(OPCODES.ERROR, 0, 0, (writer) => writeError(writer, error));
+    this.#closed = true;
+    this.#socket.end();
+    this.#socket.destroySoon?.();
+    void this.#teardown();
+  }
+
+  // ---- frames in ----
+
+  #onFrame(frame: Frame): void {
+    if (this.#client === null && frame.opcode !== OPCODES.HELLO) {
+      throw new WeirError('PROTOCOL_ERROR', 'the first frame must be HELLO');
+    }
+    switch (frame.opcode) {
+      case OPCODES.HELLO:
+        return this.#onHello(frame);
+      case OPCODES.PING:
+        return this.#send(OPCODES.PONG, 0, frame.requestId, null);
+      case OPCODES.PONG:
+        return;
+      case OPCODES.CALL:
+        return this.#onCall(frame);
+      case OPCODES.PUBLISH:
+        return this.#onPublish(frame);
+      case OPCODES.SUBSCRIBE:
+        return this.#onSubscribe(frame);
+      case OPCODES.CREDIT:
+        return this.#onCredit(frame);
+      case OPCODES.SETTLE:
+        return this.#onSettle(frame);
+      case OPCODES.UNSUBSCRIBE:
+        return this.#onUnsubscribe(frame);
+      case OPCODES.REQUEST:
+        return this.#onRequest(frame);
+      default:
+        throw new WeirError('PROTOCOL_ERROR', `opcode ${frame.opcode} is not sent by clients`);
+    }
+  }
+
+  #onHello(frame: Frame): void {
+    if (this.#client !== null) throw new WeirError('PROTOCOL_ERROR', 'HELLO sent twice');
+    const reader = new Reader(frame.payload);
+    const version = reader.u16();
+    const name = reader.text();
+    reader.bytes(); // credentials: reserved for the auth issue
+    reader.done();
+    if (version !== PROTOCOL_VERSION) {
+      throw new WeirError('PROTOCOL_ERROR', `protocol version ${version} is not supported (server speaks ${PROTOCOL_VERSION})`);
+    }
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = null;
+    this.#clientName = name;
+    this.#client = this.#options.connectClient();
+    const interval = this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
+    this.#send(OPCODES.HELLO_OK, 0, frame.requestId, (writer) =>
+      writer.u16(PROTOCOL_VERSION).string(this.#options.serverVersion).u32(interval).u32(FRAME_BYTES_MAX),
+    );
+    this.#options.log('info', 'client_connected', { connection: this.id, remote: this.remote, name });
+  }
+
+  /** Runs a request's work; answers ERROR if it throws; keeps the in-flight count bounded. */
+  #request(frame: Frame, work: () => Promise<void>): void {
+    if (this.#requestsInFlight >= CONNECTION_REQUESTS_IN_FLIGHT_MAX) {
+      this.#replyError(frame.requestId, new WeirError('LIMIT_EXCEEDED', `more than ${CONNECTION_REQUESTS_IN_FLIGHT_MAX} requests in flight`));
+      return;
+    }
+    this.#requestsInFlight++;
+    work()
+      .catch((error: unknown) => this.#replyError(frame.requestId, asWeirError(error)))
+      .finally(() => this.#requestsInFlight--);
+  }
+
+  #replyError(requestId: number, error: WeirError): void {
+    this.#send(OPCODES.ERROR, 0, requestId, (writer) => writeError(writer, error));
+  }
+
+  #onCall(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const method = reader.text();
+    const argumentsJson = reader.text();
+    reader.done();
+    let parameters: unknown;
+    try {
+      parameters = JSON.parse(argumentsJson);
+    } catch {
+      throw new WeirError('PROTOCOL_ERROR', 'CALL arguments are not JSON');
+    }
+    if (!Array.isArray(parameters)) throw new WeirError('PROTOCOL_ERROR', 'CALL arguments are not a JSON array');
+    const client = this.#client!;
+    this.#request(frame, async () => {
+      const result = await callMethod(client, method, parameters as unknown[]);
+      this.#send(OPCODES.RESULT, 0, frame.requestId, (writer) => writer.string(JSON.stringify(result ?? null)));
+    });
+  }
+
+  #onPublish(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const count = reader.u32();
+    const entries: PublishEntry[] = [];
+    for (let i = 0; i < count; i++) entries.push(readPublishEntry(reader));
+    reader.done();
+    const confirm = (frame.flags & FLAG_NO_CONFIRM) === 0;
+    const bytes = frame.payload.length;
+    // Bodies are views into the socket's chunk: the broker stores (copies) them before the
+    // publish promise resolves, and the chunk is not reused by Node, so no copy here.
+    const client = this.#client!;
+    this.#publishBytesInFlight += bytes;
+    if (this.#publishBytesInFlight > CONNECTION_PUBLISH_BYTES_MAX && !this.#readingPaused) {
+      this.#readingPaused = true;
+      this.#socket.pause();
+    }
+    const outcomes = Promise.all(
+      entries.map((entry) => client.publish(entry.subject, entry.body, entry.options).catch(asWeirError)),
+    );
+    const done = () => {
+      this.#publishBytesInFlight -= bytes;
+      if (this.#readingPaused && this.#publishBytesInFlight <= CONNECTION_PUBLISH_BYTES_MAX / 2) {
+        this.#readingPaused = false;
+        this.#socket.resume();
+      }
+    };
+    if (!confirm) {
+      void outcomes.finally(done);
+      return;
+    }
+    this.#request(frame, async () => {
+      const results = await outcomes.finally(done);
+      this.#send(OPCODES.PUBLISH_RESULT, 0, frame.requestId, (writer) => {
+        writer.u32(results.length);
+        for (const result of results) writeReceiptOrError(writer, result);
+      });
+    });
+  }
+
+  #onSubscribe(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const stream = reader.text();
+    const optionsJson = reader.text();
+    const credit = reader.u32();
+    reader.done();
+    let options: unknown;
+    try {
+      options = JSON.parse(optionsJson);
+    } catch {
+      throw new WeirError('PROTOCOL_ERROR', 'SUBSCRIBE options are not JSON');
+    }
+    const client = this.#client!;
+    this.#request(frame, async () => {
+      if (this.#consumers.size >= CONNECTION_CONSUMERS_MAX) {
+        throw new WeirError('LIMIT_EXCEEDED', `more than ${CONNECTION_CONSUMERS_MAX} consumers on one connection`);
+      }
+      const subscribeOptions = (options ?? {}) as Parameters<Client['subscribe']>[1] & { ack?: string };
+      const subscription = await client.subscribe(stream, subscribeOptions);
+      if (this.#closed) {
+        await subscription.close();
+        return;
+      }
+      const id = this.#nextConsumerId++;
+      const consumer = new ServerConsumer(id, subscription, credit, subscribeOptions.ack !== 'none', {
+        deliver: (consumerId, message) => this.#queueDelivery(consumerId, message),
+        drained: () => this.#drained(),
+        ended: (consumerId, error) => this.#consumerEnded(consumerId, error),
+      });
+      this.#consumers.set(id, consumer);
+      this.#send(OPCODES.SUBSCRIBED, 0, frame.requestId, (writer) => writer.u32(id).string(subscription.name));
+      consumer.start();
+    });
+  }
+
+  #onCredit(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const id = reader.u32();
+    const credit = reader.u32();
+    reader.done();
+    this.#consumers.get(id)?.addCredit(credit); // a consumer closed meanwhile: ignore
+  }
+
+  #onSettle(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const id = reader.u32();
+    const count = reader.u32();
+    const entries: SettleEntry[] = [];
+    for (let i = 0; i < count; i++) entries.push(readSettleEntry(reader));
+    reader.done();
+    this.#request(frame, async () => {
+      const consumer = this.#consumers.get(id);
+      const results = consumer
+        ? await Promise.all(entries.map((entry) => consumer.settle(entry)))
+        : entries.map(() => ({ code: 'MESSAGE_SETTLED' as const, message: 'the consumer is closed' }));
+      this.#send(OPCODES.SETTLED, 0, frame.requestId, (writer) => {
+        writer.u32(results.length);
+        for (const result of results) writeEntryError(writer, result);
+      });
+    });
+  }
+
+  #onUnsubscribe(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const id = reader.u32();
+    reader.done();
+    this.#request(frame, async () => {
+      const consumer = this.#consumers.get(id);
+      this.#consumers.delete(id);
+      this.#deliveries.delete(id);
+      await consumer?.close();
+      this.#send(OPCODES.RESULT, 0, frame.requestId, (writer) => writer.string('null'));
+    });
+  }
+
+  #onRequest(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const entry = readPublishEntry(reader);
+    const timeoutMs = reader.f64();
+    reader.done();
+    const client = this.#client!;
+    this.#request(frame, async () => {
+      const { replyTo: _replyTo, correlationId: _correlationId, ...options } = entry.options;
+      const reply = await client.request(entry.subject, entry.body, { ...options, timeoutMs });
+      this.#send(OPCODES.REPLY, 0, frame.requestId, (writer) => writeDeliveredMessage(writer, reply));
+    });
+  }
+
+  // ---- frames out ----
+
+  #queueDelivery(consumerId: number, message: DeliveredMessage): boolean {
+    let batch = this.#deliveries.get(consumerId);
+    if (!batch) {
+      batch = [];
+      this.#deliveries.set(consumerId, batch);
+    }
+    batch.push(message);
+    if (batch.length >= DELIVER_BATCH_MESSAGES_MAX) this.#flushDeliveries();
+    else if (!this.#deliveryFlushScheduled) {
+      this.#deliveryFlushScheduled = true;
+      setImmediate(() => this.#flushDeliveries());
+    }
+    return this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX;
+  }
+
+  #flushDeliveries(): void {
+    this.#deliveryFlushScheduled = false;
+    if (this.#closed) return;
+    for (const [consumerId, messages] of this.#deliveries) {
+      this.#send(OPCODES.DELIVER, 0, 0, (writer) => {
+        writer.u32(consumerId).u32(messages.length);
+        for (const message of messages) writeDeliveredMessage(writer, message);
+      });
+    }
+    this.#deliveries.clear();
+  }
+
+  #drained(): Promise<void> {
+    if (this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX || this.#closed) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
+
+  #onDrain(): void {
+    const waiters = this.#drainWaiters;
+    this.#drainWaiters = [];
+    for (const waiter of waiters) waiter();
+  }
+
+  #consumerEnded(consumerId: number, error: WeirError): void {
+    if (!this.#consumers.has(consumerId)) return;
+    this.#flushDeliveries();
+    this.#consumers.delete(consumerId);
+    this.#send(OPCODES.CONSUMER_CLOSED, 0, 0, (writer) => writer.u32(consumerId).u16(ERROR_CODES[error.code].number).string(error.message));
+  }
+
+  /** Encodes one frame with `write` (payload) and queues it on the socket, corked per tick. */
+  #send(opcode: Opcode, flags: number, requestId: number, write: ((writer: Writer) => void) | null): void {
+    if (this.#socket.destroyed || (this.#closed && opcode !== OPCODES.ERROR)) return;
+    const writer = this.#writer;
+    writer.reset();
+    writer.u32(0).u8(0).u8(0).u32(0);
+    write?.(writer);
+    const bytes = writer.finish();
+    writeFrameHeader(bytes, opcode, flags, requestId, bytes.length);
+    if (bytes.length > FRAME_BYTES_MAX) {
+      // Only a delivery batch can grow this large: split it (the client would refuse it).
+      throw new WeirError('INTERNAL', `frame of ${bytes.length} bytes exceeds FRAME_BYTES_MAX`);
+    }
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#socket.write(Buffer.from(bytes)); // copy: the writer is reused
+  }
+
+  // ---- teardown ----
+
+  async close(): Promise<void> {
+    if (!this.#closed) {
+      this.#closed = true;
+      this.#socket.end();
+    }
+    await this.#teardown();
+  }
+
+  #tornDown = false;
+  async #teardown(): Promise<void> {
+    if (this.#tornDown) return this.#closedPromise;
+    this.#tornDown = true;
+    this.#closed = true;
+    clearInterval(this.#heartbeat);
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#onDrain();
+    const consumers = [...this.#consumers.values()];
+    this.#consumers.clear();
+    await Promise.allSettled(consumers.map((consumer) => consumer.close()));
+    await this.#client?.close().catch(() => undefined);
+    if (!this.#socket.destroyed) this.#socket.destroy();
+    this.#options.log('info', 'client_disconnected', { connection: this.id, remote: this.remote });
+    this.#resolveClosed();
+  }
+}
+

@@ -1,0 +1,4 @@
+/** The server layer's public face. */
+export { WeirServer, type ServerOptions } from './server.js';
+export { jsonLogger, silentLogger, isLogLevel, type Logger, type LogLevel } from './logger.js';
+export { CALL_METHODS } from './calls.js';

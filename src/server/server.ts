@@ -1,0 +1,102 @@
+/**
+ * The TCP server: accepts connections, enforces the connection limit, and shuts down
+ * gracefully (stop accepting, end every connection — their consumers hand leases back, so
+ * those messages are available at once on restart — then the caller closes the broker, which
+ * finishes in-flight confirms and syncs).
+ */
+import * as net from 'node:net';
+import type { Client } from '../protocol/index.js';
+import { Writer } from '../protocol/codec.js';
+import { OPCODES, writeFrameHeader } from '../protocol/frame.js';
+import { writeError } from '../protocol/frames.js';
+import { CONNECTIONS_MAX } from '../limits.js';
+import { WeirError } from '../util/index.js';
+import { Connection } from './connection.js';
+import { jsonLogger, type Logger } from './logger.js';
+
+export interface ServerOptions {
+  /** Gives each connection its own in-process client (`broker.connect()`). */
+  readonly connectClient: () => Client;
+  readonly host?: string;
+  /** 0 picks a free port (see `address()`). */
+  readonly port?: number;
+  readonly serverVersion?: string;
+  readonly maxConnections?: number;
+  readonly heartbeatIntervalMs?: number;
+  readonly logger?: Logger;
+}
+
+export class WeirServer {
+  readonly #options: ServerOptions;
+  readonly #server: net.Server;
+  readonly #connections = new Set<Connection>();
+  readonly #logger: Logger;
+  #nextConnectionId = 1;
+  #closing = false;
+
+  private constructor(options: ServerOptions) {
+    this.#options = options;
+    this.#logger = options.logger ?? jsonLogger('info');
+    this.#server = net.createServer((socket) => this.#accept(socket));
+  }
+
+  static async listen(options: ServerOptions): Promise<WeirServer> {
+    const server = new WeirServer(options);
+    await new Promise<void>((resolve, reject) => {
+      server.#server.once('error', reject);
+      server.#server.listen(options.port ?? 0, options.host ?? '127.0.0.1', () => {
+        server.#server.off('error', reject);
+        resolve();
+      });
+    });
+    return server;
+  }
+
+  address(): { host: string; port: number } {
+    const address = this.#server.address() as net.AddressInfo;
+    return { host: address.address, port: address.port };
+  }
+
+  get connectionCount(): number {
+    return this.#connections.size;
+  }
+
+  /** The open connections (for the admin API: clients, their consumers). */
+  connections(): readonly Connection[] {
+    return [...this.#connections];
+  }
+
+  #accept(socket: net.Socket): void {
+    const max = this.#options.maxConnections ?? CONNECTIONS_MAX;
+    if (this.#closing || this.#connections.size >= max) {
+      const error = this.#closing
+        ? new WeirError('CLOSED', 'the server is shutting down')
+        : new WeirError('LIMIT_EXCEEDED', `the server has ${max} connections already`);
+      const writer = new Writer();
+      writer.u32(0).u8(0).u8(0).u32(0);
+      writeError(writer, error);
+      const bytes = writer.finish();
+      writeFrameHeader(bytes, OPCODES.ERROR, 0, 0, bytes.length);
+      socket.on('error', () => undefined);
+      socket.end(Buffer.from(bytes));
+      this.#logger('warn', 'connection_refused', { remote: socket.remoteAddress, code: error.code });
+      return;
+    }
+    const connection = new Connection(this.#nextConnectionId++, socket, {
+      serverVersion: this.#options.serverVersion ?? '0.0.0',
+      connectClient: this.#options.connectClient,
+      log: this.#logger,
+      ...(this.#options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: this.#options.heartbeatIntervalMs }),
+    });
+    this.#connections.add(connection);
+    void connection.closed.then(() => this.#connections.delete(connection));
+  }
+
+  /** Stops accepting and ends every connection; resolves once all are torn down. */
+  async close(): Promise<void> {
+    this.#closing = true;
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    await Promise.allSettled([...this.#connections].map((connection) => connection.close()));
+    await closed;
+  }
+}
