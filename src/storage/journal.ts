@@ -120,7 +120,7 @@ export class Journal {
   /** Resolves once the entry is durable (group-committed with concurrent appends). */
   async append(entry: Uint8Array): Promise<void> {
     this.#bytesSinceCheckpoint += entry.length;
-    await this.#log.append({ body: entry, timestamp: 0 });
+    await this.#log.append({ body: entry });
   }
 
   /**

@@ -18,7 +18,7 @@
  * Reads of confirmed records keep working.
  */
 import * as path from 'node:path';
-import { assert, WeirError } from '../util/index.js';
+import { assert, isWeirError, WeirError } from '../util/index.js';
 import {
   APPEND_PENDING_BYTES_MAX,
   BATCH_BYTES_TARGET,
@@ -50,6 +50,9 @@ import {
 import { parseSegmentName, Segment, segmentName } from './segment.js';
 import { TailCache } from './tail-cache.js';
 import { Lane } from './lane.js';
+
+/** A read that retention keeps cutting from under it gives up after this many tries. */
+const READ_RETRIES_MAX = 3;
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
@@ -152,6 +155,8 @@ export class PartitionLog {
   #failure: WeirError | null = null;
   #closed = false;
   #dirty = false;
+  /** Under fsync 'never': segments were created or deleted since the directory was synced. */
+  #directoryDirty = false;
   #syncTimer: NodeJS.Timeout | null = null;
   #listeners = new Set<(committedOffset: number) => void>();
   #recoveredTruncatedBytes: number;
@@ -413,7 +418,7 @@ export class PartitionLog {
       this.#pendingBytes -= pending.bytes;
       pending.resolve(pending.baseOffset);
     }
-    for (const listener of this.#listeners) listener(this.#committedOffset);
+    this.#notify();
   }
 
   /**
@@ -453,6 +458,17 @@ export class PartitionLog {
     return { batches, bytes };
   }
 
+  /** Tells the listeners; a listener that throws is reported, it does not fail the log. */
+  #notify(): void {
+    for (const listener of this.#listeners) {
+      try {
+        listener(this.#committedOffset);
+      } catch (error) {
+        process.emitWarning(`weir: an onCommit listener threw: ${String(error)}`);
+      }
+    }
+  }
+
   /** Seals the active segment and starts a new one at the next offset. Runs inside the lane. */
   async #roll(): Promise<Segment> {
     const sealed = this.#active;
@@ -463,6 +479,7 @@ export class PartitionLog {
     await sealed.writeIndex();
     const segment = await Segment.create(this.#fileSystem, this.directory, sealed.nextOffset);
     if (this.#fsync !== 'never') await this.#fileSystem.syncDirectory(this.directory);
+    else this.#directoryDirty = true;
     this.#segments.push(segment);
     return segment;
   }
@@ -532,23 +549,41 @@ export class PartitionLog {
     maxBytes: number,
     maxRecords: number,
   ): Promise<StoredRecord[]> {
-    const records: StoredRecord[] = [];
-    let bytes = 0;
-    let segmentIndex = this.#segmentFor(from);
-    let next = from;
-    while (
-      segmentIndex < this.#segments.length &&
-      records.length < maxRecords &&
-      bytes < maxBytes
-    ) {
-      const segment = this.#segments[segmentIndex]!;
-      if (next < segment.baseOffset) next = segment.baseOffset;
-      if (next >= segment.nextOffset) {
-        segmentIndex++;
-        continue;
+    for (let attempt = 0; ; attempt++) {
+      const records: StoredRecord[] = [];
+      try {
+        // A snapshot of the segment list: retention may replace it while this read awaits.
+        await this.#readSegments([...this.#segments], from, end, maxBytes, maxRecords, records);
+        return limit(records, end, maxBytes, maxRecords);
+      } catch (error) {
+        // Retention deleted a segment under the read: what was read is still consecutive;
+        // with nothing read yet, start again from the new start of the log.
+        if (!isWeirError(error, 'OFFSET_OUT_OF_RANGE') || attempt >= READ_RETRIES_MAX) throw error;
+        if (records.length > 0) return limit(records, end, maxBytes, maxRecords);
+        from = Math.max(from, this.startOffset);
       }
+    }
+  }
+
+  async #readSegments(
+    segments: readonly Segment[],
+    from: number,
+    end: number,
+    maxBytes: number,
+    maxRecords: number,
+    records: StoredRecord[],
+  ): Promise<void> {
+    let bytes = 0;
+    let next = from;
+    for (
+      let segmentIndex = segmentFor(segments, from);
+      segmentIndex < segments.length && records.length < maxRecords && bytes < maxBytes;
+      segmentIndex++
+    ) {
+      const segment = segments[segmentIndex]!;
+      if (next < segment.baseOffset) next = segment.baseOffset;
+      if (next >= segment.nextOffset) continue;
       let position = segment.index.positionFor(next - segment.baseOffset);
-      const budget = maxBytes - bytes;
       while (
         position < segment.size &&
         records.length < maxRecords &&
@@ -557,47 +592,38 @@ export class PartitionLog {
       ) {
         const length = Math.min(
           segment.size - position,
-          Math.max(budget, BATCH_HEADER_BYTES) + BATCH_BYTES_TARGET,
+          Math.max(maxBytes - bytes, BATCH_HEADER_BYTES) + BATCH_BYTES_TARGET,
         );
         const chunk = Buffer.allocUnsafe(length);
         const got = await segment.read(chunk, length, position);
         let at = 0;
-        let progressed = false;
-        while (at < got) {
+        while (at < got && records.length < maxRecords && bytes < maxBytes) {
           const header = readBatchHeader(chunk, at, got - at);
-          if (!header) throw this.#corrupt(segment, position + at);
-          if (at + header.batchLength > got) {
-            if (progressed) break;
-            // A batch larger than the chunk: read it whole.
-            const whole = Buffer.allocUnsafe(header.batchLength);
-            await segment.read(whole, header.batchLength, position);
-            if (!checkBatch(whole, 0, header)) throw this.#corrupt(segment, position);
-            if (header.baseOffset + header.recordCount > next)
-              decodeBatch(whole, 0, header, next, records);
-            bytes += header.batchLength;
-            at = header.batchLength;
-            progressed = true;
-            break;
+          if (!header || position + at + header.batchLength > segment.size) {
+            throw this.#corrupt(segment, position + at);
           }
-          progressed = true;
+          let batch = chunk;
+          let batchAt = at;
+          if (at + header.batchLength > got) {
+            if (at > 0) break; // read the rest from here in the next chunk
+            // A batch larger than the chunk: read it whole.
+            batch = Buffer.allocUnsafe(header.batchLength);
+            await segment.read(batch, header.batchLength, position);
+            batchAt = 0;
+          }
           if (header.baseOffset + header.recordCount > next) {
-            if (!checkBatch(chunk, at, header)) throw this.#corrupt(segment, position + at);
-            if (records.length > 0 && bytes + header.batchLength > maxBytes) {
-              return limit(records, end, maxBytes, maxRecords);
-            }
-            decodeBatch(chunk, at, header, next, records);
+            if (records.length > 0 && bytes + header.batchLength > maxBytes) return;
+            if (!checkBatch(batch, batchAt, header)) throw this.#corrupt(segment, position + at);
+            decodeBatch(batch, batchAt, header, next, records);
             bytes += header.batchLength;
-            if (records.length >= maxRecords || bytes >= maxBytes) break;
+            next = header.baseOffset + header.recordCount;
           }
           at += header.batchLength;
         }
+        if (at === 0) return; // no progress possible (a budget of nothing)
         position += at;
-        if (records.length > 0) next = records[records.length - 1]!.offset + 1;
-        if (!progressed) break;
       }
-      segmentIndex++;
     }
-    return limit(records, end, maxBytes, maxRecords);
   }
 
   #corrupt(segment: Segment, position: number): WeirError {
@@ -605,23 +631,6 @@ export class PartitionLog {
       'CORRUPT_DATA',
       `${segment.logPath}: batch at byte ${position} failed its checks`,
     );
-  }
-
-  /** Index of the segment holding `offset` (or the first one after it). */
-  #segmentFor(offset: number): number {
-    let low = 0;
-    let high = this.#segments.length - 1;
-    let found = 0;
-    while (low <= high) {
-      const middle = (low + high) >>> 1;
-      if (this.#segments[middle]!.baseOffset <= offset) {
-        found = middle;
-        low = middle + 1;
-      } else {
-        high = middle - 1;
-      }
-    }
-    return found;
   }
 
   async offsetForTime(timestamp: number): Promise<number> {
@@ -691,6 +700,7 @@ export class PartitionLog {
     this.#cache.dropBefore(this.startOffset);
     for (const segment of doomed) await segment.delete();
     if (this.#fsync !== 'never') await this.#fileSystem.syncDirectory(this.directory);
+    else this.#directoryDirty = true;
   }
 
   #checkOpen(): void {
@@ -727,11 +737,20 @@ export class PartitionLog {
     await this.#lane.run(async () => {
       await this.#flush();
       if (this.#failure) throw this.#failure;
-      if (this.#dirty) {
-        this.#dirty = false;
-        await this.#active.sync();
-      }
+      await this.#syncEverything();
     });
+  }
+
+  /** Syncs what the policy left unsynced: the active segment's data, the directory's entries. */
+  async #syncEverything(): Promise<void> {
+    if (this.#dirty) {
+      this.#dirty = false;
+      await this.#active.sync();
+    }
+    if (this.#directoryDirty) {
+      this.#directoryDirty = false;
+      await this.#fileSystem.syncDirectory(this.directory);
+    }
   }
 
   async close(): Promise<void> {
@@ -741,8 +760,7 @@ export class PartitionLog {
       await this.#lane.run(async () => {
         await this.#flush();
         if (!this.#failure) {
-          if (this.#dirty) await this.#active.sync();
-          this.#dirty = false;
+          await this.#syncEverything();
           await this.#active.writeIndex();
         }
       });
@@ -760,6 +778,23 @@ export class PartitionLog {
  * Trims a read to what the caller may see (below `end`) and asked for: `maxRecords`, and
  * about `maxBytes` of keys and bodies — always at least one record.
  */
+/** Index of the segment holding `offset` (or the first one after it). */
+function segmentFor(segments: readonly Segment[], offset: number): number {
+  let low = 0;
+  let high = segments.length - 1;
+  let found = 0;
+  while (low <= high) {
+    const middle = (low + high) >>> 1;
+    if (segments[middle]!.baseOffset <= offset) {
+      found = middle;
+      low = middle + 1;
+    } else {
+      high = middle - 1;
+    }
+  }
+  return found;
+}
+
 function limit(
   records: StoredRecord[],
   end: number,

@@ -43,12 +43,8 @@ class MemoryFileHandle implements FileHandle {
     this.#inode = inode;
   }
 
-  #check(): void {
-    if (this.#closed) throw errno('EBADF', 'file handle is closed');
-  }
-
   read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-    this.#check();
+    if (this.#closed) return Promise.reject(errno('EBADF', 'file handle is closed'));
     const inode = this.#inode;
     const count = Math.max(0, Math.min(length, inode.length - position));
     buffer.set(inode.data.subarray(position, position + count), offset);
@@ -56,7 +52,7 @@ class MemoryFileHandle implements FileHandle {
   }
 
   write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<number> {
-    this.#check();
+    if (this.#closed) return Promise.reject(errno('EBADF', 'file handle is closed'));
     const inode = this.#inode;
     protectDurable(inode, position);
     const end = position + length;
@@ -72,7 +68,7 @@ class MemoryFileHandle implements FileHandle {
   }
 
   sync(): Promise<void> {
-    this.#check();
+    if (this.#closed) return Promise.reject(errno('EBADF', 'file handle is closed'));
     const inode = this.#inode;
     inode.durableData = inode.data;
     inode.durableLength = inode.length;
@@ -80,7 +76,7 @@ class MemoryFileHandle implements FileHandle {
   }
 
   truncate(length: number): Promise<void> {
-    this.#check();
+    if (this.#closed) return Promise.reject(errno('EBADF', 'file handle is closed'));
     const inode = this.#inode;
     protectDurable(inode, length);
     if (length > inode.length) {
@@ -95,7 +91,7 @@ class MemoryFileHandle implements FileHandle {
   }
 
   size(): Promise<number> {
-    this.#check();
+    if (this.#closed) return Promise.reject(errno('EBADF', 'file handle is closed'));
     return Promise.resolve(this.#inode.length);
   }
 

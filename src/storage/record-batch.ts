@@ -63,12 +63,34 @@ function writeU64(view: DataView, position: number, value: number): void {
 
 const textDecoder = new TextDecoder('utf-8', { fatal: false });
 
-/** Bytes of the headers' entries (the u16 count is in RECORD_FIXED_BYTES). */
+/** The longest header name: its length is a u16 on disk. */
+const HEADER_NAME_BYTES_MAX = 0xffff;
+
+/**
+ * Bytes of the headers' entries (the u16 count is in RECORD_FIXED_BYTES). Checks what the
+ * layout can hold, so a bad record is refused at `append` and never reaches a batch.
+ */
 function headersBytes(headers: RecordHeaders | null | undefined): number {
   if (!headers) return 0;
   let bytes = 0;
+  let count = 0;
   for (const name in headers) {
-    bytes += 2 + Buffer.byteLength(name) + 4 + Buffer.byteLength(headers[name]!);
+    const value = headers[name];
+    if (typeof value !== 'string') {
+      throw new WeirError('INVALID_ARGUMENT', `header "${name}" must have a string value`);
+    }
+    const nameBytes = Buffer.byteLength(name);
+    if (nameBytes > HEADER_NAME_BYTES_MAX) {
+      throw new WeirError(
+        'INVALID_ARGUMENT',
+        `header name of ${nameBytes} bytes exceeds ${HEADER_NAME_BYTES_MAX}`,
+      );
+    }
+    bytes += 2 + nameBytes + 4 + Buffer.byteLength(value);
+    count++;
+  }
+  if (count > RECORD_HEADERS_MAX) {
+    throw new WeirError('INVALID_ARGUMENT', `${count} headers exceed ${RECORD_HEADERS_MAX}`);
   }
   return bytes;
 }
@@ -139,9 +161,7 @@ export function encodeBatch(
         cursor += 4 + valueLength;
         headerCount++;
       }
-      if (headerCount > RECORD_HEADERS_MAX) {
-        throw new WeirError('INVALID_ARGUMENT', `more than ${RECORD_HEADERS_MAX} headers`);
-      }
+      assert(headerCount <= RECORD_HEADERS_MAX, 'header count checked by recordBytes');
       view.setUint16(countPosition, headerCount, true);
     } else {
       view.setUint16(cursor, HEADERS_ABSENT, true);
@@ -249,7 +269,18 @@ export function decodeBatch(
         if (cursor + 4 > recordEnd) throw corrupt('header runs past the record');
         const valueLength = view.getUint32(cursor, true);
         if (cursor + 4 + valueLength > recordEnd) throw corrupt('header runs past the record');
-        headers[name] = textDecoder.decode(bytes.subarray(cursor + 4, cursor + 4 + valueLength));
+        const value = textDecoder.decode(bytes.subarray(cursor + 4, cursor + 4 + valueLength));
+        // `__proto__` must become an own property, not the object's prototype.
+        if (name === '__proto__') {
+          Object.defineProperty(headers, name, {
+            value,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        } else {
+          headers[name] = value;
+        }
         cursor += 4 + valueLength;
       }
     }

@@ -216,6 +216,10 @@ export class Segment {
     this.#readsInFlight++;
     try {
       return await this.#readFully(buffer, length, position);
+    } catch (error) {
+      throw new WeirError('STORAGE_FAILED', `reading ${this.logPath} failed: ${String(error)}`, {
+        cause: error,
+      });
     } finally {
       this.#readsInFlight--;
       if (this.#readsInFlight === 0 && this.#deleted) await this.#closeHandle();

@@ -4,11 +4,23 @@
  */
 import * as net from 'node:net';
 import { Reader, Writer } from '../../src/protocol/codec.js';
-import { FrameDecoder, OPCODES, PROTOCOL_VERSION, writeFrameHeader, type Frame, type Opcode } from '../../src/protocol/frame.js';
+import {
+  FrameDecoder,
+  OPCODES,
+  PROTOCOL_VERSION,
+  writeFrameHeader,
+  type Frame,
+  type Opcode,
+} from '../../src/protocol/frame.js';
 import { readError } from '../../src/protocol/frames.js';
 import { FRAME_BYTES_MAX } from '../../src/limits.js';
 
-export function encodeFrame(opcode: Opcode, requestId: number, write?: (writer: Writer) => void, flags = 0): Uint8Array {
+export function encodeFrame(
+  opcode: Opcode,
+  requestId: number,
+  write?: (writer: Writer) => void,
+  flags = 0,
+): Uint8Array {
   const writer = new Writer();
   writer.u32(0).u8(0).u8(0).u32(0);
   write?.(writer);
@@ -61,7 +73,11 @@ export class RawClient {
   }
 
   async hello(name = 'raw'): Promise<Frame> {
-    this.send(encodeFrame(OPCODES.HELLO, 1, (writer) => writer.u16(PROTOCOL_VERSION).string(name).bytes(null)));
+    this.send(
+      encodeFrame(OPCODES.HELLO, 1, (writer) =>
+        writer.u16(PROTOCOL_VERSION).string(name).bytes(null),
+      ),
+    );
     return this.waitFor((frame) => frame.requestId === 1);
   }
 
