@@ -72,6 +72,8 @@ export {
   openMemoryLog,
   removeLog,
   PartitionLog,
+  flushChannel,
+  type FlushEvent,
   type FsyncPolicy,
   type LogOptions,
   type LogStats,
