@@ -121,6 +121,12 @@ export const BACKOFF_DELAYS_MAX = 64;
 export const HEADER_FILTER_ENTRIES_MAX = 64;
 /** Settlements (acks, nacks, deliveries) gathered into one journal entry. */
 export const JOURNAL_ENTRY_OPERATIONS_MAX = 16_384;
+/**
+ * Operations a subscription journal queues while an append is in flight; past it the
+ * subscription delivers nothing new until the queue drains (settlements still queue: they
+ * are bounded by what is in flight).
+ */
+export const JOURNAL_QUEUED_OPERATIONS_MAX = 65_536;
 /** A subscription checkpoints its journal once this many bytes were appended since the last. */
 export const JOURNAL_CHECKPOINT_BYTES = 1 * MiB;
 /** The text of a term(reason) kept in the weir-dead-error header. */
@@ -131,8 +137,12 @@ export const REDRIVE_RATE_DEFAULT = 1000;
 export const REDRIVE_RATE_MAX = 100_000;
 
 // ---- broker: clients and request-reply ----
+/** In-process clients one broker holds open at once. */
+export const CLIENTS_MAX = 100_000;
 /** Consumers (subscribe calls) one client holds open. */
 export const CLIENT_CONSUMERS_MAX = 10_000;
+/** receive() calls waiting at once on one consumer. */
+export const CONSUMER_RECEIVES_MAX = 1024;
 /** Requests one client waits on at once. */
 export const CLIENT_REQUESTS_PENDING_MAX = 10_000;
 export const REQUEST_TIMEOUT_MS_DEFAULT = 5000;
@@ -147,10 +157,19 @@ assert(BATCH_BYTES_MAX <= SEGMENT_BYTES_MAX, 'a batch fits a segment');
 assert(READ_BYTES_DEFAULT <= READ_BYTES_MAX, 'read default <= max');
 assert(JOURNAL_SEGMENT_BYTES >= SEGMENT_BYTES_MIN, 'journal segments are valid segments');
 assert(MESSAGE_BYTES_DEFAULT <= MESSAGE_BYTES_MAX, 'message default <= max');
-assert(MESSAGE_BYTES_MAX < RECORD_BYTES_MAX, 'a maximal message and its system headers fit a record');
-assert(MESSAGE_HEADERS_MAX + 16 <= RECORD_HEADERS_MAX, 'user headers and system headers fit a record');
+assert(
+  MESSAGE_BYTES_MAX < RECORD_BYTES_MAX,
+  'a maximal message and its system headers fit a record',
+);
+assert(
+  MESSAGE_HEADERS_MAX + 16 <= RECORD_HEADERS_MAX,
+  'user headers and system headers fit a record',
+);
 assert(DEDUP_WINDOW_MS_DEFAULT <= DEDUP_WINDOW_MS_MAX, 'dedup default <= max');
-assert(LEASE_MS_MIN <= LEASE_MS_DEFAULT && LEASE_MS_DEFAULT <= LEASE_MS_MAX, 'lease min <= default <= max');
+assert(
+  LEASE_MS_MIN <= LEASE_MS_DEFAULT && LEASE_MS_DEFAULT <= LEASE_MS_MAX,
+  'lease min <= default <= max',
+);
 assert(IN_FLIGHT_DEFAULT <= IN_FLIGHT_MAX, 'in-flight default <= max');
 assert(READY_RECORDS_MAX <= UNSETTLED_WINDOW_MAX, 'read-ahead stays inside the unsettled window');
 assert(CURSOR_READ_RECORDS_MAX <= READY_RECORDS_MAX, 'one read fits the ready buffer');
@@ -158,7 +177,10 @@ assert(CURSOR_READ_BYTES_MAX <= READ_BYTES_MAX, 'cursor reads are valid log read
 assert(BACKOFF_INITIAL_MS_DEFAULT <= BACKOFF_MAX_MS_DEFAULT, 'backoff initial <= max');
 assert(DEAD_LETTER_LIST_DEFAULT <= DEAD_LETTER_LIST_MAX, 'dead-letter list default <= max');
 assert(REDRIVE_RATE_DEFAULT <= REDRIVE_RATE_MAX, 'redrive default <= max');
-assert(JOURNAL_CHECKPOINT_BYTES < JOURNAL_SEGMENT_BYTES, 'a checkpoint comes before a journal segment fills');
+assert(
+  JOURNAL_CHECKPOINT_BYTES < JOURNAL_SEGMENT_BYTES,
+  'a checkpoint comes before a journal segment fills',
+);
 assert(REQUEST_TIMEOUT_MS_DEFAULT <= REQUEST_TIMEOUT_MS_MAX, 'request timeout default <= max');
 
 // ---- protocol, server and network client ----
@@ -197,4 +219,116 @@ export const SERVER_PORT_DEFAULT = 7420;
 export const HTTP_PORT_DEFAULT = 7421;
 
 assert(FRAME_BYTES_MAX > RECORD_BYTES_MAX, 'a maximal record fits a frame');
-assert(CONNECTION_PUBLISH_BYTES_MAX < APPEND_PENDING_BYTES_MAX, 'connections push back before logs refuse');
+assert(
+  CONNECTION_PUBLISH_BYTES_MAX < APPEND_PENDING_BYTES_MAX,
+  'connections push back before logs refuse',
+);
+
+// ---- network client (SDK) ----
+/** Requests the SDK keeps unanswered on one connection: never more than the server takes. */
+export const CLIENT_REQUESTS_IN_FLIGHT_MAX = CONNECTION_REQUESTS_IN_FLIGHT_MAX;
+/** Messages a consumer lets the server send ahead of the application: its credit, its local buffer. */
+export const CLIENT_CONSUMER_CREDIT_MAX = 1024;
+/** Entries in one SETTLE frame (acks of one consumer gathered in one tick). */
+export const SETTLE_BATCH_ENTRIES_MAX = 1024;
+/** Settles (ack, nack, term, extend) one consumer queues before the next SETTLE frame. */
+export const CLIENT_SETTLES_QUEUED_MAX = 65_536;
+/** Calls, subscribes and requests waiting for a connection or a request slot. */
+export const CLIENT_CALL_QUEUE_MAX = 10_000;
+/** How long a call, subscribe or request waits for a connection before it fails with CLOSED. */
+export const CLIENT_CALL_WAIT_MS_MAX = 30_000;
+/** Time to reach the server and finish the handshake: default and most. */
+export const CLIENT_CONNECT_TIMEOUT_MS_DEFAULT = 10_000;
+export const CLIENT_CONNECT_TIMEOUT_MS_MAX = 5 * 60 * 1000;
+/** After close() ends the socket, how long the SDK waits for the server's side before it cuts it. */
+export const CLIENT_CLOSE_WAIT_MS_MAX = 1000;
+/** The client name sent in HELLO. */
+export const CLIENT_NAME_BYTES_MAX = 256;
+
+assert(
+  CLIENT_REQUESTS_IN_FLIGHT_MAX <= CONNECTION_REQUESTS_IN_FLIGHT_MAX,
+  'the SDK stays within the server request limit',
+);
+assert(
+  CONNECTION_CONSUMERS_MAX < CLIENT_REQUESTS_IN_FLIGHT_MAX,
+  'a new connection re-subscribes every consumer at once',
+);
+assert(
+  PUBLISH_BATCH_MESSAGES_MAX <= CLIENT_PUBLISHES_IN_FLIGHT_MAX,
+  'a publish batch fits the window',
+);
+assert(
+  CLIENT_PUBLISHES_IN_FLIGHT_MAX <= CLIENT_PUBLISH_QUEUE_MAX,
+  'the window is part of the queue',
+);
+assert(CLIENT_RECONNECT_DELAY_MS_FIRST <= CLIENT_RECONNECT_DELAY_MS_MAX, 'reconnect first <= max');
+assert(
+  CLIENT_CONSUMER_CREDIT_MAX <= IN_FLIGHT_MAX,
+  'credit stays within what the broker can have in flight',
+);
+assert(
+  CLIENT_CONNECT_TIMEOUT_MS_DEFAULT <= CLIENT_CONNECT_TIMEOUT_MS_MAX,
+  'connect timeout default <= max',
+);
+// A SETTLE entry is at most 29 bytes plus a term reason of DEAD_LETTER_ERROR_BYTES_MAX characters (3 bytes each in UTF-8).
+assert(
+  SETTLE_BATCH_ENTRIES_MAX * (29 + 3 * DEAD_LETTER_ERROR_BYTES_MAX) < FRAME_BYTES_MAX,
+  'a full SETTLE batch fits a frame',
+);
+
+// ---- admin: HTTP API, metrics and console ----
+/** The stats sampler reads every stream and subscription this often (rates, charts, stalls). */
+export const ADMIN_SAMPLE_INTERVAL_MS = 1000;
+/** Overview history kept for the console's charts: samples (5 minutes at 1 Hz). */
+export const ADMIN_HISTORY_SAMPLES = 300;
+/** Per partition, (time, end offset) points kept for lag in seconds; when full, every other goes. */
+export const ADMIN_OFFSET_TIMELINE_POINTS_MAX = 256;
+/** A subscription with a backlog and no progress for this long is flagged as stalled. */
+export const ADMIN_STALL_AFTER_MS_DEFAULT = 5000;
+/** Streams and subscriptions sent in one live-stats event (the rest: `truncated`). */
+export const ADMIN_LIVE_ENTITIES_MAX = 1000;
+/** Server-Sent Events clients at once; the next gets LIMIT_EXCEEDED. */
+export const ADMIN_EVENT_CLIENTS_MAX = 64;
+/** HTTP connections the admin server holds at once. */
+export const ADMIN_HTTP_CONNECTIONS_MAX = 256;
+/** The largest request body: a maximal message as base64 inside JSON, with room to spare. */
+export const ADMIN_REQUEST_BODY_BYTES_MAX = 2 * MESSAGE_BYTES_MAX;
+/** Time a client has to send its request (headers and body). */
+export const ADMIN_REQUEST_TIMEOUT_MS = 30_000;
+/** Messages one peek returns, by default and at most. */
+export const ADMIN_PEEK_MESSAGES_DEFAULT = 50;
+export const ADMIN_PEEK_MESSAGES_MAX = 1000;
+/** Messages a peek may pass over (other partitions, past the limit) before it stops. */
+export const ADMIN_PEEK_SCAN_MAX = 50_000;
+/** A peek stops when no message came for this long, and in any case after ADMIN_PEEK_TIMEOUT_MS. */
+export const ADMIN_PEEK_IDLE_MS = 250;
+export const ADMIN_PEEK_TIMEOUT_MS = 5000;
+/** Peeks running at once (each is an ephemeral subscription). */
+export const ADMIN_PEEKS_CONCURRENT_MAX = 8;
+/** Body bytes of one message shown by a peek or a dead-letter listing (the rest is cut). */
+export const ADMIN_BODY_PREVIEW_BYTES_MAX = 64 * KiB;
+/** Re-drive jobs remembered (running and finished; the oldest finished go first), and running at once. */
+export const ADMIN_REDRIVE_JOBS_MAX = 32;
+export const ADMIN_REDRIVES_RUNNING_MAX = 4;
+/** How long /readyz waits for the broker to answer. */
+export const ADMIN_READY_TIMEOUT_MS = 2000;
+/** Files and bytes of the console (ui/) the server loads into memory. */
+export const ADMIN_UI_FILES_MAX = 256;
+export const ADMIN_UI_BYTES_MAX = 16 * MiB;
+/** Time close() gives open HTTP requests before it cuts their connections. */
+export const ADMIN_CLOSE_GRACE_MS = 1000;
+
+assert(ADMIN_PEEK_MESSAGES_DEFAULT <= ADMIN_PEEK_MESSAGES_MAX, 'peek default <= max');
+assert(ADMIN_PEEK_MESSAGES_MAX <= ADMIN_PEEK_SCAN_MAX, 'a full peek fits its scan');
+assert(ADMIN_PEEK_IDLE_MS < ADMIN_PEEK_TIMEOUT_MS, 'peek idle < peek timeout');
+assert(ADMIN_PEEK_MESSAGES_MAX <= IN_FLIGHT_MAX, 'a peek is one in-flight window');
+assert(ADMIN_REDRIVES_RUNNING_MAX <= ADMIN_REDRIVE_JOBS_MAX, 'running redrives are remembered');
+assert(
+  ADMIN_EVENT_CLIENTS_MAX < ADMIN_HTTP_CONNECTIONS_MAX,
+  'event clients leave room for requests',
+);
+assert(
+  ADMIN_STALL_AFTER_MS_DEFAULT >= ADMIN_SAMPLE_INTERVAL_MS,
+  'a stall spans at least one sample',
+);
+assert(ADMIN_OFFSET_TIMELINE_POINTS_MAX >= 4, 'a timeline can be thinned');

@@ -1,44 +1,298 @@
 #!/usr/bin/env node
-/** The `weir` command. */
+/**
+ * The `weir` command. Every command has --help; errors print `weir: CODE: message` on stderr
+ * and exit non-zero (1 for a refusal, 2 for bad usage).
+ */
 import { readFileSync } from 'node:fs';
-import { parseArgs } from 'node:util';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { isWeirError } from '../util/index.js';
+import { HTTP_PORT_DEFAULT, SERVER_PORT_DEFAULT } from '../limits.js';
+import { isLogLevel, type LogLevel } from '../server/index.js';
+import type { FsyncPolicy, StreamOptions } from '../protocol/index.js';
 import { runDemo } from './demo.js';
+import { serve } from './serve.js';
+import { benchCommand } from './bench-command.js';
+import {
+  deadLetterList,
+  deadLetterRedrive,
+  publishCommand,
+  requestCommand,
+  streamAdd,
+  streamInfo,
+  streamList,
+  streamPurge,
+  streamRemove,
+  subscribeCommand,
+} from './client-commands.js';
 
-const packageJson = JSON.parse(
+const { version } = JSON.parse(
   readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'),
-) as { version: string };
+) as {
+  version: string;
+};
+const URL_DEFAULT = process.env.WEIR_URL ?? `weir://127.0.0.1:${SERVER_PORT_DEFAULT}`;
 
-const HELP = `weir ${packageJson.version} — a durable message broker
+function integer(name: string, min = 0) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!Number.isSafeInteger(number) || number < min)
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
+    return number;
+  };
+}
 
-Usage: weir <command> [options]
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
 
-Commands:
-  demo [--data-dir DIR]   append records to a log in DIR (default ./data), read them back
-  version                 print the version
-  help                    print this help
-`;
+const urlOption = () =>
+  new Option('--url <url>', 'server address (env WEIR_URL)').default(URL_DEFAULT);
 
-const [command = 'help', ...rest] = process.argv.slice(2);
-switch (command) {
-  case 'demo': {
-    const { values } = parseArgs({
-      args: rest,
-      options: { 'data-dir': { type: 'string', default: './data' } },
-    });
-    await runDemo(values['data-dir']);
-    break;
+const program = new Command('weir')
+  .description('Weir — a durable message broker')
+  .version(version, '-v, --version')
+  .showHelpAfterError()
+  .configureOutput({ outputError: (text, write) => write(text) });
+
+program
+  .command('serve')
+  .description(
+    `run the broker server (TCP ${SERVER_PORT_DEFAULT}; HTTP/console on ${HTTP_PORT_DEFAULT} when that lands)`,
+  )
+  .addOption(
+    new Option('--data-dir <dir>', 'where streams are stored')
+      .env('WEIR_DATA_DIR')
+      .default('./data'),
+  )
+  .addOption(
+    new Option('--host <host>', 'address to listen on').env('WEIR_HOST').default('127.0.0.1'),
+  )
+  .addOption(
+    new Option('--port <port>', 'TCP port; 0 picks a free one and prints it')
+      .env('WEIR_PORT')
+      .default(SERVER_PORT_DEFAULT)
+      .argParser(integer('port')),
+  )
+  .addOption(new Option('--memory', 'keep everything in memory (nothing on disk)').default(false))
+  .addOption(
+    new Option('--log-level <level>', 'debug | info | warn | error')
+      .env('WEIR_LOG_LEVEL')
+      .default('info')
+      .argParser((value) => {
+        if (!isLogLevel(value))
+          throw new InvalidArgumentError('must be debug, info, warn or error');
+        return value;
+      }),
+  )
+  .action(
+    async (options: {
+      dataDir: string;
+      host: string;
+      port: number;
+      memory: boolean;
+      logLevel: LogLevel;
+    }) => {
+      await serve({ ...options, version });
+    },
+  );
+
+const stream = program.command('stream').description('manage streams');
+stream
+  .command('add <name>')
+  .description('create a stream (the same configuration again is not an error)')
+  .addOption(urlOption())
+  .option('--subjects <patterns>', 'comma-separated subject patterns (default: the name)')
+  .option('--partitions <n>', 'number of partitions', integer('partitions', 1))
+  .addOption(new Option('--storage <kind>', 'file or memory').choices(['file', 'memory']))
+  .addOption(
+    new Option('--fsync <policy>', 'always, interval or never').choices([
+      'always',
+      'interval',
+      'never',
+    ]),
+  )
+  .addOption(
+    new Option('--retention <policy>', 'limits or work-queue').choices(['limits', 'work-queue']),
+  )
+  .option('--max-age-ms <ms>', 'drop messages older than this', integer('max-age-ms', 1))
+  .option('--max-bytes <bytes>', 'keep at most about this many bytes', integer('max-bytes', 1))
+  .option('--max-messages <n>', 'keep at most this many messages', integer('max-messages', 1))
+  .addOption(
+    new Option('--overflow <policy>', 'drop-oldest or reject-new').choices([
+      'drop-oldest',
+      'reject-new',
+    ]),
+  )
+  .option('--dedup-window-ms <ms>', 'de-duplication window', integer('dedup-window-ms'))
+  .option(
+    '--max-message-bytes <bytes>',
+    'largest message accepted',
+    integer('max-message-bytes', 1),
+  )
+  .action(
+    async (name: string, options: Record<string, unknown> & { url: string; subjects?: string }) => {
+      const { url, subjects, ...rest } = options;
+      const streamOptions = {
+        ...rest,
+        ...(subjects === undefined ? {} : { subjects: subjects.split(',') }),
+      } as StreamOptions;
+      await streamAdd(url, name, streamOptions);
+    },
+  );
+stream
+  .command('ls')
+  .description('list streams')
+  .addOption(urlOption())
+  .option('--json', 'print JSON', false)
+  .action(async (options: { url: string; json: boolean }) => streamList(options.url, options.json));
+stream
+  .command('info <name>')
+  .description('a stream’s configuration and state')
+  .addOption(urlOption())
+  .action(async (name: string, options: { url: string }) => streamInfo(options.url, name));
+stream
+  .command('rm <name>')
+  .description('delete a stream, its messages and subscriptions')
+  .addOption(urlOption())
+  .action(async (name: string, options: { url: string }) => streamRemove(options.url, name));
+stream
+  .command('purge <name>')
+  .description('remove every message of a stream')
+  .addOption(urlOption())
+  .action(async (name: string, options: { url: string }) => streamPurge(options.url, name));
+
+program
+  .command('pub <subject> [body]')
+  .description('publish a message (or each line of stdin when no body is given)')
+  .addOption(urlOption())
+  .option('--key <key>', 'partition / ordering key')
+  .option('--header <name=value>', 'a header (repeatable)', collect, [])
+  .option('--id <id>', 'message id for de-duplication')
+  .option('--delay-ms <ms>', 'deliver after this delay', integer('delay-ms'))
+  .option('--ttl-ms <ms>', 'never deliver after this long', integer('ttl-ms', 1))
+  .option('--priority <0-9>', 'priority, higher first', integer('priority'))
+  .action(
+    async (
+      subject: string,
+      body: string | undefined,
+      options: {
+        url: string;
+        key?: string;
+        header: string[];
+        id?: string;
+        delayMs?: number;
+        ttlMs?: number;
+        priority?: number;
+      },
+    ) => {
+      const { url, ...rest } = options;
+      await publishCommand(url, subject, body, rest);
+    },
+  );
+
+program
+  .command('sub <stream>')
+  .description('print messages of a stream as they come, acking each')
+  .addOption(urlOption())
+  .option('--subscription <name>', 'durable subscription name (default: ephemeral)')
+  .option('--filter <pattern>', 'subject filter inside the stream')
+  .option('--start <position>', 'earliest, latest or an offset (for a new subscription)')
+  .option('--count <n>', 'stop after this many messages', integer('count', 1))
+  .option('--timeout-ms <ms>', 'stop after this long without a message', integer('timeout-ms', 1))
+  .option('--no-ack', 'at-most-once: do not ack')
+  .option('--json', 'print one JSON object per message', false)
+  .action(
+    async (
+      name: string,
+      options: {
+        url: string;
+        subscription?: string;
+        filter?: string;
+        start?: string;
+        count?: number;
+        timeoutMs?: number;
+        ack: boolean;
+        json: boolean;
+      },
+    ) => {
+      const { url, ...rest } = options;
+      await subscribeCommand(url, name, rest);
+    },
+  );
+
+program
+  .command('request <subject> [body]')
+  .description('send a request and print the reply')
+  .addOption(urlOption())
+  .option('--timeout-ms <ms>', 'give up after this long', integer('timeout-ms', 1), 5000)
+  .action(
+    async (
+      subject: string,
+      body: string | undefined,
+      options: { url: string; timeoutMs: number },
+    ) => requestCommand(options.url, subject, body ?? '', options.timeoutMs),
+  );
+
+const dlq = program.command('dlq').description('dead letters');
+dlq
+  .command('ls <subject>')
+  .description('list dead letters published to a subject')
+  .addOption(urlOption())
+  .option('--limit <n>', 'how many', integer('limit', 1), 100)
+  .option('--json', 'print JSON', false)
+  .action(async (subject: string, options: { url: string; limit: number; json: boolean }) =>
+    deadLetterList(options.url, subject, options.limit, options.json),
+  );
+dlq
+  .command('redrive <subject>')
+  .description('publish dead letters back to their origin subject, at a bounded rate')
+  .addOption(urlOption())
+  .option('--limit <n>', 'at most this many', integer('limit', 1))
+  .option('--rate <per-second>', 'publishes per second', integer('rate', 1))
+  .action(async (subject: string, options: { url: string; limit?: number; rate?: number }) =>
+    deadLetterRedrive(options.url, subject, options.limit, options.rate),
+  );
+
+program
+  .command('bench')
+  .description('publish + consume load against a server; throughput and latency histogram')
+  .addOption(urlOption())
+  .option('--stream <name>', 'stream to create (and delete) for the run', 'weir-bench')
+  .option('--messages <n>', 'messages to send', integer('messages', 1), 100_000)
+  .option('--size <bytes>', 'body size', integer('size', 8), 1024)
+  .option('--window <n>', 'publishes in flight', integer('window', 1), 1000)
+  .addOption(
+    new Option('--fsync <policy>', 'the stream’s fsync policy')
+      .choices(['always', 'interval', 'never'])
+      .default('always'),
+  )
+  .option('--timeout-ms <ms>', 'stop after this long', integer('timeout-ms', 1), 120_000)
+  .action(
+    async (options: {
+      url: string;
+      stream: string;
+      messages: number;
+      size: number;
+      window: number;
+      fsync: FsyncPolicy;
+      timeoutMs: number;
+    }) => benchCommand(options),
+  );
+
+program
+  .command('demo')
+  .description('append records to a durable log and read them back (a storage-engine tour)')
+  .option('--data-dir <dir>', 'where the demo log goes', './data')
+  .action(async (options: { dataDir: string }) => runDemo(options.dataDir));
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (isWeirError(error)) {
+    console.error(`weir: ${error.code}: ${error.message}`);
+    process.exitCode = error.code === 'INVALID_ARGUMENT' ? 2 : 1;
+  } else {
+    console.error(`weir: ${error instanceof Error ? error.message : String(error)}`);
+    process.exitCode = 1;
   }
-  case 'version':
-  case '--version':
-  case '-v':
-    console.log(packageJson.version);
-    break;
-  case 'help':
-  case '--help':
-  case '-h':
-    console.log(HELP);
-    break;
-  default:
-    console.error(`weir: unknown command "${command}"\n\n${HELP}`);
-    process.exitCode = 2;
 }

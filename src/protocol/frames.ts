@@ -183,7 +183,8 @@ export function readReceiptOrError(reader: Reader): PublishReceipt | WeirError {
     });
   }
   const first = streams[0];
-  if (!first) throw new WeirError('PROTOCOL_ERROR', 'a receipt names no stream');
+  // A publish to a request inbox is delivered to the requester and stored in no stream.
+  if (!first) return { stream: '', partition: -1, offset: -1, duplicate: false, streams };
   return {
     stream: first.stream,
     partition: first.partition,

@@ -11,12 +11,16 @@ type Method = (client: Client, parameters: readonly unknown[]) => Promise<unknow
 /** A dead letter as JSON: the body as base64 (`bodyBase64`) instead of bytes. */
 function deadLetterToJson(deadLetter: DeadLetter): unknown {
   const { body, ...rest } = deadLetter;
-  return { ...rest, bodyBase64: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64') };
+  return {
+    ...rest,
+    bodyBase64: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
+  };
 }
 
 function text(parameters: readonly unknown[], index: number, name: string): string {
   const value = parameters[index];
-  if (typeof value !== 'string') throw new WeirError('INVALID_ARGUMENT', `${name} must be a string`);
+  if (typeof value !== 'string')
+    throw new WeirError('INVALID_ARGUMENT', `${name} must be a string`);
   return value;
 }
 
@@ -24,7 +28,8 @@ function text(parameters: readonly unknown[], index: number, name: string): stri
 function options<T>(parameters: readonly unknown[], index: number): T | undefined {
   const value = parameters[index];
   if (value === undefined || value === null) return undefined;
-  if (typeof value !== 'object') throw new WeirError('INVALID_ARGUMENT', 'options must be an object');
+  if (typeof value !== 'object')
+    throw new WeirError('INVALID_ARGUMENT', 'options must be an object');
   return value as T;
 }
 
@@ -34,7 +39,8 @@ const METHODS: Record<string, Method> = {
   'streams.list': (client) => client.streams.list(),
   'streams.delete': (client, p) => client.streams.delete(text(p, 0, 'stream name')),
   'streams.purge': (client, p) => client.streams.purge(text(p, 0, 'stream name')),
-  'subscriptions.info': (client, p) => client.subscriptions.info(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
+  'subscriptions.info': (client, p) =>
+    client.subscriptions.info(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
   'subscriptions.list': (client, p) => client.subscriptions.list(text(p, 0, 'stream name')),
   'subscriptions.delete': (client, p) =>
     client.subscriptions.delete(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
@@ -48,13 +54,20 @@ const METHODS: Record<string, Method> = {
     );
   },
   'deadLetters.list': async (client, p) =>
-    (await client.deadLetters.list(text(p, 0, 'dead-letter subject'), options(p, 1))).map(deadLetterToJson),
-  'deadLetters.redrive': (client, p) => client.deadLetters.redrive(text(p, 0, 'dead-letter subject'), options(p, 1)),
+    (await client.deadLetters.list(text(p, 0, 'dead-letter subject'), options(p, 1))).map(
+      deadLetterToJson,
+    ),
+  'deadLetters.redrive': (client, p) =>
+    client.deadLetters.redrive(text(p, 0, 'dead-letter subject'), options(p, 1)),
 };
 
 export const CALL_METHODS = Object.keys(METHODS);
 
-export function callMethod(client: Client, method: string, parameters: readonly unknown[]): Promise<unknown> {
+export function callMethod(
+  client: Client,
+  method: string,
+  parameters: readonly unknown[],
+): Promise<unknown> {
   const run = METHODS[method];
   if (!run) return Promise.reject(new WeirError('INVALID_ARGUMENT', `unknown method "${method}"`));
   return run(client, parameters);

@@ -57,8 +57,28 @@ export interface ConnectionOptions {
   readonly log: (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
 }
 
+/** The data of a broker Message, as DELIVER and REPLY carry it. */
+function toDelivered(message: DeliveredMessage): DeliveredMessage {
+  return {
+    subject: message.subject,
+    key: message.key,
+    headers: message.headers,
+    body: message.body,
+    partition: message.partition,
+    offset: message.offset,
+    id: message.id,
+    deliveryCount: message.deliveryCount,
+    timestamp: message.timestamp,
+    priority: message.priority,
+    replyTo: message.replyTo,
+    correlationId: message.correlationId,
+  };
+}
+
 function asWeirError(error: unknown): WeirError {
-  return isWeirError(error) ? error : new WeirError('INTERNAL', error instanceof Error ? error.message : String(error));
+  return isWeirError(error)
+    ? error
+    : new WeirError('INTERNAL', error instanceof Error ? error.message : String(error));
 }
 
 export class Connection {
@@ -102,7 +122,10 @@ export class Connection {
     const interval = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.#heartbeat = setInterval(() => this.#onHeartbeat(interval), interval);
     this.#heartbeat.unref();
-    this.#handshakeTimer = setTimeout(() => this.fail(new WeirError('PROTOCOL_ERROR', 'no HELLO in time')), HANDSHAKE_TIMEOUT_MS);
+    this.#handshakeTimer = setTimeout(
+      () => this.fail(new WeirError('PROTOCOL_ERROR', 'no HELLO in time')),
+      HANDSHAKE_TIMEOUT_MS,
+    );
     this.#handshakeTimer.unref();
   }
 
@@ -139,7 +162,12 @@ export class Connection {
   /** Sends an ERROR frame (requestId 0) and closes the connection. */
   fail(error: WeirError): void {
     if (this.#closed) return;
-    this.#options.log('warn', 'connection_error', { connection: this.id, remote: this.remote, code: error.code, message: error.message });
+    this.#options.log('warn', 'connection_error', {
+      connection: this.id,
+      remote: this.remote,
+      code: error.code,
+      message: error.message,
+    });
     this.#send(OPCODES.ERROR, 0, 0, (writer) => writeError(writer, error));
     this.#closed = true;
     this.#socket.end();
@@ -187,7 +215,10 @@ export class Connection {
     reader.bytes(); // credentials: reserved for the auth issue
     reader.done();
     if (version !== PROTOCOL_VERSION) {
-      throw new WeirError('PROTOCOL_ERROR', `protocol version ${version} is not supported (server speaks ${PROTOCOL_VERSION})`);
+      throw new WeirError(
+        'PROTOCOL_ERROR',
+        `protocol version ${version} is not supported (server speaks ${PROTOCOL_VERSION})`,
+      );
     }
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
@@ -195,15 +226,29 @@ export class Connection {
     this.#client = this.#options.connectClient();
     const interval = this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.#send(OPCODES.HELLO_OK, 0, frame.requestId, (writer) =>
-      writer.u16(PROTOCOL_VERSION).string(this.#options.serverVersion).u32(interval).u32(FRAME_BYTES_MAX),
+      writer
+        .u16(PROTOCOL_VERSION)
+        .string(this.#options.serverVersion)
+        .u32(interval)
+        .u32(FRAME_BYTES_MAX),
     );
-    this.#options.log('info', 'client_connected', { connection: this.id, remote: this.remote, name });
+    this.#options.log('info', 'client_connected', {
+      connection: this.id,
+      remote: this.remote,
+      name,
+    });
   }
 
   /** Runs a request's work; answers ERROR if it throws; keeps the in-flight count bounded. */
   #request(frame: Frame, work: () => Promise<void>): void {
     if (this.#requestsInFlight >= CONNECTION_REQUESTS_IN_FLIGHT_MAX) {
-      this.#replyError(frame.requestId, new WeirError('LIMIT_EXCEEDED', `more than ${CONNECTION_REQUESTS_IN_FLIGHT_MAX} requests in flight`));
+      this.#replyError(
+        frame.requestId,
+        new WeirError(
+          'LIMIT_EXCEEDED',
+          `more than ${CONNECTION_REQUESTS_IN_FLIGHT_MAX} requests in flight`,
+        ),
+      );
       return;
     }
     this.#requestsInFlight++;
@@ -227,11 +272,14 @@ export class Connection {
     } catch {
       throw new WeirError('PROTOCOL_ERROR', 'CALL arguments are not JSON');
     }
-    if (!Array.isArray(parameters)) throw new WeirError('PROTOCOL_ERROR', 'CALL arguments are not a JSON array');
+    if (!Array.isArray(parameters))
+      throw new WeirError('PROTOCOL_ERROR', 'CALL arguments are not a JSON array');
     const client = this.#client!;
     this.#request(frame, async () => {
       const result = await callMethod(client, method, parameters as unknown[]);
-      this.#send(OPCODES.RESULT, 0, frame.requestId, (writer) => writer.string(JSON.stringify(result ?? null)));
+      this.#send(OPCODES.RESULT, 0, frame.requestId, (writer) =>
+        writer.string(JSON.stringify(result ?? null)),
+      );
     });
   }
 
@@ -252,7 +300,9 @@ export class Connection {
       this.#socket.pause();
     }
     const outcomes = Promise.all(
-      entries.map((entry) => client.publish(entry.subject, entry.body, entry.options).catch(asWeirError)),
+      entries.map((entry) =>
+        client.publish(entry.subject, entry.body, entry.options).catch(asWeirError),
+      ),
     );
     const done = () => {
       this.#publishBytesInFlight -= bytes;
@@ -289,22 +339,35 @@ export class Connection {
     const client = this.#client!;
     this.#request(frame, async () => {
       if (this.#consumers.size >= CONNECTION_CONSUMERS_MAX) {
-        throw new WeirError('LIMIT_EXCEEDED', `more than ${CONNECTION_CONSUMERS_MAX} consumers on one connection`);
+        throw new WeirError(
+          'LIMIT_EXCEEDED',
+          `more than ${CONNECTION_CONSUMERS_MAX} consumers on one connection`,
+        );
       }
-      const subscribeOptions = (options ?? {}) as Parameters<Client['subscribe']>[1] & { ack?: string };
+      const subscribeOptions = (options ?? {}) as Parameters<Client['subscribe']>[1] & {
+        ack?: string;
+      };
       const subscription = await client.subscribe(stream, subscribeOptions);
       if (this.#closed) {
         await subscription.close();
         return;
       }
       const id = this.#nextConsumerId++;
-      const consumer = new ServerConsumer(id, subscription, credit, subscribeOptions.ack !== 'none', {
-        deliver: (consumerId, message) => this.#queueDelivery(consumerId, message),
-        drained: () => this.#drained(),
-        ended: (consumerId, error) => this.#consumerEnded(consumerId, error),
-      });
+      const consumer = new ServerConsumer(
+        id,
+        subscription,
+        credit,
+        subscribeOptions.ack !== 'none',
+        {
+          deliver: (consumerId, message) => this.#queueDelivery(consumerId, message),
+          drained: () => this.#drained(),
+          ended: (consumerId, error) => this.#consumerEnded(consumerId, error),
+        },
+      );
       this.#consumers.set(id, consumer);
-      this.#send(OPCODES.SUBSCRIBED, 0, frame.requestId, (writer) => writer.u32(id).string(subscription.name));
+      this.#send(OPCODES.SUBSCRIBED, 0, frame.requestId, (writer) =>
+        writer.u32(id).string(subscription.name),
+      );
       consumer.start();
     });
   }
@@ -328,7 +391,10 @@ export class Connection {
       const consumer = this.#consumers.get(id);
       const results = consumer
         ? await Promise.all(entries.map((entry) => consumer.settle(entry)))
-        : entries.map(() => ({ code: 'MESSAGE_SETTLED' as const, message: 'the consumer is closed' }));
+        : entries.map(() => ({
+            code: 'MESSAGE_SETTLED' as const,
+            message: 'the consumer is closed',
+          }));
       this.#send(OPCODES.SETTLED, 0, frame.requestId, (writer) => {
         writer.u32(results.length);
         for (const result of results) writeEntryError(writer, result);
@@ -358,7 +424,11 @@ export class Connection {
     this.#request(frame, async () => {
       const { replyTo: _replyTo, correlationId: _correlationId, ...options } = entry.options;
       const reply = await client.request(entry.subject, entry.body, { ...options, timeoutMs });
-      this.#send(OPCODES.REPLY, 0, frame.requestId, (writer) => writeDeliveredMessage(writer, reply));
+      // A reply is stored nowhere: the broker gives it partition and offset -1, which the
+      // wire's unsigned fields cannot carry; the SDK shows -1 for a reply again.
+      this.#send(OPCODES.REPLY, 0, frame.requestId, (writer) =>
+        writeDeliveredMessage(writer, { ...toDelivered(reply), partition: 0, offset: 0 }),
+      );
     });
   }
 
@@ -392,7 +462,8 @@ export class Connection {
   }
 
   #drained(): Promise<void> {
-    if (this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX || this.#closed) return Promise.resolve();
+    if (this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX || this.#closed)
+      return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
 
@@ -406,11 +477,18 @@ export class Connection {
     if (!this.#consumers.has(consumerId)) return;
     this.#flushDeliveries();
     this.#consumers.delete(consumerId);
-    this.#send(OPCODES.CONSUMER_CLOSED, 0, 0, (writer) => writer.u32(consumerId).u16(ERROR_CODES[error.code].number).string(error.message));
+    this.#send(OPCODES.CONSUMER_CLOSED, 0, 0, (writer) =>
+      writer.u32(consumerId).u16(ERROR_CODES[error.code].number).string(error.message),
+    );
   }
 
   /** Encodes one frame with `write` (payload) and queues it on the socket, corked per tick. */
-  #send(opcode: Opcode, flags: number, requestId: number, write: ((writer: Writer) => void) | null): void {
+  #send(
+    opcode: Opcode,
+    flags: number,
+    requestId: number,
+    write: ((writer: Writer) => void) | null,
+  ): void {
     if (this.#socket.destroyed || (this.#closed && opcode !== OPCODES.ERROR)) return;
     const writer = this.#writer;
     writer.reset();
@@ -460,4 +538,3 @@ export class Connection {
     this.#resolveClosed();
   }
 }
-

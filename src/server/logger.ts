@@ -11,7 +11,10 @@ export function isLogLevel(value: string): value is LogLevel {
   return Object.hasOwn(RANK, value);
 }
 
-export function jsonLogger(minimum: LogLevel, write: (line: string) => void = (line) => process.stderr.write(line)): Logger {
+export function jsonLogger(
+  minimum: LogLevel,
+  write: (line: string) => void = (line) => process.stderr.write(line),
+): Logger {
   return (level, event, fields = {}) => {
     if (RANK[level] < RANK[minimum]) return;
     write(JSON.stringify({ time: new Date().toISOString(), level, event, ...fields }) + '\n');

@@ -34,7 +34,13 @@ export class ServerConsumer {
   #closed = false;
   #creditWaiter: (() => void) | null = null;
 
-  constructor(id: number, subscription: Subscription, credit: number, acknowledges: boolean, sink: ConsumerSink) {
+  constructor(
+    id: number,
+    subscription: Subscription,
+    credit: number,
+    acknowledges: boolean,
+    sink: ConsumerSink,
+  ) {
     this.id = id;
     this.subscription = subscription;
     this.#credit = credit;
@@ -51,7 +57,10 @@ export class ServerConsumer {
     this.#pumping = true;
     this.#pump().catch((error: unknown) => {
       if (!this.#closed) {
-        this.#sink.ended(this.id, isWeirError(error) ? error : new WeirError('INTERNAL', String(error)));
+        this.#sink.ended(
+          this.id,
+          isWeirError(error) ? error : new WeirError('INTERNAL', String(error)),
+        );
       }
     });
   }
@@ -71,12 +80,14 @@ export class ServerConsumer {
       }
       const message = await this.subscription.receive();
       if (message === null) {
-        if (!this.#closed) this.#sink.ended(this.id, new WeirError('CLOSED', 'the subscription ended'));
+        if (!this.#closed)
+          this.#sink.ended(this.id, new WeirError('CLOSED', 'the subscription ended'));
         return;
       }
       if (this.#closed) return; // closing hands it back with the subscription
       this.#credit--;
-      if (this.#acknowledges) this.#unsettled.set(unsettledKey(message.partition, message.offset), message);
+      if (this.#acknowledges)
+        this.#unsettled.set(unsettledKey(message.partition, message.offset), message);
       const writable = this.#sink.deliver(this.id, message);
       if (!writable) await this.#sink.drained();
     }
@@ -87,7 +98,10 @@ export class ServerConsumer {
     const key = unsettledKey(entry.partition, entry.offset);
     const message = this.#unsettled.get(key);
     if (!message) {
-      return { code: 'MESSAGE_SETTLED', message: `no unsettled delivery at ${key} on this consumer` };
+      return {
+        code: 'MESSAGE_SETTLED',
+        message: `no unsettled delivery at ${key} on this consumer`,
+      };
     }
     try {
       switch (entry.kind) {

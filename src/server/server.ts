@@ -79,14 +79,19 @@ export class WeirServer {
       writeFrameHeader(bytes, OPCODES.ERROR, 0, 0, bytes.length);
       socket.on('error', () => undefined);
       socket.end(Buffer.from(bytes));
-      this.#logger('warn', 'connection_refused', { remote: socket.remoteAddress, code: error.code });
+      this.#logger('warn', 'connection_refused', {
+        remote: socket.remoteAddress,
+        code: error.code,
+      });
       return;
     }
     const connection = new Connection(this.#nextConnectionId++, socket, {
       serverVersion: this.#options.serverVersion ?? '0.0.0',
       connectClient: this.#options.connectClient,
       log: this.#logger,
-      ...(this.#options.heartbeatIntervalMs === undefined ? {} : { heartbeatIntervalMs: this.#options.heartbeatIntervalMs }),
+      ...(this.#options.heartbeatIntervalMs === undefined
+        ? {}
+        : { heartbeatIntervalMs: this.#options.heartbeatIntervalMs }),
     });
     this.#connections.add(connection);
     void connection.closed.then(() => this.#connections.delete(connection));

@@ -1,0 +1,237 @@
+/**
+ * The `weir` commands that talk to a running server through the SDK: stream, pub, sub,
+ * request, dlq. Each connects without reconnecting (a CLI should fail fast and say why).
+ */
+import * as readline from 'node:readline';
+import { connect } from '../client/index.js';
+import type { Client, Message, StreamInfo, StreamOptions } from '../protocol/index.js';
+import { WeirError } from '../util/index.js';
+
+export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
+  const client = await connect(url, { name: 'weir-cli', reconnect: false });
+  try {
+    return await work(client);
+  } finally {
+    await client.close();
+  }
+}
+
+export function parseHeaders(pairs: readonly string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const pair of pairs) {
+    const at = pair.indexOf('=');
+    if (at <= 0) throw new WeirError('INVALID_ARGUMENT', `header "${pair}" must be name=value`);
+    headers[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  return headers;
+}
+
+function streamLine(info: StreamInfo): string {
+  const subjects = info.config.subjects.join(',');
+  return `${info.name.padEnd(24)} ${String(info.messages).padStart(10)} msgs ${formatBytes(info.bytes).padStart(10)}  ${info.config.partitions}p ${info.config.storage}/${info.config.fsync} ${info.config.retention}  [${subjects}]`;
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
+  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
+}
+
+export async function streamAdd(url: string, name: string, options: StreamOptions): Promise<void> {
+  await withClient(url, async (client) => {
+    const info = await client.streams.create(name, options);
+    console.log(streamLine(info));
+  });
+}
+
+export async function streamList(url: string, json: boolean): Promise<void> {
+  await withClient(url, async (client) => {
+    const streams = await client.streams.list();
+    if (json) console.log(JSON.stringify(streams));
+    else if (streams.length === 0) console.log('no streams');
+    else for (const info of streams) console.log(streamLine(info));
+  });
+}
+
+export async function streamInfo(url: string, name: string): Promise<void> {
+  await withClient(url, async (client) => {
+    console.log(JSON.stringify(await client.streams.info(name), null, 2));
+  });
+}
+
+export async function streamRemove(url: string, name: string): Promise<void> {
+  await withClient(url, (client) => client.streams.delete(name));
+  console.log(`deleted stream ${name}`);
+}
+
+export async function streamPurge(url: string, name: string): Promise<void> {
+  await withClient(url, (client) => client.streams.purge(name));
+  console.log(`purged stream ${name}`);
+}
+
+export interface PublishCommandOptions {
+  readonly key?: string;
+  readonly header: readonly string[];
+  readonly id?: string;
+  readonly delayMs?: number;
+  readonly ttlMs?: number;
+  readonly priority?: number;
+}
+
+/** Publishes `body`, or each line of stdin when no body is given. */
+export async function publishCommand(
+  url: string,
+  subject: string,
+  body: string | undefined,
+  options: PublishCommandOptions,
+): Promise<void> {
+  const publishOptions = {
+    ...(options.key === undefined ? {} : { key: options.key }),
+    ...(options.header.length === 0 ? {} : { headers: parseHeaders(options.header) }),
+    ...(options.id === undefined ? {} : { id: options.id }),
+    ...(options.delayMs === undefined ? {} : { delayMs: options.delayMs }),
+    ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
+    ...(options.priority === undefined ? {} : { priority: options.priority }),
+  };
+  await withClient(url, async (client) => {
+    if (body !== undefined) {
+      const receipt = await client.publish(subject, body, publishOptions);
+      console.log(
+        `published to ${receipt.streams.map((s) => `${s.stream}/${s.partition}@${s.offset}${s.duplicate ? ' (duplicate)' : ''}`).join(', ')}`,
+      );
+      return;
+    }
+    const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+    let count = 0;
+    const pending: Promise<unknown>[] = [];
+    for await (const line of lines) {
+      if (line.length === 0) continue;
+      pending.push(client.publish(subject, line, publishOptions));
+      count++;
+      if (pending.length >= 1000) await Promise.all(pending.splice(0));
+    }
+    await Promise.all(pending);
+    console.log(`published ${count} message(s) to ${subject}`);
+  });
+}
+
+export interface SubscribeCommandOptions {
+  readonly subscription?: string;
+  readonly filter?: string;
+  readonly start?: string;
+  readonly count?: number;
+  readonly ack: boolean;
+  readonly json: boolean;
+  readonly timeoutMs?: number;
+}
+
+function messageLine(message: Message, json: boolean): string {
+  if (json) {
+    return JSON.stringify({
+      stream: message.stream,
+      partition: message.partition,
+      offset: message.offset,
+      subject: message.subject,
+      key: message.key,
+      headers: message.headers,
+      deliveryCount: message.deliveryCount,
+      timestamp: message.timestamp,
+      body: message.text(),
+    });
+  }
+  const key = message.key === null ? '' : ` key=${message.key}`;
+  return `[${message.stream}/${message.partition}@${message.offset}] ${message.subject}${key} (delivery ${message.deliveryCount}): ${message.text()}`;
+}
+
+/** Prints messages (and acks them) until --count is reached, --timeout-ms passes idle, or Ctrl-C. */
+export async function subscribeCommand(
+  url: string,
+  stream: string,
+  options: SubscribeCommandOptions,
+): Promise<void> {
+  await withClient(url, async (client) => {
+    const start =
+      options.start === 'latest'
+        ? 'latest'
+        : options.start === 'earliest' || options.start === undefined
+          ? 'earliest'
+          : { offset: Number(options.start) };
+    const subscription = await client.subscribe(stream, {
+      ...(options.subscription === undefined ? {} : { subscription: options.subscription }),
+      ...(options.filter === undefined ? {} : { filter: options.filter }),
+      ...(options.ack ? {} : { ack: 'none' as const }),
+      start,
+    });
+    const stop = () => void subscription.close();
+    process.once('SIGINT', stop);
+    let received = 0;
+    try {
+      while (options.count === undefined || received < options.count) {
+        const message = await subscription.receive(
+          options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs },
+        );
+        if (message === null) break;
+        console.log(messageLine(message, options.json));
+        if (options.ack) await message.ack();
+        received++;
+      }
+    } finally {
+      process.off('SIGINT', stop);
+      await subscription.close();
+    }
+  });
+}
+
+export async function requestCommand(
+  url: string,
+  subject: string,
+  body: string,
+  timeoutMs: number,
+): Promise<void> {
+  await withClient(url, async (client) => {
+    const reply = await client.request(subject, body, { timeoutMs });
+    console.log(reply.text());
+  });
+}
+
+export async function deadLetterList(
+  url: string,
+  subject: string,
+  limit: number,
+  json: boolean,
+): Promise<void> {
+  await withClient(url, async (client) => {
+    const letters = await client.deadLetters.list(subject, { limit });
+    if (json) {
+      console.log(
+        JSON.stringify(
+          letters.map((letter) => ({ ...letter, body: Buffer.from(letter.body).toString('utf8') })),
+        ),
+      );
+      return;
+    }
+    if (letters.length === 0) console.log(`no dead letters on ${subject}`);
+    for (const letter of letters) {
+      const error = letter.error === null ? '' : ` error="${letter.error}"`;
+      console.log(
+        `[${letter.stream}/${letter.partition}@${letter.offset}] ${letter.reason} after ${letter.deliveries} deliveries${error} from ${letter.origin.stream}/${letter.origin.partition}@${letter.origin.offset} ${letter.origin.subject}: ${Buffer.from(letter.body).toString('utf8')}`,
+      );
+    }
+  });
+}
+
+export async function deadLetterRedrive(
+  url: string,
+  subject: string,
+  limit: number | undefined,
+  ratePerSecond: number | undefined,
+): Promise<void> {
+  await withClient(url, async (client) => {
+    const { redriven } = await client.deadLetters.redrive(subject, {
+      ...(limit === undefined ? {} : { limit }),
+      ...(ratePerSecond === undefined ? {} : { ratePerSecond }),
+    });
+    console.log(`re-drove ${redriven} dead letter(s) from ${subject}`);
+  });
+}

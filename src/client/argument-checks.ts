@@ -1,0 +1,127 @@
+/**
+ * Checks of what callers pass, for callers in plain JavaScript as much as in TypeScript: a
+ * wrong type is refused with INVALID_ARGUMENT naming the field, before anything is queued,
+ * so nothing malformed reaches a frame writer. Ranges and formats (subject syntax, priority
+ * 0..9, sizes) are the server's to check: it has the stream's configuration.
+ */
+import {
+  CLIENT_CONNECT_TIMEOUT_MS_DEFAULT,
+  CLIENT_CONNECT_TIMEOUT_MS_MAX,
+  CLIENT_NAME_BYTES_MAX,
+} from '../limits.js';
+import { WeirError, type PublishOptions } from '../protocol/index.js';
+
+/** Options of `connect(url, options)`. */
+export interface ConnectOptions {
+  /** Shown in the server's logs and connection list. Default 'weir-client'. */
+  readonly name?: string;
+  /** Sent in HELLO (reserved for authentication): bytes, or a string sent as UTF-8. */
+  readonly credentials?: Uint8Array | string;
+  /** Reconnect by itself (backoff with full jitter) when the connection drops. Default true. */
+  readonly reconnect?: boolean;
+  /** Time to reach the server and finish the handshake, per attempt. Default 10000. */
+  readonly connectTimeoutMs?: number;
+}
+
+/** ConnectOptions checked, with defaults filled in. */
+export interface ClientSettings {
+  readonly name: string;
+  readonly credentials: Uint8Array | null;
+  readonly reconnect: boolean;
+  readonly connectTimeoutMs: number;
+}
+
+const CLIENT_NAME_DEFAULT = 'weir-client';
+
+function invalid(message: string): WeirError {
+  return new WeirError('INVALID_ARGUMENT', message);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+export function checkConnectOptions(options: unknown): ClientSettings {
+  if (options === undefined || options === null) options = {};
+  if (!isRecord(options)) throw invalid('connect options must be an object');
+  const { name = CLIENT_NAME_DEFAULT, credentials, reconnect = true } = options;
+  const connectTimeoutMs = options.connectTimeoutMs ?? CLIENT_CONNECT_TIMEOUT_MS_DEFAULT;
+  if (typeof name !== 'string' || new TextEncoder().encode(name).length > CLIENT_NAME_BYTES_MAX) {
+    throw invalid(`name must be a string of at most ${CLIENT_NAME_BYTES_MAX} bytes`);
+  }
+  if (
+    credentials !== undefined &&
+    typeof credentials !== 'string' &&
+    !(credentials instanceof Uint8Array)
+  ) {
+    throw invalid('credentials must be a Uint8Array or a string');
+  }
+  if (typeof reconnect !== 'boolean') throw invalid('reconnect must be true or false');
+  if (
+    typeof connectTimeoutMs !== 'number' ||
+    !(connectTimeoutMs > 0 && connectTimeoutMs <= CLIENT_CONNECT_TIMEOUT_MS_MAX)
+  ) {
+    throw invalid(`connectTimeoutMs must be a number in (0, ${CLIENT_CONNECT_TIMEOUT_MS_MAX}]`);
+  }
+  return Object.freeze({
+    name,
+    credentials:
+      credentials === undefined
+        ? null
+        : typeof credentials === 'string'
+          ? new TextEncoder().encode(credentials)
+          : credentials,
+    reconnect,
+    connectTimeoutMs,
+  });
+}
+
+export function checkName(value: unknown, field: string): string {
+  if (typeof value !== 'string' || value === '')
+    throw invalid(`${field} must be a non-empty string`);
+  return value;
+}
+
+const STRING_OPTIONS = ['key', 'id', 'replyTo', 'correlationId'] as const;
+const NUMBER_OPTIONS = ['delayMs', 'deliverAt', 'ttlMs', 'priority'] as const;
+
+/** Publish (and request) options: types only; returns {} for undefined or null. */
+export function checkPublishOptions(options: unknown): PublishOptions {
+  if (options === undefined || options === null) return {};
+  if (!isRecord(options)) throw invalid('publish options must be an object');
+  for (const field of STRING_OPTIONS) {
+    const value = options[field];
+    if (value !== undefined && typeof value !== 'string')
+      throw invalid(`${field} must be a string`);
+  }
+  for (const field of NUMBER_OPTIONS) {
+    const value = options[field];
+    if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value))) {
+      throw invalid(`${field} must be a finite number`);
+    }
+  }
+  const priority = options.priority;
+  // The wire carries a u8: anything else would arrive as another number.
+  if (
+    typeof priority === 'number' &&
+    !(Number.isInteger(priority) && priority >= 0 && priority <= 255)
+  ) {
+    throw invalid('priority must be an integer 0..9');
+  }
+  const headers = options.headers;
+  if (headers !== undefined) {
+    if (!isRecord(headers)) throw invalid('headers must be an object of strings');
+    for (const [name, value] of Object.entries(headers)) {
+      if (typeof value !== 'string') throw invalid(`header ${name} must be a string`);
+    }
+  }
+  if (options.confirm !== undefined && typeof options.confirm !== 'boolean') {
+    throw invalid('confirm must be true or false');
+  }
+  return options;
+}
+
+/** A rejected promise for what a check threw (always an Error; anything else is wrapped). */
+export function rejectWith(error: unknown): Promise<never> {
+  return Promise.reject(error instanceof Error ? error : new WeirError('INTERNAL', String(error)));
+}

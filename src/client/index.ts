@@ -1,0 +1,27 @@
+/**
+ * The network SDK's public face: `connect('weir://host:port', options)` returns a `Client`
+ * with exactly the interface of the embedded `broker.connect()`, so code written against one
+ * runs against the other. The types are re-exported for TypeScript users; plain JavaScript
+ * users get the same checks at run time (INVALID_ARGUMENT naming the field).
+ */
+import type { Client } from '../protocol/index.js';
+import { checkConnectOptions, type ConnectOptions } from './argument-checks.js';
+import { NetworkClient } from './network-client.js';
+import { connectTcp } from './tcp-transport.js';
+import { parseWeirUrl } from './weir-url.js';
+
+export type { ConnectOptions } from './argument-checks.js';
+export * from '../protocol/index.js';
+
+/**
+ * Connects to a Weir server; resolves once the server accepted the handshake. Rejects with
+ * WeirError CLOSED when the server cannot be reached in `connectTimeoutMs` ("cannot reach
+ * weir://127.0.0.1:7420: ECONNREFUSED"), INVALID_ARGUMENT for a bad address or option, or
+ * the server's refusal (NOT_AUTHORIZED, LIMIT_EXCEEDED, PROTOCOL_ERROR for a version mismatch).
+ * After that the client reconnects by itself unless `reconnect: false`.
+ */
+export async function connect(url: string, options?: ConnectOptions): Promise<Client> {
+  const address = parseWeirUrl(url);
+  const settings = checkConnectOptions(options);
+  return NetworkClient.open(address, settings, connectTcp);
+}

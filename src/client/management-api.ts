@@ -1,0 +1,77 @@
+/**
+ * The management half of `Client` (streams, subscriptions, dead letters) over CALL frames: the
+ * method name and its arguments as a JSON array; the RESULT is the return value as JSON.
+ * Trailing arguments left out by the caller are not sent (never as null), so the server sees
+ * the same arguments the embedded broker would.
+ */
+import {
+  WeirError,
+  type DeadLetter,
+  type DeadLettersApi,
+  type StreamInfo,
+  type StreamsApi,
+  type SubscriptionInfo,
+  type SubscriptionsApi,
+} from '../protocol/index.js';
+
+/** Sends one CALL; resolves with the parsed RESULT. */
+export type CallFunction = (method: string, args: readonly unknown[]) => Promise<unknown>;
+
+export function createStreamsApi(call: CallFunction): StreamsApi {
+  return {
+    create: async (name, options) => (await call('streams.create', [name, options])) as StreamInfo,
+    info: async (name) => (await call('streams.info', [name])) as StreamInfo,
+    list: async () => (await call('streams.list', [])) as StreamInfo[],
+    delete: async (name) => {
+      await call('streams.delete', [name]);
+    },
+    purge: async (name) => {
+      await call('streams.purge', [name]);
+    },
+  };
+}
+
+export function createSubscriptionsApi(call: CallFunction): SubscriptionsApi {
+  return {
+    info: async (stream, name) =>
+      (await call('subscriptions.info', [stream, name])) as SubscriptionInfo,
+    list: async (stream) => (await call('subscriptions.list', [stream])) as SubscriptionInfo[],
+    delete: async (stream, name) => {
+      await call('subscriptions.delete', [stream, name]);
+    },
+    seek: async (stream, name, position) => {
+      await call('subscriptions.seek', [stream, name, position]);
+    },
+  };
+}
+
+export function createDeadLettersApi(call: CallFunction): DeadLettersApi {
+  return {
+    list: async (subject, options) => {
+      const result = await call('deadLetters.list', [subject, options]);
+      if (!Array.isArray(result)) {
+        throw new WeirError('PROTOCOL_ERROR', 'deadLetters.list did not return a list');
+      }
+      return result.map(fromWire);
+    },
+    redrive: async (subject, options) =>
+      (await call('deadLetters.redrive', [subject, options])) as { readonly redriven: number },
+  };
+}
+
+/** A dead letter travels with its body as `bodyBase64` (JSON has no bytes). */
+function fromWire(value: unknown): DeadLetter {
+  const { bodyBase64, ...rest } = (value ?? {}) as { bodyBase64?: unknown };
+  if (typeof bodyBase64 !== 'string') {
+    throw new WeirError('PROTOCOL_ERROR', 'a dead letter from deadLetters.list has no bodyBase64');
+  }
+  let binary: string;
+  try {
+    binary = atob(bodyBase64); // not Buffer: this file must run in a browser too
+  } catch (error) {
+    throw new WeirError('PROTOCOL_ERROR', 'a dead letter body is not base64', { cause: error });
+  }
+  const body = new Uint8Array(binary.length);
+  for (let index = 0; index < binary.length; index++) body[index] = binary.charCodeAt(index);
+  return { ...(rest as Omit<DeadLetter, 'body'>), body };
+}

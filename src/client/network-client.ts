@@ -1,0 +1,407 @@
+/**
+ * The network Client: api.ts `Client` over one connection at a time, reconnecting by itself.
+ *
+ * Lifecycle: connected (a Connection) → connection lost → reconnecting (timer, backoff from
+ * CLIENT_RECONNECT_DELAY_MS_FIRST doubling to CLIENT_RECONNECT_DELAY_MS_MAX, full jitter) →
+ * connected again, which re-subscribes every subscription; or closed (close(), reconnect off,
+ * or a handshake refusal that will not change: NOT_AUTHORIZED, protocol version).
+ *
+ * No promise hangs: queued work (publishes, calls, subscribes, requests) waits a bounded time
+ * for a connection; work in flight fails with CLOSED with its connection; close() fails all of
+ * it with CLOSED and ends every subscription.
+ *
+ * Outgoing work leaves once per tick (`#flush` on setImmediate), in this order: settles and
+ * UNSUBSCRIBEs (they free broker resources), calls/subscribes/requests, publishes.
+ */
+import {
+  CLIENT_CALL_WAIT_MS_MAX,
+  CLIENT_RECONNECT_DELAY_MS_FIRST,
+  CLIENT_RECONNECT_DELAY_MS_MAX,
+  REQUEST_TIMEOUT_MS_DEFAULT,
+  REQUEST_TIMEOUT_MS_MAX,
+} from '../limits.js';
+import { Reader } from '../protocol/codec.js';
+import { OPCODES } from '../protocol/frame.js';
+import { readDeliveredMessage, writePublishEntry } from '../protocol/frames.js';
+import {
+  WeirError,
+  isWeirError,
+  type Body,
+  type Client,
+  type DeadLettersApi,
+  type Message,
+  type PublishOptions,
+  type PublishReceipt,
+  type RequestOptions,
+  type StreamsApi,
+  type SubscribeOptions,
+  type Subscription,
+  type SubscriptionsApi,
+} from '../protocol/index.js';
+import {
+  checkName,
+  checkPublishOptions,
+  rejectWith,
+  type ClientSettings,
+} from './argument-checks.js';
+import { encodeBody } from './body-encoding.js';
+import { Connection, type ConnectionEvents } from './connection.js';
+import { ConsumerRegistry } from './consumer-registry.js';
+import { ControlQueue, type ControlOperation } from './control-queue.js';
+import {
+  createDeadLettersApi,
+  createStreamsApi,
+  createSubscriptionsApi,
+} from './management-api.js';
+import { Publisher } from './publisher.js';
+import { RemoteMessage } from './remote-message.js';
+import { RemoteSubscription } from './remote-subscription.js';
+import type { TransportAddress, TransportConnector } from './transport.js';
+
+/** Past this many doublings the reconnect delay is at its maximum anyway. */
+const RECONNECT_DOUBLINGS_MAX = 30;
+
+/** Handshake refusals a retry will not change. */
+function isPermanent(error: WeirError): boolean {
+  return error.code === 'NOT_AUTHORIZED' || error.code === 'PROTOCOL_ERROR';
+}
+
+export class NetworkClient implements Client {
+  readonly streams: StreamsApi;
+  readonly subscriptions: SubscriptionsApi;
+  readonly deadLetters: DeadLettersApi;
+  readonly #address: TransportAddress;
+  readonly #settings: ClientSettings;
+  readonly #connector: TransportConnector;
+  readonly #publisher: Publisher;
+  readonly #controls = new ControlQueue();
+  readonly #consumers: ConsumerRegistry;
+  readonly #connectionEvents: ConnectionEvents;
+  #connection: Connection | null = null;
+  #closed = false;
+  #closing: Promise<void> | null = null;
+  #flushScheduled = false;
+  #reconnectAttempt = 0;
+  #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+
+  private constructor(
+    address: TransportAddress,
+    settings: ClientSettings,
+    connector: TransportConnector,
+  ) {
+    this.#address = address;
+    this.#settings = settings;
+    this.#connector = connector;
+    this.#publisher = new Publisher(address.url);
+    this.#consumers = new ConsumerRegistry(
+      () => this.#scheduleFlush(),
+      (what) => this.#waitError(what),
+    );
+    const call = (method: string, args: readonly unknown[]): Promise<unknown> =>
+      this.#call(method, args);
+    this.streams = createStreamsApi(call);
+    this.subscriptions = createSubscriptionsApi(call);
+    this.deadLetters = createDeadLettersApi(call);
+    this.#connectionEvents = {
+      unsolicited: (connection, opcode, payload, owned) => {
+        if (connection !== this.#connection) return;
+        // A reassembled frame's payload is the decoder's until we return: copy it, once, so
+        // message bodies can stay views (remote-message.ts).
+        if (opcode === OPCODES.DELIVER) this.#consumers.deliver(owned ? payload : payload.slice());
+        else this.#consumers.consumerClosed(payload, connection);
+      },
+      writable: (connection) => {
+        if (connection === this.#connection) this.#scheduleFlush();
+      },
+      closed: (connection, error) => this.#onConnectionClosed(connection, error),
+    };
+  }
+
+  /** Connects once; rejects with CLOSED (unreachable) or the server's refusal. */
+  static async open(
+    address: TransportAddress,
+    settings: ClientSettings,
+    connector: TransportConnector,
+  ): Promise<NetworkClient> {
+    const client = new NetworkClient(address, settings, connector);
+    const connection = await client.#openConnection();
+    if (!connection.isOpen) {
+      throw new WeirError(
+        'CLOSED',
+        `the connection to ${address.url} closed right after the handshake`,
+      );
+    }
+    client.#adopt(connection);
+    return client;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    let bytes: Uint8Array;
+    let checked: PublishOptions;
+    try {
+      checkName(subject, 'subject');
+      checked = checkPublishOptions(options);
+      bytes = encodeBody(body);
+    } catch (error) {
+      return rejectWith(error);
+    }
+    const receipt = this.#publisher.enqueue(subject, bytes, checked);
+    this.#scheduleFlush();
+    return receipt;
+  }
+
+  async subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription> {
+    if (this.#closed) throw this.#closedError();
+    checkName(stream, 'stream');
+    if (options !== undefined && (typeof options !== 'object' || options === null)) {
+      throw new WeirError('INVALID_ARGUMENT', 'subscribe options must be an object');
+    }
+    const subscription = new RemoteSubscription(
+      {
+        publish: (...args) => this.publish(...args),
+        forget: (ended) => this.#consumers.forget(ended),
+      },
+      stream,
+      options ?? {},
+    );
+    await new Promise<void>((resolve, reject) => {
+      const operation = this.#consumers.subscribeOperation(subscription, (error) =>
+        error ? reject(error) : resolve(),
+      );
+      this.#enqueueControl(operation);
+    });
+    return subscription;
+  }
+
+  request(subject: string, body: Body, options?: RequestOptions): Promise<Message> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    let bytes: Uint8Array;
+    let publishOptions: PublishOptions;
+    let timeoutMs: number;
+    try {
+      checkName(subject, 'subject');
+      const { timeoutMs: requested = REQUEST_TIMEOUT_MS_DEFAULT, ...rest } = options ?? {};
+      if (
+        typeof requested !== 'number' ||
+        !(requested > 0 && requested <= REQUEST_TIMEOUT_MS_MAX)
+      ) {
+        throw new WeirError(
+          'INVALID_ARGUMENT',
+          `timeoutMs must be a number in (0, ${REQUEST_TIMEOUT_MS_MAX}]`,
+        );
+      }
+      timeoutMs = requested;
+      // The server sets replyTo and correlationId of a request itself.
+      const checked: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {
+        ...checkPublishOptions(rest),
+      };
+      delete checked.replyTo;
+      delete checked.correlationId;
+      publishOptions = checked;
+      bytes = encodeBody(body);
+    } catch (error) {
+      return rejectWith(error);
+    }
+    const deadline = Date.now() + timeoutMs;
+    return new Promise<Message>((resolve, reject) => {
+      this.#enqueueControl({
+        opcode: OPCODES.REQUEST,
+        waitMs: timeoutMs,
+        expired: () =>
+          new WeirError(
+            'TIMEOUT',
+            `no reply to ${subject} in ${timeoutMs} ms: ${this.#waitError('it').message}`,
+          ),
+        // REQUEST: publish entry, f64 timeoutMs (what is left of it).
+        write: (writer) => {
+          writePublishEntry(writer, subject, bytes, publishOptions);
+          writer.f64(Math.max(1, deadline - Date.now()));
+          return true;
+        },
+        handler: {
+          expects: OPCODES.REPLY,
+          reply: (payload, owned) => {
+            const reader = new Reader(owned ? payload : payload.slice());
+            const delivered = readDeliveredMessage(reader);
+            reader.done();
+            resolve(new RemoteMessage(delivered, null, null, this));
+          },
+          fail: reject,
+        },
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#shutDown(new WeirError('CLOSED', 'the client was closed'));
+    return this.#closing;
+  }
+
+  #closedError(): WeirError {
+    return new WeirError('CLOSED', `the client of ${this.#address.url} is closed`);
+  }
+
+  /** Why queued work gave up waiting. */
+  #waitError(what: string): WeirError {
+    return this.#connection
+      ? new WeirError('TIMEOUT', `${what} found no free request slot in time`)
+      : new WeirError(
+          'CLOSED',
+          `no connection to ${this.#address.url} for ${what}, waited too long`,
+        );
+  }
+
+  #call(method: string, args: readonly unknown[]): Promise<unknown> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    let length = args.length;
+    while (length > 0 && args[length - 1] === undefined) length--;
+    let argumentsJson: string;
+    try {
+      argumentsJson = JSON.stringify(args.slice(0, length));
+    } catch (error) {
+      return Promise.reject(
+        new WeirError('INVALID_ARGUMENT', `the arguments of ${method} cannot be written as JSON`, {
+          cause: error,
+        }),
+      );
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      this.#enqueueControl({
+        opcode: OPCODES.CALL,
+        waitMs: CLIENT_CALL_WAIT_MS_MAX,
+        expired: () => this.#waitError(method),
+        write: (writer) => {
+          writer.string(method).string(argumentsJson);
+          return true;
+        },
+        handler: {
+          expects: OPCODES.RESULT,
+          reply: (payload) => {
+            const reader = new Reader(payload);
+            const resultJson = reader.text();
+            reader.done();
+            try {
+              resolve(JSON.parse(resultJson));
+            } catch (error) {
+              throw new WeirError('PROTOCOL_ERROR', `the RESULT of ${method} is not JSON`, {
+                cause: error,
+              });
+            }
+          },
+          fail: reject,
+        },
+      });
+    });
+  }
+
+  #enqueueControl(operation: ControlOperation): void {
+    if (this.#closed) {
+      operation.handler.fail(this.#closedError());
+      return;
+    }
+    this.#controls.enqueue(operation);
+    this.#scheduleFlush();
+  }
+
+  #scheduleFlush(): void {
+    if (this.#flushScheduled || this.#closed) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.#flush());
+  }
+
+  #flush(): void {
+    this.#flushScheduled = false;
+    const connection = this.#connection;
+    if (!connection?.isOpen) return;
+    this.#consumers.flush();
+    this.#controls.flush(connection);
+    this.#publisher.flush(connection);
+  }
+
+  #openConnection(): Promise<Connection> {
+    return Connection.open(this.#connector, this.#address, this.#connectionEvents, {
+      name: this.#settings.name,
+      credentials: this.#settings.credentials,
+      timeoutMs: this.#settings.connectTimeoutMs,
+    });
+  }
+
+  #adopt(connection: Connection): void {
+    this.#connection = connection;
+    this.#reconnectAttempt = 0;
+    this.#publisher.connected();
+    this.#consumers.resubscribeAll(connection);
+    this.#scheduleFlush();
+  }
+
+  #onConnectionClosed(connection: Connection, error: WeirError): void {
+    if (connection !== this.#connection) return; // one that never got adopted
+    this.#connection = null;
+    this.#consumers.connectionLost(error);
+    this.#publisher.disconnected();
+    if (this.#closed) return;
+    if (!this.#settings.reconnect) {
+      this.#closing = this.#shutDown(
+        new WeirError('CLOSED', `${error.message} (reconnect is off)`, { cause: error }),
+      );
+      return;
+    }
+    this.#scheduleReconnect();
+  }
+
+  #scheduleReconnect(): void {
+    const ceilingMs = Math.min(
+      CLIENT_RECONNECT_DELAY_MS_MAX,
+      CLIENT_RECONNECT_DELAY_MS_FIRST * 2 ** this.#reconnectAttempt,
+    );
+    this.#reconnectAttempt = Math.min(this.#reconnectAttempt + 1, RECONNECT_DOUBLINGS_MAX);
+    // Full jitter: clients that lost the same server do not all come back at the same moment.
+    const delayMs = Math.random() * ceilingMs;
+    this.#reconnectTimer = setTimeout(() => {
+      this.#reconnectTimer = null;
+      void this.#reconnect();
+    }, delayMs);
+  }
+
+  async #reconnect(): Promise<void> {
+    let connection: Connection;
+    try {
+      connection = await this.#openConnection();
+    } catch (error) {
+      if (!isWeirError(error)) throw error; // a bug: crash loudly
+      if (this.#closed) return;
+      if (isPermanent(error)) {
+        this.#closing = this.#shutDown(error);
+        return;
+      }
+      this.#scheduleReconnect();
+      return;
+    }
+    if (this.#closed) {
+      void connection.close(new WeirError('CLOSED', 'the client was closed'));
+      return;
+    }
+    if (!connection.isOpen) {
+      this.#scheduleReconnect();
+      return;
+    }
+    this.#adopt(connection);
+  }
+
+  /** Closes for good: everything pending fails with `error`, every subscription ends. */
+  async #shutDown(error: WeirError): Promise<void> {
+    this.#closed = true;
+    if (this.#reconnectTimer) clearTimeout(this.#reconnectTimer);
+    this.#reconnectTimer = null;
+    this.#publisher.failAll(error);
+    this.#controls.failAll(error);
+    this.#consumers.endAll();
+    // In-flight requests fail with CLOSED as the connection ends.
+    await this.#connection?.close(error);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * A message received over the network (DELIVER or REPLY), implementing api.ts `Message`.
+ *
+ * `body` is a view into the bytes the frame arrived in, not a copy: the transport hands over
+ * each chunk for good, and a frame the decoder had to reassemble is copied once by the client
+ * before its messages are read (network-client.ts). A kept message therefore keeps its chunk
+ * (at most a socket read or one frame) alive; the credit window bounds how many are kept.
+ *
+ * Settling goes through a MessageSettler (the consumer the message came on), which batches
+ * entries into SETTLE frames; a message with no settler (ack `none`, a reply) settles at once.
+ */
+import type { DeliveredMessage, SettleKind } from '../protocol/frames.js';
+import {
+  WeirError,
+  type Body,
+  type Headers,
+  type Message,
+  type NackOptions,
+  type PublishOptions,
+  type PublishReceipt,
+  type RespondOptions,
+} from '../protocol/index.js';
+
+const decoder = new TextDecoder();
+
+export interface MessageSettler {
+  /** Queues one settle entry; resolves once the server recorded it (SETTLED). */
+  settle(
+    message: RemoteMessage,
+    kind: SettleKind,
+    value: number,
+    reason: string | null,
+  ): Promise<void>;
+}
+
+export interface MessageResponder {
+  publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
+}
+
+export class RemoteMessage implements Message {
+  readonly subject: string;
+  readonly key: string | null;
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly id: string | null;
+  readonly deliveryCount: number;
+  readonly timestamp: number;
+  readonly priority: number;
+  readonly replyTo: string | null;
+  readonly correlationId: string | null;
+  readonly #settler: MessageSettler | null;
+  readonly #responder: MessageResponder;
+  /** The first ack: acking twice is not an error, the second ack gets the first's outcome. */
+  #acked: Promise<void> | null = null;
+
+  /** `stream` null: a reply, which has no place in a stream ('' / -1 / -1). */
+  constructor(
+    delivered: DeliveredMessage,
+    stream: string | null,
+    settler: MessageSettler | null,
+    responder: MessageResponder,
+  ) {
+    this.subject = delivered.subject;
+    this.key = delivered.key;
+    this.headers = delivered.headers;
+    this.body = delivered.body;
+    this.stream = stream ?? '';
+    this.partition = stream === null ? -1 : delivered.partition;
+    this.offset = stream === null ? -1 : delivered.offset;
+    this.id = delivered.id;
+    this.deliveryCount = delivered.deliveryCount;
+    this.timestamp = delivered.timestamp;
+    this.priority = delivered.priority;
+    this.replyTo = delivered.replyTo;
+    this.correlationId = delivered.correlationId;
+    this.#settler = settler;
+    this.#responder = responder;
+  }
+
+  text(): string {
+    return decoder.decode(this.body);
+  }
+
+  json<T = unknown>(): T {
+    return JSON.parse(this.text()) as T;
+  }
+
+  ack(): Promise<void> {
+    this.#acked ??= this.#settle('ack', Number.NaN, null);
+    return this.#acked;
+  }
+
+  nack(options?: NackOptions): Promise<void> {
+    return this.#settle('nack', options?.delayMs ?? Number.NaN, null);
+  }
+
+  term(reason?: string): Promise<void> {
+    return this.#settle('term', Number.NaN, reason ?? null);
+  }
+
+  extend(ms?: number): Promise<void> {
+    return this.#settle('extend', ms ?? Number.NaN, null);
+  }
+
+  async respond(body: Body, options?: RespondOptions): Promise<void> {
+    if (this.replyTo === null) {
+      throw new WeirError('INVALID_ARGUMENT', 'the message has no replyTo to respond to');
+    }
+    await this.#responder.publish(this.replyTo, body, {
+      ...(this.correlationId !== null ? { correlationId: this.correlationId } : {}),
+      ...(options?.headers ? { headers: options.headers } : {}),
+    });
+  }
+
+  #settle(kind: SettleKind, value: number, reason: string | null): Promise<void> {
+    if (this.#settler === null) return Promise.resolve();
+    return this.#settler.settle(this, kind, value, reason);
+  }
+}
