@@ -138,11 +138,11 @@ export class Segment {
         const header = readBatchHeader(chunk, position, got - position);
         if (!header) {
           // Either a torn/corrupt header, or a header cut by the chunk's end.
-          if (got - position < BATCH_HEADER_BYTES && this.size + got < fileBytes) break;
+          if (got - position < BATCH_HEADER_BYTES && this.size - position + got < fileBytes) break;
           return;
         }
         if (position + header.batchLength > got) {
-          if (this.size + position + header.batchLength > fileBytes) return; // torn tail
+          if (this.size + header.batchLength > fileBytes) return; // torn tail (this.size is at `position`)
           if (position === 0)
             chunk = Buffer.allocUnsafe(Math.min(header.batchLength, BATCH_BYTES_MAX));
           break;
