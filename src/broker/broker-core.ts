@@ -1,0 +1,543 @@
+/**
+ * The broker's state and operations behind every Client: the streams (and the router over
+ * their subject patterns), publishing, subscribing, the request-reply inboxes. Files:
+ *
+ *   <dataDir>/streams/<name>/stream.json   { version, name, sequence, config }, written atomically
+ *   <dataDir>/streams/<name>/...           the stream's partitions and subscriptions
+ *
+ * A stream directory without stream.json is an unfinished creation (or deletion) and is
+ * removed at open. Memory streams live in an in-memory file system with the same layout, and
+ * go with the process.
+ *
+ * Concurrency: operations that change metadata (create / delete / purge streams, create /
+ * delete / seek subscriptions) run one at a time, in call order (`#serially`). Publishing
+ * and delivery do not wait for them.
+ */
+import * as path from 'node:path';
+import type {
+  Body,
+  PublishOptions,
+  PublishReceipt,
+  RespondOptions,
+  StartPosition,
+  StreamInfo,
+  SubscribeOptions,
+  SubscriptionInfo,
+} from '../protocol/index.js';
+import type { FileSystem } from '../storage/index.js';
+import {
+  CONSUMERS_PER_SUBSCRIPTION_MAX,
+  STREAMS_MAX,
+  SUBSCRIPTIONS_PER_STREAM_MAX,
+} from '../limits.js';
+import { WeirError } from '../util/index.js';
+import { Consumer } from './consumer.js';
+import { encodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
+import { readJsonFile, writeJsonFile } from './metadata-file.js';
+import { invalid, rejection, validateName } from './option-checks.js';
+import { Inbox } from './request-reply.js';
+import { Router } from './router.js';
+import { Stream, type StoreResult } from './stream.js';
+import { parseStoredStreamConfig, resolveStreamConfig, sameStreamConfig } from './stream-config.js';
+import { isInboxSubject } from './subject.js';
+import type { SubscriptionGroup } from './subscription.js';
+import { conflictingField, resolveSubscribe, validateStart } from './subscription-config.js';
+import {
+  createDurable,
+  createEphemeral,
+  floorsFor,
+  loadDurables,
+  removeDurable,
+} from './subscription-store.js';
+
+const METADATA_VERSION = 1;
+
+export interface BrokerCoreOptions {
+  /** Where file streams live. */
+  readonly fileSystem: FileSystem;
+  readonly root: string;
+  /** Where memory streams live (and everything, for a memory broker). */
+  readonly memoryFileSystem: FileSystem;
+  readonly memoryRoot: string;
+  /** A memory broker: every stream is a memory stream. */
+  readonly inMemory: boolean;
+  readonly now: () => number;
+}
+
+/** A user-given stream or subscription name: names starting with '_' are the broker's own. */
+export function validateUserName(value: unknown, field: string): string {
+  const name = validateName(value, field);
+  if (name.startsWith('_')) throw invalid(field, "may not start with '_' (reserved)");
+  return name;
+}
+
+export class BrokerCore {
+  readonly #options: BrokerCoreOptions;
+  readonly #streams = new Map<string, Stream>();
+  readonly #router = new Router<Stream>();
+  readonly #inboxes = new Map<string, Inbox>();
+  #admin: Promise<unknown> = Promise.resolve();
+  #nextSequence = 1;
+  #nextConsumerId = 1;
+  #nextEphemeral = 1;
+  #closed = false;
+
+  private constructor(options: BrokerCoreOptions) {
+    this.#options = options;
+  }
+
+  static async open(options: BrokerCoreOptions): Promise<BrokerCore> {
+    const core = new BrokerCore(options);
+    try {
+      if (!options.inMemory) await core.#load();
+    } catch (error) {
+      await core.close();
+      throw error;
+    }
+    return core;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  now(): number {
+    return this.#options.now();
+  }
+
+  #serially<T>(operation: () => Promise<T>): Promise<T> {
+    const run = async (): Promise<T> => {
+      if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
+      return operation();
+    };
+    const result = this.#admin.then(run, run);
+    this.#admin = result.catch(() => undefined);
+    return result;
+  }
+
+  // ---- streams ---------------------------------------------------------------------------
+
+  #place(config: { storage: string }): { fileSystem: FileSystem; root: string; inMemory: boolean } {
+    const options = this.#options;
+    return options.inMemory || config.storage === 'memory'
+      ? { fileSystem: options.memoryFileSystem, root: options.memoryRoot, inMemory: true }
+      : { fileSystem: options.fileSystem, root: options.root, inMemory: false };
+  }
+
+  async #openStream(name: string, config: Stream['config'], directory: string): Promise<Stream> {
+    const place = this.#place(config);
+    return Stream.open(
+      {
+        fileSystem: place.fileSystem,
+        directory,
+        inMemory: place.inMemory,
+        now: this.#options.now,
+        publish: (message) => this.#route(message, this.now()).then(() => undefined),
+        respond: (message, body, options) => this.#respond(message, body, options),
+      },
+      name,
+      config,
+    );
+  }
+
+  #register(stream: Stream, sequence: number): void {
+    stream.start();
+    this.#streams.set(stream.name, stream);
+    this.#router.add(stream, stream.config.subjects);
+    this.#nextSequence = Math.max(this.#nextSequence, sequence + 1);
+  }
+
+  async #load(): Promise<void> {
+    const { fileSystem, root } = this.#options;
+    const streamsDirectory = path.join(root, 'streams');
+    await fileSystem.mkdir(streamsDirectory);
+    const found: { stream: Stream; sequence: number }[] = [];
+    try {
+      for (const name of await fileSystem.readdir(streamsDirectory)) {
+        const directory = path.join(streamsDirectory, name);
+        const metadata = (await readJsonFile(fileSystem, path.join(directory, 'stream.json'))) as {
+          version?: unknown;
+          sequence?: unknown;
+          config?: unknown;
+        } | null;
+        if (metadata === null) {
+          await fileSystem.removeDirectory(directory);
+          continue;
+        }
+        if (metadata.version !== METADATA_VERSION) {
+          throw new WeirError(
+            'CORRUPT_DATA',
+            `${directory}/stream.json has unknown version ${String(metadata.version)}`,
+          );
+        }
+        const config = parseStoredStreamConfig(name, metadata.config);
+        const stream = await this.#openStream(name, config, directory);
+        found.push({
+          stream,
+          sequence: typeof metadata.sequence === 'number' ? metadata.sequence : 0,
+        });
+        for (const group of await loadDurables(stream.host, stream.subscriptionStorage)) {
+          stream.subscriptions.set(group.name, group);
+        }
+      }
+    } catch (error) {
+      for (const { stream } of found) await stream.close();
+      throw error;
+    }
+    found.sort((a, b) => a.sequence - b.sequence);
+    for (const { stream, sequence } of found) this.#register(stream, sequence);
+  }
+
+  #stream(name: string): Stream {
+    if (typeof name !== 'string') throw invalid('stream', 'must be a string');
+    const stream = this.#streams.get(name);
+    if (!stream)
+      throw new WeirError('STREAM_NOT_FOUND', `stream ${JSON.stringify(name)} does not exist`);
+    return stream;
+  }
+
+  /** The stream if it exists (for dead-letter redrive). */
+  findStream(name: string): Stream | undefined {
+    return this.#streams.get(name);
+  }
+
+  /** Streams capturing `subject`, in creation order. */
+  streamsFor(subject: string): readonly Stream[] {
+    return this.#router.match(subject);
+  }
+
+  createStream(name: string, options: unknown): Promise<StreamInfo> {
+    return this.#serially(async () => {
+      validateUserName(name, 'stream name');
+      const config = resolveStreamConfig(name, options);
+      const existing = this.#streams.get(name);
+      if (existing) {
+        if (sameStreamConfig(existing.config, config)) return existing.info();
+        throw new WeirError(
+          'STREAM_EXISTS',
+          `stream ${name} exists with a different configuration`,
+        );
+      }
+      if (this.#streams.size >= STREAMS_MAX) {
+        throw new WeirError('LIMIT_EXCEEDED', `the broker holds ${STREAMS_MAX} streams`);
+      }
+      const place = this.#place(config);
+      const directory = path.join(place.root, 'streams', name);
+      await place.fileSystem.removeDirectory(directory); // leftovers of an unfinished creation
+      const stream = await this.#openStream(name, config, directory);
+      const sequence = this.#nextSequence++;
+      try {
+        await writeJsonFile(place.fileSystem, path.join(directory, 'stream.json'), {
+          version: METADATA_VERSION,
+          name,
+          sequence,
+          config,
+        });
+      } catch (error) {
+        await stream.close();
+        throw error;
+      }
+      this.#register(stream, sequence);
+      return stream.info();
+    });
+  }
+
+  streamInfo(name: string): Promise<StreamInfo> {
+    try {
+      return Promise.resolve(this.#stream(name).info());
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  listStreams(): Promise<StreamInfo[]> {
+    return Promise.resolve([...this.#streams.values()].map((stream) => stream.info()));
+  }
+
+  deleteStream(name: string): Promise<void> {
+    return this.#serially(async () => {
+      const stream = this.#stream(name);
+      this.#streams.delete(name);
+      this.#router.remove(stream);
+      await stream.close();
+      const place = this.#place(stream.config);
+      const directory = path.join(place.root, 'streams', name);
+      await place.fileSystem.unlink(path.join(directory, 'stream.json'));
+      await place.fileSystem.syncDirectory(directory);
+      await place.fileSystem.removeDirectory(directory);
+    });
+  }
+
+  purgeStream(name: string): Promise<void> {
+    return this.#serially(() => this.#stream(name).purge());
+  }
+
+  // ---- publishing ------------------------------------------------------------------------
+
+  publish(
+    subject: string,
+    body: Body,
+    options: PublishOptions | undefined,
+  ): Promise<PublishReceipt> {
+    try {
+      if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
+      const now = this.now();
+      return this.#routeOrThrow(encodeMessage(subject, body, options, now), now);
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  /** Stores an encoded message in every stream capturing its subject (or an inbox). */
+  #route(message: EncodedMessage, now: number): Promise<PublishReceipt> {
+    try {
+      return this.#routeOrThrow(message, now);
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  #routeOrThrow(message: EncodedMessage, now: number): Promise<PublishReceipt> {
+    if (isInboxSubject(message.subject)) {
+      const inbox = this.#inboxes.get(message.subject);
+      if (!inbox) throw new WeirError('NO_ROUTE', `no client has the inbox ${message.subject}`);
+      inbox.deliver(message, now);
+      return Promise.resolve({
+        stream: '',
+        partition: -1,
+        offset: -1,
+        duplicate: false,
+        streams: [],
+      });
+    }
+    const streams = this.#router.match(message.subject);
+    if (streams.length === 0) {
+      throw new WeirError('NO_ROUTE', `no stream captures the subject ${message.subject}`);
+    }
+    for (const stream of streams) stream.check(message, now);
+    if (streams.length === 1) {
+      return streams[0]!.store(message, now).then((result) => ({ ...result, streams: [result] }));
+    }
+    return Promise.all(streams.map((stream) => stream.store(message, now))).then(
+      (results: StoreResult[]) => ({ ...results[0]!, streams: results }),
+    );
+  }
+
+  /** Stores in one stream only, bypassing routing (dead-letter redrive to the origin stream). */
+  storeIn(stream: Stream, message: EncodedMessage): Promise<StoreResult> {
+    try {
+      const now = this.now();
+      stream.check(message, now);
+      return stream.store(message, now);
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  #respond(message: StoredMessage, body: Body, options: RespondOptions | undefined): Promise<void> {
+    if (message.replyTo === null) {
+      return Promise.reject(
+        new WeirError('INVALID_ARGUMENT', 'the message has no replyTo to respond to'),
+      );
+    }
+    const publishOptions: {
+      headers?: NonNullable<RespondOptions['headers']>;
+      correlationId?: string;
+    } = {};
+    if (options?.headers !== undefined) publishOptions.headers = options.headers;
+    if (message.correlationId !== null) publishOptions.correlationId = message.correlationId;
+    return this.publish(message.replyTo, body, publishOptions).then(() => undefined);
+  }
+
+  // ---- inboxes ---------------------------------------------------------------------------
+
+  openInbox(clientId: string): Inbox {
+    const inbox = new Inbox(clientId);
+    this.#inboxes.set(inbox.subject, inbox);
+    return inbox;
+  }
+
+  closeInbox(inbox: Inbox): void {
+    inbox.close();
+    if (this.#inboxes.get(inbox.subject) === inbox) this.#inboxes.delete(inbox.subject);
+  }
+
+  // ---- subscriptions ---------------------------------------------------------------------
+
+  /** Adds a consumer to the subscription (creating it first if needed). */
+  async subscribe(
+    streamName: string,
+    options: SubscribeOptions | undefined,
+    onClose: (consumer: Consumer) => void,
+  ): Promise<Consumer> {
+    if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
+    const resolved = resolveSubscribe(options);
+    if (resolved.name !== null) validateUserName(resolved.name, 'subscription');
+    let group: SubscriptionGroup;
+    if (resolved.name === null) {
+      const stream = this.#stream(streamName);
+      group = await createEphemeral(
+        stream.host,
+        `_ephemeral-${this.#nextEphemeral++}`,
+        resolved.config,
+        resolved.start,
+      );
+      if (stream.closed)
+        throw new WeirError('STREAM_NOT_FOUND', `stream ${streamName} was deleted`);
+      stream.subscriptions.set(group.name, group);
+    } else {
+      const name = resolved.name;
+      group = await this.#serially(async () => {
+        const stream = this.#stream(streamName);
+        const existing = stream.subscriptions.get(name);
+        if (existing) {
+          const field = conflictingField(existing.config, resolved);
+          if (field !== null) {
+            throw new WeirError(
+              'SUBSCRIPTION_EXISTS',
+              `subscription ${name} exists with a different ${field}`,
+            );
+          }
+          return existing;
+        }
+        if (stream.subscriptions.size >= SUBSCRIPTIONS_PER_STREAM_MAX) {
+          throw new WeirError(
+            'LIMIT_EXCEEDED',
+            `stream ${streamName} holds ${SUBSCRIPTIONS_PER_STREAM_MAX} subscriptions`,
+          );
+        }
+        const created = await createDurable(
+          stream.host,
+          stream.subscriptionStorage,
+          name,
+          resolved.config,
+          resolved.start,
+        );
+        stream.subscriptions.set(name, created);
+        return created;
+      });
+    }
+    if (group.consumerCount >= CONSUMERS_PER_SUBSCRIPTION_MAX) {
+      throw new WeirError(
+        'LIMIT_EXCEEDED',
+        `subscription ${group.name} has ${CONSUMERS_PER_SUBSCRIPTION_MAX} consumers`,
+      );
+    }
+    const consumer = new Consumer({
+      id: this.#nextConsumerId++,
+      stream: streamName,
+      name: group.name,
+      maxInFlight: resolved.maxInFlight,
+      host: group,
+      onClose: (closed) => {
+        onClose(closed);
+        if (!group.durable && group.consumerCount === 0) this.#dropEphemeral(streamName, group);
+      },
+    });
+    try {
+      group.addConsumer(consumer);
+    } catch (error) {
+      if (!group.durable) this.#dropEphemeral(streamName, group);
+      throw error;
+    }
+    return consumer;
+  }
+
+  #dropEphemeral(streamName: string, group: SubscriptionGroup): void {
+    const stream = this.#streams.get(streamName);
+    if (stream?.subscriptions.get(group.name) === group) stream.subscriptions.delete(group.name);
+    group.close().catch(() => undefined);
+  }
+
+  #group(streamName: string, name: string): { stream: Stream; group: SubscriptionGroup } {
+    const stream = this.#stream(streamName);
+    const group = stream.subscriptions.get(name);
+    if (!group) {
+      throw new WeirError(
+        'SUBSCRIPTION_NOT_FOUND',
+        `stream ${streamName} has no subscription ${JSON.stringify(name)}`,
+      );
+    }
+    return { stream, group };
+  }
+
+  subscriptionInfo(streamName: string, name: string): Promise<SubscriptionInfo> {
+    try {
+      return Promise.resolve(this.#group(streamName, name).group.info());
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  listSubscriptions(streamName: string): Promise<SubscriptionInfo[]> {
+    try {
+      return Promise.resolve(
+        [...this.#stream(streamName).subscriptions.values()].map((group) => group.info()),
+      );
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  deleteSubscription(streamName: string, name: string): Promise<void> {
+    return this.#serially(async () => {
+      const { stream, group } = this.#group(streamName, name);
+      stream.subscriptions.delete(name);
+      await group.close();
+      if (group.durable) await removeDurable(stream.subscriptionStorage, name);
+    });
+  }
+
+  seek(streamName: string, name: string, position: StartPosition): Promise<void> {
+    return this.#serially(async () => {
+      const target = validateStart(position, 'position');
+      const { stream, group } = this.#group(streamName, name);
+      const floors = await floorsFor(target, stream.logs, (partition) =>
+        stream.startOffset(partition),
+      );
+      await group.seek(floors);
+    });
+  }
+
+  /** Creates a broker-owned durable subscription (names start with '_') if it does not exist. */
+  internalSubscription(stream: Stream, name: string, filter: string): Promise<SubscriptionGroup> {
+    return this.#serially(async () => {
+      if (stream.closed)
+        throw new WeirError('STREAM_NOT_FOUND', `stream ${stream.name} was deleted`);
+      const existing = stream.subscriptions.get(name);
+      if (existing) return existing;
+      const { config } = resolveSubscribe({ filter });
+      const group = await createDurable(
+        stream.host,
+        stream.subscriptionStorage,
+        name,
+        config,
+        'earliest',
+      );
+      stream.subscriptions.set(name, group);
+      return group;
+    });
+  }
+
+  // ---- closing ---------------------------------------------------------------------------
+
+  /** Closes every stream (its consumers end); waits for metadata operations in progress. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.#admin;
+    for (const inbox of this.#inboxes.values()) inbox.close();
+    this.#inboxes.clear();
+    const streams = [...this.#streams.values()];
+    this.#streams.clear();
+    const errors: unknown[] = [];
+    for (const stream of streams) {
+      try {
+        await stream.close();
+      } catch (error) {
+        errors.push(error);
+      }
+    }
+    if (errors.length > 0) throw errors[0] as Error;
+  }
+}

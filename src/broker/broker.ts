@@ -1,0 +1,91 @@
+/**
+ * The embedded broker: `Broker.open({ dataDir })` (or `{ storage: 'memory' }`), then
+ * `connect()` for in-process clients, then `close()`.
+ *
+ * Options are validated once (INVALID_ARGUMENT naming the field). Closing closes every
+ * client (their consumers end, their requests fail with CLOSED), then every stream (logs and
+ * subscription journals are flushed and closed); later calls fail with CLOSED.
+ */
+import * as path from 'node:path';
+import type { Client } from '../protocol/index.js';
+import { MemoryFileSystem, nodeFileSystem, type FileSystem } from '../storage/index.js';
+import { WeirError } from '../util/index.js';
+import { CLIENTS_MAX } from '../limits.js';
+import { BrokerCore } from './broker-core.js';
+import { InProcessClient } from './client.js';
+import { invalid, oneOf, optionsObject } from './option-checks.js';
+
+export interface BrokerOptions {
+  /** Directory of the broker's files (created if missing). Required unless storage is 'memory'. */
+  readonly dataDir?: string;
+  /** 'memory': every stream in memory, nothing on disk. Default 'file'. */
+  readonly storage?: 'file' | 'memory';
+  /** The file system under dataDir (tests pass a fault-injecting one). Default: the real disk. */
+  readonly fileSystem?: FileSystem;
+  /** The broker's clock in ms since the epoch (message timestamps, delays, leases). Default Date.now. */
+  readonly clock?: () => number;
+}
+
+export class Broker {
+  readonly #core: BrokerCore;
+  readonly #clients = new Set<InProcessClient>();
+  #nextClient = 1;
+  #closing: Promise<void> | null = null;
+
+  private constructor(core: BrokerCore) {
+    this.#core = core;
+  }
+
+  static async open(options: BrokerOptions): Promise<Broker> {
+    const input = optionsObject(options, 'broker options', [
+      'dataDir',
+      'storage',
+      'fileSystem',
+      'clock',
+    ]);
+    const storage =
+      input.storage === undefined ? 'file' : oneOf(input.storage, 'storage', ['file', 'memory']);
+    if (storage === 'file' && (typeof input.dataDir !== 'string' || input.dataDir.length === 0)) {
+      throw invalid('dataDir', "must be a directory path (or pass storage: 'memory')");
+    }
+    if (input.clock !== undefined && typeof input.clock !== 'function')
+      throw invalid('clock', 'must be a function');
+    const memoryFileSystem = new MemoryFileSystem();
+    const clock = (input.clock as (() => number) | undefined) ?? Date.now;
+    const core = await BrokerCore.open({
+      fileSystem: (input.fileSystem as FileSystem | undefined) ?? nodeFileSystem,
+      root: storage === 'file' ? path.resolve(input.dataDir as string) : path.sep + 'weir',
+      memoryFileSystem,
+      memoryRoot: path.sep + 'weir-memory',
+      inMemory: storage === 'memory',
+      now: clock,
+    });
+    return new Broker(core);
+  }
+
+  get closed(): boolean {
+    return this.#closing !== null;
+  }
+
+  /** A client that talks to this broker in-process (the same interface as a network client). */
+  connect(): Client {
+    if (this.#closing) throw new WeirError('CLOSED', 'the broker is closed');
+    if (this.#clients.size >= CLIENTS_MAX) {
+      throw new WeirError('LIMIT_EXCEEDED', `the broker has ${CLIENTS_MAX} clients`);
+    }
+    const client = new InProcessClient(this.#core, `c${this.#nextClient++}`, (closed) =>
+      this.#clients.delete(closed),
+    );
+    this.#clients.add(client);
+    return client;
+  }
+
+  /** Closes every client and stream; resolves once everything is flushed and closed. */
+  close(): Promise<void> {
+    this.#closing ??= (async () => {
+      for (const client of [...this.#clients]) await client.close();
+      await this.#core.close();
+    })();
+    return this.#closing;
+  }
+}

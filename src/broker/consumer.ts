@@ -1,0 +1,174 @@
+/**
+ * One consumer of a subscription: what `subscribe` returns. It holds at most `maxInFlight`
+ * unsettled deliveries (its credit); the subscription hands it messages only while it has
+ * credit, which is the backpressure: a consumer that does not read stops getting messages.
+ * Deliveries wait in a buffer until `receive` / the iterator takes them; a delivery whose
+ * lease passed back meanwhile (lease expiry, seek) is skipped when taken.
+ *
+ * Concurrency: any number of receive() calls may wait at once (bounded); they are served in
+ * call order.
+ */
+import type { Message, ReceiveOptions, Subscription } from '../protocol/index.js';
+import { CONSUMER_RECEIVES_MAX, REQUEST_TIMEOUT_MS_MAX } from '../limits.js';
+import { WeirError } from '../util/index.js';
+import type { DeliveredMessage } from './delivery.js';
+import type { Entry, EntryHolder } from './partition-cursor.js';
+import { integerIn } from './option-checks.js';
+
+/** What a consumer needs from its subscription. */
+export interface ConsumerHost {
+  /** Takes the consumer out of the subscription, handing its unsettled deliveries back. */
+  removeConsumer(consumer: Consumer): void;
+  /** Called as a delivery is handed to user code; false if it is no longer current. */
+  take(message: DeliveredMessage): boolean;
+}
+
+interface Receiver {
+  readonly resolve: (message: Message | null) => void;
+  timer: NodeJS.Timeout | null;
+}
+
+export class Consumer implements Subscription, EntryHolder {
+  readonly id: number;
+  readonly stream: string;
+  readonly name: string;
+  readonly maxInFlight: number;
+  /** Deliveries this consumer holds unsettled (buffered or taken). */
+  inFlight = 0;
+  readonly entries = new Set<Entry>();
+  readonly #host: ConsumerHost;
+  #buffer: DeliveredMessage[] = [];
+  #head = 0;
+  readonly #receivers: Receiver[] = [];
+  #closed = false;
+  readonly #onClose: (consumer: Consumer) => void;
+
+  constructor(options: {
+    id: number;
+    stream: string;
+    name: string;
+    maxInFlight: number;
+    host: ConsumerHost;
+    onClose: (consumer: Consumer) => void;
+  }) {
+    this.id = options.id;
+    this.stream = options.stream;
+    this.name = options.name;
+    this.maxInFlight = options.maxInFlight;
+    this.#host = options.host;
+    this.#onClose = options.onClose;
+  }
+
+  get credit(): number {
+    return this.#closed ? 0 : this.maxInFlight - this.inFlight;
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Called by the subscription with a new delivery (only while the consumer has credit). */
+  push(message: DeliveredMessage): void {
+    while (this.#receivers.length > 0) {
+      const receiver = this.#receivers.shift()!;
+      if (receiver.timer) clearTimeout(receiver.timer);
+      if (this.#host.take(message)) {
+        receiver.resolve(message);
+        return;
+      }
+      // Not current any more (cannot happen synchronously after a delivery, but be safe).
+      this.#receivers.unshift(receiver);
+      return;
+    }
+    this.#buffer.push(message);
+    // Stale deliveries (leases that passed back) would otherwise pile up in an unread buffer.
+    if (this.#buffer.length - this.#head > 2 * this.maxInFlight) this.#compact();
+  }
+
+  #compact(): void {
+    this.#buffer = this.#buffer.slice(this.#head).filter((message) => message.current);
+    this.#head = 0;
+  }
+
+  #next(): Message | null {
+    while (this.#head < this.#buffer.length) {
+      const message = this.#buffer[this.#head]!;
+      this.#buffer[this.#head++] = undefined as unknown as DeliveredMessage;
+      if (this.#head === this.#buffer.length) {
+        this.#buffer.length = 0;
+        this.#head = 0;
+      } else if (this.#head >= 1024 && this.#head * 2 >= this.#buffer.length) {
+        this.#buffer = this.#buffer.slice(this.#head);
+        this.#head = 0;
+      }
+      if (this.#host.take(message)) return message;
+    }
+    return null;
+  }
+
+  receive(options?: ReceiveOptions): Promise<Message | null> {
+    if (this.#closed) return Promise.resolve(null);
+    const message = this.#next();
+    if (message) return Promise.resolve(message);
+    const timeoutMs =
+      options?.timeoutMs === undefined
+        ? null
+        : integerIn(options.timeoutMs, 'timeoutMs', 0, REQUEST_TIMEOUT_MS_MAX);
+    if (timeoutMs === 0) return Promise.resolve(null);
+    if (this.#receivers.length >= CONSUMER_RECEIVES_MAX) {
+      return Promise.reject(
+        new WeirError('LIMIT_EXCEEDED', `more than ${CONSUMER_RECEIVES_MAX} receive() calls wait`),
+      );
+    }
+    return new Promise((resolve) => {
+      const receiver: Receiver = { resolve, timer: null };
+      if (timeoutMs !== null) {
+        receiver.timer = setTimeout(() => {
+          const index = this.#receivers.indexOf(receiver);
+          if (index >= 0) this.#receivers.splice(index, 1);
+          resolve(null);
+        }, timeoutMs);
+      }
+      this.#receivers.push(receiver);
+    });
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Message> {
+    return {
+      next: async (): Promise<IteratorResult<Message>> => {
+        const message = await this.receive();
+        return message ? { value: message, done: false } : { value: undefined, done: true };
+      },
+      return: async (): Promise<IteratorResult<Message>> => {
+        await this.close();
+        return { value: undefined, done: true };
+      },
+    };
+  }
+
+  /** Hands unsettled deliveries back to the subscription and ends the iteration. */
+  close(): Promise<void> {
+    if (this.#closed) return Promise.resolve();
+    this.#closed = true; // no credit from here on: nothing is delivered to it again
+    this.#host.removeConsumer(this);
+    this.#finish();
+    return Promise.resolve();
+  }
+
+  /** Ends the consumer without handing anything back (its subscription is going away). */
+  end(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#finish();
+  }
+
+  #finish(): void {
+    this.#buffer = [];
+    this.#head = 0;
+    for (const receiver of this.#receivers.splice(0)) {
+      if (receiver.timer) clearTimeout(receiver.timer);
+      receiver.resolve(null);
+    }
+    this.#onClose(this);
+  }
+}

@@ -1,0 +1,2 @@
+/** The broker layer's public face. */
+export { Broker, type BrokerOptions } from './broker.js';

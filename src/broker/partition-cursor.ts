@@ -1,0 +1,159 @@
+/**
+ * One subscription's position in one partition, and the messages of it held in memory.
+ *
+ *   offsets:  [ … settled … | floor … readOffset) [ readOffset … not read yet …
+ *
+ * Every offset below `floor` is settled. Between `floor` and `readOffset` each offset is
+ * either settled (in `settled`) or tracked in `entries` (ready, delayed, in flight or being
+ * dead-lettered). Nothing at or past `readOffset` is in memory except what the journal said
+ * about it at open (`restored`: acks and delivery counts from before a restart). The window
+ * `readOffset - floor` is bounded by UNSETTLED_WINDOW_MAX, so `settled`, `entries` and
+ * `restored` are bounded whatever the backlog.
+ *
+ * Single-threaded: only the owning SubscriptionGroup touches it, synchronously.
+ */
+import { UNSETTLED_WINDOW_MAX } from '../limits.js';
+import { assert } from '../util/index.js';
+import { IndexedHeap, type HeapItem } from './indexed-heap.js';
+import type { StoredMessage } from './message-codec.js';
+import type { PartitionSnapshot, TrackedState } from './subscription-journal.js';
+
+export type EntryState = 'ready' | 'delayed' | 'in-flight' | 'dead-lettering' | 'settled';
+
+/** Who holds an in-flight message (a consumer of the subscription). */
+export interface EntryHolder {
+  readonly id: number;
+}
+
+/** A message of the partition that the subscription tracks in memory. */
+export interface Entry extends HeapItem {
+  readonly partition: number;
+  readonly offset: number;
+  readonly message: StoredMessage;
+  state: EntryState;
+  deliveryCount: number;
+  /** delayed: when it becomes ready; in-flight: the lease deadline. */
+  dueAt: number;
+  holder: EntryHolder | null;
+  /** Increments with each delivery: a settlement must carry the current one. */
+  token: number;
+  firstFailureAt: number;
+  lastFailureAt: number;
+  lastError: string | null;
+}
+
+export function newEntry(partition: number, message: StoredMessage, deliveryCount: number): Entry {
+  return {
+    partition,
+    offset: message.offset,
+    message,
+    state: 'ready',
+    deliveryCount,
+    dueAt: 0,
+    heapIndex: -1,
+    holder: null,
+    token: 0,
+    firstFailureAt: 0,
+    lastFailureAt: 0,
+    lastError: null,
+  };
+}
+
+/** Ready order: higher priority first, then lower offset (partition order). */
+function readyBefore(a: Entry, b: Entry): boolean {
+  const byPriority = a.message.priority - b.message.priority;
+  return byPriority !== 0 ? byPriority > 0 : a.offset < b.offset;
+}
+
+export class PartitionCursor {
+  readonly partition: number;
+  floor: number;
+  readOffset: number;
+  readonly settled: Set<number>;
+  readonly entries = new Map<number, Entry>();
+  readonly restored: Map<number, TrackedState>;
+  readonly ready = new IndexedHeap<Entry>(readyBefore);
+  /** A read from the log is in flight. */
+  reading = false;
+  /** Bumped by seek: reads and settlements started before it are void. */
+  epoch = 0;
+
+  constructor(partition: number, state: PartitionSnapshot) {
+    this.partition = partition;
+    this.floor = state.floor;
+    this.readOffset = state.floor;
+    this.settled = state.settled;
+    this.restored = state.tracked;
+  }
+
+  get windowFull(): boolean {
+    return this.readOffset - this.floor >= UNSETTLED_WINDOW_MAX;
+  }
+
+  /** Room left in the window. */
+  get windowRoom(): number {
+    return UNSETTLED_WINDOW_MAX - (this.readOffset - this.floor);
+  }
+
+  isSettled(offset: number): boolean {
+    return offset < this.floor || this.settled.has(offset);
+  }
+
+  /** Marks `offset` settled and moves the floor over every settled offset it reaches. */
+  settle(offset: number): void {
+    this.entries.delete(offset);
+    this.restored.delete(offset);
+    if (offset < this.floor) return;
+    if (offset !== this.floor) {
+      this.settled.add(offset);
+      return;
+    }
+    this.floor++;
+    while (this.settled.delete(this.floor)) {
+      this.restored.delete(this.floor);
+      this.floor++;
+    }
+    if (this.readOffset < this.floor) this.readOffset = this.floor;
+  }
+
+  /**
+   * Moves floor and read position to `offset` (seek, or the stream's start moved past the
+   * floor). Returns the entries that were tracked below it (seek: all of them) for the caller
+   * to take out of heaps and consumers.
+   */
+  moveTo(offset: number, forgetAll: boolean): Entry[] {
+    const dropped: Entry[] = [];
+    for (const entry of this.entries.values()) {
+      if (forgetAll || entry.offset < offset) dropped.push(entry);
+    }
+    for (const entry of dropped) this.entries.delete(entry.offset);
+    if (forgetAll) {
+      this.settled.clear();
+      this.restored.clear();
+      this.floor = offset;
+      this.readOffset = offset;
+      this.epoch++;
+    } else {
+      assert(offset > this.floor, 'moveTo only moves forward without forgetting');
+      for (const settled of this.settled) if (settled < offset) this.settled.delete(settled);
+      for (const restored of this.restored.keys())
+        if (restored < offset) this.restored.delete(restored);
+      this.floor = offset;
+      while (this.settled.delete(this.floor)) this.floor++;
+      if (this.readOffset < this.floor) this.readOffset = this.floor;
+    }
+    return dropped;
+  }
+
+  /** The journal's view of this partition, for a checkpoint. */
+  snapshot(): PartitionSnapshot {
+    const tracked = new Map<number, TrackedState>(this.restored);
+    for (const entry of this.entries.values()) {
+      const availableAt = entry.state === 'delayed' ? entry.dueAt : 0;
+      if (entry.deliveryCount > 0 || availableAt > 0) {
+        tracked.set(entry.offset, { deliveryCount: entry.deliveryCount, availableAt });
+      }
+    }
+    return { floor: this.floor, settled: new Set(this.settled), tracked };
+  }
+}

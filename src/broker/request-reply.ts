@@ -1,0 +1,162 @@
+/**
+ * Request-reply: each client has an inbox subject `_INBOX.<client id>`. `request` publishes
+ * with replyTo = the inbox and a fresh correlationId, and waits (with a timeout) for the
+ * reply that carries it. Replies to an inbox are handed over in memory, never stored; a reply
+ * that comes after its request gave up is dropped.
+ */
+import type { Body, Headers, Message } from '../protocol/index.js';
+import { CLIENT_REQUESTS_PENDING_MAX } from '../limits.js';
+import { WeirError } from '../util/index.js';
+import { parseJson } from './delivery.js';
+import {
+  decodeMessage,
+  decodeText,
+  type EncodedMessage,
+  type StoredMessage,
+} from './message-codec.js';
+import { INBOX_PREFIX } from './subject.js';
+
+/** A reply as the requester gets it: settling it does nothing (it was never stored). */
+class ReplyMessage implements Message {
+  readonly #message: StoredMessage;
+
+  constructor(message: StoredMessage) {
+    this.#message = message;
+  }
+
+  get subject(): string {
+    return this.#message.subject;
+  }
+  get key(): string | null {
+    return this.#message.key;
+  }
+  get headers(): Headers {
+    return this.#message.headers;
+  }
+  get body(): Uint8Array {
+    return this.#message.body;
+  }
+  get id(): string | null {
+    return this.#message.id;
+  }
+  get timestamp(): number {
+    return this.#message.timestamp;
+  }
+  get priority(): number {
+    return this.#message.priority;
+  }
+  get replyTo(): string | null {
+    return this.#message.replyTo;
+  }
+  get correlationId(): string | null {
+    return this.#message.correlationId;
+  }
+  readonly stream = '';
+  readonly partition = -1;
+  readonly offset = -1;
+  readonly deliveryCount = 1;
+
+  text(): string {
+    return decodeText(this.body);
+  }
+  json<T = unknown>(): T {
+    return parseJson<T>(this.body);
+  }
+  ack(): Promise<void> {
+    return Promise.resolve();
+  }
+  nack(): Promise<void> {
+    return Promise.resolve();
+  }
+  term(): Promise<void> {
+    return Promise.resolve();
+  }
+  extend(): Promise<void> {
+    return Promise.resolve();
+  }
+  respond(_body: Body): Promise<void> {
+    return Promise.reject(new WeirError('INVALID_ARGUMENT', 'a reply cannot be answered'));
+  }
+}
+
+interface Pending {
+  readonly resolve: (message: Message) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+export class Inbox {
+  readonly subject: string;
+  readonly #pending = new Map<string, Pending>();
+  #sequence = 0;
+  #closed = false;
+
+  constructor(clientId: string) {
+    this.subject = INBOX_PREFIX + clientId;
+  }
+
+  /** Registers a request; `send` publishes it with the given correlationId. */
+  request(timeoutMs: number, send: (correlationId: string) => Promise<unknown>): Promise<Message> {
+    if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
+    if (this.#pending.size >= CLIENT_REQUESTS_PENDING_MAX) {
+      return Promise.reject(
+        new WeirError(
+          'LIMIT_EXCEEDED',
+          `more than ${CLIENT_REQUESTS_PENDING_MAX} requests wait for replies`,
+        ),
+      );
+    }
+    const correlationId = `${this.subject}.${++this.#sequence}`;
+    const reply = new Promise<Message>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(correlationId);
+        reject(new WeirError('TIMEOUT', `no reply within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(correlationId, { resolve, reject, timer });
+    });
+    return send(correlationId).then(
+      () => reply,
+      (error: unknown) => {
+        this.#settle(correlationId);
+        reply.catch(() => undefined);
+        throw error;
+      },
+    );
+  }
+
+  /** Hands a reply over; false if nobody waits for it (late, or unknown correlationId). */
+  deliver(message: EncodedMessage, now: number): boolean {
+    const record = message.record;
+    const stored = decodeMessage(
+      {
+        offset: -1,
+        timestamp: now,
+        key: record.key ?? null,
+        headers: record.headers ?? null,
+        body: record.body,
+      },
+      false,
+    );
+    const pending = stored.correlationId === null ? undefined : this.#settle(stored.correlationId);
+    if (!pending) return false;
+    pending.resolve(new ReplyMessage(stored));
+    return true;
+  }
+
+  #settle(correlationId: string): Pending | undefined {
+    const pending = this.#pending.get(correlationId);
+    if (!pending) return undefined;
+    clearTimeout(pending.timer);
+    this.#pending.delete(correlationId);
+    return pending;
+  }
+
+  /** Fails every waiting request with CLOSED. */
+  close(): void {
+    this.#closed = true;
+    for (const [correlationId, pending] of [...this.#pending]) {
+      this.#settle(correlationId);
+      pending.reject(new WeirError('CLOSED', 'the client closed while the request waited'));
+    }
+  }
+}

@@ -1,0 +1,422 @@
+/**
+ * A stream: its partition logs, its retention, its de-duplication window and its
+ * subscriptions. Files, under the stream's directory:
+ *
+ *   stream.json                 written by the broker (name, creation sequence, config)
+ *   partitions/<p>/             one PartitionLog per partition
+ *   subscriptions/<name>/       durable subscriptions (see subscription-store.ts)
+ *
+ * Retention keeps a logical start offset per partition, which may lie past the log's first
+ * offset: `maxMessages` with drop-oldest moves it one message at a time (exact), work-queue
+ * moves it to the lowest ack floor of all subscriptions, purge to the end. Readers never see
+ * what lies below it; whole segments below it are deleted on the retention tick (every
+ * RETENTION_INTERVAL_MS), together with the log's own age and byte limits (whole segments:
+ * `maxBytes` and `maxAgeMs` deletion is segment-granular; readers skip messages older than
+ * maxAgeMs at once). On open the logical start is recomputed from the limits and floors.
+ *
+ * Concurrency: `check` and `store` are synchronous up to the log append, so concurrent
+ * publishes keep their call order in each partition.
+ */
+import * as path from 'node:path';
+import type {
+  Body,
+  PartitionInfo,
+  RespondOptions,
+  StreamConfig,
+  StreamInfo,
+} from '../protocol/index.js';
+import { openLog, type FileSystem, type PartitionLog } from '../storage/index.js';
+import { RETENTION_INTERVAL_MS, WORK_QUEUE_ROLL_BYTES_MIN } from '../limits.js';
+import { WeirError } from '../util/index.js';
+import { DedupWindow, type SeenPosition } from './dedup-window.js';
+import {
+  decodeMessage,
+  storedId,
+  type EncodedMessage,
+  type StoredMessage,
+} from './message-codec.js';
+import { partitionForKey } from './partition-hash.js';
+import type { SubscriptionGroup, SubscriptionHost } from './subscription.js';
+import type { SubscriptionStorage } from './subscription-store.js';
+
+/** What a stream needs from the broker. */
+export interface StreamEnvironment {
+  readonly fileSystem: FileSystem;
+  /** The stream's directory. */
+  readonly directory: string;
+  /** Memory streams: no fsync (the file system is in memory). */
+  readonly inMemory: boolean;
+  readonly now: () => number;
+  readonly publish: (message: EncodedMessage) => Promise<void>;
+  readonly respond: (
+    message: StoredMessage,
+    body: Body,
+    options: RespondOptions | undefined,
+  ) => Promise<void>;
+}
+
+export interface StoreResult {
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly duplicate: boolean;
+}
+
+export class Stream {
+  readonly name: string;
+  readonly config: StreamConfig;
+  readonly logs: readonly PartitionLog[];
+  readonly host: SubscriptionHost;
+  readonly subscriptionStorage: SubscriptionStorage;
+  readonly subscriptions = new Map<string, SubscriptionGroup>();
+  readonly #environment: StreamEnvironment;
+  readonly #starts: number[];
+  readonly #dedup: DedupWindow;
+  readonly #unlisten: (() => void)[] = [];
+  #roundRobin = 0;
+  #retentionTimer: NodeJS.Timeout | null = null;
+  #retention: Promise<void> | null = null;
+  #closed = false;
+  readonly #counters = { dropped: 0, rejected: 0, duplicates: 0 };
+
+  private constructor(
+    environment: StreamEnvironment,
+    name: string,
+    config: StreamConfig,
+    logs: PartitionLog[],
+  ) {
+    this.name = name;
+    this.config = config;
+    this.logs = logs;
+    this.#environment = environment;
+    this.#starts = logs.map((log) => log.startOffset);
+    this.#dedup = new DedupWindow(config.dedupWindowMs);
+    this.subscriptionStorage = {
+      fileSystem: environment.fileSystem,
+      directory: path.join(environment.directory, 'subscriptions'),
+      fsync: environment.inMemory ? 'never' : config.fsync,
+    };
+    this.host = {
+      stream: name,
+      logs,
+      startOffset: (partition) => this.startOffset(partition),
+      maxAgeMs: config.maxAgeMs,
+      now: environment.now,
+      publish: environment.publish,
+      respond: environment.respond,
+    };
+  }
+
+  /** Opens (or creates) the partition logs and rebuilds the de-duplication window. */
+  static async open(
+    environment: StreamEnvironment,
+    name: string,
+    config: StreamConfig,
+  ): Promise<Stream> {
+    const logs: PartitionLog[] = [];
+    try {
+      for (let partition = 0; partition < config.partitions; partition++) {
+        logs.push(
+          await openLog({
+            directory: path.join(environment.directory, 'partitions', String(partition)),
+            fileSystem: environment.fileSystem,
+            fsync: environment.inMemory ? 'never' : config.fsync,
+            fsyncIntervalMs: config.fsyncIntervalMs,
+            segmentBytes: config.segmentBytes,
+            clock: environment.now,
+            ...(environment.inMemory ? { tailCacheBytes: 0 } : {}),
+          }),
+        );
+      }
+    } catch (error) {
+      for (const log of logs) await log.close();
+      throw error;
+    }
+    const stream = new Stream(environment, name, config, logs);
+    await stream.#rebuildDedup();
+    stream.#trimToMaxMessages();
+    return stream;
+  }
+
+  /** Starts delivery notifications and the retention tick (after subscriptions are loaded). */
+  start(): void {
+    this.logs.forEach((log, partition) => {
+      this.#unlisten.push(
+        log.onCommit(() => {
+          for (const group of this.subscriptions.values()) group.onCommit(partition);
+        }),
+      );
+    });
+    const config = this.config;
+    if (
+      config.retention === 'work-queue' ||
+      config.maxAgeMs !== null ||
+      config.maxBytes !== null ||
+      config.maxMessages !== null
+    ) {
+      this.#retentionTimer = setInterval(() => this.#runRetention(), RETENTION_INTERVAL_MS);
+      this.#retentionTimer.unref();
+    }
+  }
+
+  /**
+   * First offset of `partition` that readers may still see. work-queue: also below the lowest
+   * ack floor of the durable subscriptions (an ephemeral listener does not hold messages, nor
+   * does it make the queue's backlog go: with no durable subscription nothing goes).
+   */
+  startOffset(partition: number): number {
+    let start = this.#starts[partition]!;
+    if (this.config.retention === 'work-queue') {
+      let lowest = Infinity;
+      for (const group of this.subscriptions.values()) {
+        if (group.durable) lowest = Math.min(lowest, group.floor(partition));
+      }
+      if (lowest !== Infinity && lowest > start) {
+        start = Math.min(lowest, this.logs[partition]!.endOffset);
+      }
+    }
+    return start;
+  }
+
+  #messageCount(): number {
+    let count = 0;
+    for (let partition = 0; partition < this.logs.length; partition++) {
+      count += this.logs[partition]!.endOffset - this.startOffset(partition);
+    }
+    return count;
+  }
+
+  #byteCount(): number {
+    let bytes = 0;
+    for (const log of this.logs) bytes += log.stats().bytes + log.pendingBytes;
+    return bytes;
+  }
+
+  /** Refusals that must come before any stream stores a publish (so none stores it). */
+  check(message: EncodedMessage, now: number): void {
+    if (this.#closed) throw new WeirError('CLOSED', `stream ${this.name} is closed`);
+    if (message.bytes > this.config.maxMessageBytes) {
+      throw new WeirError(
+        'MESSAGE_TOO_LARGE',
+        `message of ${message.bytes} bytes exceeds maxMessageBytes ${this.config.maxMessageBytes} of stream ${this.name}`,
+      );
+    }
+    if (this.config.overflow !== 'reject-new') return;
+    if (message.id !== null && this.#dedup.enabled && this.#dedup.find(message.id, now) !== null)
+      return;
+    const { maxMessages, maxBytes } = this.config;
+    if (
+      (maxMessages !== null && this.#messageCount() + 1 > maxMessages) ||
+      (maxBytes !== null && this.#byteCount() + message.bytes > maxBytes)
+    ) {
+      this.#counters.rejected++;
+      throw new WeirError('STREAM_FULL', `stream ${this.name} is full (overflow: reject-new)`);
+    }
+  }
+
+  /** Stores the message (after `check`); resolves once durable under the stream's fsync policy. */
+  store(message: EncodedMessage, now: number): Promise<StoreResult> {
+    if (message.id !== null && this.#dedup.enabled) {
+      const seen = this.#dedup.find(message.id, now);
+      if (seen !== null) {
+        this.#counters.duplicates++;
+        return Promise.resolve(seen).then((position) => ({
+          stream: this.name,
+          ...position,
+          duplicate: true,
+        }));
+      }
+    }
+    const partitions = this.logs.length;
+    let partition: number;
+    if (message.key !== null) partition = partitionForKey(message.key, partitions);
+    else partition = this.#roundRobin = (this.#roundRobin + 1) % partitions;
+    if (this.config.maxMessages !== null && this.config.overflow === 'drop-oldest')
+      this.#makeRoom(partition);
+    const appended = this.logs[partition]!.append(message.record);
+    if (message.id !== null && this.#dedup.enabled) {
+      this.#dedup.remember(
+        message.id,
+        now,
+        appended.then((offset): SeenPosition => ({ partition, offset })),
+      );
+    }
+    return appended.then((offset) => ({ stream: this.name, partition, offset, duplicate: false }));
+  }
+
+  /** drop-oldest: one message goes (from the partition taking the new one, else the fullest). */
+  #makeRoom(partition: number): void {
+    const maxMessages = this.config.maxMessages!;
+    let count = this.#messageCount();
+    while (count + 1 > maxMessages && count > 0) {
+      let victim = partition;
+      if (this.logs[victim]!.endOffset - this.startOffset(victim) === 0)
+        victim = this.#fullestPartition();
+      this.#starts[victim] = this.startOffset(victim) + 1;
+      this.#counters.dropped++;
+      count--;
+    }
+  }
+
+  #fullestPartition(): number {
+    let fullest = 0;
+    let most = -1;
+    for (let partition = 0; partition < this.logs.length; partition++) {
+      const count = this.logs[partition]!.endOffset - this.startOffset(partition);
+      if (count > most) {
+        most = count;
+        fullest = partition;
+      }
+    }
+    return fullest;
+  }
+
+  /** At open: a stream over maxMessages (say, the limit was lowered) is trimmed to it. */
+  #trimToMaxMessages(): void {
+    const maxMessages = this.config.maxMessages;
+    if (maxMessages === null) return;
+    let excess = this.#messageCount() - maxMessages;
+    while (excess > 0) {
+      const fullest = this.#fullestPartition();
+      const count = this.logs[fullest]!.endOffset - this.#starts[fullest]!;
+      const others = this.#messageCount() - count;
+      const drop = Math.min(excess, Math.max(1, count - Math.max(0, maxMessages - others)));
+      this.#starts[fullest]! += drop;
+      excess -= drop;
+    }
+  }
+
+  /** Reads the ids stored within the window back into memory (the window survives restarts). */
+  async #rebuildDedup(): Promise<void> {
+    if (!this.#dedup.enabled) return;
+    const now = this.#environment.now();
+    for (let partition = 0; partition < this.logs.length; partition++) {
+      const log = this.logs[partition]!;
+      let offset = Math.max(
+        log.startOffset,
+        await log.offsetForTime(now - this.config.dedupWindowMs),
+      );
+      while (offset < log.committedOffset) {
+        const records = await log.read(offset);
+        if (records.length === 0) break;
+        for (const record of records) {
+          const id = storedId(record);
+          if (id !== null)
+            this.#dedup.remember(id, record.timestamp, { partition, offset: record.offset });
+        }
+        offset = records[records.length - 1]!.offset + 1;
+      }
+    }
+  }
+
+  #runRetention(): void {
+    if (this.#retention !== null || this.#closed) return;
+    this.#retention = this.#retain()
+      .catch(() => undefined) // CLOSED during close, or a failed log: the log reports it on append
+      .finally(() => {
+        this.#retention = null;
+      });
+  }
+
+  async #retain(): Promise<void> {
+    const { maxAgeMs, maxBytes, overflow, retention } = this.config;
+    for (let partition = 0; partition < this.logs.length && !this.#closed; partition++) {
+      const log = this.logs[partition]!;
+      if (maxAgeMs !== null || (maxBytes !== null && overflow === 'drop-oldest')) {
+        await log.applyRetention({
+          ...(maxAgeMs !== null ? { maxAgeMs } : {}),
+          ...(maxBytes !== null && overflow === 'drop-oldest'
+            ? { maxBytes: Math.ceil(maxBytes / this.logs.length) }
+            : {}),
+        });
+        if (log.startOffset > this.#starts[partition]!) {
+          this.#counters.dropped += log.startOffset - this.#starts[partition]!;
+          this.#starts[partition] = log.startOffset;
+        }
+      }
+      if (retention === 'work-queue') this.#starts[partition] = this.startOffset(partition);
+      const target = this.#starts[partition]!;
+      const stats = log.stats();
+      if (
+        target > log.startOffset &&
+        (stats.segmentCount > 1 || stats.bytes >= WORK_QUEUE_ROLL_BYTES_MIN)
+      ) {
+        await log.truncateBefore(target);
+      }
+    }
+  }
+
+  /** Removes every message; subscriptions continue with what comes next. */
+  async purge(): Promise<void> {
+    for (let partition = 0; partition < this.logs.length; partition++) {
+      const log = this.logs[partition]!;
+      const end = log.endOffset;
+      this.#starts[partition] = Math.max(this.#starts[partition]!, end);
+      await log.flush();
+      await log.truncateBefore(end);
+    }
+  }
+
+  info(): StreamInfo {
+    const partitions: PartitionInfo[] = this.logs.map((log, partition) => {
+      const startOffset = this.startOffset(partition);
+      return {
+        partition,
+        startOffset,
+        endOffset: log.endOffset,
+        messages: log.endOffset - startOffset,
+        bytes: log.stats().bytes,
+      };
+    });
+    return {
+      name: this.name,
+      config: this.config,
+      messages: partitions.reduce((sum, partition) => sum + partition.messages, 0),
+      bytes: partitions.reduce((sum, partition) => sum + partition.bytes, 0),
+      partitions,
+      subscriptions: [...this.subscriptions.values()]
+        .filter((group) => group.durable)
+        .map((group) => group.name),
+      ...this.#counters,
+    };
+  }
+
+  /** Reads stored messages of a partition from `offset` (dead-letter browsing). */
+  async readMessages(
+    partition: number,
+    offset: number,
+    maxRecords: number,
+  ): Promise<StoredMessage[]> {
+    const records = await this.logs[partition]!.read(
+      Math.max(offset, this.startOffset(partition)),
+      { maxRecords },
+    );
+    return records.map((record) => decodeMessage(record, false));
+  }
+
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Stops notifications and retention, closes subscriptions and logs. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+    for (const unlisten of this.#unlisten.splice(0)) unlisten();
+    if (this.#retention) await this.#retention;
+    const groups = [...this.subscriptions.values()];
+    this.subscriptions.clear();
+    this.#dedup.clear();
+    // Close everything even if something fails; report the first failure.
+    let failure: Error | null = null;
+    for (const closeable of [...groups, ...this.logs]) {
+      try {
+        await closeable.close();
+      } catch (error) {
+        failure ??= error instanceof Error ? error : new WeirError('INTERNAL', 'close failed');
+      }
+    }
+    if (failure !== null) throw failure;
+  }
+}

@@ -1,0 +1,249 @@
+/**
+ * A subscription's options, validated once: the subscription-level configuration (shared by
+ * every consumer of a durable subscription, stored in subscription.json), the consumer-level
+ * `maxInFlight`, and the start position (used only when the subscription is created).
+ * `conflictingField` names the first option a consumer gave that differs from the stored
+ * configuration (SUBSCRIPTION_EXISTS); options it did not give are taken as stored.
+ */
+import type {
+  Backoff,
+  StartPosition,
+  SubscribeOptions,
+  SubscriptionConfig,
+} from '../protocol/index.js';
+import {
+  BACKOFF_DELAYS_MAX,
+  BACKOFF_INITIAL_MS_DEFAULT,
+  BACKOFF_MAX_MS_DEFAULT,
+  BACKOFF_MULTIPLIER_DEFAULT,
+  BACKOFF_MULTIPLIER_MAX,
+  DELAY_MS_MAX,
+  FILTER_PATTERNS_MAX,
+  HEADER_FILTER_ENTRIES_MAX,
+  HEADER_NAME_BYTES_MAX,
+  IN_FLIGHT_DEFAULT,
+  IN_FLIGHT_MAX,
+  LEASE_MS_DEFAULT,
+  LEASE_MS_MAX,
+  LEASE_MS_MIN,
+  MAX_DELIVERIES_MAX,
+  PARTITIONS_MAX,
+} from '../limits.js';
+import { validatePattern, validateSubject } from './subject.js';
+import {
+  booleanOption,
+  deepFreeze,
+  integerIn,
+  invalid,
+  numberIn,
+  oneOf,
+  optionsObject,
+  validateName,
+} from './option-checks.js';
+
+const SUBSCRIBE_OPTIONS = [
+  'subscription',
+  'filter',
+  'headerFilter',
+  'mode',
+  'ack',
+  'start',
+  'leaseMs',
+  'maxDeliveries',
+  'deadLetter',
+  'deadLetterExpired',
+  'backoff',
+  'maxInFlight',
+  'maxInFlightTotal',
+] as const satisfies readonly (keyof SubscribeOptions)[];
+
+/** The fields of SubscriptionConfig, compared one by one. */
+const CONFIG_FIELDS = [
+  'filter',
+  'headerFilter',
+  'mode',
+  'ack',
+  'leaseMs',
+  'maxDeliveries',
+  'deadLetter',
+  'deadLetterExpired',
+  'backoff',
+  'maxInFlightTotal',
+] as const satisfies readonly (keyof SubscriptionConfig)[];
+
+export const DEFAULT_BACKOFF: Backoff = Object.freeze({
+  initialMs: BACKOFF_INITIAL_MS_DEFAULT,
+  maxMs: BACKOFF_MAX_MS_DEFAULT,
+  multiplier: BACKOFF_MULTIPLIER_DEFAULT,
+  jitter: 0,
+});
+
+export interface ResolvedSubscribe {
+  /** null: ephemeral. */
+  readonly name: string | null;
+  readonly config: SubscriptionConfig;
+  /** Which options the caller gave (the rest are defaults or taken from the stored config). */
+  readonly given: ReadonlySet<keyof SubscriptionConfig>;
+  readonly start: StartPosition;
+  readonly maxInFlight: number;
+}
+
+export function validateStart(value: unknown, field: string): StartPosition {
+  if (value === 'earliest' || value === 'latest') return value;
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const position = value as Record<string, unknown>;
+    if ('timeMs' in position) {
+      optionsObject(position, field, ['timeMs']);
+      return { timeMs: integerIn(position.timeMs, `${field}.timeMs`, 0, Number.MAX_SAFE_INTEGER) };
+    }
+    if ('offset' in position) {
+      optionsObject(position, field, ['offset', 'partition']);
+      const offset = integerIn(position.offset, `${field}.offset`, 0, Number.MAX_SAFE_INTEGER);
+      if (position.partition === undefined) return { offset };
+      return {
+        offset,
+        partition: integerIn(position.partition, `${field}.partition`, 0, PARTITIONS_MAX - 1),
+      };
+    }
+  }
+  throw invalid(field, "must be 'earliest', 'latest', { offset, partition? } or { timeMs }");
+}
+
+function validateBackoff(value: unknown): Backoff {
+  if (Array.isArray(value)) {
+    if (value.length === 0 || value.length > BACKOFF_DELAYS_MAX) {
+      throw invalid('backoff', `as a list must hold 1..${BACKOFF_DELAYS_MAX} delays`);
+    }
+    return value.map((delay: unknown, index) =>
+      integerIn(delay, `backoff[${index}]`, 0, DELAY_MS_MAX),
+    );
+  }
+  const input = optionsObject(value, 'backoff', ['initialMs', 'maxMs', 'multiplier', 'jitter']);
+  const initialMs = integerIn(
+    input.initialMs ?? BACKOFF_INITIAL_MS_DEFAULT,
+    'backoff.initialMs',
+    0,
+    DELAY_MS_MAX,
+  );
+  const maxMs = integerIn(
+    input.maxMs ?? Math.max(initialMs, BACKOFF_MAX_MS_DEFAULT),
+    'backoff.maxMs',
+    initialMs,
+    DELAY_MS_MAX,
+  );
+  return {
+    initialMs,
+    maxMs,
+    multiplier: numberIn(
+      input.multiplier ?? BACKOFF_MULTIPLIER_DEFAULT,
+      'backoff.multiplier',
+      1,
+      BACKOFF_MULTIPLIER_MAX,
+    ),
+    jitter: numberIn(input.jitter ?? 0, 'backoff.jitter', 0, 1),
+  };
+}
+
+function validateFilter(value: unknown): string[] {
+  const patterns = typeof value === 'string' ? [value] : value;
+  if (!Array.isArray(patterns) || patterns.length > FILTER_PATTERNS_MAX) {
+    throw invalid(
+      'filter',
+      `must be a pattern or a list of at most ${FILTER_PATTERNS_MAX} patterns`,
+    );
+  }
+  return patterns.map((pattern: unknown, index) =>
+    validatePattern(pattern, typeof value === 'string' ? 'filter' : `filter[${index}]`),
+  );
+}
+
+function validateHeaderFilter(value: unknown): Record<string, string> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw invalid('headerFilter', 'must be an object of header name -> value');
+  }
+  // Sorted, so that two equal filters compare equal.
+  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
+    a < b ? -1 : 1,
+  );
+  if (entries.length > HEADER_FILTER_ENTRIES_MAX) {
+    throw invalid('headerFilter', `holds more than ${HEADER_FILTER_ENTRIES_MAX} entries`);
+  }
+  const filter: Record<string, string> = {};
+  for (const [name, expected] of entries) {
+    if (name.length === 0 || Buffer.byteLength(name) > HEADER_NAME_BYTES_MAX) {
+      throw invalid('headerFilter', `has a bad header name ${JSON.stringify(name)}`);
+    }
+    if (typeof expected !== 'string') throw invalid(`headerFilter.${name}`, 'must be a string');
+    filter[name] = expected;
+  }
+  return filter;
+}
+
+/** Validates subscribe options; throws INVALID_ARGUMENT naming the field. */
+export function resolveSubscribe(options: unknown): ResolvedSubscribe {
+  const input = optionsObject(options, 'subscribe options', SUBSCRIBE_OPTIONS);
+  const name =
+    input.subscription === undefined ? null : validateName(input.subscription, 'subscription');
+  const given = new Set<keyof SubscriptionConfig>();
+  for (const field of CONFIG_FIELDS) if (input[field] !== undefined) given.add(field);
+  const config: SubscriptionConfig = {
+    filter: input.filter === undefined ? [] : validateFilter(input.filter),
+    headerFilter: input.headerFilter === undefined ? {} : validateHeaderFilter(input.headerFilter),
+    mode:
+      input.mode === undefined
+        ? 'shared'
+        : oneOf(input.mode, 'mode', ['shared', 'key-shared', 'failover', 'exclusive']),
+    ack: input.ack === undefined ? 'explicit' : oneOf(input.ack, 'ack', ['explicit', 'none']),
+    leaseMs:
+      input.leaseMs === undefined
+        ? LEASE_MS_DEFAULT
+        : integerIn(input.leaseMs, 'leaseMs', LEASE_MS_MIN, LEASE_MS_MAX),
+    maxDeliveries:
+      input.maxDeliveries === undefined
+        ? null
+        : integerIn(input.maxDeliveries, 'maxDeliveries', 1, MAX_DELIVERIES_MAX),
+    deadLetter:
+      input.deadLetter === undefined ? null : validateSubject(input.deadLetter, 'deadLetter'),
+    deadLetterExpired:
+      input.deadLetterExpired === undefined
+        ? false
+        : booleanOption(input.deadLetterExpired, 'deadLetterExpired'),
+    backoff: input.backoff === undefined ? DEFAULT_BACKOFF : validateBackoff(input.backoff),
+    maxInFlightTotal:
+      input.maxInFlightTotal === undefined
+        ? null
+        : integerIn(input.maxInFlightTotal, 'maxInFlightTotal', 1, Number.MAX_SAFE_INTEGER),
+  };
+  const start =
+    input.start === undefined
+      ? name === null
+        ? 'latest'
+        : 'earliest'
+      : validateStart(input.start, 'start');
+  const maxInFlight =
+    input.maxInFlight === undefined
+      ? IN_FLIGHT_DEFAULT
+      : integerIn(input.maxInFlight, 'maxInFlight', 1, IN_FLIGHT_MAX);
+  return { name, config: deepFreeze(config), given, start: deepFreeze(start), maxInFlight };
+}
+
+/** Re-validates a configuration read back from subscription.json. */
+export function parseStoredSubscriptionConfig(value: unknown): SubscriptionConfig {
+  const stored = { ...(value as Record<string, unknown>) };
+  for (const field of ['maxDeliveries', 'deadLetter', 'maxInFlightTotal'] as const) {
+    if (stored[field] === null) delete stored[field];
+  }
+  return resolveSubscribe(stored).config;
+}
+
+/** The first given option whose value differs from `stored`, or null when they agree. */
+export function conflictingField(
+  stored: SubscriptionConfig,
+  requested: ResolvedSubscribe,
+): keyof SubscriptionConfig | null {
+  for (const field of CONFIG_FIELDS) {
+    if (!requested.given.has(field)) continue;
+    if (JSON.stringify(stored[field]) !== JSON.stringify(requested.config[field])) return field;
+  }
+  return null;
+}

@@ -1,0 +1,708 @@
+/**
+ * A subscription (consumer group) on a stream: per partition a cursor that reads the log in
+ * batches while consumers have credit, the messages in memory (ready by priority, delayed,
+ * in flight), the consumers and the mode that decides who gets what, and one timer for every
+ * lease deadline and delay (a heap of due times, one setTimeout). Durable state goes through
+ * the SubscriptionJournal; `ack` / `nack` / `term` resolve once their record is durable.
+ *
+ * Memory: per partition at most READY_RECORDS_MAX messages read ahead, plus what is in
+ * flight or delayed, all within the UNSETTLED_WINDOW_MAX offsets above the ack floor. A
+ * subscription without consumers reads nothing.
+ *
+ * Concurrency: everything here runs on the event loop; state changes are synchronous, and
+ * the only awaits are log reads (checked against the cursor's epoch when they return) and
+ * journal appends (whose results only resolve callers).
+ */
+import type {
+  Body,
+  NackOptions,
+  RespondOptions,
+  SubscriptionConfig,
+  SubscriptionInfo,
+  SubscriptionMode,
+} from '../protocol/index.js';
+import type { PartitionLog, StoredRecord } from '../storage/index.js';
+import {
+  CURSOR_READ_BYTES_MAX,
+  CURSOR_READ_RECORDS_MAX,
+  LEASE_MS_MAX,
+  READY_RECORDS_MAX,
+} from '../limits.js';
+import { WeirError, assert } from '../util/index.js';
+import { backoffDelay, backoffMaxDelay } from './backoff.js';
+import type { Consumer } from './consumer.js';
+import { deadLetterFor } from './dead-letter.js';
+import { DeliveredMessage, type DeliveryActions } from './delivery.js';
+import { DueTimer } from './due-timer.js';
+import { decodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
+import { integerIn, rejection } from './option-checks.js';
+import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
+import { hashKey } from './partition-hash.js';
+import { SubjectFilter } from './subject.js';
+import {
+  OPERATION,
+  encodeSnapshot,
+  type PartitionSnapshot,
+  type SubscriptionJournal,
+} from './subscription-journal.js';
+
+/** What a subscription needs from its stream and broker. */
+export interface SubscriptionHost {
+  readonly stream: string;
+  readonly logs: readonly PartitionLog[];
+  /** First offset of the partition still retained (retention may move it past the log's). */
+  readonly startOffset: (partition: number) => number;
+  readonly maxAgeMs: number | null;
+  readonly now: () => number;
+  /** Publishes a dead letter (a normal publish: it may fail with NO_ROUTE etc.). */
+  readonly publish: (message: EncodedMessage) => Promise<void>;
+  readonly respond: (
+    message: StoredMessage,
+    body: Body,
+    options: RespondOptions | undefined,
+  ) => Promise<void>;
+}
+
+interface KeyOwner {
+  consumer: Consumer;
+  count: number;
+}
+
+export class SubscriptionGroup implements DeliveryActions {
+  readonly name: string;
+  readonly durable: boolean;
+  readonly config: SubscriptionConfig;
+  readonly #host: SubscriptionHost;
+  readonly #journal: SubscriptionJournal;
+  readonly #cursors: PartitionCursor[];
+  readonly #filter: SubjectFilter;
+  readonly #headerFilter: [string, string][];
+  readonly #consumers: Consumer[] = [];
+  readonly #timers: DueTimer<Entry>;
+  readonly #keyOwners = new Map<number, KeyOwner>();
+  #inFlight = 0;
+  #tokens = 0;
+  #partitionRotation = 0;
+  #consumerRotation = 0;
+  #dispatching = false;
+  #closed = false;
+  #failure: WeirError | null = null;
+  readonly #counters = {
+    delivered: 0,
+    redelivered: 0,
+    acked: 0,
+    deadLettered: 0,
+    expired: 0,
+    dropped: 0,
+  };
+
+  constructor(options: {
+    name: string;
+    durable: boolean;
+    config: SubscriptionConfig;
+    host: SubscriptionHost;
+    journal: SubscriptionJournal;
+    state: readonly PartitionSnapshot[];
+  }) {
+    this.name = options.name;
+    this.durable = options.durable;
+    this.config = options.config;
+    this.#host = options.host;
+    this.#journal = options.journal;
+    assert(options.state.length === options.host.logs.length, 'one state per partition');
+    this.#cursors = options.state.map((state, partition) => new PartitionCursor(partition, state));
+    this.#filter = new SubjectFilter(options.config.filter);
+    this.#headerFilter = Object.entries(options.config.headerFilter);
+    this.#timers = new DueTimer<Entry>(
+      options.host.now,
+      (entry, now) => this.#onDue(entry, now),
+      () => this.#dispatch(),
+    );
+    this.#journal.onDrain = () => this.#dispatch();
+  }
+
+  get stream(): string {
+    return this.#host.stream;
+  }
+
+  get consumerCount(): number {
+    return this.#consumers.length;
+  }
+
+  /** The journal's view of the whole subscription (for checkpoints). */
+  snapshot(): Uint8Array {
+    return encodeSnapshot(this.#cursors.map((cursor) => cursor.snapshot()));
+  }
+
+  isSettled(partition: number, offset: number): boolean {
+    return this.#cursors[partition]!.isSettled(offset);
+  }
+
+  /**
+   * Settles an offset by number, read or not (dead-letter redrive marks what it re-drove on
+   * its own subscription, which has no consumers). Resolves once durable.
+   */
+  settleOffset(partition: number, offset: number): Promise<void> {
+    const cursor = this.#cursors[partition]!;
+    if (cursor.isSettled(offset)) return Promise.resolve();
+    const entry = cursor.entries.get(offset);
+    if (entry) return this.#settle(entry, true);
+    cursor.settle(offset);
+    return this.#journal.record(OPERATION.settle, partition, offset);
+  }
+
+  /** Ack floor of a partition (work-queue retention deletes below the lowest). */
+  floor(partition: number): number {
+    return this.#cursors[partition]!.floor;
+  }
+
+  // ---- consumers ------------------------------------------------------------------------
+
+  addConsumer(consumer: Consumer): void {
+    if (this.#closed) throw new WeirError('CLOSED', `subscription ${this.name} is closed`);
+    if (this.config.mode === 'exclusive' && this.#consumers.length > 0) {
+      throw new WeirError(
+        'CONSUMER_EXCLUSIVE',
+        `subscription ${this.name} is exclusive and has a consumer`,
+      );
+    }
+    this.#consumers.push(consumer);
+    this.#dispatch();
+  }
+
+  removeConsumer(consumer: Consumer): void {
+    const index = this.#consumers.indexOf(consumer);
+    if (index < 0) return;
+    this.#consumers.splice(index, 1);
+    // Hand its deliveries back, in offset order, at once (no backoff: nothing failed).
+    const entries = [...consumer.entries].sort((a, b) => a.offset - b.offset);
+    for (const entry of entries) {
+      this.#release(entry);
+      this.#makeReady(entry);
+    }
+    this.#dispatch();
+  }
+
+  take(message: DeliveredMessage): boolean {
+    if (!message.current) return false;
+    if (this.config.ack === 'none') {
+      // At most once: settled as it reaches user code.
+      this.#counters.acked++;
+      this.#settle(message.entry, false);
+      this.#dispatch();
+    }
+    return true;
+  }
+
+  // ---- reading ---------------------------------------------------------------------------
+
+  /** New messages were committed to `partition`. */
+  onCommit(partition: number): void {
+    const cursor = this.#cursors[partition];
+    if (cursor) this.#pump(cursor);
+  }
+
+  #hasDemand(): boolean {
+    if (this.#closed || this.#failure || this.#journal.backlogged) return false;
+    if (this.config.maxInFlightTotal !== null && this.#inFlight >= this.config.maxInFlightTotal)
+      return false;
+    if (this.config.mode === 'failover' || this.config.mode === 'exclusive') {
+      return (this.#consumers[0]?.credit ?? 0) > 0;
+    }
+    for (const consumer of this.#consumers) if (consumer.credit > 0) return true;
+    return false;
+  }
+
+  #pump(cursor: PartitionCursor): void {
+    if (cursor.reading || !this.#hasDemand()) return;
+    this.#catchUpStart(cursor);
+    const log = this.#host.logs[cursor.partition]!;
+    if (cursor.readOffset >= log.committedOffset) return;
+    if (cursor.ready.size >= CURSOR_READ_RECORDS_MAX || cursor.windowFull) return;
+    const maxRecords = Math.min(
+      CURSOR_READ_RECORDS_MAX,
+      READY_RECORDS_MAX - cursor.ready.size,
+      cursor.windowRoom,
+    );
+    cursor.reading = true;
+    const epoch = cursor.epoch;
+    log.read(cursor.readOffset, { maxRecords, maxBytes: CURSOR_READ_BYTES_MAX }).then(
+      (records) => {
+        cursor.reading = false;
+        if (this.#closed) return;
+        if (cursor.epoch === epoch) this.#accept(cursor, records);
+        this.#dispatch();
+      },
+      (error: unknown) => {
+        cursor.reading = false;
+        if (this.#closed) return;
+        this.#failure ??=
+          error instanceof WeirError
+            ? error
+            : new WeirError('INTERNAL', 'subscription read failed', { cause: error });
+      },
+    );
+  }
+
+  /** Retention moved the partition's start past the floor: what lies below is gone. */
+  #catchUpStart(cursor: PartitionCursor): void {
+    const start = this.#host.startOffset(cursor.partition);
+    if (cursor.floor >= start) return;
+    for (const entry of cursor.moveTo(start, false)) {
+      this.#detach(entry);
+      this.#counters.dropped++;
+    }
+  }
+
+  #accept(cursor: PartitionCursor, records: readonly StoredRecord[]): void {
+    const now = this.#host.now();
+    const maxAgeMs = this.#host.maxAgeMs;
+    for (const record of records) {
+      const offset = record.offset;
+      if (offset < cursor.readOffset) continue;
+      // Offsets skipped by the log (below its start) are gone: settle them.
+      while (cursor.readOffset < offset) cursor.settle(cursor.readOffset++);
+      cursor.readOffset = offset + 1;
+      if (cursor.isSettled(offset)) continue;
+      const restored = cursor.restored.get(offset);
+      if (restored) cursor.restored.delete(offset);
+      const message = decodeMessage(record, true);
+      if (!this.#wanted(message)) {
+        cursor.settle(offset);
+        continue;
+      }
+      if (maxAgeMs !== null && message.timestamp < now - maxAgeMs) {
+        this.#counters.dropped++;
+        cursor.settle(offset);
+        continue;
+      }
+      const entry = newEntry(cursor.partition, message, restored?.deliveryCount ?? 0);
+      cursor.entries.set(offset, entry);
+      const availableAt = Math.max(message.deliverAt, restored?.availableAt ?? 0);
+      if (availableAt > now) this.#delay(entry, availableAt);
+      else this.#makeReady(entry);
+    }
+  }
+
+  #wanted(message: StoredMessage): boolean {
+    if (!this.#filter.matches(message.subject)) return false;
+    for (const [name, value] of this.#headerFilter)
+      if (message.headers[name] !== value) return false;
+    return true;
+  }
+
+  // ---- dispatch --------------------------------------------------------------------------
+
+  #dispatch(): void {
+    if (this.#dispatching || this.#closed) return;
+    this.#dispatching = true;
+    try {
+      if (this.config.mode === 'key-shared') this.#dispatchKeyShared();
+      else this.#dispatchInOrder();
+    } finally {
+      this.#dispatching = false;
+    }
+    for (const cursor of this.#cursors) this.#pump(cursor);
+  }
+
+  /** No more deliveries for now: the subscription's in-flight cap, or its journal is backlogged. */
+  #totalFull(): boolean {
+    return (
+      this.#journal.backlogged ||
+      (this.config.maxInFlightTotal !== null && this.#inFlight >= this.config.maxInFlightTotal)
+    );
+  }
+
+  /** The consumer to serve next: round robin among those with credit; failover: the first. */
+  #nextConsumer(mode: SubscriptionMode): Consumer | null {
+    const consumers = this.#consumers;
+    if (mode === 'failover' || mode === 'exclusive') {
+      const active = consumers[0];
+      return active && active.credit > 0 ? active : null;
+    }
+    for (let step = 0; step < consumers.length; step++) {
+      const consumer = consumers[(this.#consumerRotation + step) % consumers.length]!;
+      if (consumer.credit > 0) {
+        this.#consumerRotation = (this.#consumerRotation + step + 1) % consumers.length;
+        return consumer;
+      }
+    }
+    return null;
+  }
+
+  #dispatchInOrder(): void {
+    const now = this.#host.now();
+    while (!this.#totalFull()) {
+      const consumer = this.#nextConsumer(this.config.mode);
+      if (!consumer) return;
+      const entry = this.#takeReady(now);
+      if (!entry) return;
+      this.#deliver(entry, consumer, now);
+    }
+  }
+
+  /** The best ready message over all partitions (priority, then partition order), checked. */
+  #takeReady(now: number): Entry | null {
+    const cursors = this.#cursors;
+    while (true) {
+      let best: PartitionCursor | null = null;
+      for (let step = 0; step < cursors.length; step++) {
+        const cursor = cursors[(this.#partitionRotation + step) % cursors.length]!;
+        const head = cursor.ready.peek();
+        if (head && (best === null || head.message.priority > best.ready.peek()!.message.priority))
+          best = cursor;
+      }
+      if (best === null) return null;
+      this.#partitionRotation = (best.partition + 1) % cursors.length;
+      const entry = best.ready.pop()!;
+      if (this.#deliverable(entry, now)) return entry;
+    }
+  }
+
+  /** False (and the entry dealt with) if the message must not be delivered any more. */
+  #deliverable(entry: Entry, now: number): boolean {
+    if (entry.offset < this.#host.startOffset(entry.partition)) {
+      this.#counters.dropped++;
+      this.#settle(entry, false);
+      return false;
+    }
+    const maxAgeMs = this.#host.maxAgeMs;
+    if (maxAgeMs !== null && entry.message.timestamp < now - maxAgeMs) {
+      this.#counters.dropped++;
+      this.#settle(entry, false);
+      return false;
+    }
+    if (entry.message.expiresAt !== 0 && entry.message.expiresAt <= now) {
+      this.#expire(entry);
+      return false;
+    }
+    const maxDeliveries = this.config.maxDeliveries;
+    if (maxDeliveries !== null && entry.deliveryCount >= maxDeliveries) {
+      this.#quietly(this.#deadLetter(entry, 'max-deliveries', null));
+      return false;
+    }
+    return true;
+  }
+
+  #dispatchKeyShared(): void {
+    const now = this.#host.now();
+    const consumers = this.#consumers;
+    for (const cursor of this.#cursors) {
+      const skipped: Entry[] = [];
+      while (
+        cursor.ready.size > 0 &&
+        !this.#totalFull() &&
+        consumers.some((consumer) => consumer.credit > 0)
+      ) {
+        const entry = cursor.ready.pop()!;
+        if (!this.#deliverable(entry, now)) continue;
+        const target = this.#keyTarget(entry);
+        if (target && target.credit > 0) this.#deliver(entry, target, now);
+        else skipped.push(entry);
+      }
+      for (const entry of skipped) cursor.ready.push(entry);
+    }
+  }
+
+  /** key-shared: the consumer a key belongs to (the one holding its in-flight messages, if any). */
+  #keyTarget(entry: Entry): Consumer | null {
+    const key = entry.message.key;
+    if (key === null) return this.#nextConsumer('shared');
+    const slot = hashKey(key);
+    const owner = this.#keyOwners.get(slot);
+    if (owner) return owner.consumer;
+    return this.#consumers[slot % this.#consumers.length] ?? null;
+  }
+
+  #deliver(entry: Entry, consumer: Consumer, now: number): void {
+    entry.state = 'in-flight';
+    entry.holder = consumer;
+    entry.token = ++this.#tokens;
+    entry.deliveryCount++;
+    entry.dueAt = now + this.config.leaseMs;
+    this.#timers.add(entry);
+    consumer.inFlight++;
+    consumer.entries.add(entry);
+    this.#inFlight++;
+    if (this.config.mode === 'key-shared' && entry.message.key !== null) {
+      const slot = hashKey(entry.message.key);
+      const owner = this.#keyOwners.get(slot);
+      if (owner) owner.count++;
+      else this.#keyOwners.set(slot, { consumer, count: 1 });
+    }
+    this.#counters.delivered++;
+    if (entry.deliveryCount > 1) this.#counters.redelivered++;
+    if (this.config.ack === 'explicit') {
+      this.#journal.recordQuietly(
+        OPERATION.deliver,
+        entry.partition,
+        entry.offset,
+        entry.deliveryCount,
+        () => entry.state === 'settled',
+      );
+    }
+    consumer.push(new DeliveredMessage(this, entry, entry.token));
+  }
+
+  // ---- state changes ---------------------------------------------------------------------
+
+  #makeReady(entry: Entry): void {
+    entry.state = 'ready';
+    this.#cursors[entry.partition]!.ready.push(entry);
+  }
+
+  #delay(entry: Entry, availableAt: number): void {
+    entry.state = 'delayed';
+    entry.dueAt = availableAt;
+    this.#timers.add(entry);
+  }
+
+  /** Takes an in-flight entry away from its consumer. */
+  #release(entry: Entry): void {
+    assert(entry.state === 'in-flight', 'release of an in-flight entry');
+    this.#timers.remove(entry);
+    const consumer = entry.holder as Consumer;
+    consumer.inFlight--;
+    consumer.entries.delete(entry);
+    this.#inFlight--;
+    entry.holder = null;
+    if (this.config.mode === 'key-shared' && entry.message.key !== null) {
+      const slot = hashKey(entry.message.key);
+      const owner = this.#keyOwners.get(slot);
+      if (owner && --owner.count === 0) this.#keyOwners.delete(slot);
+    }
+    entry.state = 'ready'; // the caller decides what it becomes; never left in-flight
+  }
+
+  /** Takes an entry out of every heap and consumer; it is then tracked nowhere. */
+  #detach(entry: Entry): void {
+    if (entry.state === 'in-flight') this.#release(entry);
+    else if (entry.state === 'ready' && this.#cursors[entry.partition]!.ready.has(entry)) {
+      this.#cursors[entry.partition]!.ready.remove(entry);
+    } else if (entry.state === 'delayed') this.#timers.remove(entry);
+    entry.state = 'settled';
+  }
+
+  /** Settles: the message will not be delivered again. Resolves once durable (if `wait`). */
+  #settle(entry: Entry, wait: true): Promise<void>;
+  #settle(entry: Entry, wait: false): void;
+  #settle(entry: Entry, wait: boolean): Promise<void> | void {
+    const cursor = this.#cursors[entry.partition]!;
+    this.#detach(entry);
+    cursor.settle(entry.offset);
+    if (wait) return this.#journal.record(OPERATION.settle, entry.partition, entry.offset);
+    this.#journal.recordQuietly(OPERATION.settle, entry.partition, entry.offset);
+  }
+
+  /** A delivery failed (nack, lease expiry): offer it again after a delay, or dead-letter it. */
+  #retry(entry: Entry, delayMs: number | null, error: string, now: number): Promise<void> {
+    entry.lastError = error;
+    entry.lastFailureAt = now;
+    if (entry.firstFailureAt === 0) entry.firstFailureAt = now;
+    const maxDeliveries = this.config.maxDeliveries;
+    if (maxDeliveries !== null && entry.deliveryCount >= maxDeliveries) {
+      return this.#deadLetter(entry, 'max-deliveries', null);
+    }
+    const delay = delayMs ?? backoffDelay(this.config.backoff, entry.deliveryCount);
+    if (delay <= 0) {
+      this.#makeReady(entry);
+      return Promise.resolve();
+    }
+    this.#delay(entry, now + delay);
+    return this.#journal.record(OPERATION.nack, entry.partition, entry.offset, entry.dueAt);
+  }
+
+  #expire(entry: Entry): void {
+    this.#counters.expired++;
+    if (this.config.deadLetterExpired && this.config.deadLetter !== null) {
+      this.#quietly(this.#deadLetter(entry, 'expired', null));
+    } else {
+      this.#settle(entry, false);
+    }
+  }
+
+  /**
+   * Publishes the dead letter, then settles. Without a target the message is settled
+   * (dropped, counted). If the publish fails the message waits the longest backoff delay
+   * and is tried again (it is never delivered again: its count is spent).
+   */
+  #deadLetter(
+    entry: Entry,
+    reason: 'max-deliveries' | 'terminated' | 'expired',
+    error: string | null,
+  ): Promise<void> {
+    const target = this.config.deadLetter;
+    if (target === null) {
+      this.#counters.dropped++;
+      return this.#settle(entry, true);
+    }
+    this.#detach(entry);
+    entry.state = 'dead-lettering';
+    const epoch = this.#cursors[entry.partition]!.epoch;
+    const message = deadLetterFor(entry, this.#host.stream, target, reason, error);
+    return this.#host.publish(message).then(
+      () => {
+        if (entry.state !== 'dead-lettering' || this.#cursors[entry.partition]!.epoch !== epoch)
+          return;
+        this.#counters.deadLettered++;
+        const settled = this.#settle(entry, true);
+        this.#dispatch();
+        return settled;
+      },
+      (failure: unknown) => {
+        if (entry.state === 'dead-lettering' && !this.#closed) {
+          this.#delay(
+            entry,
+            this.#host.now() + Math.max(1000, backoffMaxDelay(this.config.backoff)),
+          );
+        }
+        throw failure;
+      },
+    );
+  }
+
+  /** Runs a settlement nobody waits for; its failure shows in the counters / failure state. */
+  #quietly(promise: Promise<void>): void {
+    void promise.catch(() => undefined);
+  }
+
+  /** A lease ran out (the consumer is gone or stuck) or a delay is over. */
+  #onDue(entry: Entry, now: number): void {
+    if (entry.state === 'in-flight') {
+      this.#release(entry);
+      this.#quietly(this.#retry(entry, null, 'lease expired', now));
+    } else if (entry.state === 'delayed') {
+      this.#makeReady(entry);
+    }
+  }
+
+  // ---- settlement calls from deliveries --------------------------------------------------
+
+  #current(entry: Entry, token: number): void {
+    if (this.#closed) throw new WeirError('CLOSED', `subscription ${this.name} is closed`);
+    if (entry.state !== 'in-flight' || entry.token !== token) {
+      throw new WeirError(
+        'MESSAGE_SETTLED',
+        `message ${entry.partition}/${entry.offset} was settled or passed to another consumer`,
+      );
+    }
+  }
+
+  ack(entry: Entry, token: number): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(new WeirError('CLOSED', `subscription ${this.name} is closed`));
+    // Acking twice, or after a seek, is not an error; acking a delivery whose lease passed to
+    // another consumer is. A lease that expired without redelivery yet can still be acked.
+    if (entry.state === 'settled') return Promise.resolve();
+    if (
+      entry.state === 'dead-lettering' ||
+      (entry.state === 'in-flight' && entry.token !== token)
+    ) {
+      return Promise.reject(
+        new WeirError(
+          'MESSAGE_SETTLED',
+          `message ${entry.partition}/${entry.offset} passed to another consumer`,
+        ),
+      );
+    }
+    this.#counters.acked++;
+    const durable = this.#settle(entry, true);
+    this.#dispatch();
+    return durable;
+  }
+
+  nack(entry: Entry, token: number, options: NackOptions | undefined): Promise<void> {
+    try {
+      this.#current(entry, token);
+      const delayMs =
+        options?.delayMs === undefined
+          ? null
+          : integerIn(options.delayMs, 'delayMs', 0, LEASE_MS_MAX);
+      this.#release(entry);
+      const durable = this.#retry(entry, delayMs, 'nacked', this.#host.now());
+      this.#dispatch();
+      return durable;
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  term(entry: Entry, token: number, reason: string | undefined): Promise<void> {
+    try {
+      this.#current(entry, token);
+      if (reason !== undefined && typeof reason !== 'string')
+        throw new WeirError('INVALID_ARGUMENT', 'reason must be a string');
+      this.#release(entry);
+      const durable = this.#deadLetter(entry, 'terminated', reason ?? 'terminated');
+      this.#dispatch();
+      return durable;
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  extend(entry: Entry, token: number, ms: number | undefined): Promise<void> {
+    try {
+      this.#current(entry, token);
+      const leaseMs = ms === undefined ? this.config.leaseMs : integerIn(ms, 'ms', 1, LEASE_MS_MAX);
+      entry.dueAt = this.#host.now() + leaseMs;
+      this.#timers.update(entry);
+      return Promise.resolve();
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  respond(message: StoredMessage, body: Body, options: RespondOptions | undefined): Promise<void> {
+    return this.#host.respond(message, body, options);
+  }
+
+  // ---- seek, info, close -----------------------------------------------------------------
+
+  /** Moves partitions to new floors (undefined: unchanged); resolves once durable. */
+  async seek(floors: readonly (number | undefined)[]): Promise<void> {
+    if (this.#closed) throw new WeirError('CLOSED', `subscription ${this.name} is closed`);
+    const durable: Promise<void>[] = [];
+    for (const cursor of this.#cursors) {
+      const floor = floors[cursor.partition];
+      if (floor === undefined) continue;
+      for (const entry of cursor.moveTo(floor, true)) this.#detach(entry);
+      durable.push(this.#journal.record(OPERATION.seek, cursor.partition, floor));
+    }
+    this.#dispatch();
+    await Promise.all(durable);
+  }
+
+  info(): SubscriptionInfo {
+    let pending = 0;
+    let delayed = 0;
+    const partitions = this.#cursors.map((cursor) => {
+      const endOffset = this.#host.logs[cursor.partition]!.endOffset;
+      pending += Math.max(0, endOffset - cursor.floor - cursor.settled.size);
+      return { partition: cursor.partition, ackFloor: cursor.floor, endOffset };
+    });
+    for (const entry of this.#timers.values()) if (entry.state === 'delayed') delayed++;
+    return {
+      stream: this.#host.stream,
+      name: this.name,
+      durable: this.durable,
+      config: this.config,
+      consumers: this.#consumers.length,
+      pending,
+      inFlight: this.#inFlight,
+      delayed,
+      partitions,
+      ...this.#counters,
+    };
+  }
+
+  /** Ends every consumer (they see the end of iteration), stops timers, closes the journal. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#timers.close();
+    for (const consumer of this.#consumers.splice(0)) consumer.end();
+    for (const cursor of this.#cursors) cursor.ready.clear();
+    await this.#journal.close();
+  }
+}

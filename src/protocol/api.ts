@@ -1,0 +1,423 @@
+/**
+ * The client interface of Weir: what `broker.connect()` returns in-process and what the
+ * network SDK's `connect('weir://…')` will return. Pure types (and a few constants), no
+ * transport: code written against `Client` runs unchanged embedded, on a server, on a
+ * cluster.
+ *
+ * Concurrency: every method may be called concurrently from any number of async tasks.
+ * Every refusal is a `WeirError` with a stable `code` (see docs/errors.md).
+ */
+
+// ---------------------------------------------------------------------------------------
+// Values
+// ---------------------------------------------------------------------------------------
+
+export type JsonValue =
+  string | number | boolean | null | readonly JsonValue[] | { readonly [key: string]: JsonValue };
+
+/**
+ * What a publish carries. `Uint8Array` is sent as is, a `string` as its UTF-8 bytes, any
+ * other value as its JSON text (`msg.json()` reads it back). To publish a JSON string, pass
+ * `JSON.stringify(value)`.
+ */
+export type Body = Uint8Array | string | Exclude<JsonValue, string>;
+
+/** Header names and values are strings. Names starting with ':' are reserved. */
+export type Headers = Readonly<Record<string, string>>;
+
+// ---------------------------------------------------------------------------------------
+// Streams
+// ---------------------------------------------------------------------------------------
+
+export type StorageKind = 'file' | 'memory';
+export type FsyncPolicy = 'always' | 'interval' | 'never';
+export type RetentionPolicy = 'limits' | 'work-queue';
+export type OverflowPolicy = 'drop-oldest' | 'reject-new';
+
+/** Options of `streams.create`. Every field is optional except where noted; see `StreamConfig`. */
+export interface StreamOptions {
+  /** Subject patterns the stream captures: dotted tokens, `*` one token, `>` the rest. Default `[name]`. */
+  readonly subjects?: readonly string[];
+  /** Number of partitions, 1..256. Default 1. Fixed at creation. */
+  readonly partitions?: number;
+  /** `file` (default) or `memory` (gone with the broker process). */
+  readonly storage?: StorageKind;
+  /** When a publish is confirmed: `always` (default: after fdatasync), `interval`, `never`. */
+  readonly fsync?: FsyncPolicy;
+  /** With fsync `interval`: the longest time a confirmed message stays unsynced. Default 100. */
+  readonly fsyncIntervalMs?: number;
+  /** `limits` (default: keep within maxAgeMs / maxBytes / maxMessages) or `work-queue`. */
+  readonly retention?: RetentionPolicy;
+  /** Messages older than this are dropped. Default: no age limit. */
+  readonly maxAgeMs?: number;
+  /** The stream keeps at most about this many bytes (whole segments go). Default: no limit. */
+  readonly maxBytes?: number;
+  /** The stream keeps at most this many messages. Default: no limit. */
+  readonly maxMessages?: number;
+  /** What a publish past maxBytes / maxMessages does: `drop-oldest` (default) or `reject-new`. */
+  readonly overflow?: OverflowPolicy;
+  /** A publish whose `id` was seen this recently is not stored again. Default 120000; 0 disables. */
+  readonly dedupWindowMs?: number;
+  /** The largest body + key + headers accepted. Default 1 MiB. */
+  readonly maxMessageBytes?: number;
+  /** Segment size of the stream's partition logs (retention deletes whole segments). Default 64 MiB. */
+  readonly segmentBytes?: number;
+}
+
+/** A stream's configuration with every default filled in (what `streams.info` returns). */
+export interface StreamConfig {
+  readonly subjects: readonly string[];
+  readonly partitions: number;
+  readonly storage: StorageKind;
+  readonly fsync: FsyncPolicy;
+  readonly fsyncIntervalMs: number;
+  readonly retention: RetentionPolicy;
+  /** null: no limit. */
+  readonly maxAgeMs: number | null;
+  readonly maxBytes: number | null;
+  readonly maxMessages: number | null;
+  readonly overflow: OverflowPolicy;
+  readonly dedupWindowMs: number;
+  readonly maxMessageBytes: number;
+  readonly segmentBytes: number;
+}
+
+export interface PartitionInfo {
+  readonly partition: number;
+  /** First offset a reader can still get. */
+  readonly startOffset: number;
+  /** Offset the next message gets. */
+  readonly endOffset: number;
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+export interface StreamInfo {
+  readonly name: string;
+  readonly config: StreamConfig;
+  readonly messages: number;
+  readonly bytes: number;
+  readonly partitions: readonly PartitionInfo[];
+  /** Names of the durable subscriptions. */
+  readonly subscriptions: readonly string[];
+  /** Messages removed by retention limits (age, bytes, count) since the broker opened. */
+  readonly dropped: number;
+  /** Publishes refused with STREAM_FULL since the broker opened. */
+  readonly rejected: number;
+  /** Publishes recognised as duplicates since the broker opened. */
+  readonly duplicates: number;
+}
+
+export interface StreamsApi {
+  /** Creates the stream; the same name with the same configuration again is not an error (STREAM_EXISTS if it differs). */
+  create(name: string, options?: StreamOptions): Promise<StreamInfo>;
+  info(name: string): Promise<StreamInfo>;
+  list(): Promise<StreamInfo[]>;
+  /** Deletes the stream, its messages and its subscriptions (their consumers end). */
+  delete(name: string): Promise<void>;
+  /** Removes every message; subscriptions stay and continue with what comes next. */
+  purge(name: string): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Publish
+// ---------------------------------------------------------------------------------------
+
+export interface PublishOptions {
+  /** Partition and ordering key: the same key always lands in the same partition. */
+  readonly key?: string;
+  readonly headers?: Headers;
+  /** Producer-chosen id: a second publish with this id within the stream's dedupWindowMs is not stored. */
+  readonly id?: string;
+  /** Not delivered before this many ms from now. */
+  readonly delayMs?: number;
+  /** Not delivered before this time (ms since the epoch). */
+  readonly deliverAt?: number;
+  /** Never delivered after this many ms from now (dead-lettered when the subscription asks). */
+  readonly ttlMs?: number;
+  /** 0..9, higher first among what is ready. Default 0. */
+  readonly priority?: number;
+  readonly replyTo?: string;
+  readonly correlationId?: string;
+  /**
+   * Default true: resolve once stored, with the receipt. false (fire-and-forget, at-most-once):
+   * the server sends no confirm; resolves once handed to the connection, with the receipt
+   * { stream: '', partition: -1, offset: -1, duplicate: false, streams: [] }.
+   */
+  readonly confirm?: boolean;
+}
+
+/**
+ * Where a publish went. `stream` / `partition` / `offset` are those of the first stream (in
+ * creation order) that captured the subject; `streams` lists every stream that captured it,
+ * in the same order, with its own partition and offset.
+ */
+export interface PublishReceipt {
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  /** true: the id was seen within the dedup window of the first stream, nothing was stored there. */
+  readonly duplicate: boolean;
+  readonly streams: readonly {
+    readonly stream: string;
+    readonly partition: number;
+    readonly offset: number;
+    readonly duplicate: boolean;
+  }[];
+}
+
+// ---------------------------------------------------------------------------------------
+// Subscribe
+// ---------------------------------------------------------------------------------------
+
+export type SubscriptionMode = 'shared' | 'key-shared' | 'failover' | 'exclusive';
+export type AckPolicy = 'explicit' | 'none';
+
+/** Where a new subscription starts (and where `seek` moves one). */
+export type StartPosition =
+  | 'earliest'
+  | 'latest'
+  | { readonly offset: number; readonly partition?: number }
+  | { readonly timeMs: number };
+
+export type Backoff =
+  | {
+      readonly initialMs: number;
+      readonly maxMs: number;
+      readonly multiplier: number;
+      /** 0..1: each delay is multiplied by a random factor in [1 - jitter, 1 + jitter]. Default 0. */
+      readonly jitter?: number;
+    }
+  | readonly number[];
+
+export interface SubscribeOptions {
+  /** Durable name; absent: an ephemeral subscription, in memory, gone with the consumer. */
+  readonly subscription?: string;
+  /** Subject pattern(s) inside the stream. Default: every message. */
+  readonly filter?: string | readonly string[];
+  /** Only messages whose headers have each of these values (content-based routing). */
+  readonly headerFilter?: Headers;
+  /** Default `shared`. */
+  readonly mode?: SubscriptionMode;
+  /** Default `explicit`; `none` is at-most-once (settled when handed to the consumer). */
+  readonly ack?: AckPolicy;
+  /** Default `earliest` for a durable subscription, `latest` for an ephemeral one. Used when the subscription is created. */
+  readonly start?: StartPosition;
+  /** Time a consumer has to settle a delivery before it goes to another. Default 30000. */
+  readonly leaseMs?: number;
+  /** After this many deliveries the message is dead-lettered (or dropped without deadLetter). Default: no limit. */
+  readonly maxDeliveries?: number;
+  /** Subject dead letters are published to. */
+  readonly deadLetter?: string;
+  /** Dead-letter messages whose ttl passed (reason `expired`) instead of dropping them. Default false. */
+  readonly deadLetterExpired?: boolean;
+  /** Delay before a nacked or lease-expired message is offered again. Default: exponential 100 ms .. 60 s. */
+  readonly backoff?: Backoff;
+  /** Deliveries a consumer holds unsettled (prefetch). Default 1000. */
+  readonly maxInFlight?: number;
+  /** Deliveries all consumers of the subscription hold unsettled together. Default: no limit beyond each consumer's. */
+  readonly maxInFlightTotal?: number;
+}
+
+/** A subscription's configuration with defaults filled in. */
+export interface SubscriptionConfig {
+  readonly filter: readonly string[];
+  readonly headerFilter: Headers;
+  readonly mode: SubscriptionMode;
+  readonly ack: AckPolicy;
+  readonly leaseMs: number;
+  /** null: no limit. */
+  readonly maxDeliveries: number | null;
+  readonly deadLetter: string | null;
+  readonly deadLetterExpired: boolean;
+  readonly backoff: Backoff;
+  readonly maxInFlightTotal: number | null;
+}
+
+export interface SubscriptionInfo {
+  readonly stream: string;
+  readonly name: string;
+  readonly durable: boolean;
+  readonly config: SubscriptionConfig;
+  readonly consumers: number;
+  /** Messages not yet settled (delivered or not), an upper bound. */
+  readonly pending: number;
+  readonly inFlight: number;
+  /** Messages waiting for a retry delay or a deliverAt. */
+  readonly delayed: number;
+  readonly partitions: readonly {
+    readonly partition: number;
+    /** Every offset below this one is settled. */
+    readonly ackFloor: number;
+    readonly endOffset: number;
+  }[];
+  /** Counters since the broker opened. */
+  readonly delivered: number;
+  readonly redelivered: number;
+  readonly acked: number;
+  readonly deadLettered: number;
+  readonly expired: number;
+  readonly dropped: number;
+}
+
+export interface SubscriptionsApi {
+  info(stream: string, name: string): Promise<SubscriptionInfo>;
+  list(stream: string): Promise<SubscriptionInfo[]>;
+  /** Deletes a durable subscription and its state; its consumers end. */
+  delete(stream: string, name: string): Promise<void>;
+  /** Moves the subscription: everything from the position on is delivered again (replay). */
+  seek(stream: string, name: string, position: StartPosition): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Messages and consumers
+// ---------------------------------------------------------------------------------------
+
+export interface NackOptions {
+  /** Offer the message again after this delay instead of the backoff's. */
+  readonly delayMs?: number;
+}
+
+export interface RespondOptions {
+  readonly headers?: Headers;
+}
+
+export interface Message {
+  readonly subject: string;
+  readonly key: string | null;
+  /** User headers (and the weir-* headers of a dead letter); never the reserved ':' ones. */
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+  /** The body as UTF-8 text. */
+  text(): string;
+  /** The body parsed as JSON. */
+  json<T = unknown>(): T;
+  /** Stream, partition and offset it was stored at ('' / -1 / -1 for a reply). */
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly id: string | null;
+  /** 1 on the first delivery. */
+  readonly deliveryCount: number;
+  /** When the broker accepted it (ms since the epoch). */
+  readonly timestamp: number;
+  readonly priority: number;
+  readonly replyTo: string | null;
+  readonly correlationId: string | null;
+  /** Settles the message; resolves once recorded durably. Acking twice is not an error. */
+  ack(): Promise<void>;
+  /** Hands the message back; it is offered again after the delay (default: the backoff). */
+  nack(options?: NackOptions): Promise<void>;
+  /** Settles the message as failed for good: dead-lettered (reason `terminated`) if the subscription has a target. */
+  term(reason?: string): Promise<void>;
+  /** Moves the lease deadline to `ms` from now (default: the subscription's leaseMs). */
+  extend(ms?: number): Promise<void>;
+  /** Publishes a reply to `replyTo` with this message's correlationId. */
+  respond(body: Body, options?: RespondOptions): Promise<void>;
+}
+
+export interface ReceiveOptions {
+  /** Resolve with null if nothing comes in this time. Default: wait until closed. */
+  readonly timeoutMs?: number;
+}
+
+/**
+ * One consumer of a subscription. Iterate it (`for await`) to get messages; it holds at most
+ * maxInFlight unsettled deliveries (backpressure). Leaving the loop or `close()` hands the
+ * unsettled ones back.
+ */
+export interface Subscription extends AsyncIterable<Message> {
+  readonly stream: string;
+  /** The durable name, or a generated one for an ephemeral subscription. */
+  readonly name: string;
+  readonly closed: boolean;
+  /** Next message, or null on timeout or when closed (the iterator's alternative). */
+  receive(options?: ReceiveOptions): Promise<Message | null>;
+  close(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
+// Dead letters and request-reply
+// ---------------------------------------------------------------------------------------
+
+/** Headers the broker sets on a dead letter. */
+export const DEAD_LETTER_HEADERS = {
+  reason: 'weir-dead-reason',
+  deliveries: 'weir-deliveries',
+  error: 'weir-dead-error',
+  originStream: 'weir-origin-stream',
+  originSubject: 'weir-origin-subject',
+  originPartition: 'weir-origin-partition',
+  originOffset: 'weir-origin-offset',
+  firstFailureMs: 'weir-dead-first-failure-ms',
+  lastFailureMs: 'weir-dead-last-failure-ms',
+} as const;
+
+export type DeadLetterReason = 'max-deliveries' | 'terminated' | 'expired' | 'overflow';
+
+export interface DeadLetter {
+  /** Where the dead letter itself is stored. */
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly subject: string;
+  readonly key: string | null;
+  /** The original user headers (without the weir-* ones). */
+  readonly headers: Headers;
+  readonly body: Uint8Array;
+  readonly timestamp: number;
+  readonly reason: DeadLetterReason;
+  readonly deliveries: number;
+  readonly error: string | null;
+  readonly origin: {
+    readonly stream: string;
+    readonly subject: string;
+    readonly partition: number;
+    readonly offset: number;
+  };
+}
+
+export interface DeadLetterListOptions {
+  /** Default 100. */
+  readonly limit?: number;
+}
+
+export interface RedriveOptions {
+  /** Redrive at most this many. Default: all there are now. */
+  readonly limit?: number;
+  /** Publishes per second. Default 1000. */
+  readonly ratePerSecond?: number;
+  /** Only dead letters that came from this stream / have this reason. */
+  readonly originStream?: string;
+  readonly reason?: DeadLetterReason;
+}
+
+export interface DeadLettersApi {
+  /** Dead letters published to `subject` and not yet re-driven, oldest first. */
+  list(subject: string, options?: DeadLetterListOptions): Promise<DeadLetter[]>;
+  /** Publishes dead letters back to their origin subject (same key, body and user headers). */
+  redrive(subject: string, options?: RedriveOptions): Promise<{ readonly redriven: number }>;
+}
+
+export interface RequestOptions extends Omit<PublishOptions, 'replyTo' | 'correlationId'> {
+  /** Default 5000. TIMEOUT when no reply came in this time. */
+  readonly timeoutMs?: number;
+}
+
+// ---------------------------------------------------------------------------------------
+// The client
+// ---------------------------------------------------------------------------------------
+
+export interface Client {
+  readonly streams: StreamsApi;
+  readonly subscriptions: SubscriptionsApi;
+  readonly deadLetters: DeadLettersApi;
+  /** Stores the message in every stream capturing the subject (NO_ROUTE if none). */
+  publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
+  subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription>;
+  /** Publishes with replyTo = this client's inbox and waits for the reply. */
+  request(subject: string, body: Body, options?: RequestOptions): Promise<Message>;
+  readonly closed: boolean;
+  /** Closes this client's consumers (handing their leases back), ephemeral subscriptions and inbox. */
+  close(): Promise<void>;
+}

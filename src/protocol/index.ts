@@ -1,0 +1,10 @@
+/** The protocol layer's public face: the transport-neutral client API and the error registry. */
+export * from './api.js';
+export {
+  ERROR_CODES,
+  WeirError,
+  errorCodeFromNumber,
+  isErrorCode,
+  isWeirError,
+  type ErrorCode,
+} from '../util/index.js';

@@ -1,0 +1,39 @@
+/** The broker-semantics suite's factory for the embedded broker (a temp dir per broker). */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Broker } from '../../src/broker/index.js';
+import type { Client } from '../../src/protocol/index.js';
+import type { Harness, HarnessFactory } from './semantics/harness.js';
+
+export const embedded: HarnessFactory = async (): Promise<Harness> => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'weir-broker-test-'));
+  let broker = await Broker.open({ dataDir });
+  const harness = {
+    client: broker.connect(),
+    connect: (): Promise<Client> => Promise.resolve(broker.connect()),
+    restart: async (): Promise<Client> => {
+      await broker.close();
+      broker = await Broker.open({ dataDir });
+      return broker.connect();
+    },
+    close: async (): Promise<void> => {
+      try {
+        await broker.close();
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
+  };
+  return harness;
+};
+
+/** The same over a memory broker (no restart: nothing survives it). */
+export const embeddedMemory: HarnessFactory = async (): Promise<Harness> => {
+  const broker = await Broker.open({ storage: 'memory' });
+  return {
+    client: broker.connect(),
+    connect: (): Promise<Client> => Promise.resolve(broker.connect()),
+    close: () => broker.close(),
+  };
+};

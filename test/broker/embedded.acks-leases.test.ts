@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { acksLeasesSuite } from './semantics/acks-leases.js';
+
+acksLeasesSuite(embedded);

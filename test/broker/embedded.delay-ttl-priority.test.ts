@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { delayTtlPrioritySuite } from './semantics/delay-ttl-priority.js';
+
+delayTtlPrioritySuite(embedded);

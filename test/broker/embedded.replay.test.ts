@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { replaySuite } from './semantics/replay.js';
+
+replaySuite(embedded);

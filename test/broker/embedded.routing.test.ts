@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { routingSuite } from './semantics/routing.js';
+
+routingSuite(embedded);

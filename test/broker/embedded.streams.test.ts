@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { streamsSuite } from './semantics/streams.js';
+
+streamsSuite(embedded);

@@ -1,0 +1,70 @@
+/** Request-reply over a per-client inbox with correlation ids; TIMEOUT without a reply. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { rejectsWith, withBroker, type HarnessFactory } from './harness.js';
+
+export function requestReplySuite(factory: HarnessFactory): void {
+  describe('request-reply', () => {
+    test('a request gets the reply its responder sends, matched by correlation id', () =>
+      withBroker(factory, async ({ client, connect }) => {
+        await client.streams.create('rpc', { subjects: ['rpc.>'], fsync: 'never' });
+        const server = await connect();
+        const requests = await server.subscribe('rpc', { subscription: 'pricing' });
+        const serving = (async () => {
+          for (let handled = 0; handled < 3; handled++) {
+            const message = await requests.receive({ timeoutMs: 5000 });
+            assert.ok(message);
+            assert.ok(message.replyTo);
+            assert.ok(message.correlationId);
+            const { sku } = message.json<{ sku: string }>();
+            await message.respond(
+              { sku, price: sku.length * 10 },
+              { headers: { currency: 'EUR' } },
+            );
+            await message.ack();
+          }
+        })();
+        const replies = await Promise.all(
+          ['a', 'bb', 'ccc'].map((sku) =>
+            client.request('rpc.price', { sku }, { timeoutMs: 5000 }),
+          ),
+        );
+        await serving;
+        assert.deepEqual(
+          replies.map((reply) => reply.json()),
+          [
+            { sku: 'a', price: 10 },
+            { sku: 'bb', price: 20 },
+            { sku: 'ccc', price: 30 },
+          ],
+        );
+        assert.equal(replies[0]!.headers.currency, 'EUR');
+      }));
+
+    test('a request nobody answers fails with TIMEOUT', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('rpc', { subjects: ['rpc.>'] });
+        const started = Date.now();
+        await rejectsWith(client.request('rpc.nobody', 'hello?', { timeoutMs: 150 }), 'TIMEOUT');
+        assert.ok(Date.now() - started >= 140);
+      }));
+
+    test('a request to a subject no stream captures fails with NO_ROUTE', () =>
+      withBroker(factory, async ({ client }) => {
+        await rejectsWith(client.request('nowhere', 'x', { timeoutMs: 1000 }), 'NO_ROUTE');
+      }));
+
+    test('a closed client fails its waiting requests with CLOSED', () =>
+      withBroker(factory, async ({ client, connect }) => {
+        await client.streams.create('rpc', { subjects: ['rpc.>'] });
+        const other = await connect();
+        const waiting = other.request('rpc.slow', 'x', { timeoutMs: 5000 });
+        // Handle the rejection before closing: close() rejects it while it is being awaited.
+        const failed = rejectsWith(waiting, 'CLOSED');
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        await other.close();
+        await failed;
+        await rejectsWith(other.publish('rpc.x', 'y'), 'CLOSED');
+      }));
+  });
+}

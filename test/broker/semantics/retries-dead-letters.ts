@@ -1,0 +1,153 @@
+/** nack with delay, backoff, term, maxDeliveries, dead letters: headers, list, redrive. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { DEAD_LETTER_HEADERS } from '../../../src/protocol/index.js';
+import { eventually, expectNothing, receiveN, withBroker, type HarnessFactory } from './harness.js';
+
+export function retriesDeadLettersSuite(factory: HarnessFactory): void {
+  describe('retries and dead letters', () => {
+    test('nack with a delay offers the message again only after it', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('tasks', { subjects: ['tasks'] });
+        const subscription = await client.subscribe('tasks', { subscription: 'w' });
+        await client.publish('tasks', 'retry me');
+        const [first] = await receiveN(subscription, 1);
+        const nackedAt = Date.now();
+        await first!.nack({ delayMs: 300 });
+        const [second] = await receiveN(subscription, 1, 3000);
+        assert.ok(Date.now() - nackedAt >= 290, `redelivered after ${Date.now() - nackedAt} ms`);
+        assert.equal(second!.deliveryCount, 2);
+        await second!.ack();
+      }));
+
+    test('the backoff spaces the attempts (a list of delays)', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('tasks', { subjects: ['tasks'] });
+        const subscription = await client.subscribe('tasks', {
+          subscription: 'w',
+          backoff: [100, 300],
+        });
+        await client.publish('tasks', 'flaky');
+        const times: number[] = [];
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const [message] = await receiveN(subscription, 1, 3000);
+          times.push(Date.now());
+          if (attempt < 2) await message!.nack();
+          else await message!.ack();
+        }
+        assert.ok(times[1]! - times[0]! >= 90, `first retry after ${times[1]! - times[0]!} ms`);
+        assert.ok(times[2]! - times[1]! >= 290, `second retry after ${times[2]! - times[1]!} ms`);
+      }));
+
+    test('a delayed retry does not count against maxInFlight', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('tasks', { subjects: ['tasks'] });
+        const subscription = await client.subscribe('tasks', { subscription: 'w', maxInFlight: 1 });
+        await client.publish('tasks', 'a');
+        await client.publish('tasks', 'b');
+        const [a] = await receiveN(subscription, 1);
+        await a!.nack({ delayMs: 10_000 });
+        const [b] = await receiveN(subscription, 1, 1000);
+        assert.equal(b!.text(), 'b');
+        await b!.ack();
+        const info = await client.subscriptions.info('tasks', 'w');
+        assert.equal(info.delayed, 1);
+        assert.equal(info.inFlight, 0);
+      }));
+
+    test('after maxDeliveries the message is dead-lettered with headers that say why', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const subscription = await client.subscribe('orders', {
+          subscription: 'billing',
+          maxDeliveries: 2,
+          deadLetter: 'dead.orders',
+          backoff: [0],
+        });
+        const receipt = await client.publish('orders.eu.created', 'poison', {
+          key: 'k1',
+          headers: { trace: 't-1' },
+        });
+        for (let attempt = 1; attempt <= 2; attempt++) {
+          const [message] = await receiveN(subscription, 1);
+          assert.equal(message!.deliveryCount, attempt);
+          await message!.nack();
+        }
+        await expectNothing(subscription);
+        const deadReader = await client.subscribe('dead', { subscription: 'inspect' });
+        const [dead] = await receiveN(deadReader, 1);
+        assert.equal(dead!.subject, 'dead.orders');
+        assert.equal(dead!.text(), 'poison');
+        assert.equal(dead!.key, 'k1');
+        assert.equal(dead!.headers.trace, 't-1');
+        assert.equal(dead!.headers[DEAD_LETTER_HEADERS.reason], 'max-deliveries');
+        assert.equal(dead!.headers[DEAD_LETTER_HEADERS.deliveries], '2');
+        assert.equal(dead!.headers[DEAD_LETTER_HEADERS.error], 'nacked');
+        assert.equal(dead!.headers[DEAD_LETTER_HEADERS.originStream], 'orders');
+        assert.equal(dead!.headers[DEAD_LETTER_HEADERS.originSubject], 'orders.eu.created');
+        assert.equal(dead!.headers[DEAD_LETTER_HEADERS.originPartition], String(receipt.partition));
+        assert.equal(dead!.headers[DEAD_LETTER_HEADERS.originOffset], String(receipt.offset));
+        const info = await client.subscriptions.info('orders', 'billing');
+        assert.equal(info.deadLettered, 1);
+        assert.equal(info.pending, 0);
+      }));
+
+    test('term(reason) dead-letters at once with reason terminated and the error text', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const subscription = await client.subscribe('orders', {
+          subscription: 'b',
+          deadLetter: 'dead.orders',
+        });
+        await client.publish('orders.x', 'bad input');
+        const [message] = await receiveN(subscription, 1);
+        await message!.term('schema mismatch: field "total" missing');
+        const [dead] = await client.deadLetters.list('dead.orders');
+        assert.ok(dead);
+        assert.equal(dead.reason, 'terminated');
+        assert.equal(dead.error, 'schema mismatch: field "total" missing');
+        assert.equal(dead.deliveries, 1);
+        assert.equal(dead.origin.stream, 'orders');
+        assert.equal(Buffer.from(dead.body).toString(), 'bad input');
+        await expectNothing(subscription);
+      }));
+
+    test('dead letters can be listed and re-driven to their origin at a bounded rate', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const subscription = await client.subscribe('orders', {
+          subscription: 'b',
+          deadLetter: 'dead.orders',
+        });
+        for (let index = 0; index < 6; index++)
+          await client.publish('orders.x', `o${index}`, { headers: { n: String(index) } });
+        for (const message of await receiveN(subscription, 6)) await message.term('later');
+        await eventually(async () => (await client.deadLetters.list('dead.orders')).length === 6);
+        const listed = await client.deadLetters.list('dead.orders', { limit: 4 });
+        assert.equal(listed.length, 4);
+        const started = Date.now();
+        const { redriven } = await client.deadLetters.redrive('dead.orders', {
+          limit: 5,
+          ratePerSecond: 20,
+        });
+        assert.equal(redriven, 5);
+        assert.ok(Date.now() - started >= 180, `5 at 20/s took ${Date.now() - started} ms`);
+        const back = await receiveN(subscription, 5);
+        assert.deepEqual(
+          back.map((message) => [message.subject, message.text(), message.headers]),
+          [0, 1, 2, 3, 4].map((index) => ['orders.x', `o${index}`, { n: String(index) }]),
+        );
+        for (const message of back) await message.ack();
+        const left = await client.deadLetters.list('dead.orders');
+        assert.deepEqual(
+          left.map((dead) => Buffer.from(dead.body).toString()),
+          ['o5'],
+        );
+        assert.equal((await client.deadLetters.redrive('dead.orders')).redriven, 1);
+        assert.equal((await client.deadLetters.list('dead.orders')).length, 0);
+      }));
+  });
+}

@@ -1,0 +1,134 @@
+/** The streams API: create (idempotent), info, list, delete, purge; options validated. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { receiveN, rejectsWith, withBroker, type HarnessFactory } from './harness.js';
+
+export function streamsSuite(factory: HarnessFactory): void {
+  describe('streams', () => {
+    test('creating the same stream again is a no-op; a different config is STREAM_EXISTS', () =>
+      withBroker(factory, async ({ client }) => {
+        const info = await client.streams.create('orders', {
+          subjects: ['orders.>'],
+          partitions: 2,
+        });
+        assert.equal(info.config.partitions, 2);
+        assert.equal(info.config.fsync, 'always');
+        assert.equal(info.config.dedupWindowMs, 120_000);
+        const again = await client.streams.create('orders', {
+          partitions: 2,
+          subjects: ['orders.>'],
+          fsync: 'always',
+        });
+        assert.deepEqual(again.config, info.config);
+        await rejectsWith(
+          client.streams.create('orders', { subjects: ['orders.>'], partitions: 3 }),
+          'STREAM_EXISTS',
+        );
+      }));
+
+    test('bad names and options are INVALID_ARGUMENT naming the field', () =>
+      withBroker(factory, async ({ client }) => {
+        await rejectsWith(client.streams.create('a.b'), 'INVALID_ARGUMENT', /stream name/);
+        await rejectsWith(client.streams.create('_sys'), 'INVALID_ARGUMENT', /stream name/);
+        await rejectsWith(
+          client.streams.create('s', { partitions: 0 }),
+          'INVALID_ARGUMENT',
+          /partitions/,
+        );
+        await rejectsWith(
+          client.streams.create('s', { fsync: 'sometimes' as never }),
+          'INVALID_ARGUMENT',
+          /fsync/,
+        );
+        await rejectsWith(
+          client.streams.create('s', { maxMessages: -1 }),
+          'INVALID_ARGUMENT',
+          /maxMessages/,
+        );
+        await rejectsWith(
+          client.streams.create('s', { partition: 2 } as never),
+          'INVALID_ARGUMENT',
+          /partition/,
+        );
+        await client.streams.create('s');
+        await rejectsWith(
+          client.subscribe('s', { mode: 'round-robin' as never }),
+          'INVALID_ARGUMENT',
+          /mode/,
+        );
+        await rejectsWith(client.subscribe('s', { leaseMs: 0 }), 'INVALID_ARGUMENT', /leaseMs/);
+        await rejectsWith(
+          client.publish('s', 'x', { priority: 10 }),
+          'INVALID_ARGUMENT',
+          /priority/,
+        );
+        await rejectsWith(client.publish('s', 'x', { ttl: 5 } as never), 'INVALID_ARGUMENT', /ttl/);
+        await rejectsWith(
+          client.publish('s', 'x', { headers: { ':subject': 'y' } }),
+          'INVALID_ARGUMENT',
+          /headers/,
+        );
+      }));
+
+    test('info, list and delete; a deleted stream is STREAM_NOT_FOUND and its consumers end', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('one', { subjects: ['one'] });
+        await client.streams.create('two', { subjects: ['two'], storage: 'memory' });
+        await client.publish('one', 'x');
+        assert.deepEqual(
+          (await client.streams.list()).map((info) => info.name),
+          ['one', 'two'],
+        );
+        const subscription = await client.subscribe('one', { subscription: 'reader' });
+        assert.deepEqual((await client.streams.info('one')).subscriptions, ['reader']);
+        await client.streams.delete('one');
+        assert.equal(await subscription.receive({ timeoutMs: 1000 }), null);
+        await rejectsWith(client.streams.info('one'), 'STREAM_NOT_FOUND');
+        await rejectsWith(client.subscribe('one'), 'STREAM_NOT_FOUND');
+        await rejectsWith(client.publish('one', 'x'), 'NO_ROUTE');
+        await client.streams.create('one', { subjects: ['one'] });
+        assert.equal((await client.streams.info('one')).messages, 0);
+      }));
+
+    test('subscriptions: info and list; delete ends its consumers and forgets its position', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('jobs', { subjects: ['jobs'] });
+        for (let index = 0; index < 3; index++) await client.publish('jobs', `j${index}`);
+        const subscription = await client.subscribe('jobs', { subscription: 'w', maxInFlight: 2 });
+        const [first] = await receiveN(subscription, 2);
+        await first!.ack();
+        const info = await client.subscriptions.info('jobs', 'w');
+        assert.equal(info.durable, true);
+        assert.equal(info.consumers, 1);
+        assert.equal(info.inFlight, 2, 'the third took the place of the acked one');
+        assert.equal(info.acked, 1);
+        assert.deepEqual(info.partitions[0], { partition: 0, ackFloor: 1, endOffset: 3 });
+        assert.deepEqual(
+          (await client.subscriptions.list('jobs')).map((item) => item.name),
+          ['w'],
+        );
+        await client.subscriptions.delete('jobs', 'w');
+        assert.equal(await subscription.receive({ timeoutMs: 1000 }), null);
+        await rejectsWith(client.subscriptions.info('jobs', 'w'), 'SUBSCRIPTION_NOT_FOUND');
+        const again = await client.subscribe('jobs', { subscription: 'w' });
+        assert.equal((await receiveN(again, 3))[0]!.text(), 'j0', 'a new subscription starts over');
+      }));
+
+    test('purge removes every message; subscriptions continue with what comes next', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('logs', { subjects: ['logs'], partitions: 2 });
+        const subscription = await client.subscribe('logs', {
+          subscription: 'reader',
+          maxInFlight: 1,
+        });
+        for (let index = 0; index < 10; index++) await client.publish('logs', `old${index}`);
+        const [first] = await receiveN(subscription, 1);
+        await client.streams.purge('logs');
+        assert.equal((await client.streams.info('logs')).messages, 0);
+        await first!.ack();
+        await client.publish('logs', 'new');
+        const [next] = await receiveN(subscription, 1);
+        assert.equal(next!.text(), 'new');
+      }));
+  });
+}
