@@ -83,12 +83,33 @@ export function checkName(value: unknown, field: string): string {
 }
 
 const STRING_OPTIONS = ['key', 'id', 'replyTo', 'correlationId'] as const;
+/** Every publish option (request options add timeoutMs); anything else is refused, as embedded. */
+const PUBLISH_OPTIONS = new Set([
+  'key',
+  'headers',
+  'id',
+  'delayMs',
+  'deliverAt',
+  'ttlMs',
+  'priority',
+  'replyTo',
+  'correlationId',
+  'confirm',
+  'timeoutMs',
+]);
 const NUMBER_OPTIONS = ['delayMs', 'deliverAt', 'ttlMs', 'priority'] as const;
 
 /** Publish (and request) options: types only; returns {} for undefined or null. */
 export function checkPublishOptions(options: unknown): PublishOptions {
   if (options === undefined || options === null) return {};
   if (!isRecord(options)) throw invalid('publish options must be an object');
+  for (const field of Object.keys(options)) {
+    if (!PUBLISH_OPTIONS.has(field)) {
+      throw invalid(
+        `publish options.${field} is not an option (known: ${[...PUBLISH_OPTIONS].join(', ')})`,
+      );
+    }
+  }
   for (const field of STRING_OPTIONS) {
     const value = options[field];
     if (value !== undefined && typeof value !== 'string')

@@ -110,8 +110,9 @@ export class ConsumerAttachment implements MessageSettler {
   ): Promise<void> {
     if (!this.#live || this.#closing) {
       return Promise.reject(
+        // The same code the embedded broker gives: the lease went back with the consumer.
         new WeirError(
-          'CLOSED',
+          'MESSAGE_SETTLED',
           'the consumer this message came on is closed; the broker delivers it again',
         ),
       );

@@ -80,7 +80,7 @@ test(
         options: subscriptionOptions,
         credit: 5,
       });
-      await assert.rejects(first.ack(), { code: 'CLOSED' });
+      await assert.rejects(first.ack(), { code: 'MESSAGE_SETTLED' });
       const seen = [(await waiting)!, (await subscription.receive({ timeoutMs: 2000 }))!];
       const third = await subscription.receive({ timeoutMs: 2000 });
       if (third) seen.push(third);

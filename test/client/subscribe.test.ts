@@ -148,7 +148,7 @@ test('with ack none, settling resolves at once and sends nothing', options, asyn
 });
 
 test(
-  'receive times out with null; close() sends UNSUBSCRIBE, ends iteration, and settling then fails with CLOSED',
+  'receive times out with null; close() sends UNSUBSCRIBE, ends iteration, and settling then fails with MESSAGE_SETTLED (as embedded)',
   options,
   async () => {
     await withClient(async (fake, client) => {
@@ -165,7 +165,7 @@ test(
       assert.equal(await subscription.receive(), null);
       for await (const yielded of subscription)
         assert.fail(`a closed subscription yielded ${yielded.text()}`);
-      await assert.rejects(message.ack(), { code: 'CLOSED' });
+      await assert.rejects(message.ack(), { code: 'MESSAGE_SETTLED' });
     });
   },
 );

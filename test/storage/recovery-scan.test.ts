@@ -37,7 +37,7 @@ test('recovery keeps every batch of an unindexed segment several scan chunks lon
   while (offset < RECORDS) {
     const records = await reopened.read(offset, { maxBytes: 4 * 1024 * 1024 });
     for (const record of records)
-      assert.equal(new TextDecoder().decode(record.key!), String(record.offset));
+      assert.equal(new TextDecoder().decode(record.key), String(record.offset));
     offset = records[records.length - 1]!.offset + 1;
   }
   await reopened.close();

@@ -1,0 +1,4 @@
+import { overTcp } from './tcp-harness.js';
+import { retentionSuite } from '../broker/semantics/retention.js';
+
+retentionSuite(overTcp);
