@@ -122,6 +122,10 @@ export interface SubscribeCommandOptions {
   readonly start?: string;
   readonly count?: number;
   readonly ack: boolean;
+  readonly nack: boolean;
+  readonly maxDeliveries?: number;
+  readonly deadLetter?: string;
+  readonly backoffMs?: number;
   readonly json: boolean;
   readonly timeoutMs?: number;
 }
@@ -161,6 +165,9 @@ export async function subscribeCommand(
       ...(options.subscription === undefined ? {} : { subscription: options.subscription }),
       ...(options.filter === undefined ? {} : { filter: options.filter }),
       ...(options.ack ? {} : { ack: 'none' as const }),
+      ...(options.maxDeliveries === undefined ? {} : { maxDeliveries: options.maxDeliveries }),
+      ...(options.deadLetter === undefined ? {} : { deadLetter: options.deadLetter }),
+      ...(options.backoffMs === undefined ? {} : { backoff: [options.backoffMs] }),
       start,
     });
     const stop = () => void subscription.close();
@@ -173,7 +180,8 @@ export async function subscribeCommand(
         );
         if (message === null) break;
         console.log(messageLine(message, options.json));
-        if (options.ack) await message.ack();
+        if (options.nack) await message.nack();
+        else if (options.ack) await message.ack();
         received++;
       }
     } finally {

@@ -200,6 +200,14 @@ program
   .option('--count <n>', 'stop after this many messages', integer('count', 1))
   .option('--timeout-ms <ms>', 'stop after this long without a message', integer('timeout-ms', 1))
   .option('--no-ack', 'at-most-once: do not ack')
+  .option('--nack', 'hand every message back instead (it is retried, then dead-lettered)', false)
+  .option(
+    '--max-deliveries <n>',
+    'dead-letter after this many deliveries (new subscription)',
+    integer('max-deliveries', 1),
+  )
+  .option('--dead-letter <subject>', 'where dead letters go (new subscription)')
+  .option('--backoff-ms <ms>', 'delay before a retry (new subscription)', integer('backoff-ms'))
   .option('--json', 'print one JSON object per message', false)
   .action(
     async (
@@ -212,6 +220,10 @@ program
         count?: number;
         timeoutMs?: number;
         ack: boolean;
+        nack: boolean;
+        maxDeliveries?: number;
+        deadLetter?: string;
+        backoffMs?: number;
         json: boolean;
       },
     ) => {
