@@ -7,9 +7,9 @@
 import * as net from 'node:net';
 import type { Client } from '../protocol/index.js';
 import { Writer } from '../protocol/codec.js';
-import { OPCODES, writeFrameHeader } from '../protocol/frame.js';
+import { FRAME_HEADER_BYTES, OPCODES, writeFrameHeader } from '../protocol/frame.js';
 import { writeError } from '../protocol/frames.js';
-import { CONNECTIONS_MAX } from '../limits.js';
+import { CONNECTIONS_MAX, HANDSHAKE_TIMEOUT_MS } from '../limits.js';
 import { WeirError } from '../util/index.js';
 import { Connection } from './connection.js';
 import { jsonLogger, type Logger } from './logger.js';
@@ -72,17 +72,7 @@ export class WeirServer {
       const error = this.#closing
         ? new WeirError('CLOSED', 'the server is shutting down')
         : new WeirError('LIMIT_EXCEEDED', `the server has ${max} connections already`);
-      const writer = new Writer();
-      writer.u32(0).u8(0).u8(0).u32(0);
-      writeError(writer, error);
-      const bytes = writer.finish();
-      writeFrameHeader(bytes, OPCODES.ERROR, 0, 0, bytes.length);
-      socket.on('error', () => undefined);
-      socket.end(Buffer.from(bytes));
-      this.#logger('warn', 'connection_refused', {
-        remote: socket.remoteAddress,
-        code: error.code,
-      });
+      this.#refuse(socket, error);
       return;
     }
     const connection = new Connection(this.#nextConnectionId++, socket, {
@@ -95,6 +85,32 @@ export class WeirServer {
     });
     this.#connections.add(connection);
     void connection.closed.then(() => this.#connections.delete(connection));
+  }
+
+  /**
+   * Refuses a connection: waits for its HELLO (bounded) and answers it with an ERROR carrying
+   * the HELLO's requestId, so the client's connect() fails with this code, then closes.
+   */
+  #refuse(socket: net.Socket, error: WeirError): void {
+    this.#logger('warn', 'connection_refused', { remote: socket.remoteAddress, code: error.code });
+    socket.on('error', () => undefined);
+    let answered = false;
+    const answer = (requestId: number) => {
+      if (answered) return;
+      answered = true;
+      clearTimeout(timer);
+      const writer = new Writer();
+      writer.u32(0).u8(0).u8(0).u32(0);
+      writeError(writer, error);
+      const bytes = writer.finish();
+      writeFrameHeader(bytes, OPCODES.ERROR, 0, requestId, bytes.length);
+      socket.end(Buffer.from(bytes));
+    };
+    const timer = setTimeout(() => answer(0), HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    socket.once('data', (chunk: Buffer) =>
+      answer(chunk.length >= FRAME_HEADER_BYTES ? chunk.readUInt32LE(6) : 0),
+    );
   }
 
   /** Stops accepting and ends every connection; resolves once all are torn down. */
