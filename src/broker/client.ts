@@ -22,6 +22,7 @@ import {
   REQUEST_TIMEOUT_MS_MAX,
 } from '../limits.js';
 import { WeirError } from '../util/index.js';
+import { UNCONFIRMED_RECEIPT } from '../protocol/index.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Consumer } from './consumer.js';
 import { listDeadLetters, redriveDeadLetters } from './dead-letter-admin.js';
@@ -72,6 +73,12 @@ export class InProcessClient implements Client {
 
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt> {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
+    if (options?.confirm === false) {
+      // Fire-and-forget (at-most-once), as over the network: not waited for, failures dropped.
+      const { confirm: _confirm, ...rest } = options;
+      this.#core.publish(subject, body, rest).catch(() => undefined);
+      return Promise.resolve(UNCONFIRMED_RECEIPT);
+    }
     return this.#core.publish(subject, body, options);
   }
 

@@ -15,7 +15,12 @@
  * These names are part of the on-disk format; new fields get new names, old ones never change
  * meaning. A reader ignores system names it does not know.
  */
-import type { Body, Headers, PublishOptions } from '../protocol/index.js';
+import {
+  PUBLISH_OPTION_NAMES,
+  type Body,
+  type Headers,
+  type PublishOptions,
+} from '../protocol/index.js';
 import type { RecordInput, StoredRecord } from '../storage/index.js';
 import {
   DELAY_MS_MAX,
@@ -83,18 +88,6 @@ export function encodeBody(body: Body): Uint8Array {
   return encoder.encode(text);
 }
 
-const PUBLISH_OPTIONS = new Set([
-  'key',
-  'headers',
-  'id',
-  'delayMs',
-  'deliverAt',
-  'ttlMs',
-  'priority',
-  'replyTo',
-  'correlationId',
-]);
-
 function boundedString(value: unknown, field: string, maxBytes: number): string {
   if (typeof value !== 'string' || value.length === 0)
     throw invalid(field, 'must be a non-empty string');
@@ -137,10 +130,13 @@ export function encodeMessage(
     if (typeof options !== 'object' || options === null)
       throw invalid('publish options', 'must be an object');
     for (const name in options) {
-      if (!PUBLISH_OPTIONS.has(name) && (options as Record<string, unknown>)[name] !== undefined) {
+      if (
+        !PUBLISH_OPTION_NAMES.has(name) &&
+        (options as Record<string, unknown>)[name] !== undefined
+      ) {
         throw invalid(
           `publish options.${name}`,
-          `is not an option (known: ${[...PUBLISH_OPTIONS].join(', ')})`,
+          `is not an option (known: ${[...PUBLISH_OPTION_NAMES].join(', ')})`,
         );
       }
     }

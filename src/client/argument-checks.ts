@@ -9,7 +9,7 @@ import {
   CLIENT_CONNECT_TIMEOUT_MS_MAX,
   CLIENT_NAME_BYTES_MAX,
 } from '../limits.js';
-import { WeirError, type PublishOptions } from '../protocol/index.js';
+import { PUBLISH_OPTION_NAMES, WeirError, type PublishOptions } from '../protocol/index.js';
 
 /** Options of `connect(url, options)`. */
 export interface ConnectOptions {
@@ -83,20 +83,8 @@ export function checkName(value: unknown, field: string): string {
 }
 
 const STRING_OPTIONS = ['key', 'id', 'replyTo', 'correlationId'] as const;
-/** Every publish option (request options add timeoutMs); anything else is refused, as embedded. */
-const PUBLISH_OPTIONS = new Set([
-  'key',
-  'headers',
-  'id',
-  'delayMs',
-  'deliverAt',
-  'ttlMs',
-  'priority',
-  'replyTo',
-  'correlationId',
-  'confirm',
-  'timeoutMs',
-]);
+/** Request options are publish options plus timeoutMs. */
+const PUBLISH_OPTIONS: ReadonlySet<string> = new Set([...PUBLISH_OPTION_NAMES, 'timeoutMs']);
 const NUMBER_OPTIONS = ['delayMs', 'deliverAt', 'ttlMs', 'priority'] as const;
 
 /** Publish (and request) options: types only; returns {} for undefined or null. */

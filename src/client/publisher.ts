@@ -25,20 +25,16 @@ import {
 import { Reader } from '../protocol/codec.js';
 import { FLAG_NO_CONFIRM, FRAME_HEADER_BYTES, OPCODES } from '../protocol/frame.js';
 import { readReceiptOrError, writePublishEntry } from '../protocol/frames.js';
-import { WeirError, type PublishOptions, type PublishReceipt } from '../protocol/index.js';
+import {
+  UNCONFIRMED_RECEIPT,
+  WeirError,
+  type PublishOptions,
+  type PublishReceipt,
+} from '../protocol/index.js';
 import { assert } from '../util/index.js';
 import type { Connection } from './connection.js';
 import { FifoQueue } from './fifo-queue.js';
 import { startFrame } from './frame-writer.js';
-
-/** What a `confirm: false` publish resolves with: nothing is known of where it went. */
-export const UNCONFIRMED_RECEIPT: PublishReceipt = Object.freeze({
-  stream: '',
-  partition: -1,
-  offset: -1,
-  duplicate: false,
-  streams: Object.freeze([]),
-});
 
 /** A PUBLISH frame starts this big and grows as entries are written. */
 const BATCH_FRAME_BYTES_INITIAL = 16 * 1024;

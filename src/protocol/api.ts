@@ -147,6 +147,29 @@ export interface PublishOptions {
   readonly confirm?: boolean;
 }
 
+/** The option names `publish` accepts (both transports refuse any other, naming it). */
+export const PUBLISH_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'key',
+  'headers',
+  'id',
+  'delayMs',
+  'deliverAt',
+  'ttlMs',
+  'priority',
+  'replyTo',
+  'correlationId',
+  'confirm',
+]);
+
+/** A fire-and-forget publish's receipt: it was not waited for, so it names no stream. */
+export const UNCONFIRMED_RECEIPT: PublishReceipt = Object.freeze({
+  stream: '',
+  partition: -1,
+  offset: -1,
+  duplicate: false,
+  streams: Object.freeze([]),
+});
+
 /**
  * Where a publish went. `stream` / `partition` / `offset` are those of the first stream (in
  * creation order) that captured the subject; `streams` lists every stream that captured it,

@@ -125,5 +125,21 @@ export function routingSuite(factory: HarnessFactory): void {
         await message!.ack();
         await expectNothing(gpu);
       }));
+
+    test('publish with confirm: false resolves with an unconfirmed receipt and is still stored', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('metrics', { subjects: ['metrics.>'] });
+        const listener = await client.subscribe('metrics', { subscription: 'all' });
+        const receipt = await client.publish('metrics.cpu', '42', { confirm: false });
+        assert.deepEqual(
+          { stream: receipt.stream, offset: receipt.offset, streams: receipt.streams.length },
+          { stream: '', offset: -1, streams: 0 },
+        );
+        const [message] = await receiveN(listener, 1);
+        assert.equal(message!.text(), '42');
+        await message!.ack();
+        // A fire-and-forget publish that fails is dropped, not thrown.
+        await client.publish('no.route', 'x', { confirm: false });
+      }));
   });
 }
