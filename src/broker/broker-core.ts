@@ -30,7 +30,7 @@ import {
   STREAMS_MAX,
   SUBSCRIPTIONS_PER_STREAM_MAX,
 } from '../limits.js';
-import { WeirError } from '../util/index.js';
+import { WeirError, Lane } from '../util/index.js';
 import { Consumer } from './consumer.js';
 import { encodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { readJsonFile, writeJsonFile } from './metadata-file.js';
@@ -76,7 +76,7 @@ export class BrokerCore {
   readonly #streams = new Map<string, Stream>();
   readonly #router = new Router<Stream>();
   readonly #inboxes = new Map<string, Inbox>();
-  #admin: Promise<unknown> = Promise.resolve();
+  readonly #admin = new Lane();
   #nextSequence = 1;
   #nextConsumerId = 1;
   #nextEphemeral = 1;
@@ -106,13 +106,10 @@ export class BrokerCore {
   }
 
   #serially<T>(operation: () => Promise<T>): Promise<T> {
-    const run = async (): Promise<T> => {
+    return this.#admin.run(async () => {
       if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
       return operation();
-    };
-    const result = this.#admin.then(run, run);
-    this.#admin = result.catch(() => undefined);
-    return result;
+    });
   }
 
   // ---- streams ---------------------------------------------------------------------------
@@ -525,7 +522,7 @@ export class BrokerCore {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    await this.#admin;
+    await this.#admin.idle();
     for (const inbox of this.#inboxes.values()) inbox.close();
     this.#inboxes.clear();
     const streams = [...this.#streams.values()];

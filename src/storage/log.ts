@@ -50,7 +50,7 @@ import {
 } from './record-batch.js';
 import { parseSegmentName, Segment, segmentName } from './segment.js';
 import { TailCache } from './tail-cache.js';
-import { Lane } from './lane.js';
+import { Lane } from '../util/index.js';
 
 /**
  * `weir:storage:flush` — published after every group-commit write (metrics: fsync latency,

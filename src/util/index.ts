@@ -8,3 +8,4 @@ export {
   isWeirError,
   type ErrorCode,
 } from './errors.js';
+export { Lane } from './lane.js';
