@@ -12,6 +12,7 @@ import { MemoryFileSystem, nodeFileSystem, type FileSystem } from '../storage/in
 import { WeirError } from '../util/index.js';
 import { CLIENTS_MAX } from '../limits.js';
 import { BrokerCore } from './broker-core.js';
+import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
 import { InProcessClient } from './client.js';
 import { invalid, oneOf, optionsObject } from './option-checks.js';
 
@@ -28,12 +29,14 @@ export interface BrokerOptions {
 
 export class Broker {
   readonly #core: BrokerCore;
+  readonly #lock: DataDirLock | null;
   readonly #clients = new Set<InProcessClient>();
   #nextClient = 1;
   #closing: Promise<void> | null = null;
 
-  private constructor(core: BrokerCore) {
+  private constructor(core: BrokerCore, lock: DataDirLock | null) {
     this.#core = core;
+    this.#lock = lock;
   }
 
   static async open(options: BrokerOptions): Promise<Broker> {
@@ -52,15 +55,27 @@ export class Broker {
       throw invalid('clock', 'must be a function');
     const memoryFileSystem = new MemoryFileSystem();
     const clock = (input.clock as (() => number) | undefined) ?? Date.now;
-    const core = await BrokerCore.open({
-      fileSystem: (input.fileSystem as FileSystem | undefined) ?? nodeFileSystem,
-      root: storage === 'file' ? path.resolve(input.dataDir as string) : path.sep + 'weir',
-      memoryFileSystem,
-      memoryRoot: path.sep + 'weir-memory',
-      inMemory: storage === 'memory',
-      now: clock,
-    });
-    return new Broker(core);
+    const fileSystem = (input.fileSystem as FileSystem | undefined) ?? nodeFileSystem;
+    const root = storage === 'file' ? path.resolve(input.dataDir as string) : path.sep + 'weir';
+    let lock: DataDirLock | null = null;
+    if (storage === 'file' && fileSystem === nodeFileSystem) {
+      await fileSystem.mkdir(root);
+      lock = await lockDataDir(root);
+    }
+    try {
+      const core = await BrokerCore.open({
+        fileSystem,
+        root,
+        memoryFileSystem,
+        memoryRoot: path.sep + 'weir-memory',
+        inMemory: storage === 'memory',
+        now: clock,
+      });
+      return new Broker(core, lock);
+    } catch (error) {
+      await lock?.release();
+      throw error;
+    }
   }
 
   get closed(): boolean {
@@ -83,8 +98,12 @@ export class Broker {
   /** Closes every client and stream; resolves once everything is flushed and closed. */
   close(): Promise<void> {
     this.#closing ??= (async () => {
-      for (const client of [...this.#clients]) await client.close();
-      await this.#core.close();
+      try {
+        for (const client of [...this.#clients]) await client.close();
+        await this.#core.close();
+      } finally {
+        await this.#lock?.release();
+      }
     })();
     return this.#closing;
   }

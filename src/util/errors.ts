@@ -78,6 +78,12 @@ export const ERROR_CODES = {
   PROTOCOL_ERROR: { number: 18, retriable: false, httpStatus: 400, message: 'protocol error' },
   LIMIT_EXCEEDED: { number: 19, retriable: true, httpStatus: 429, message: 'a limit was exceeded' },
   INTERNAL: { number: 20, retriable: false, httpStatus: 500, message: 'internal error' },
+  DATA_DIR_IN_USE: {
+    number: 21,
+    retriable: false,
+    httpStatus: 409,
+    message: 'another live broker process has this data directory open',
+  },
 } as const satisfies Record<
   string,
   { number: number; retriable: boolean; httpStatus: number; message: string }
