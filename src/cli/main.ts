@@ -57,7 +57,7 @@ const program = new Command('weir')
 program
   .command('serve')
   .description(
-    `run the broker server (TCP ${SERVER_PORT_DEFAULT}; HTTP/console on ${HTTP_PORT_DEFAULT} when that lands)`,
+    `run the broker server (TCP ${SERVER_PORT_DEFAULT}, HTTP API and console ${HTTP_PORT_DEFAULT})`,
   )
   .addOption(
     new Option('--data-dir <dir>', 'where streams are stored')
@@ -73,6 +73,13 @@ program
       .default(SERVER_PORT_DEFAULT)
       .argParser(integer('port')),
   )
+  .addOption(
+    new Option('--http-port <port>', 'HTTP API and console port; 0 picks a free one')
+      .env('WEIR_HTTP_PORT')
+      .default(HTTP_PORT_DEFAULT)
+      .argParser(integer('http-port')),
+  )
+  .addOption(new Option('--no-http', 'no HTTP API and console'))
   .addOption(new Option('--memory', 'keep everything in memory (nothing on disk)').default(false))
   .addOption(
     new Option('--log-level <level>', 'debug | info | warn | error')
@@ -91,8 +98,11 @@ program
       port: number;
       memory: boolean;
       logLevel: LogLevel;
+      httpPort: number;
+      http: boolean;
     }) => {
-      await serve({ ...options, version });
+      const { http, httpPort, ...rest } = options;
+      await serve({ ...rest, httpPort: http ? httpPort : null, version });
     },
   );
 

@@ -1,11 +1,14 @@
 /**
- * `weir serve`: opens the broker on a data directory and serves it over TCP until SIGTERM or
- * SIGINT, then shuts down gracefully: stop accepting, end connections (their consumers hand
- * leases back: those messages are available at once on restart), close the broker (in-flight
- * confirms finish, logs and journals are synced), exit 0.
+ * `weir serve`: opens the broker on a data directory and serves it over TCP, and the HTTP API
+ * and console next to it (src/admin), until SIGTERM or SIGINT, then shuts down gracefully:
+ * stop the HTTP server, stop accepting, end connections (their consumers hand leases back:
+ * those messages are available at once on restart), close the broker (in-flight confirms
+ * finish, logs and journals are synced), exit 0.
  */
 import * as path from 'node:path';
+import { startAdminServer, type AdminServer, type ConnectionsView } from '../admin/index.js';
 import { Broker } from '../broker/index.js';
+import { HTTP_PORT_DEFAULT } from '../limits.js';
 import { WeirServer, jsonLogger, type LogLevel } from '../server/index.js';
 
 export interface ServeOptions {
@@ -15,6 +18,25 @@ export interface ServeOptions {
   readonly logLevel: LogLevel;
   readonly memory: boolean;
   readonly version: string;
+  /** Port of the HTTP API and console (default HTTP_PORT_DEFAULT; 0 picks a free one; null: none). */
+  readonly httpPort?: number | null;
+}
+
+/** What the admin layer sees of the TCP server's connections. */
+function connectionsView(server: WeirServer): ConnectionsView {
+  return {
+    list: () =>
+      server.connections().map((connection) => ({
+        id: connection.id,
+        remote: connection.remote,
+        clientName: connection.clientName,
+        connectedAtMs: connection.connectedAtMs,
+        consumerCount: connection.consumerCount,
+        consumers: connection.consumers(),
+        published: connection.published,
+        delivered: connection.delivered,
+      })),
+  };
 }
 
 export async function serve(options: ServeOptions): Promise<void> {
@@ -38,6 +60,30 @@ export async function serve(options: ServeOptions): Promise<void> {
     openMs: Math.round(performance.now() - started),
   });
   console.log(`weir ${options.version} listening on weir://${host}:${port} (data: ${where})`);
+  const httpPort = options.httpPort === undefined ? HTTP_PORT_DEFAULT : options.httpPort;
+  let admin: AdminServer | null = null;
+  try {
+    admin =
+      httpPort === null
+        ? null
+        : await startAdminServer({
+            broker,
+            connections: connectionsView(server),
+            host: options.host,
+            port: httpPort,
+            version: options.version,
+          });
+  } catch (error) {
+    // The HTTP port is taken (or the console cannot load): do not leave the TCP server up.
+    await server.close();
+    await broker.close();
+    throw error;
+  }
+  if (admin) {
+    const { url } = admin.address();
+    logger('info', 'http_listening', { url });
+    console.log(`weir console and HTTP API on ${url}`);
+  }
 
   let stopping = false;
   const stop = (signal: string) => {
@@ -46,6 +92,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     logger('info', 'shutting_down', { signal });
     void (async () => {
       try {
+        await admin?.close();
         await server.close();
         await broker.close();
         logger('info', 'stopped', {});

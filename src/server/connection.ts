@@ -137,6 +137,29 @@ export class Connection {
     return this.#consumers.size;
   }
 
+  /** When the connection was accepted (ms since the epoch). */
+  readonly connectedAtMs = Date.now();
+  /** Messages this connection published and deliveries it was sent, since it connected. */
+  published = 0;
+  delivered = 0;
+
+  /** Its consumers, with their credit and unsettled deliveries (for the admin API). */
+  consumers(): {
+    id: number;
+    stream: string;
+    subscription: string;
+    credit: number;
+    unsettled: number;
+  }[] {
+    return [...this.#consumers.values()].map((consumer) => ({
+      id: consumer.id,
+      stream: consumer.subscription.stream,
+      subscription: consumer.subscription.name,
+      credit: consumer.credit,
+      unsettled: consumer.unsettled,
+    }));
+  }
+
   get closed(): Promise<void> {
     return this.#closedPromise;
   }
@@ -294,6 +317,7 @@ export class Connection {
     // Bodies are views into the socket's chunk: the broker stores (copies) them before the
     // publish promise resolves, and the chunk is not reused by Node, so no copy here.
     const client = this.#client!;
+    this.published += entries.length;
     this.#publishBytesInFlight += bytes;
     if (this.#publishBytesInFlight > CONNECTION_PUBLISH_BYTES_MAX && !this.#readingPaused) {
       this.#readingPaused = true;
@@ -441,6 +465,7 @@ export class Connection {
       this.#deliveries.set(consumerId, batch);
     }
     batch.push(message);
+    this.delivered++;
     if (batch.length >= DELIVER_BATCH_MESSAGES_MAX) this.#flushDeliveries();
     else if (!this.#deliveryFlushScheduled) {
       this.#deliveryFlushScheduled = true;

@@ -52,6 +52,11 @@ export class ServerConsumer {
     return this.#unsettled.size;
   }
 
+  /** Deliveries the client still allows before it grants more. */
+  get credit(): number {
+    return this.#credit;
+  }
+
   start(): void {
     if (this.#pumping) return;
     this.#pumping = true;

@@ -1,0 +1,199 @@
+/**
+ * The admin HTTP server: the JSON API under /api, /metrics, /healthz, /readyz, and the console
+ * (ui/) at /. It talks to the broker only through its own in-process Client, so everything it
+ * does is something an SDK user could do too.
+ *
+ * Request life: match the route (405 with INVALID_ARGUMENT for a wrong method) -> for POST and
+ * DELETE, refuse a cross-origin request (NOT_AUTHORIZED) -> run the handler -> JSON, or an
+ * error `{ error: { code, message } }` with the registry's HTTP status.
+ *
+ * Closing: stop accepting, end the event streams, cancel re-drives (each stops within about a
+ * chunk), stop the sampler, give open requests ADMIN_CLOSE_GRACE_MS, then cut the rest, and
+ * close the admin client. The broker itself belongs to the caller.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Broker } from '../broker/index.js';
+import {
+  ADMIN_CLOSE_GRACE_MS,
+  ADMIN_HTTP_CONNECTIONS_MAX,
+  ADMIN_REQUEST_BODY_BYTES_MAX,
+  ADMIN_REQUEST_TIMEOUT_MS,
+} from '../limits.js';
+import { WeirError } from '../util/index.js';
+import type { AdminContext } from './admin-context.js';
+import type { ConnectionsView } from './connections-view.js';
+import { readJsonBody, sendError, sendJson } from './http-io.js';
+import { LiveEvents } from './live-events.js';
+import { MessagePeeker } from './message-peek.js';
+import { AdminMetrics } from './metrics.js';
+import { RedriveJobs } from './redrive-jobs.js';
+import { Router, type RouteContext } from './router.js';
+import { deadLetterRoutes } from './routes-dead-letters.js';
+import { liveRoutes } from './routes-live.js';
+import { messageRoutes } from './routes-messages.js';
+import { streamRoutes } from './routes-streams.js';
+import { StatsSampler } from './stats-sampler.js';
+import { StaticFiles, defaultUiDirectory } from './static-files.js';
+
+export interface AdminServerOptions {
+  readonly broker: Broker;
+  /** The TCP server's connections (weir serve); absent for an embedded broker. */
+  readonly connections?: ConnectionsView;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** 0 picks a free port (see address()). */
+  readonly port: number;
+  /** Shown by /api/overview and the console. Default '0.0.0.0-dev'. */
+  readonly version?: string;
+  /** Directory of the console; default: this package's ui/; null: no console, API only. */
+  readonly uiDirectory?: string | null;
+  /** Stats sample period. Default ADMIN_SAMPLE_INTERVAL_MS. */
+  readonly sampleIntervalMs?: number;
+  /** Backlog without progress for this long is a stall. Default ADMIN_STALL_AFTER_MS_DEFAULT. */
+  readonly stallAfterMs?: number;
+}
+
+export interface AdminServer {
+  address(): { host: string; port: number; url: string };
+  close(): Promise<void>;
+}
+
+/** Starts the admin HTTP server; resolves once it listens and the first stats sample is taken. */
+export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
+  const { broker } = options;
+  const client = broker.connect();
+  const peeker = new MessagePeeker(client);
+  const sampler = new StatsSampler({
+    client,
+    connections: options.connections,
+    intervalMs: options.sampleIntervalMs,
+    stallAfterMs: options.stallAfterMs,
+    isOwnSubscription: (stream, name) => peeker.owns(stream, name),
+  });
+  const files = await StaticFiles.load(
+    options.uiDirectory === undefined ? defaultUiDirectory() : options.uiDirectory,
+  );
+  const router = new Router();
+  let accepting = true;
+  const context: AdminContext = {
+    broker,
+    client,
+    connections: options.connections,
+    sampler,
+    metrics: new AdminMetrics(sampler),
+    peeker,
+    redrives: new RedriveJobs(client),
+    events: new LiveEvents(sampler),
+    router,
+    version: options.version ?? '0.0.0-dev',
+    startedAtMs: Date.now(),
+    accepting: () => accepting,
+  };
+  router.add(streamRoutes(context));
+  router.add(messageRoutes(context));
+  router.add(deadLetterRoutes(context));
+  router.add(liveRoutes(context));
+
+  const server = http.createServer((request, response) => {
+    handle(context, files, request, response).catch((error: unknown) => sendError(response, error));
+  });
+  server.maxConnections = ADMIN_HTTP_CONNECTIONS_MAX;
+  server.requestTimeout = ADMIN_REQUEST_TIMEOUT_MS;
+  server.headersTimeout = Math.min(ADMIN_REQUEST_TIMEOUT_MS, server.headersTimeout);
+
+  try {
+    await sampler.start();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(options.port, options.host ?? '127.0.0.1', () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  } catch (error) {
+    await sampler.stop();
+    context.metrics.close();
+    await client.close();
+    throw error;
+  }
+
+  let closing: Promise<void> | null = null;
+  return {
+    address() {
+      const address = server.address() as AddressInfo;
+      const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+      return { host: address.address, port: address.port, url: `http://${host}:${address.port}` };
+    },
+    close() {
+      closing ??= (async () => {
+        accepting = false;
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+        context.events.close();
+        server.closeIdleConnections();
+        await context.redrives.close();
+        await sampler.stop();
+        const grace = setTimeout(() => server.closeAllConnections(), ADMIN_CLOSE_GRACE_MS);
+        await closed;
+        clearTimeout(grace);
+        context.metrics.close();
+        await client.close();
+      })();
+      return closing;
+    },
+  };
+}
+
+/** A POST or DELETE from a page of another origin is refused (the API has no CORS). */
+function crossOrigin(request: http.IncomingMessage): boolean {
+  const origin = request.headers.origin;
+  if (origin === undefined) return false;
+  try {
+    return new URL(origin).host !== request.headers.host;
+  } catch {
+    return true;
+  }
+}
+
+async function handle(
+  context: AdminContext,
+  files: StaticFiles,
+  request: http.IncomingMessage,
+  response: http.ServerResponse,
+): Promise<void> {
+  const method = request.method ?? 'GET';
+  const url = new URL(request.url ?? '/', 'http://admin.invalid');
+  const match = context.router.match(method, url.pathname);
+  if (match === null) {
+    if ((method === 'GET' || method === 'HEAD') && files.serve(request, response, url.pathname)) {
+      return;
+    }
+    if (url.pathname.startsWith('/api/')) {
+      throw new WeirError(
+        'INVALID_ARGUMENT',
+        `no endpoint ${method} ${url.pathname} (see /api/openapi.json)`,
+      );
+    }
+    response.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    response.end(
+      files.available ? 'not found\n' : 'not found (this server has no console files)\n',
+    );
+    return;
+  }
+  if (match === 'method') {
+    throw new WeirError('INVALID_ARGUMENT', `${method} is not allowed on ${url.pathname}`);
+  }
+  if (method !== 'GET' && method !== 'HEAD' && crossOrigin(request)) {
+    throw new WeirError('NOT_AUTHORIZED', 'cross-origin requests may not change the broker');
+  }
+  const routeContext: RouteContext = {
+    request,
+    response,
+    params: match.params,
+    query: url.searchParams,
+    body: () => readJsonBody(request, ADMIN_REQUEST_BODY_BYTES_MAX),
+  };
+  const result: unknown = await match.route.handler(routeContext);
+  if (match.route.raw) return;
+  sendJson(response, match.route.status ?? 200, result);
+}

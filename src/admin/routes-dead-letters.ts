@@ -1,0 +1,255 @@
+/**
+ * Dead letters: the targets the subscriptions name, browsing one target, re-driving with
+ * progress (see redrive-jobs.ts), and deleting.
+ *
+ * Deleting needs `deadLetters.delete` on the Client, which the Client API does not have yet:
+ * until it does, the endpoint refuses with INVALID_ARGUMENT saying so, and /api/overview
+ * reports `capabilities.deadLetterDelete: false` so the console hides the button.
+ */
+import {
+  DEAD_LETTER_HEADERS,
+  type DeadLetter,
+  type DeadLetterReason,
+  type DeadLettersApi,
+} from '../protocol/index.js';
+import { DEAD_LETTER_LIST_DEFAULT, DEAD_LETTER_LIST_MAX, REDRIVE_RATE_MAX } from '../limits.js';
+import { WeirError, isWeirError } from '../util/index.js';
+import type { AdminContext } from './admin-context.js';
+import { integerQuery, invalid, objectBody, onlyKeys } from './http-io.js';
+import { bodyPreview } from './message-peek.js';
+import type { RedriveRequest } from './redrive-jobs.js';
+import type { Route } from './router.js';
+
+const REASONS: readonly DeadLetterReason[] = [
+  'max-deliveries',
+  'terminated',
+  'expired',
+  'overflow',
+];
+
+interface DeadLetterTarget {
+  readonly subject: string;
+  deadLettered: number;
+  readonly subscriptions: { stream: string; name: string; deadLettered: number }[];
+}
+
+/** Selection of dead letters shared by list, re-drive and delete. */
+interface Selection {
+  readonly originStream?: string | undefined;
+  readonly reason?: DeadLetterReason | undefined;
+}
+
+/** What a Client that can delete dead letters offers (a proposed DeadLettersApi addition). */
+type DeletingDeadLettersApi = DeadLettersApi & {
+  delete(
+    subject: string,
+    options?: Selection & { readonly limit?: number },
+  ): Promise<{ readonly deleted: number }>;
+};
+
+export function canDeleteDeadLetters(api: DeadLettersApi): api is DeletingDeadLettersApi {
+  return typeof (api as Partial<DeletingDeadLettersApi>).delete === 'function';
+}
+
+function reasonOf(value: unknown, field: string): DeadLetterReason | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !REASONS.includes(value as DeadLetterReason)) {
+    throw invalid(field, `must be one of ${REASONS.join(', ')}`);
+  }
+  return value as DeadLetterReason;
+}
+
+function optionalString(value: unknown, field: string): string | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string') throw invalid(field, 'must be a string');
+  return value;
+}
+
+function optionalInteger(
+  value: unknown,
+  field: string,
+  min: number,
+  max: number,
+): number | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalid(field, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+/** A dead letter as the API shows it: with the weir-dead-* headers it carries. */
+function deadLetterView(letter: DeadLetter): Record<string, unknown> {
+  const deadHeaders: Record<string, string> = {
+    [DEAD_LETTER_HEADERS.reason]: letter.reason,
+    [DEAD_LETTER_HEADERS.deliveries]: String(letter.deliveries),
+    [DEAD_LETTER_HEADERS.originStream]: letter.origin.stream,
+    [DEAD_LETTER_HEADERS.originSubject]: letter.origin.subject,
+    [DEAD_LETTER_HEADERS.originPartition]: String(letter.origin.partition),
+    [DEAD_LETTER_HEADERS.originOffset]: String(letter.origin.offset),
+  };
+  if (letter.error !== null) deadHeaders[DEAD_LETTER_HEADERS.error] = letter.error;
+  return {
+    stream: letter.stream,
+    partition: letter.partition,
+    offset: letter.offset,
+    subject: letter.subject,
+    key: letter.key,
+    headers: letter.headers,
+    deadHeaders,
+    timestamp: letter.timestamp,
+    reason: letter.reason,
+    deliveries: letter.deliveries,
+    error: letter.error,
+    origin: letter.origin,
+    ...bodyPreview(letter.body),
+  };
+}
+
+export function deadLetterRoutes(context: AdminContext): Route[] {
+  const { client } = context;
+  return [
+    {
+      method: 'GET',
+      path: '/api/dead-letters',
+      tag: 'dead letters',
+      summary:
+        'The dead-letter subjects the subscriptions name, with the subscriptions that send there and how many they sent.',
+      handler: async () => {
+        const targets = new Map<string, DeadLetterTarget>();
+        for (const stream of await client.streams.list()) {
+          let subscriptions;
+          try {
+            subscriptions = await client.subscriptions.list(stream.name);
+          } catch (error) {
+            if (isWeirError(error, 'STREAM_NOT_FOUND')) continue; // deleted meanwhile
+            throw error;
+          }
+          for (const subscription of subscriptions) {
+            const subject = subscription.config.deadLetter;
+            if (subject === null) continue;
+            let target = targets.get(subject);
+            if (!target) {
+              target = { subject, deadLettered: 0, subscriptions: [] };
+              targets.set(subject, target);
+            }
+            target.deadLettered += subscription.deadLettered;
+            target.subscriptions.push({
+              stream: subscription.stream,
+              name: subscription.name,
+              deadLettered: subscription.deadLettered,
+            });
+          }
+        }
+        return [...targets.values()].sort((a, b) => (a.subject < b.subject ? -1 : 1));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/dead-letters/{subject}',
+      tag: 'dead letters',
+      summary:
+        'Dead letters published to the subject and not yet re-driven, oldest first, with reason, error, attempts and origin.',
+      query: {
+        limit: `at most this many, 1..${DEAD_LETTER_LIST_MAX} (default ${DEAD_LETTER_LIST_DEFAULT})`,
+        originStream: 'only those that came from this stream',
+        reason: `only those with this reason (${REASONS.join(', ')})`,
+      },
+      handler: async ({ params, query }) => {
+        const limit =
+          integerQuery(query, 'limit', 1, DEAD_LETTER_LIST_MAX) ?? DEAD_LETTER_LIST_DEFAULT;
+        const originStream = optionalString(query.get('originStream'), 'originStream');
+        const reason = reasonOf(query.get('reason'), 'reason');
+        const filtered = originStream !== undefined || reason !== undefined;
+        const listed = await client.deadLetters.list(params.subject!, {
+          limit: filtered ? DEAD_LETTER_LIST_MAX : limit,
+        });
+        const matching = listed.filter(
+          (letter) =>
+            (originStream === undefined || letter.origin.stream === originStream) &&
+            (reason === undefined || letter.reason === reason),
+        );
+        return {
+          subject: params.subject,
+          deadLetters: matching.slice(0, limit).map(deadLetterView),
+          /** true: there are more than the page shows. */
+          more: matching.length > limit || (!filtered && listed.length === limit),
+        };
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/dead-letters/{subject}/redrive',
+      tag: 'dead letters',
+      summary:
+        'Starts re-driving dead letters back to their origin stream at a bounded rate: all of them, or a selection by origin stream, reason and count (oldest first). Answers the job; follow it at /api/redrives/{id}.',
+      body: {
+        description: '{ limit?, ratePerSecond?, originStream?, reason? }',
+        example: { ratePerSecond: 100, reason: 'max-deliveries' },
+      },
+      status: 202,
+      handler: async ({ params, body }) => {
+        const input = objectBody(await body());
+        onlyKeys(input, ['limit', 'ratePerSecond', 'originStream', 'reason']);
+        const request: RedriveRequest = {
+          subject: params.subject!,
+          limit: optionalInteger(input.limit, 'limit', 1, Number.MAX_SAFE_INTEGER),
+          ratePerSecond: optionalInteger(input.ratePerSecond, 'ratePerSecond', 1, REDRIVE_RATE_MAX),
+          originStream: optionalString(input.originStream, 'originStream'),
+          reason: reasonOf(input.reason, 'reason'),
+        };
+        return context.redrives.start(request);
+      },
+    },
+    {
+      method: 'DELETE',
+      path: '/api/dead-letters/{subject}',
+      tag: 'dead letters',
+      summary:
+        'Deletes dead letters without re-driving them (all, or a selection by origin stream, reason and count). Needs a broker whose Client has deadLetters.delete.',
+      query: {
+        limit: 'at most this many (oldest first)',
+        originStream: 'only those that came from this stream',
+        reason: `only those with this reason (${REASONS.join(', ')})`,
+      },
+      handler: async ({ params, query }) => {
+        const api = client.deadLetters;
+        if (!canDeleteDeadLetters(api)) {
+          throw new WeirError(
+            'INVALID_ARGUMENT',
+            'this broker cannot delete dead letters yet (its Client has no deadLetters.delete); re-drive them or purge the dead-letter stream',
+          );
+        }
+        const limit = integerQuery(query, 'limit', 1, Number.MAX_SAFE_INTEGER);
+        const originStream = optionalString(query.get('originStream'), 'originStream');
+        const reason = reasonOf(query.get('reason'), 'reason');
+        return api.delete(params.subject!, {
+          ...(limit === undefined ? {} : { limit }),
+          ...(originStream === undefined ? {} : { originStream }),
+          ...(reason === undefined ? {} : { reason }),
+        });
+      },
+    },
+    {
+      method: 'GET',
+      path: '/api/redrives',
+      tag: 'dead letters',
+      summary: 'Re-drive jobs, newest first: state, total, re-driven so far.',
+      handler: () => context.redrives.list(),
+    },
+    {
+      method: 'GET',
+      path: '/api/redrives/{id}',
+      tag: 'dead letters',
+      summary: "One re-drive job's progress.",
+      handler: ({ params }) => context.redrives.get(params.id!),
+    },
+    {
+      method: 'POST',
+      path: '/api/redrives/{id}/cancel',
+      tag: 'dead letters',
+      summary: 'Stops a re-drive job after the chunk in progress (about one second).',
+      handler: ({ params }) => context.redrives.cancel(params.id!),
+    },
+  ];
+}

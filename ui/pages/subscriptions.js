@@ -1,0 +1,352 @@
+/* global window */
+// Subscriptions: lag (messages and seconds), in-flight, redeliveries and dead letters, consumers
+// and stalls for every subscription; one subscription's consumers (with credit) and seek.
+import { api } from '../lib/api.js';
+import {
+  h,
+  replace,
+  formatCount,
+  formatRate,
+  formatSeconds,
+  toLocalInput,
+  encodePath,
+} from '../lib/dom.js';
+
+function seekForm(stream, name, onDone) {
+  const position = h(
+    'select',
+    { name: 'position', dataset: { testid: 'seek-position' } },
+    h('option', { value: 'earliest' }, 'earliest (replay everything kept)'),
+    h('option', { value: 'latest' }, 'latest (skip the backlog)'),
+    h('option', { value: 'offset' }, 'offset'),
+    h('option', { value: 'time' }, 'time'),
+  );
+  const offset = h('input', { name: 'offset', type: 'number', min: 0, value: '0', class: 'short' });
+  const partition = h('input', {
+    name: 'partition',
+    type: 'number',
+    min: 0,
+    placeholder: 'all',
+    class: 'short',
+  });
+  const time = h('input', {
+    name: 'time',
+    type: 'datetime-local',
+    step: 1,
+    value: toLocalInput(Date.now() - 3600_000),
+  });
+  const message = h('span', { class: 'form-message', role: 'status' });
+  const form = h(
+    'form',
+    { class: 'inline-form', dataset: { testid: 'seek-form' } },
+    h('label', null, 'Move to ', position),
+    h('label', null, 'Offset ', offset),
+    h('label', null, 'Partition ', partition),
+    h('label', null, 'Time ', time),
+    h('button', { type: 'submit' }, 'Seek'),
+    message,
+  );
+  form.addEventListener('submit', async (event) => {
+    event.preventDefault();
+    let target = position.value;
+    if (target === 'offset') {
+      target = { offset: Number(offset.value) || 0 };
+      if (partition.value !== '') target.partition = Number(partition.value);
+    } else if (target === 'time') {
+      target = { timeMs: new Date(time.value).getTime() };
+    }
+    if (
+      !window.confirm(
+        `Move ${stream} / ${name} to ${JSON.stringify(target)}? Messages from there on are delivered again.`,
+      )
+    )
+      return;
+    try {
+      await api(
+        'POST',
+        `/api/streams/${encodePath(stream)}/subscriptions/${encodePath(name)}/seek`,
+        { position: target },
+      );
+      message.textContent = 'moved';
+      message.className = 'form-message ok';
+      onDone();
+    } catch (error) {
+      message.textContent = `${error.code}: ${error.message}`;
+      message.className = 'form-message error';
+    }
+  });
+  return form;
+}
+
+function detail(stream, name) {
+  const body = h('div');
+  const element = h(
+    'section',
+    { class: 'card', dataset: { testid: 'subscription-detail' } },
+    h('h2', null, `${stream} / ${name}`),
+    body,
+  );
+  async function refresh() {
+    let info;
+    try {
+      info = await api(
+        'GET',
+        `/api/streams/${encodePath(stream)}/subscriptions/${encodePath(name)}`,
+      );
+    } catch (error) {
+      replace(body, h('p', { class: 'form-message error' }, `${error.code}: ${error.message}`));
+      return;
+    }
+    const config = info.config;
+    replace(
+      body,
+      h(
+        'dl',
+        { class: 'config' },
+        [
+          ['mode', config.mode],
+          ['ack', config.ack],
+          ['filter', config.filter.join(', ') || 'every message'],
+          ['lease', `${config.leaseMs} ms`],
+          ['max deliveries', config.maxDeliveries ?? 'no limit'],
+          ['dead letters to', config.deadLetter ?? 'none'],
+          [
+            'ack floors',
+            info.partitions
+              .map(
+                (partition) =>
+                  `p${partition.partition}: ${partition.ackFloor} / ${partition.endOffset}`,
+              )
+              .join(', '),
+          ],
+        ].flatMap(([key, value]) => [
+          h('dt', null, key),
+          h('dd', { class: 'mono' }, String(value)),
+        ]),
+      ),
+      h('h3', null, 'Consumers'),
+      info.consumerDetails === null
+        ? h(
+            'p',
+            { class: 'muted' },
+            `${info.consumers} consumer(s) (no per-consumer details from this broker).`,
+          )
+        : info.consumerDetails.length === 0
+          ? h('p', { class: 'muted' }, `${info.consumers} consumer(s); none over the network.`)
+          : h(
+              'table',
+              null,
+              h(
+                'thead',
+                null,
+                h(
+                  'tr',
+                  null,
+                  ['Connection', 'Client', 'Consumer', 'Credit left', 'Unsettled'].map((title) =>
+                    h('th', null, title),
+                  ),
+                ),
+              ),
+              h(
+                'tbody',
+                null,
+                info.consumerDetails.map((consumer) =>
+                  h(
+                    'tr',
+                    null,
+                    h('td', { class: 'mono' }, `#${consumer.connection} ${consumer.remote}`),
+                    h('td', null, consumer.clientName || '–'),
+                    h('td', { class: 'number' }, String(consumer.id)),
+                    h('td', { class: 'number' }, String(consumer.credit)),
+                    h('td', { class: 'number' }, String(consumer.unsettled)),
+                  ),
+                ),
+              ),
+            ),
+      h('h3', null, 'Seek'),
+      seekForm(stream, name, refresh),
+    );
+  }
+  void refresh();
+  return { element, refresh };
+}
+
+function consumersSection() {
+  const body = h('div');
+  const element = h('section', { class: 'card' }, h('h2', null, 'Connected clients'), body);
+  async function refresh() {
+    try {
+      const { connections } = await api('GET', '/api/consumers');
+      if (connections === null) {
+        replace(body, h('p', { class: 'muted' }, 'Embedded broker: no network connections.'));
+        return;
+      }
+      replace(
+        body,
+        connections.length === 0
+          ? h('p', { class: 'muted' }, 'No clients connected.')
+          : h(
+              'table',
+              { dataset: { testid: 'connections-table' } },
+              h(
+                'thead',
+                null,
+                h(
+                  'tr',
+                  null,
+                  ['Connection', 'Client', 'Consumers', 'Subscriptions (credit left)'].map(
+                    (title) => h('th', null, title),
+                  ),
+                ),
+              ),
+              h(
+                'tbody',
+                null,
+                connections.map((connection) =>
+                  h(
+                    'tr',
+                    null,
+                    h('td', { class: 'mono' }, `#${connection.id} ${connection.remote}`),
+                    h('td', null, connection.clientName || '–'),
+                    h('td', { class: 'number' }, String(connection.consumerCount)),
+                    h(
+                      'td',
+                      { class: 'mono' },
+                      (connection.consumers ?? [])
+                        .map(
+                          (consumer) =>
+                            `${consumer.stream}/${consumer.subscription} (${consumer.credit})`,
+                        )
+                        .join(', ') || '–',
+                    ),
+                  ),
+                ),
+              ),
+            ),
+      );
+    } catch (error) {
+      replace(body, h('p', { class: 'form-message error' }, `${error.code}: ${error.message}`));
+    }
+  }
+  return { element, refresh };
+}
+
+export function mount(container, params) {
+  const rows = h('tbody');
+  const selected =
+    params.stream && params.subscription ? detail(params.stream, params.subscription) : null;
+  const consumers = consumersSection();
+  container.append(
+    h('h1', null, 'Subscriptions'),
+    selected ? selected.element : null,
+    h(
+      'section',
+      { class: 'card' },
+      h(
+        'table',
+        { dataset: { testid: 'subscriptions-table' } },
+        h(
+          'thead',
+          null,
+          h(
+            'tr',
+            null,
+            [
+              'Stream',
+              'Subscription',
+              'Mode',
+              'Consumers',
+              'Lag',
+              'Lag age',
+              'In flight',
+              'Delayed',
+              'Redelivered',
+              'Dead-lettered',
+              'Out',
+              'Acked',
+              'Status',
+            ].map((title) => h('th', null, title)),
+          ),
+        ),
+        rows,
+      ),
+    ),
+    consumers.element,
+  );
+  let ticks = 0;
+  void consumers.refresh();
+
+  function update(snapshot) {
+    replace(
+      rows,
+      snapshot.subscriptions.length === 0
+        ? h('tr', null, h('td', { colspan: 13, class: 'muted' }, 'No subscriptions yet.'))
+        : snapshot.subscriptions.map((subscription) =>
+            h(
+              'tr',
+              {
+                dataset: {
+                  testid: 'subscription-row',
+                  stream: subscription.stream,
+                  subscription: subscription.name,
+                },
+                class:
+                  params.stream === subscription.stream && params.subscription === subscription.name
+                    ? 'selected'
+                    : null,
+              },
+              h(
+                'td',
+                null,
+                h(
+                  'a',
+                  { href: `#/streams/${encodePath(subscription.stream)}` },
+                  subscription.stream,
+                ),
+              ),
+              h(
+                'td',
+                null,
+                h(
+                  'a',
+                  {
+                    href: `#/subscriptions/${encodePath(subscription.stream)}/${encodePath(subscription.name)}`,
+                  },
+                  subscription.name,
+                ),
+                subscription.durable ? null : h('span', { class: 'tag' }, 'ephemeral'),
+              ),
+              h('td', null, subscription.mode),
+              h('td', { class: 'number' }, String(subscription.consumers)),
+              h(
+                'td',
+                { class: 'number', dataset: { testid: 'subscription-lag' } },
+                formatCount(subscription.lagMessages),
+              ),
+              h('td', { class: 'number' }, formatSeconds(subscription.lagSeconds)),
+              h('td', { class: 'number' }, formatCount(subscription.inFlight)),
+              h('td', { class: 'number' }, formatCount(subscription.delayed)),
+              h('td', { class: 'number' }, formatCount(subscription.redelivered)),
+              h('td', { class: 'number' }, formatCount(subscription.deadLettered)),
+              h('td', { class: 'number' }, formatRate(subscription.deliveredPerSecond)),
+              h('td', { class: 'number' }, formatRate(subscription.ackedPerSecond)),
+              h(
+                'td',
+                null,
+                subscription.stall
+                  ? h(
+                      'span',
+                      { class: 'badge bad', title: subscription.stall.message },
+                      subscription.stall.reason,
+                    )
+                  : h('span', { class: 'badge good' }, 'ok'),
+              ),
+            ),
+          ),
+    );
+    // Connection details change slower than rates: every fifth sample.
+    if (++ticks % 5 === 0) void consumers.refresh();
+  }
+
+  return { update };
+}
