@@ -13,6 +13,7 @@
  * delete / seek subscriptions) run one at a time, in call order (`#serially`). Publishing
  * and delivery do not wait for them.
  */
+import * as diagnostics from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import type {
   Body,
@@ -69,6 +70,20 @@ export function validateUserName(value: unknown, field: string): string {
   const name = validateName(value, field);
   if (name.startsWith('_')) throw invalid(field, "may not start with '_' (reserved)");
   return name;
+}
+
+/**
+ * `weir:broker:publish` — one message per confirmed publish (metrics: publish→confirm latency).
+ * Costs nothing without subscribers.
+ */
+export const publishChannel = diagnostics.channel('weir:broker:publish');
+
+export interface PublishEvent {
+  readonly subject: string;
+  /** How many streams stored it (0: delivered to a request inbox). */
+  readonly streams: number;
+  /** From the publish call to its confirm (stored under each stream's fsync policy). */
+  readonly confirmMs: number;
 }
 
 export class BrokerCore {
@@ -279,7 +294,18 @@ export class BrokerCore {
     try {
       if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
       const now = this.now();
-      return this.#routeOrThrow(encodeMessage(subject, body, options, now), now);
+      const receipt = this.#routeOrThrow(encodeMessage(subject, body, options, now), now);
+      if (!publishChannel.hasSubscribers) return receipt;
+      const started = performance.now();
+      return receipt.then((stored) => {
+        const event: PublishEvent = {
+          subject,
+          streams: stored.streams.length,
+          confirmMs: performance.now() - started,
+        };
+        publishChannel.publish(event);
+        return stored;
+      });
     } catch (error) {
       return rejection(error);
     }
