@@ -52,6 +52,7 @@ const SUBSCRIBE_OPTIONS = [
   'maxDeliveries',
   'deadLetter',
   'deadLetterExpired',
+  'deadLetterOverflow',
   'backoff',
   'maxInFlight',
   'maxInFlightTotal',
@@ -67,6 +68,7 @@ const CONFIG_FIELDS = [
   'maxDeliveries',
   'deadLetter',
   'deadLetterExpired',
+  'deadLetterOverflow',
   'backoff',
   'maxInFlightTotal',
 ] as const satisfies readonly (keyof SubscriptionConfig)[];
@@ -208,6 +210,10 @@ export function resolveSubscribe(options: unknown): ResolvedSubscribe {
       input.deadLetterExpired === undefined
         ? false
         : booleanOption(input.deadLetterExpired, 'deadLetterExpired'),
+    deadLetterOverflow:
+      input.deadLetterOverflow === undefined
+        ? false
+        : booleanOption(input.deadLetterOverflow, 'deadLetterOverflow'),
     backoff: input.backoff === undefined ? DEFAULT_BACKOFF : validateBackoff(input.backoff),
     maxInFlightTotal:
       input.maxInFlightTotal === undefined

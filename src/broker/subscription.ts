@@ -248,10 +248,73 @@ export class SubscriptionGroup implements DeliveryActions {
   #catchUpStart(cursor: PartitionCursor): void {
     const start = this.#host.startOffset(cursor.partition);
     if (cursor.floor >= start) return;
+    if (this.config.deadLetterOverflow && this.config.deadLetter !== null) {
+      this.#deadLetterOverflow(cursor, start, this.config.deadLetter);
+      return;
+    }
+    this.#letGoBelow(cursor, start);
+  }
+
+  /** Moves the cursor to `start`, letting go of what lies below (counted as dropped unless it was dead-lettered). */
+  #letGoBelow(cursor: PartitionCursor, start: number, countDropped = true): void {
     for (const entry of cursor.moveTo(start, false)) {
       this.#detach(entry);
-      this.#counters.dropped++;
+      if (countDropped) this.#counters.dropped++;
     }
+  }
+
+  /**
+   * deadLetterOverflow: before letting go of what retention dropped below `start`, publishes
+   * each message this subscription had not settled to the dead-letter target (reason
+   * `overflow`). The records are read back from the log, which keeps them until their segment
+   * is deleted; those already deleted cannot be and are counted dropped. The cursor does not
+   * read meanwhile (`reading`), and everything below `start` goes once this is done.
+   */
+  #deadLetterOverflow(cursor: PartitionCursor, start: number, target: string): void {
+    cursor.reading = true;
+    const epoch = cursor.epoch;
+    const log = this.#host.logs[cursor.partition]!;
+    const work = async (): Promise<void> => {
+      let offset = cursor.floor;
+      while (offset < start && !this.#closed && cursor.epoch === epoch) {
+        const records = await log.read(offset, {
+          maxRecords: Math.min(CURSOR_READ_RECORDS_MAX, start - offset),
+          maxBytes: CURSOR_READ_BYTES_MAX,
+        });
+        const below = records.filter((record) => record.offset < start);
+        if (below.length === 0) break;
+        this.#counters.dropped += below[0]!.offset - offset; // deleted from disk already
+        const letters: Promise<void>[] = [];
+        for (const record of below) {
+          if (cursor.isSettled(record.offset)) continue;
+          const restored = cursor.restored.get(record.offset);
+          const entry =
+            cursor.entries.get(record.offset) ??
+            newEntry(cursor.partition, decodeMessage(record, true), restored?.deliveryCount ?? 0);
+          if (!this.#wanted(entry.message)) continue;
+          const letter = deadLetterFor(entry, this.#host.stream, target, 'overflow', null);
+          letters.push(
+            this.#host.publish(letter).then(
+              () => void this.#counters.deadLettered++,
+              () => void this.#counters.dropped++,
+            ),
+          );
+        }
+        await Promise.all(letters);
+        offset = below[below.length - 1]!.offset + 1;
+      }
+    };
+    work()
+      .catch(() => undefined) // a failed read: what is left below start is dropped, as without
+      .finally(() => {
+        cursor.reading = false;
+        if (this.#closed || cursor.epoch !== epoch) return;
+        const current = this.#host.startOffset(cursor.partition);
+        // Anything dropped meanwhile (start moved again) waits for the next pass.
+        if (cursor.floor < start) this.#letGoBelow(cursor, start, false);
+        if (current > start) this.#deadLetterOverflow(cursor, current, target);
+        else this.#dispatch();
+      });
   }
 
   #accept(cursor: PartitionCursor, records: readonly StoredRecord[]): void {

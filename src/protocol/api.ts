@@ -234,6 +234,12 @@ export interface SubscribeOptions {
   readonly deadLetter?: string;
   /** Dead-letter messages whose ttl passed (reason `expired`) instead of dropping them. Default false. */
   readonly deadLetterExpired?: boolean;
+  /**
+   * Dead-letter messages that retention dropped (drop-oldest overflow, maxBytes) before this
+   * subscription settled them (reason `overflow`) instead of dropping them. Default false.
+   * Messages whose segment was already deleted from disk cannot be, and are counted dropped.
+   */
+  readonly deadLetterOverflow?: boolean;
   /** Delay before a nacked or lease-expired message is offered again. Default: exponential 100 ms .. 60 s. */
   readonly backoff?: Backoff;
   /** Deliveries a consumer holds unsettled (prefetch). Default 1000. */
@@ -253,6 +259,7 @@ export interface SubscriptionConfig {
   readonly maxDeliveries: number | null;
   readonly deadLetter: string | null;
   readonly deadLetterExpired: boolean;
+  readonly deadLetterOverflow: boolean;
   readonly backoff: Backoff;
   readonly maxInFlightTotal: number | null;
 }

@@ -149,5 +149,53 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
         assert.equal((await client.deadLetters.redrive('dead.orders')).redriven, 1);
         assert.equal((await client.deadLetters.list('dead.orders')).length, 0);
       }));
+
+    test('messages retention drops before the subscription settled them are dead-lettered (overflow) when it asks', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('capped', { subjects: ['capped'], maxMessages: 3 });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const options = {
+          subscription: 'keeper',
+          deadLetter: 'dead.capped',
+          deadLetterOverflow: true,
+        };
+        // The subscription exists, with no consumer, while the stream overflows.
+        await (await client.subscribe('capped', options)).close();
+        await (await client.subscribe('capped', { subscription: 'lossy' })).close();
+        for (let index = 0; index < 5; index++) await client.publish('capped', `m${index}`);
+        const keeper = await client.subscribe('capped', options);
+        const kept = await receiveN(keeper, 3);
+        assert.deepEqual(
+          kept.map((message) => message.text()),
+          ['m2', 'm3', 'm4'],
+        );
+        for (const message of kept) await message.ack();
+        const dead = await client.subscribe('dead', { subscription: 'inspect' });
+        const letters = await receiveN(dead, 2);
+        assert.deepEqual(
+          letters.map((letter) => [letter.text(), letter.headers[DEAD_LETTER_HEADERS.reason]]),
+          [
+            ['m0', 'overflow'],
+            ['m1', 'overflow'],
+          ],
+        );
+        assert.deepEqual(
+          letters.map((letter) => letter.headers[DEAD_LETTER_HEADERS.originOffset]),
+          ['0', '1'],
+        );
+        for (const letter of letters) await letter.ack();
+        // Without the option the dropped messages are only counted.
+        const lossy = await client.subscribe('capped', { subscription: 'lossy' });
+        assert.deepEqual(
+          (await receiveN(lossy, 3)).map((message) => message.text()),
+          ['m2', 'm3', 'm4'],
+        );
+        await expectNothing(dead);
+        await eventually(
+          async () => (await client.subscriptions.info('capped', 'keeper')).deadLettered === 2,
+          2000,
+          'keeper counts two dead letters',
+        );
+      }));
   });
 }
