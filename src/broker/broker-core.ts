@@ -221,7 +221,14 @@ export class BrokerCore {
   createStream(name: string, options: unknown): Promise<StreamInfo> {
     return this.#serially(async () => {
       validateUserName(name, 'stream name');
-      const config = resolveStreamConfig(name, options);
+      const inMemory = this.#options.inMemory;
+      const config = resolveStreamConfig(name, options, inMemory ? 'memory' : 'file');
+      if (inMemory && config.storage === 'file') {
+        throw new WeirError(
+          'INVALID_ARGUMENT',
+          "storage 'file' is not available: this broker keeps everything in memory",
+        );
+      }
       const existing = this.#streams.get(name);
       if (existing) {
         if (sameStreamConfig(existing.config, config)) return existing.info();

@@ -42,7 +42,15 @@ function limitOrNull(value: unknown, field: string): number | null {
 }
 
 /** Validates `options` for the stream `name`; returns the frozen configuration with defaults. */
-export function resolveStreamConfig(name: string, options: unknown): StreamConfig {
+/**
+ * Validates stream options and fills in defaults. `defaultStorage` is the broker's: a memory
+ * broker's streams are memory streams.
+ */
+export function resolveStreamConfig(
+  name: string,
+  options: unknown,
+  defaultStorage: 'file' | 'memory' = 'file',
+): StreamConfig {
   const input = optionsObject(options, 'stream options', STREAM_OPTIONS);
   let subjects: string[];
   if (input.subjects === undefined) {
@@ -66,7 +74,9 @@ export function resolveStreamConfig(name: string, options: unknown): StreamConfi
         ? 1
         : integerIn(input.partitions, 'partitions', 1, PARTITIONS_MAX),
     storage:
-      input.storage === undefined ? 'file' : oneOf(input.storage, 'storage', ['file', 'memory']),
+      input.storage === undefined
+        ? defaultStorage
+        : oneOf(input.storage, 'storage', ['file', 'memory']),
     fsync:
       input.fsync === undefined
         ? 'always'
