@@ -25,7 +25,7 @@ import { WeirError } from '../util/index.js';
 import { UNCONFIRMED_RECEIPT } from '../protocol/index.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Consumer } from './consumer.js';
-import { listDeadLetters, redriveDeadLetters } from './dead-letter-admin.js';
+import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from './dead-letter-admin.js';
 import { integerIn, rejection } from './option-checks.js';
 import type { Inbox } from './request-reply.js';
 
@@ -64,6 +64,7 @@ export class InProcessClient implements Client {
     this.deadLetters = {
       list: (subject, options) => open(() => listDeadLetters(core, subject, options)),
       redrive: (subject, options) => open(() => redriveDeadLetters(core, subject, options)),
+      delete: (subject, options) => open(() => deleteDeadLetters(core, subject, options)),
     };
   }
 

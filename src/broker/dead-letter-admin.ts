@@ -8,7 +8,13 @@
  * body and user headers), at most `ratePerSecond` per second.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { DeadLetter, DeadLetterListOptions, RedriveOptions } from '../protocol/index.js';
+import type {
+  DeadLetter,
+  DeadLetterDeleteOptions,
+  DeadLetterListOptions,
+  RedriveOptions,
+} from '../protocol/index.js';
+import { WeirError } from '../util/index.js';
 import {
   CURSOR_READ_RECORDS_MAX,
   DEAD_LETTER_LIST_DEFAULT,
@@ -18,7 +24,7 @@ import {
 } from '../limits.js';
 import type { BrokerCore } from './broker-core.js';
 import { fromDeadLetter } from './dead-letter.js';
-import { reencode } from './message-codec.js';
+import { reencode, type StoredMessage } from './message-codec.js';
 import { integerIn, oneOf, optionsObject, validateName } from './option-checks.js';
 import { hashKey } from './partition-hash.js';
 import type { Stream } from './stream.js';
@@ -71,42 +77,119 @@ export async function redriveDeadLetters(
   subject: string,
   options: RedriveOptions | undefined,
 ): Promise<{ redriven: number }> {
-  validateSubject(subject);
   const input = optionsObject(options, 'redrive options', [
     'limit',
     'ratePerSecond',
     'originStream',
     'reason',
+    'only',
   ]);
-  const limit =
-    input.limit === undefined
-      ? Infinity
-      : integerIn(input.limit, 'limit', 1, Number.MAX_SAFE_INTEGER);
   const rate =
     input.ratePerSecond === undefined
       ? REDRIVE_RATE_DEFAULT
       : integerIn(input.ratePerSecond, 'ratePerSecond', 1, REDRIVE_RATE_MAX);
+  const started = core.now();
+  let redriven = 0;
+  await settleDeadLetters(core, subject, input, async (message, deadLetter) => {
+    const target: Stream | undefined = core.findStream(deadLetter.origin.stream);
+    if (!target) return false; // its origin is gone: it stays a dead letter
+    const due = started + (redriven * 1000) / rate;
+    const wait = due - core.now();
+    if (wait > 0) await sleep(wait);
+    await core.storeIn(target, reencode(message, deadLetter.origin.subject, deadLetter.headers));
+    redriven++;
+    return true;
+  });
+  return { redriven };
+}
+
+export async function deleteDeadLetters(
+  core: BrokerCore,
+  subject: string,
+  options: DeadLetterDeleteOptions | undefined,
+): Promise<{ deleted: number }> {
+  const input = optionsObject(options, 'delete options', [
+    'limit',
+    'originStream',
+    'reason',
+    'only',
+  ]);
+  let deleted = 0;
+  await settleDeadLetters(core, subject, input, () => {
+    deleted++;
+    return Promise.resolve(true);
+  });
+  return { deleted };
+}
+
+function positionKey(stream: string, partition: number, offset: number): string {
+  return `${stream}/${partition}/${offset}`;
+}
+
+function parseOnly(value: unknown): Set<string> | null {
+  if (value === undefined) return null;
+  if (!Array.isArray(value) || value.length > DEAD_LETTER_LIST_MAX) {
+    throw new WeirError(
+      'INVALID_ARGUMENT',
+      `only must be a list of at most ${DEAD_LETTER_LIST_MAX} positions`,
+    );
+  }
+  const keys = new Set<string>();
+  for (const position of value as unknown[]) {
+    const { stream, partition, offset } = (position ?? {}) as Record<string, unknown>;
+    if (
+      typeof stream !== 'string' ||
+      !Number.isSafeInteger(partition) ||
+      !Number.isSafeInteger(offset)
+    ) {
+      throw new WeirError(
+        'INVALID_ARGUMENT',
+        'only: each position needs stream, partition and offset',
+      );
+    }
+    keys.add(positionKey(stream, partition as number, offset as number));
+  }
+  return keys;
+}
+
+/**
+ * Walks the dead letters of `subject` that are there now, in the selection (limit, origin
+ * stream, reason, only), and settles in the broker-owned `_redrive-…` subscription each one
+ * `act` took (act returns false to leave it), and every message of another subject passed
+ * over, so that `list` and later walks skip them.
+ */
+async function settleDeadLetters(
+  core: BrokerCore,
+  subject: string,
+  input: Record<string, unknown>,
+  act: (message: StoredMessage, deadLetter: DeadLetter) => Promise<boolean>,
+): Promise<void> {
+  validateSubject(subject);
+  const limit =
+    input.limit === undefined
+      ? Infinity
+      : integerIn(input.limit, 'limit', 1, Number.MAX_SAFE_INTEGER);
   const originStream =
     input.originStream === undefined ? null : validateName(input.originStream, 'originStream');
   const reason =
     input.reason === undefined
       ? null
       : oneOf(input.reason, 'reason', ['max-deliveries', 'terminated', 'expired', 'overflow']);
-  const started = core.now();
-  let redriven = 0;
+  const only = parseOnly(input.only);
+  let taken = 0;
   for (const stream of core.streamsFor(subject)) {
-    if (redriven >= limit) break;
+    if (taken >= limit) break;
     const group = await core.internalSubscription(stream, redriveName(subject), subject);
-    for (let partition = 0; partition < stream.logs.length && redriven < limit; partition++) {
-      // Only what is there now: dead letters arriving meanwhile wait for the next redrive.
+    for (let partition = 0; partition < stream.logs.length && taken < limit; partition++) {
+      // Only what is there now: dead letters arriving meanwhile wait for the next walk.
       const end = stream.logs[partition]!.committedOffset;
       let offset = group.floor(partition);
-      while (offset < end && redriven < limit) {
+      while (offset < end && taken < limit) {
         const messages = await stream.readMessages(partition, offset, CURSOR_READ_RECORDS_MAX);
         if (messages.length === 0) break;
         const passedOver: Promise<void>[] = [];
         for (const message of messages) {
-          if (message.offset >= end || redriven >= limit) break;
+          if (message.offset >= end || taken >= limit) break;
           offset = message.offset + 1;
           if (group.isSettled(partition, message.offset)) continue;
           const deadLetter =
@@ -117,21 +200,14 @@ export async function redriveDeadLetters(
           }
           if (originStream !== null && deadLetter.origin.stream !== originStream) continue;
           if (reason !== null && deadLetter.reason !== reason) continue;
-          const target: Stream | undefined = core.findStream(deadLetter.origin.stream);
-          if (!target) continue; // its origin is gone: it stays a dead letter
-          const due = started + (redriven * 1000) / rate;
-          const wait = due - core.now();
-          if (wait > 0) await sleep(wait);
-          await core.storeIn(
-            target,
-            reencode(message, deadLetter.origin.subject, deadLetter.headers),
-          );
+          if (only !== null && !only.has(positionKey(stream.name, partition, message.offset)))
+            continue;
+          if (!(await act(message, deadLetter))) continue;
           await group.settleOffset(partition, message.offset);
-          redriven++;
+          taken++;
         }
         await Promise.all(passedOver);
       }
     }
   }
-  return { redriven };
 }

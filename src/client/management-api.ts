@@ -56,6 +56,8 @@ export function createDeadLettersApi(call: CallFunction): DeadLettersApi {
     },
     redrive: async (subject, options) =>
       (await call('deadLetters.redrive', [subject, options])) as { readonly redriven: number },
+    delete: async (subject, options) =>
+      (await call('deadLetters.delete', [subject, options])) as { readonly deleted: number },
   };
 }
 

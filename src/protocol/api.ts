@@ -420,13 +420,27 @@ export interface RedriveOptions {
   /** Only dead letters that came from this stream / have this reason. */
   readonly originStream?: string;
   readonly reason?: DeadLetterReason;
+  /** Only these dead letters (where each is stored, as `list` gives them). */
+  readonly only?: readonly DeadLetterPosition[];
 }
 
+/** Where a dead letter is stored: its `stream`, `partition` and `offset` in a DeadLetter. */
+export interface DeadLetterPosition {
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+/** Which dead letters `delete` removes: the same selection as `redrive`, without a rate. */
+export type DeadLetterDeleteOptions = Omit<RedriveOptions, 'ratePerSecond'>;
+
 export interface DeadLettersApi {
-  /** Dead letters published to `subject` and not yet re-driven, oldest first. */
+  /** Dead letters published to `subject` and not yet re-driven or deleted, oldest first. */
   list(subject: string, options?: DeadLetterListOptions): Promise<DeadLetter[]>;
   /** Publishes dead letters back to their origin subject (same key, body and user headers). */
   redrive(subject: string, options?: RedriveOptions): Promise<{ readonly redriven: number }>;
+  /** Removes dead letters without re-driving them: `list` and `redrive` no longer see them. */
+  delete(subject: string, options?: DeadLetterDeleteOptions): Promise<{ readonly deleted: number }>;
 }
 
 export interface RequestOptions extends Omit<PublishOptions, 'replyTo' | 'correlationId'> {

@@ -59,6 +59,8 @@ const METHODS: Record<string, Method> = {
     ),
   'deadLetters.redrive': (client, p) =>
     client.deadLetters.redrive(text(p, 0, 'dead-letter subject'), options(p, 1)),
+  'deadLetters.delete': (client, p) =>
+    client.deadLetters.delete(text(p, 0, 'dead-letter subject'), options(p, 1)),
 };
 
 export const CALL_METHODS = Object.keys(METHODS);

@@ -197,5 +197,45 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
           'keeper counts two dead letters',
         );
       }));
+
+    test('chosen dead letters can be re-driven or deleted by position; deleted ones are gone from list and redrive', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const subscription = await client.subscribe('orders', {
+          subscription: 'b',
+          deadLetter: 'dead.orders',
+        });
+        for (let index = 0; index < 4; index++) await client.publish('orders.x', `o${index}`);
+        for (const message of await receiveN(subscription, 4)) await message.term('later');
+        await eventually(async () => (await client.deadLetters.list('dead.orders')).length === 4);
+        const [first, second, third] = await client.deadLetters.list('dead.orders');
+        const position = (dead: typeof first) => ({
+          stream: dead!.stream,
+          partition: dead!.partition,
+          offset: dead!.offset,
+        });
+        const { deleted } = await client.deadLetters.delete('dead.orders', {
+          only: [position(first), position(third)],
+        });
+        assert.equal(deleted, 2);
+        assert.deepEqual(
+          (await client.deadLetters.list('dead.orders')).map((dead) =>
+            Buffer.from(dead.body).toString(),
+          ),
+          ['o1', 'o3'],
+        );
+        const { redriven } = await client.deadLetters.redrive('dead.orders', {
+          only: [position(second)],
+        });
+        assert.equal(redriven, 1);
+        const [back] = await receiveN(subscription, 1);
+        assert.equal(back!.text(), 'o1');
+        await back!.ack();
+        assert.equal((await client.deadLetters.delete('dead.orders')).deleted, 1);
+        assert.equal((await client.deadLetters.list('dead.orders')).length, 0);
+        assert.equal((await client.deadLetters.redrive('dead.orders')).redriven, 0);
+        await expectNothing(subscription);
+      }));
   });
 }
