@@ -14,7 +14,12 @@
  * (the oldest finished ones go first).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Client, DeadLetterReason, RedriveOptions } from '../protocol/index.js';
+import type {
+  Client,
+  DeadLetterPosition,
+  DeadLetterReason,
+  RedriveOptions,
+} from '../protocol/index.js';
 import {
   ADMIN_REDRIVE_JOBS_MAX,
   ADMIN_REDRIVES_RUNNING_MAX,
@@ -34,6 +39,8 @@ export interface RedriveRequest {
   readonly ratePerSecond?: number | undefined;
   readonly originStream?: string | undefined;
   readonly reason?: DeadLetterReason | undefined;
+  /** Only these dead letters (chosen in the console). */
+  readonly only?: readonly DeadLetterPosition[] | undefined;
 }
 
 export type RedriveState = 'running' | 'done' | 'failed' | 'cancelled';
@@ -126,19 +133,27 @@ export class RedriveJobs {
   }
 
   async #run(job: RedriveJob): Promise<void> {
-    const { subject, limit, originStream, reason } = job.request;
+    const { subject, limit, originStream, reason, only } = job.request;
     const rate = job.request.ratePerSecond ?? REDRIVE_RATE_DEFAULT;
     const filters: RedriveOptions = {
       ...(originStream === undefined ? {} : { originStream }),
       ...(reason === undefined ? {} : { reason }),
+      ...(only === undefined ? {} : { only }),
       ratePerSecond: rate,
     };
+    const chosen =
+      only === undefined
+        ? null
+        : new Set(
+            only.map((position) => `${position.stream}/${position.partition}/${position.offset}`),
+          );
     try {
       const listed = await this.#client.deadLetters.list(subject, { limit: DEAD_LETTER_LIST_MAX });
       const matching = listed.filter(
         (letter) =>
           (originStream === undefined || letter.origin.stream === originStream) &&
-          (reason === undefined || letter.reason === reason),
+          (reason === undefined || letter.reason === reason) &&
+          (chosen === null || chosen.has(`${letter.stream}/${letter.partition}/${letter.offset}`)),
       ).length;
       const countedAll = listed.length < DEAD_LETTER_LIST_MAX;
       const target =

@@ -9,11 +9,11 @@
 import {
   DEAD_LETTER_HEADERS,
   type DeadLetter,
+  type DeadLetterPosition,
   type DeadLetterReason,
-  type DeadLettersApi,
 } from '../protocol/index.js';
 import { DEAD_LETTER_LIST_DEFAULT, DEAD_LETTER_LIST_MAX, REDRIVE_RATE_MAX } from '../limits.js';
-import { WeirError, isWeirError } from '../util/index.js';
+import { isWeirError } from '../util/index.js';
 import type { AdminContext } from './admin-context.js';
 import { integerQuery, invalid, objectBody, onlyKeys } from './http-io.js';
 import { bodyPreview } from './message-peek.js';
@@ -33,22 +33,23 @@ interface DeadLetterTarget {
   readonly subscriptions: { stream: string; name: string; deadLettered: number }[];
 }
 
-/** Selection of dead letters shared by list, re-drive and delete. */
-interface Selection {
-  readonly originStream?: string | undefined;
-  readonly reason?: DeadLetterReason | undefined;
-}
-
-/** What a Client that can delete dead letters offers (a proposed DeadLettersApi addition). */
-type DeletingDeadLettersApi = DeadLettersApi & {
-  delete(
-    subject: string,
-    options?: Selection & { readonly limit?: number },
-  ): Promise<{ readonly deleted: number }>;
-};
-
-export function canDeleteDeadLetters(api: DeadLettersApi): api is DeletingDeadLettersApi {
-  return typeof (api as Partial<DeletingDeadLettersApi>).delete === 'function';
+/** `only`: the dead letters chosen by position (checked again by the broker). */
+function positionsOf(value: unknown): DeadLetterPosition[] | undefined {
+  if (value === undefined || value === null) return undefined;
+  if (!Array.isArray(value) || value.length > DEAD_LETTER_LIST_MAX) {
+    throw invalid('only', `must be a list of at most ${DEAD_LETTER_LIST_MAX} positions`);
+  }
+  return (value as unknown[]).map((position) => {
+    const { stream, partition, offset } = (position ?? {}) as Record<string, unknown>;
+    if (
+      typeof stream !== 'string' ||
+      !Number.isSafeInteger(partition) ||
+      !Number.isSafeInteger(offset)
+    ) {
+      throw invalid('only', 'positions need stream, partition and offset');
+    }
+    return { stream, partition: partition as number, offset: offset as number };
+  });
 }
 
 function reasonOf(value: unknown, field: string): DeadLetterReason | undefined {
@@ -184,19 +185,21 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
       summary:
         'Starts re-driving dead letters back to their origin stream at a bounded rate: all of them, or a selection by origin stream, reason and count (oldest first). Answers the job; follow it at /api/redrives/{id}.',
       body: {
-        description: '{ limit?, ratePerSecond?, originStream?, reason? }',
+        description:
+          '{ limit?, ratePerSecond?, originStream?, reason?, only?: [{ stream, partition, offset }] }',
         example: { ratePerSecond: 100, reason: 'max-deliveries' },
       },
       status: 202,
       handler: async ({ params, body }) => {
         const input = objectBody(await body());
-        onlyKeys(input, ['limit', 'ratePerSecond', 'originStream', 'reason']);
+        onlyKeys(input, ['limit', 'ratePerSecond', 'originStream', 'reason', 'only']);
         const request: RedriveRequest = {
           subject: params.subject!,
           limit: optionalInteger(input.limit, 'limit', 1, Number.MAX_SAFE_INTEGER),
           ratePerSecond: optionalInteger(input.ratePerSecond, 'ratePerSecond', 1, REDRIVE_RATE_MAX),
           originStream: optionalString(input.originStream, 'originStream'),
           reason: reasonOf(input.reason, 'reason'),
+          only: positionsOf(input.only),
         };
         return context.redrives.start(request);
       },
@@ -206,27 +209,45 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
       path: '/api/dead-letters/{subject}',
       tag: 'dead letters',
       summary:
-        'Deletes dead letters without re-driving them (all, or a selection by origin stream, reason and count). Needs a broker whose Client has deadLetters.delete.',
+        'Deletes dead letters without re-driving them (all, or a selection by origin stream, reason and count).',
       query: {
         limit: 'at most this many (oldest first)',
         originStream: 'only those that came from this stream',
         reason: `only those with this reason (${REASONS.join(', ')})`,
       },
       handler: async ({ params, query }) => {
-        const api = client.deadLetters;
-        if (!canDeleteDeadLetters(api)) {
-          throw new WeirError(
-            'INVALID_ARGUMENT',
-            'this broker cannot delete dead letters yet (its Client has no deadLetters.delete); re-drive them or purge the dead-letter stream',
-          );
-        }
         const limit = integerQuery(query, 'limit', 1, Number.MAX_SAFE_INTEGER);
         const originStream = optionalString(query.get('originStream'), 'originStream');
         const reason = reasonOf(query.get('reason'), 'reason');
-        return api.delete(params.subject!, {
+        return client.deadLetters.delete(params.subject!, {
           ...(limit === undefined ? {} : { limit }),
           ...(originStream === undefined ? {} : { originStream }),
           ...(reason === undefined ? {} : { reason }),
+        });
+      },
+    },
+    {
+      method: 'POST',
+      path: '/api/dead-letters/{subject}/delete',
+      tag: 'dead letters',
+      summary:
+        'Deletes the chosen dead letters (only: their stream, partition and offset, as listed) or a selection, without re-driving them.',
+      body: {
+        description: '{ limit?, originStream?, reason?, only?: [{ stream, partition, offset }] }',
+        example: { only: [{ stream: 'dead', partition: 0, offset: 3 }] },
+      },
+      handler: async ({ params, body }) => {
+        const input = objectBody(await body());
+        onlyKeys(input, ['limit', 'originStream', 'reason', 'only']);
+        const limit = optionalInteger(input.limit, 'limit', 1, Number.MAX_SAFE_INTEGER);
+        const originStream = optionalString(input.originStream, 'originStream');
+        const reason = reasonOf(input.reason, 'reason');
+        const only = positionsOf(input.only);
+        return client.deadLetters.delete(params.subject!, {
+          ...(limit === undefined ? {} : { limit }),
+          ...(originStream === undefined ? {} : { originStream }),
+          ...(reason === undefined ? {} : { reason }),
+          ...(only === undefined ? {} : { only }),
         });
       },
     },

@@ -7,7 +7,6 @@ import { ADMIN_READY_TIMEOUT_MS } from '../limits.js';
 import { WeirError } from '../util/index.js';
 import type { AdminContext } from './admin-context.js';
 import { sendError } from './http-io.js';
-import { canDeleteDeadLetters } from './routes-dead-letters.js';
 import type { Route } from './router.js';
 
 /** Resolves with what `operation` resolves, or rejects with TIMEOUT after `ms`. */
@@ -40,7 +39,7 @@ export function liveRoutes(context: AdminContext): Route[] {
         totals: context.sampler.latest?.totals ?? null,
         capabilities: {
           connections: context.connections !== undefined,
-          deadLetterDelete: canDeleteDeadLetters(context.client.deadLetters),
+          deadLetterDelete: true,
         },
       }),
     },

@@ -206,6 +206,46 @@ describe('the console in a browser', () => {
     assert.equal(info.pending, 1, 'billing gets the re-driven message again');
   });
 
+  test('ticked dead letters can be deleted, and re-driven, one by one', { skip }, async () => {
+    const { sdk } = setup!;
+    await sdk.streams.create('jobs', { subjects: ['jobs.>'] });
+    await sdk.streams.create('dead', { subjects: ['dead.>'] });
+    const workers = await sdk.subscribe('jobs', {
+      subscription: 'workers',
+      deadLetter: 'dead.jobs',
+    });
+    try {
+      for (const name of ['first', 'second']) {
+        await sdk.publish(`jobs.${name}`, name);
+        const message = await workers.receive({ timeoutMs: 5000 });
+        assert.ok(message, `${name} is delivered`);
+        await message.term(`${name} failed`);
+      }
+    } finally {
+      await workers.close();
+    }
+    const page = await open('#/dead-letters/dead.jobs');
+    page.on('dialog', (dialog) => void dialog.accept());
+    const rows = page.getByTestId('dead-letter-row');
+    await rows.nth(1).waitFor();
+    assert.equal(await rows.count(), 2);
+    await rows.nth(0).getByTestId('dead-letter-check').check();
+    await page.getByTestId('delete-checked').click();
+    await page.getByTestId('redrive-progress').filter({ hasText: '1 deleted' }).waitFor();
+    await rows.nth(1).waitFor({ state: 'detached' });
+    assert.match((await rows.first().textContent()) ?? '', /second failed/);
+    await rows.first().getByTestId('dead-letter-check').check();
+    await page.getByTestId('redrive-checked').click();
+    await page.locator('[data-testid=redrive-state][data-state=done]').waitFor();
+    await page.getByTestId('no-dead-letters').waitFor();
+    const back = await sdk.streams.info('jobs');
+    assert.equal(
+      back.messages,
+      3,
+      'the re-driven one is stored in its origin again; the deleted one is not',
+    );
+  });
+
   test(
     'the overview shows live charts and flags a stalled subscription, and the flow view draws it',
     { skip },

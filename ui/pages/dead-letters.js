@@ -1,7 +1,7 @@
 /* global window, setTimeout, clearTimeout, URLSearchParams */
 // Dead letters: the targets the subscriptions name, one target's dead letters with reason,
-// error, attempts and origin, re-drive (all or a selection by origin, reason and count) with a
-// progress bar, and delete when the broker supports it.
+// error, attempts and origin, re-drive (all, a selection by origin, reason and count, or the
+// ticked rows) with a progress bar, and delete (matching or ticked).
 import { api } from '../lib/api.js';
 import { bodyDetails } from '../lib/body.js';
 import { h, replace, formatCount, formatTime, encodePath } from '../lib/dom.js';
@@ -115,10 +115,13 @@ export function mount(container, params) {
   const progress = h('div', { class: 'progress', dataset: { testid: 'redrive-progress' } });
   const deleteButton = h(
     'button',
-    { type: 'button', class: 'danger', hidden: true, onclick: () => void remove() },
+    { type: 'button', class: 'danger', hidden: true, onclick: () => void remove('matching') },
     'Delete matching',
   );
   let letters = [];
+  /** Dead letters ticked in the table, by position (stream/partition/offset). */
+  const checked = new Map();
+  const positionKey = (letter) => `${letter.stream}/${letter.partition}/${letter.offset}`;
 
   function selection() {
     return {
@@ -135,6 +138,8 @@ export function mount(container, params) {
     try {
       const page = await api('GET', `/api/dead-letters/${encodePath(subject)}?${query}`);
       letters = page.deadLetters;
+      const shown = new Set(letters.map(positionKey));
+      for (const key of [...checked.keys()]) if (!shown.has(key)) checked.delete(key);
       note.textContent = `${letters.length}${page.more ? '+' : ''} dead letter(s) waiting, oldest first.`;
       render();
     } catch (error) {
@@ -156,7 +161,7 @@ export function mount(container, params) {
               h(
                 'tr',
                 null,
-                ['Time', 'Reason', 'Attempts', 'Error', 'Origin', 'Key', 'Body'].map((title) =>
+                ['', 'Time', 'Reason', 'Attempts', 'Error', 'Origin', 'Key', 'Body'].map((title) =>
                   h('th', null, title),
                 ),
               ),
@@ -168,6 +173,25 @@ export function mount(container, params) {
                 h(
                   'tr',
                   { dataset: { testid: 'dead-letter-row', offset: letter.offset } },
+                  h(
+                    'td',
+                    null,
+                    h('input', {
+                      type: 'checkbox',
+                      checked: checked.has(positionKey(letter)),
+                      dataset: { testid: 'dead-letter-check' },
+                      'aria-label': `choose dead letter at offset ${letter.offset}`,
+                      onchange: (event) => {
+                        if (event.target.checked) {
+                          checked.set(positionKey(letter), {
+                            stream: letter.stream,
+                            partition: letter.partition,
+                            offset: letter.offset,
+                          });
+                        } else checked.delete(positionKey(letter));
+                      },
+                    }),
+                  ),
                   h('td', { class: 'nowrap' }, formatTime(letter.timestamp)),
                   h('td', null, h('span', { class: 'badge bad' }, letter.reason)),
                   h('td', { class: 'number' }, String(letter.deliveries)),
@@ -232,9 +256,12 @@ export function mount(container, params) {
     }
   }
 
-  async function redrive(all) {
+  async function redrive(mode) {
     const body = { ratePerSecond: Math.max(1, Number(rate.value) || 100) };
-    if (!all) {
+    if (mode === 'checked') {
+      if (checked.size === 0) return;
+      body.only = [...checked.values()];
+    } else if (mode === 'matching') {
       Object.assign(body, selection());
       if (count.value) body.limit = Math.max(1, Number(count.value));
     }
@@ -250,13 +277,16 @@ export function mount(container, params) {
     }
   }
 
-  async function remove() {
-    if (!window.confirm(`Delete the matching dead letters of ${subject}? They are not re-driven.`))
+  async function remove(mode) {
+    const what = mode === 'checked' ? `${checked.size} chosen` : 'the matching';
+    if (mode === 'checked' && checked.size === 0) return;
+    if (!window.confirm(`Delete ${what} dead letters of ${subject}? They are not re-driven.`))
       return;
-    const query = new URLSearchParams(selection());
-    if (count.value) query.set('limit', String(Math.max(1, Number(count.value))));
+    const body = mode === 'checked' ? { only: [...checked.values()] } : { ...selection() };
+    if (mode !== 'checked' && count.value) body.limit = Math.max(1, Number(count.value));
     try {
-      const result = await api('DELETE', `/api/dead-letters/${encodePath(subject)}?${query}`);
+      const result = await api('POST', `/api/dead-letters/${encodePath(subject)}/delete`, body);
+      checked.clear();
       replace(progress, h('span', null, `${result.deleted} deleted`));
       await load();
     } catch (error) {
@@ -286,7 +316,7 @@ export function mount(container, params) {
     h('label', null, 'Rate (msgs/s) ', rate),
     h(
       'button',
-      { type: 'button', dataset: { testid: 'redrive-all' }, onclick: () => void redrive(true) },
+      { type: 'button', dataset: { testid: 'redrive-all' }, onclick: () => void redrive('all') },
       'Re-drive all',
     ),
     h('label', null, 'Oldest ', count),
@@ -295,11 +325,30 @@ export function mount(container, params) {
       {
         type: 'button',
         dataset: { testid: 'redrive-selected' },
-        onclick: () => void redrive(false),
+        onclick: () => void redrive('matching'),
       },
       'Re-drive matching',
     ),
     deleteButton,
+    h(
+      'button',
+      {
+        type: 'button',
+        dataset: { testid: 'redrive-checked' },
+        onclick: () => void redrive('checked'),
+      },
+      'Re-drive ticked',
+    ),
+    h(
+      'button',
+      {
+        type: 'button',
+        class: 'danger',
+        dataset: { testid: 'delete-checked' },
+        onclick: () => void remove('checked'),
+      },
+      'Delete ticked',
+    ),
   );
   container.append(
     h('section', { class: 'card' }, h('h2', null, subject), filters, actions, progress, note, rows),
