@@ -137,6 +137,16 @@ export class Connection {
     return this.#consumers.size;
   }
 
+  /** Publish bytes waiting for storage (bounded by CONNECTION_PUBLISH_BYTES_MAX plus one frame). */
+  get publishBytesWaiting(): number {
+    return this.#publishBytesInFlight;
+  }
+
+  /** True while the connection does not read its socket because storage is behind. */
+  get readingPaused(): boolean {
+    return this.#readingPaused;
+  }
+
   /** When the connection was accepted (ms since the epoch). */
   readonly connectedAtMs = Date.now();
   /** Messages this connection published and deliveries it was sent, since it connected. */
