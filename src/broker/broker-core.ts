@@ -355,7 +355,13 @@ export class BrokerCore {
     }
     for (const stream of streams) stream.check(message, now);
     if (streams.length === 1) {
-      return streams[0]!.store(message, now).then((result) => ({ ...result, streams: [result] }));
+      return streams[0]!.store(message, now).then((result): PublishReceipt => ({
+        stream: result.stream,
+        partition: result.partition,
+        offset: result.offset,
+        duplicate: result.duplicate,
+        streams: [result],
+      }));
     }
     return Promise.all(streams.map((stream) => stream.store(message, now))).then(
       (results: StoreResult[]) => ({ ...results[0]!, streams: results }),

@@ -16,7 +16,11 @@ function checkTokens(value: unknown, what: string, pattern: boolean): string[] {
   if (typeof value !== 'string' || value.length === 0) {
     throw new WeirError('INVALID_ARGUMENT', `${what} must be a non-empty string`);
   }
-  if (value.length > SUBJECT_BYTES_MAX || encoder.encode(value).length > SUBJECT_BYTES_MAX) {
+  // A UTF-16 unit takes at most 3 UTF-8 bytes: most subjects need no encoding to be measured.
+  if (
+    value.length > SUBJECT_BYTES_MAX ||
+    (value.length * 3 > SUBJECT_BYTES_MAX && encoder.encode(value).length > SUBJECT_BYTES_MAX)
+  ) {
     throw new WeirError('INVALID_ARGUMENT', `${what} is longer than ${SUBJECT_BYTES_MAX} bytes`);
   }
   const tokens = value.split('.');
