@@ -1,7 +1,7 @@
 /**
  * `npm run bench:console`: what having the console open costs. Runs the W1 workload
  * in-process (fsync 'always', 1 KiB, 1 producer with 1000 publishes in flight, 1 shared
- * consumer acking each message), alternately without and with the admin server running, an
+ * consumer acking each message), alternately (ABBA) without and with the admin server running, an
  * open live-stats stream (/api/events, as the console page holds) and a scrape of /metrics
  * and /api/stats every second (as Prometheus and the page do). Prints the median of each
  * and the drop; the issue's bound is < 5%.
@@ -101,8 +101,14 @@ async function runOnce(withConsole: boolean): Promise<number> {
 const without: number[] = [];
 const withOpen: number[] = [];
 for (let run = 1; run <= RUNS; run++) {
-  without.push(await runOnce(false));
-  withOpen.push(await runOnce(true));
+  // ABBA order: neither setting always runs first (after the other's cleanup).
+  if (run % 2 === 1) {
+    without.push(await runOnce(false));
+    withOpen.push(await runOnce(true));
+  } else {
+    withOpen.push(await runOnce(true));
+    without.push(await runOnce(false));
+  }
   console.log(
     JSON.stringify({
       bench: 'console-overhead',
