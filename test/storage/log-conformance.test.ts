@@ -24,6 +24,7 @@ import { RECORD_BYTES_MAX, RECORD_HEADERS_MAX } from '../../src/limits.js';
 import { isWeirError } from '../../src/util/index.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
 import { createTemporaryDirectory } from '../helpers/temporary-directory.js';
+import { fromInput, fromStored, type Comparable } from '../helpers/comparable-record.js';
 
 type StoreOptions = Omit<LogOptions, 'directory' | 'fileSystem' | 'fsync'>;
 
@@ -152,41 +153,6 @@ function sampleRecord(index: number, bodyBytes = 20 + (index % 7) * 13): RecordI
 
 function sampleRecords(count: number, from = 0, bodyBytes?: number): RecordInput[] {
   return Array.from({ length: count }, (_, i) => sampleRecord(from + i, bodyBytes));
-}
-
-interface Comparable {
-  offset: number;
-  timestamp: number;
-  key: string | null;
-  headers: [string, string][] | null;
-  body: string;
-}
-
-const hex = (value: Uint8Array): string => Buffer.from(value).toString('hex');
-
-function fromStored(record: StoredRecord): Comparable {
-  return {
-    offset: record.offset,
-    timestamp: record.timestamp,
-    key: record.key === null ? null : hex(record.key),
-    headers: record.headers === null ? null : Object.entries(record.headers),
-    body: hex(record.body),
-  };
-}
-
-function fromInput(offset: number, record: RecordInput, defaultTimestamp?: number): Comparable {
-  const timestamp = record.timestamp ?? defaultTimestamp;
-  assert.ok(timestamp !== undefined, 'expected record needs a timestamp');
-  return {
-    offset,
-    timestamp,
-    key: record.key === null || record.key === undefined ? null : hex(record.key),
-    headers:
-      record.headers === null || record.headers === undefined
-        ? null
-        : Object.entries(record.headers),
-    body: hex(record.body),
-  };
 }
 
 function assertRecords(

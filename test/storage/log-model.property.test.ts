@@ -24,6 +24,7 @@ import {
   type StoredRecord,
 } from '../../src/storage/index.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
+import { fromInput, fromStored, type Comparable } from '../helpers/comparable-record.js';
 
 const DIRECTORY = '/model/log';
 const SEGMENT_BYTES = 4096;
@@ -31,36 +32,6 @@ const CLOCK_MS = 5_000_000;
 const RUNS_DEFAULT = 100;
 const TIME_LIMIT_MS = 25_000;
 const COMMANDS_MAX = 40;
-
-interface Comparable {
-  offset: number;
-  timestamp: number;
-  key: string | null;
-  headers: [string, string][] | null;
-  body: string;
-}
-
-const hex = (value: Uint8Array): string => Buffer.from(value).toString('hex');
-
-function fromStored(record: StoredRecord): Comparable {
-  return {
-    offset: record.offset,
-    timestamp: record.timestamp,
-    key: record.key === null ? null : hex(record.key),
-    headers: record.headers === null ? null : Object.entries(record.headers),
-    body: hex(record.body),
-  };
-}
-
-function fromInput(offset: number, record: RecordInput): Comparable {
-  return {
-    offset,
-    timestamp: record.timestamp ?? CLOCK_MS,
-    key: record.key ? hex(record.key) : null,
-    headers: record.headers ? Object.entries(record.headers) : null,
-    body: hex(record.body),
-  };
-}
 
 interface Model {
   /** records[offset]: every record ever appended and confirmed (or found after a crash). */
@@ -147,7 +118,7 @@ class AppendCommand implements LogCommand {
     } else {
       assert.equal(await real.log.append(this.records), first);
     }
-    this.records.forEach((record, i) => model.records.push(fromInput(first + i, record)));
+    this.records.forEach((record, i) => model.records.push(fromInput(first + i, record, CLOCK_MS)));
     await checkAgainstModel(model, real, this.toString());
   }
   toString(): string {
@@ -303,7 +274,7 @@ class CrashCommand implements LogCommand {
     crashStatistics.unconfirmedKept += end - first - confirmed;
     crashStatistics.unconfirmedLost += first + this.records.length - end;
     for (let offset = first; offset < end; offset++)
-      model.records.push(fromInput(offset, this.records[offset - first]!));
+      model.records.push(fromInput(offset, this.records[offset - first]!, CLOCK_MS));
     await checkAgainstModel(model, real, this.toString());
   }
   toString(): string {

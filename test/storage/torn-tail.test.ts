@@ -24,6 +24,7 @@ import {
 } from '../../src/storage/index.js';
 import { isWeirError } from '../../src/util/index.js';
 import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
+import { fromInput, fromStored, type Comparable } from '../helpers/comparable-record.js';
 
 const DIRECTORY = '/data/log';
 const SEGMENT_BYTES_SMALL = 4096;
@@ -37,36 +38,6 @@ function sampleRecord(index: number): RecordInput {
     key: index % 2 === 0 ? null : encoder.encode(`key-${index}`),
     headers: index % 3 === 0 ? null : { index: String(index), ü: 'ω' },
     body: encoder.encode(`body of record ${index} `.repeat(1 + (index % 3))),
-  };
-}
-
-interface Comparable {
-  offset: number;
-  timestamp: number;
-  key: string | null;
-  headers: [string, string][] | null;
-  body: string;
-}
-
-const hex = (value: Uint8Array): string => Buffer.from(value).toString('hex');
-
-function fromStored(record: StoredRecord): Comparable {
-  return {
-    offset: record.offset,
-    timestamp: record.timestamp,
-    key: record.key === null ? null : hex(record.key),
-    headers: record.headers === null ? null : Object.entries(record.headers),
-    body: hex(record.body),
-  };
-}
-
-function fromInput(offset: number, record: RecordInput): Comparable {
-  return {
-    offset,
-    timestamp: record.timestamp!,
-    key: record.key ? hex(record.key) : null,
-    headers: record.headers ? Object.entries(record.headers) : null,
-    body: hex(record.body),
   };
 }
 
