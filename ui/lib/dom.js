@@ -111,3 +111,14 @@ export function toLocalInput(ms) {
 export function encodePath(value) {
   return encodeURIComponent(value);
 }
+
+/** A subscription's stall state as a badge: the reason (with the detector's message) or ok. */
+export function stallBadge(subscription) {
+  return subscription.stall
+    ? h(
+        'span',
+        { class: 'badge bad', title: subscription.stall.message },
+        subscription.stall.reason,
+      )
+    : h('span', { class: 'badge good' }, 'ok');
+}

@@ -13,6 +13,7 @@ import {
   formatTime,
   toLocalInput,
   encodePath,
+  stallBadge,
 } from '../lib/dom.js';
 
 const REFRESH_MS = 2000;
@@ -439,17 +440,7 @@ export function mount(container, params) {
               h('td', { class: 'number' }, formatCount(subscription.redelivered)),
               h('td', { class: 'number' }, formatCount(subscription.deadLettered)),
               h('td', { class: 'number' }, formatRate(subscription.deliveredPerSecond)),
-              h(
-                'td',
-                null,
-                subscription.stall
-                  ? h(
-                      'span',
-                      { class: 'badge bad', title: subscription.stall.message },
-                      subscription.stall.reason,
-                    )
-                  : h('span', { class: 'badge good' }, 'ok'),
-              ),
+              h('td', null, stallBadge(subscription)),
             ),
           ),
     );

@@ -10,6 +10,7 @@ import {
   formatSeconds,
   toLocalInput,
   encodePath,
+  stallBadge,
 } from '../lib/dom.js';
 
 function seekForm(stream, name, onDone) {
@@ -330,17 +331,7 @@ export function mount(container, params) {
               h('td', { class: 'number' }, formatCount(subscription.deadLettered)),
               h('td', { class: 'number' }, formatRate(subscription.deliveredPerSecond)),
               h('td', { class: 'number' }, formatRate(subscription.ackedPerSecond)),
-              h(
-                'td',
-                null,
-                subscription.stall
-                  ? h(
-                      'span',
-                      { class: 'badge bad', title: subscription.stall.message },
-                      subscription.stall.reason,
-                    )
-                  : h('span', { class: 'badge good' }, 'ok'),
-              ),
+              h('td', null, stallBadge(subscription)),
             ),
           ),
     );
