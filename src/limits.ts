@@ -50,6 +50,12 @@ export const TAIL_CACHE_BYTES_MAX = 1024 * MiB;
 export const FSYNC_INTERVAL_MS_DEFAULT = 100;
 export const FSYNC_INTERVAL_MS_MAX = 60_000;
 
+// ---- storage: recovery and reads ----
+/** Recovery scans a segment in chunks of this size (a batch larger than a chunk is read whole). */
+export const RECOVERY_CHUNK_BYTES = 4 * MiB;
+/** A read that retention keeps cutting from under it gives up after this many tries. */
+export const READ_RETRIES_MAX = 3;
+
 // ---- storage: journal ----
 /** Journal segments are small: a checkpoint lets the whole segments below it go. */
 export const JOURNAL_SEGMENT_BYTES = 4 * MiB;
@@ -332,3 +338,7 @@ assert(
   'a stall spans at least one sample',
 );
 assert(ADMIN_OFFSET_TIMELINE_POINTS_MAX >= 4, 'a timeline can be thinned');
+
+// ---- broker: data directory lock ----
+/** Taking over a stale data-directory lock races with other openers: this many tries. */
+export const DATA_DIR_LOCK_ATTEMPTS_MAX = 3;

@@ -9,11 +9,10 @@
  */
 import { open, readFile, unlink } from 'node:fs/promises';
 import * as path from 'node:path';
+import { DATA_DIR_LOCK_ATTEMPTS_MAX } from '../limits.js';
 import { WeirError } from '../util/index.js';
 
 const LOCK_FILE = 'LOCK';
-/** Taking over a stale lock races with other openers: try this many times, then give up. */
-const LOCK_ATTEMPTS_MAX = 3;
 
 function alive(pid: number): boolean {
   try {
@@ -30,7 +29,7 @@ export interface DataDirLock {
 
 export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
   const file = path.join(dataDir, LOCK_FILE);
-  for (let attempt = 0; attempt < LOCK_ATTEMPTS_MAX; attempt++) {
+  for (let attempt = 0; attempt < DATA_DIR_LOCK_ATTEMPTS_MAX; attempt++) {
     try {
       const handle = await open(file, 'wx');
       await handle.writeFile(`${process.pid}\n`);

@@ -28,6 +28,7 @@ import {
   FSYNC_INTERVAL_MS_MAX,
   READ_BYTES_DEFAULT,
   READ_BYTES_MAX,
+  READ_RETRIES_MAX,
   SEGMENT_AGE_MS_DEFAULT,
   SEGMENT_BYTES_DEFAULT,
   SEGMENT_BYTES_MAX,
@@ -66,9 +67,6 @@ export interface FlushEvent {
   /** The fdatasync's duration; null when the policy did not sync in this write. */
   readonly syncMs: number | null;
 }
-
-/** A read that retention keeps cutting from under it gives up after this many tries. */
-const READ_RETRIES_MAX = 3;
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 

@@ -9,7 +9,7 @@
  */
 import * as path from 'node:path';
 import { assert, WeirError } from '../util/index.js';
-import { BATCH_BYTES_MAX, INDEX_INTERVAL_BYTES } from '../limits.js';
+import { BATCH_BYTES_MAX, INDEX_INTERVAL_BYTES, RECOVERY_CHUNK_BYTES } from '../limits.js';
 import type { FileHandle, FileSystem } from './file-system.js';
 import {
   BATCH_HEADER_BYTES,
@@ -20,8 +20,6 @@ import {
 import { SegmentIndex } from './segment-index.js';
 
 const OFFSET_DIGITS = 20;
-/** Recovery reads the log in chunks of this size (a batch larger than a chunk is read whole). */
-const RECOVERY_CHUNK_BYTES = 4 * 1024 * 1024;
 
 export function segmentName(baseOffset: number, extension: '.log' | '.index'): string {
   return String(baseOffset).padStart(OFFSET_DIGITS, '0') + extension;
