@@ -18,8 +18,8 @@ import { Broker } from '../src/broker/index.js';
 
 const { values } = parseArgs({
   options: {
-    messages: { type: 'string', default: '200000' },
-    runs: { type: 'string', default: '3' },
+    messages: { type: 'string', default: '1000000' },
+    runs: { type: 'string', default: '6' },
   },
 });
 const MESSAGES = Number(values.messages);

@@ -4,7 +4,6 @@
  */
 export { startAdminServer, type AdminServer, type AdminServerOptions } from './admin-server.js';
 export type { ConnectionSnapshot, ConnectionsView, ConsumerSnapshot } from './connections-view.js';
-export { PUBLISH_CHANNEL_NAME, type PublishEvent } from './metrics.js';
 export type { Stall, StallReason } from './stall-detector.js';
 export type {
   StatsSnapshot,

@@ -5,18 +5,14 @@
  * values are read at scrape time from the stats sampler's latest snapshot (at most one
  * sample old), so a scrape costs no broker call. The process's holds what belongs to the
  * process rather than to one admin server: prom-client's default metrics (process_* and
- * nodejs_*: RSS, CPU, event-loop lag, heap, GC) and the latency histograms fed by the
- * diagnostics channels, which are process-wide too:
+ * nodejs_*: RSS, CPU, event-loop lag, heap, GC) and the latency histograms fed by the storage
+ * telemetry (src/storage/telemetry.ts), which is process-wide too: the write and fdatasync
+ * time of every group commit, and the append→durable time of one stream append in
+ * CONFIRM_SAMPLE_EVERY (the publish→confirm latency less routing, which is synchronous).
  *
- *   weir:storage:flush    { directory, bytes, records, writeMs, syncMs }  (src/storage/log.ts)
- *   weir:broker:publish   { confirmMs: number }  one per confirmed publish; optional: the
- *                         histogram stays empty until the broker publishes on it
- *
- * Channel subscriptions are reference-counted: the last admin server to close removes them,
- * so a process without a console does not pay for building flush events.
+ * The telemetry sink is reference-counted: the last admin server to close detaches it, so a
+ * process without a console pays one null check per flush and per append.
  */
-import * as diagnostics from 'node:diagnostics_channel';
-import * as path from 'node:path';
 import {
   Counter,
   Gauge,
@@ -25,17 +21,9 @@ import {
   collectDefaultMetrics,
   exponentialBuckets,
 } from 'prom-client';
-import type { FlushEvent } from '../storage/index.js';
+import { attachStorageTelemetry, type LogKind } from '../storage/index.js';
 import type { StatsSampler } from './stats-sampler.js';
 import type { StatsSnapshot } from './stats-snapshot.js';
-
-export const PUBLISH_CHANNEL_NAME = 'weir:broker:publish';
-const FLUSH_CHANNEL_NAME = 'weir:storage:flush';
-
-/** What the broker publishes on `weir:broker:publish` (see the module comment). */
-export interface PublishEvent {
-  readonly confirmMs: number;
-}
 
 // 50 µs .. ~1.6 s in powers of two: fsyncs on SSDs and on slow disks both land in a bucket.
 const LATENCY_BUCKETS_SECONDS = exponentialBuckets(0.00005, 2, 16);
@@ -46,14 +34,10 @@ interface ProcessTelemetry {
   readonly fsync: Histogram<'log'>;
   readonly write: Histogram<'log'>;
   users: number;
-  unsubscribe: (() => void) | null;
+  detach: (() => void) | null;
 }
 
 let processTelemetry: ProcessTelemetry | null = null;
-
-function logKind(directory: string): 'journal' | 'stream' {
-  return path.basename(directory) === 'journal' ? 'journal' : 'stream';
-}
 
 function acquireProcessTelemetry(): ProcessTelemetry {
   if (!processTelemetry) {
@@ -63,7 +47,7 @@ function acquireProcessTelemetry(): ProcessTelemetry {
       registry,
       publishConfirm: new Histogram({
         name: 'weir_publish_confirm_seconds',
-        help: 'Time from a publish to its confirm (stored under the fsync policy). source: broker (every publish, from weir:broker:publish) or http (publishes through the HTTP API).',
+        help: 'Time from a publish to its confirm (stored under the fsync policy). source: broker (one stream append in 16, append to durable) or http (every publish through the HTTP API).',
         labelNames: ['source'],
         buckets: LATENCY_BUCKETS_SECONDS,
         registers: [registry],
@@ -83,37 +67,38 @@ function acquireProcessTelemetry(): ProcessTelemetry {
         registers: [registry],
       }),
       users: 0,
-      unsubscribe: null,
+      detach: null,
     };
   }
   const telemetry = processTelemetry;
   if (telemetry.users++ === 0) {
-    const onFlush = (message: unknown): void => {
-      const event = message as FlushEvent;
-      const labels = { log: logKind(event.directory) };
-      telemetry.write.observe(labels, event.writeMs / 1000);
-      if (event.syncMs !== null) telemetry.fsync.observe(labels, event.syncMs / 1000);
+    // Children bound once: observe() then skips hashing the labels on every call.
+    const writes: Record<LogKind, { observe(value: number): void }> = {
+      stream: telemetry.write.labels({ log: 'stream' }),
+      journal: telemetry.write.labels({ log: 'journal' }),
     };
-    const onPublish = (message: unknown): void => {
-      const event = message as PublishEvent;
-      if (typeof event.confirmMs === 'number') {
-        telemetry.publishConfirm.observe({ source: 'broker' }, event.confirmMs / 1000);
-      }
+    const syncs: Record<LogKind, { observe(value: number): void }> = {
+      stream: telemetry.fsync.labels({ log: 'stream' }),
+      journal: telemetry.fsync.labels({ log: 'journal' }),
     };
-    diagnostics.subscribe(FLUSH_CHANNEL_NAME, onFlush);
-    diagnostics.subscribe(PUBLISH_CHANNEL_NAME, onPublish);
-    telemetry.unsubscribe = () => {
-      diagnostics.unsubscribe(FLUSH_CHANNEL_NAME, onFlush);
-      diagnostics.unsubscribe(PUBLISH_CHANNEL_NAME, onPublish);
-    };
+    const confirms = telemetry.publishConfirm.labels({ source: 'broker' });
+    telemetry.detach = attachStorageTelemetry({
+      flushed(kind, writeMs, syncMs) {
+        writes[kind].observe(writeMs / 1000);
+        if (syncMs !== null) syncs[kind].observe(syncMs / 1000);
+      },
+      confirmed(ms) {
+        confirms.observe(ms / 1000);
+      },
+    });
   }
   return telemetry;
 }
 
 function releaseProcessTelemetry(telemetry: ProcessTelemetry): void {
   if (--telemetry.users === 0) {
-    telemetry.unsubscribe?.();
-    telemetry.unsubscribe = null;
+    telemetry.detach?.();
+    telemetry.detach = null;
   }
 }
 

@@ -13,7 +13,6 @@
  * delete / seek subscriptions) run one at a time, in call order (`#serially`). Publishing
  * and delivery do not wait for them.
  */
-import * as diagnostics from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import type {
   Body,
@@ -72,26 +71,7 @@ export function validateUserName(value: unknown, field: string): string {
   return name;
 }
 
-/**
- * `weir:broker:publish` — one message per sampled confirmed publish (metrics: publish→confirm
- * latency).
- * Costs nothing without subscribers.
- */
-export const publishChannel = diagnostics.channel('weir:broker:publish');
-
-/** One publish in this many is timed for `weir:broker:publish`. */
-const PUBLISH_SAMPLE_EVERY = 16;
-
-export interface PublishEvent {
-  readonly subject: string;
-  /** How many streams stored it (0: delivered to a request inbox). */
-  readonly streams: number;
-  /** From the publish call to its confirm (stored under each stream's fsync policy). */
-  readonly confirmMs: number;
-}
-
 export class BrokerCore {
-  #publishes = 0;
   readonly #options: BrokerCoreOptions;
   readonly #streams = new Map<string, Stream>();
   readonly #router = new Router<Stream>();
@@ -306,22 +286,7 @@ export class BrokerCore {
     try {
       if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
       const now = this.now();
-      const receipt = this.#routeOrThrow(encodeMessage(subject, body, options, now), now);
-      // Every PUBLISH_SAMPLE_EVERY-th publish is timed: a latency histogram needs samples, and
-      // a promise per publish would cost the hot path several per cent.
-      if (!publishChannel.hasSubscribers || ++this.#publishes % PUBLISH_SAMPLE_EVERY !== 0) {
-        return receipt;
-      }
-      const started = performance.now();
-      return receipt.then((stored) => {
-        const event: PublishEvent = {
-          subject,
-          streams: stored.streams.length,
-          confirmMs: performance.now() - started,
-        };
-        publishChannel.publish(event);
-        return stored;
-      });
+      return this.#routeOrThrow(encodeMessage(subject, body, options, now), now);
     } catch (error) {
       return rejection(error);
     }

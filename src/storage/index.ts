@@ -72,8 +72,6 @@ export {
   openMemoryLog,
   removeLog,
   PartitionLog,
-  flushChannel,
-  type FlushEvent,
   type FsyncPolicy,
   type LogOptions,
   type LogStats,
@@ -81,3 +79,9 @@ export {
   type RetentionResult,
 } from './log.js';
 export { openJournal, Journal, type JournalOptions } from './journal.js';
+export {
+  attachStorageTelemetry,
+  CONFIRM_SAMPLE_EVERY,
+  type LogKind,
+  type StorageTelemetrySink,
+} from './telemetry.js';

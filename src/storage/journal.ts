@@ -86,6 +86,7 @@ export class Journal {
       fsync: options.fsync ?? 'always',
       segmentBytes: JOURNAL_SEGMENT_BYTES,
       tailCacheBytes: 0,
+      kind: 'journal',
     });
     const journal = new Journal(options, fileSystem, log, snapshot, snapshotOffset);
     journal.#bytesSinceCheckpoint = log.stats().bytes;

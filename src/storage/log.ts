@@ -17,7 +17,6 @@
  * (ENOSPC) or STORAGE_FAILED (anything else); it never writes over a file in an unknown state.
  * Reads of confirmed records keep working.
  */
-import * as diagnostics from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { assert, isWeirError, WeirError } from '../util/index.js';
 import {
@@ -51,22 +50,8 @@ import {
 } from './record-batch.js';
 import { parseSegmentName, Segment, segmentName } from './segment.js';
 import { TailCache } from './tail-cache.js';
+import { CONFIRM_SAMPLE_EVERY, storageTelemetry, type LogKind } from './telemetry.js';
 import { Lane } from '../util/index.js';
-
-/**
- * `weir:storage:flush` — published after every group-commit write (metrics: fsync latency,
- * bytes and records per write). Costs nothing without subscribers.
- */
-export const flushChannel = diagnostics.channel('weir:storage:flush');
-
-export interface FlushEvent {
-  readonly directory: string;
-  readonly bytes: number;
-  readonly records: number;
-  readonly writeMs: number;
-  /** The fdatasync's duration; null when the policy did not sync in this write. */
-  readonly syncMs: number | null;
-}
 
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
@@ -79,6 +64,8 @@ export interface LogOptions {
   readonly segmentAgeMs?: number;
   readonly tailCacheBytes?: number;
   readonly clock?: () => number;
+  /** For telemetry: a stream partition (default) or a subscription journal. */
+  readonly kind?: LogKind;
 }
 
 export interface RetentionLimits {
@@ -120,6 +107,8 @@ interface PendingAppend {
   readonly bytes: number;
   /** Records of this append already taken into a write. */
   taken: number;
+  /** performance.now() at append when sampled for telemetry, else 0. */
+  readonly startedAt: number;
   readonly resolve: (offset: number) => void;
   readonly reject: (error: unknown) => void;
 }
@@ -157,6 +146,7 @@ export class PartitionLog {
   readonly #segmentBytes: number;
   readonly #segmentAgeMs: number;
   readonly #clock: () => number;
+  readonly #kind: LogKind;
   readonly #cache: TailCache;
   readonly #lane = new Lane();
   #segments: Segment[];
@@ -187,6 +177,7 @@ export class PartitionLog {
     this.#segmentBytes = options.segmentBytes ?? SEGMENT_BYTES_DEFAULT;
     this.#segmentAgeMs = options.segmentAgeMs ?? SEGMENT_AGE_MS_DEFAULT;
     this.#clock = options.clock ?? Date.now;
+    this.#kind = options.kind ?? 'stream';
     this.#cache = new TailCache(options.tailCacheBytes ?? TAIL_CACHE_BYTES_DEFAULT);
     this.#segments = segments;
     this.#endOffset = this.#active.nextOffset;
@@ -322,6 +313,7 @@ export class PartitionLog {
           baseOffset,
           bytes,
           taken: 0,
+          startedAt: this.#sampleAppend() ? performance.now() : 0,
           resolve,
           reject,
         });
@@ -330,6 +322,15 @@ export class PartitionLog {
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  /** Whether this append is timed for the telemetry's confirm latency (streams only). */
+  #sampleAppend(): boolean {
+    return (
+      storageTelemetry.sink !== null &&
+      this.#kind === 'stream' &&
+      ++storageTelemetry.appends % CONFIRM_SAMPLE_EVERY === 0
+    );
   }
 
   #scheduleFlush(): void {
@@ -418,15 +419,10 @@ export class PartitionLog {
       this.#fail(storageError(error));
       return;
     }
-    if (flushChannel.hasSubscribers) {
-      const message: FlushEvent = {
-        directory: this.directory,
-        bytes: plan.bytes,
-        records: headers.reduce((sum, header) => sum + header.recordCount, 0),
-        writeMs: performance.now() - writeStarted - syncMs,
-        syncMs: this.#fsync === 'always' ? syncMs : null,
-      };
-      flushChannel.publish(message);
+    const telemetry = storageTelemetry.sink;
+    if (telemetry !== null) {
+      const writeMs = performance.now() - writeStarted - syncMs;
+      telemetry.flushed(this.#kind, writeMs, this.#fsync === 'always' ? syncMs : null);
     }
     if (active.createdAtMs === 0) active.createdAtMs = this.#clock();
     active.confirm(headers, plan.bytes);
@@ -447,6 +443,9 @@ export class PartitionLog {
       this.#pending[this.#pendingHead] = undefined as unknown as PendingAppend;
       this.#pendingHead++;
       this.#pendingBytes -= pending.bytes;
+      if (pending.startedAt !== 0) {
+        storageTelemetry.sink?.confirmed(performance.now() - pending.startedAt);
+      }
       pending.resolve(pending.baseOffset);
     }
     this.#notify();

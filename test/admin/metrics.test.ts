@@ -102,6 +102,8 @@ describe('/metrics', () => {
       const fsyncsAfter = valueOf(after, 'weir_storage_fsync_seconds_count', { log: 'stream' })!;
       assert.ok(fsyncsAfter > fsyncsBefore, `fsyncs observed: ${fsyncsBefore} -> ${fsyncsAfter}`);
       assert.ok(valueOf(after, 'weir_publish_confirm_seconds_count', { source: 'http' })! >= 1);
+      // 22 stream appends (21 publishes and a dead letter): one in 16 is timed.
+      assert.ok(valueOf(after, 'weir_publish_confirm_seconds_count', { source: 'broker' })! >= 1);
       assert.ok(valueOf(after, 'process_resident_memory_bytes')! > 0);
       assert.ok(after.has('nodejs_eventloop_lag_seconds'));
       assert.equal(after.get('weir_subscription_acked_total')!.type, 'counter');
