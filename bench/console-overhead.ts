@@ -8,6 +8,7 @@
  *
  *   node dist/bench/console-overhead.js [--messages N] [--runs R]
  */
+import { execFileSync } from 'node:child_process';
 import * as http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ const { values } = parseArgs({
   options: {
     messages: { type: 'string', default: '1000000' },
     runs: { type: 'string', default: '6' },
+    child: { type: 'string' },
   },
 });
 const MESSAGES = Number(values.messages);
@@ -41,7 +43,12 @@ function get(url: string): Promise<void> {
   });
 }
 
-async function runOnce(withConsole: boolean): Promise<number> {
+interface RunResult {
+  readonly rate: number;
+  readonly cpuMicrosPerMessage: number;
+}
+
+async function runOnce(withConsole: boolean): Promise<RunResult> {
   const dataDir = mkdtempSync(join(tmpdir(), 'weir-bench-console-'));
   const broker = await Broker.open({ dataDir });
   const admin = withConsole ? await startAdminServer({ broker, port: 0 }) : null;
@@ -67,6 +74,7 @@ async function runOnce(withConsole: boolean): Promise<number> {
       subscription: 'workers',
       maxInFlight: WINDOW,
     });
+    const cpuBefore = process.cpuUsage();
     const started = performance.now();
     const deadline = started + RUN_TIMEOUT_MS;
     let received = 0;
@@ -88,7 +96,11 @@ async function runOnce(withConsole: boolean): Promise<number> {
       }),
     );
     await consuming;
-    return Math.round(received / ((performance.now() - started) / 1000));
+    const cpu = process.cpuUsage(cpuBefore);
+    return {
+      rate: Math.round(received / ((performance.now() - started) / 1000)),
+      cpuMicrosPerMessage: (cpu.user + cpu.system) / received,
+    };
   } finally {
     if (scraper) clearInterval(scraper);
     events?.destroy();
@@ -98,30 +110,54 @@ async function runOnce(withConsole: boolean): Promise<number> {
   }
 }
 
-const without: number[] = [];
-const withOpen: number[] = [];
-for (let run = 1; run <= RUNS; run++) {
-  // ABBA order: neither setting always runs first (after the other's cleanup).
-  if (run % 2 === 1) {
-    without.push(await runOnce(false));
-    withOpen.push(await runOnce(true));
-  } else {
-    withOpen.push(await runOnce(true));
-    without.push(await runOnce(false));
-  }
-  console.log(
-    JSON.stringify({
-      bench: 'console-overhead',
-      run,
-      without: without.at(-1),
-      with: withOpen.at(-1),
-    }),
+/** One run in a fresh process. */
+function runChild(withConsole: boolean): RunResult {
+  const output = execFileSync(
+    process.execPath,
+    [process.argv[1]!, '--child', withConsole ? 'with' : 'without', '--messages', String(MESSAGES)],
+    { encoding: 'utf8', timeout: RUN_TIMEOUT_MS * 2 },
   );
+  return JSON.parse(output.trim().split('\n').at(-1)!) as RunResult;
 }
-const median = (values: number[]) =>
-  [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
-const drop = (1 - median(withOpen) / median(without)) * 100;
-console.log(
-  `W1 in-process, ${MESSAGES} x 1 KiB, fsync always: median ${median(without)} msgs/s without the console, ${median(withOpen)} with it open (SSE + /metrics + /api/stats each second): ${drop.toFixed(1)}% drop`,
-);
-console.log(`${drop < BOUND_PERCENT ? 'PASS' : 'MISS'} drop < ${BOUND_PERCENT}%`);
+
+if (values.child !== undefined) {
+  console.log(JSON.stringify(await runOnce(values.child === 'with')));
+} else {
+  const without: RunResult[] = [];
+  const withOpen: RunResult[] = [];
+  for (let run = 1; run <= RUNS; run++) {
+    // ABBA order: neither setting always runs first.
+    if (run % 2 === 1) {
+      without.push(runChild(false));
+      withOpen.push(runChild(true));
+    } else {
+      withOpen.push(runChild(true));
+      without.push(runChild(false));
+    }
+    console.log(
+      JSON.stringify({
+        bench: 'console-overhead',
+        run,
+        without: without.at(-1),
+        with: withOpen.at(-1),
+      }),
+    );
+  }
+  const median = (values: number[]): number => {
+    const sorted = [...values].sort((a, b) => a - b);
+    const middle = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
+  };
+  const rateWithout = median(without.map((run) => run.rate));
+  const rateWith = median(withOpen.map((run) => run.rate));
+  const cpuWithout = median(without.map((run) => run.cpuMicrosPerMessage));
+  const cpuWith = median(withOpen.map((run) => run.cpuMicrosPerMessage));
+  const drop = (1 - rateWith / rateWithout) * 100;
+  console.log(
+    `W1 in-process, ${MESSAGES} x 1 KiB, fsync always, ${RUNS} runs each: median ${Math.round(rateWithout)} msgs/s without the console, ${Math.round(rateWith)} with it open (SSE + /metrics + /api/stats each second): ${drop.toFixed(1)}% drop`,
+  );
+  console.log(
+    `CPU per message: ${cpuWithout.toFixed(2)} µs without, ${cpuWith.toFixed(2)} µs with (${((cpuWith / cpuWithout - 1) * 100).toFixed(1)}%)`,
+  );
+  console.log(`${drop < BOUND_PERCENT ? 'PASS' : 'MISS'} drop < ${BOUND_PERCENT}%`);
+}

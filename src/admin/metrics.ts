@@ -4,8 +4,8 @@
  * Two registries. The server's own holds the per-stream and per-subscription series; their
  * values are read at scrape time from the stats sampler's latest snapshot (at most one
  * sample old), so a scrape costs no broker call. The process's holds what belongs to the
- * process rather than to one admin server: prom-client's default metrics (process_* and
- * nodejs_*: RSS, CPU, event-loop lag, heap, GC) and the latency histograms fed by the storage
+ * process rather than to one admin server: process_* and nodejs_* (RSS, CPU, event-loop lag,
+ * heap; src/admin/process-metrics.ts) and the latency histograms fed by the storage
  * telemetry (src/storage/telemetry.ts), which is process-wide too: the write and fdatasync
  * time of every group commit, and the append→durable time of one stream append in
  * CONFIRM_SAMPLE_EVERY (the publish→confirm latency less routing, which is synchronous).
@@ -13,15 +13,9 @@
  * The telemetry sink is reference-counted: the last admin server to close detaches it, so a
  * process without a console pays one null check per flush and per append.
  */
-import {
-  Counter,
-  Gauge,
-  Histogram,
-  Registry,
-  collectDefaultMetrics,
-  exponentialBuckets,
-} from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
 import { attachStorageTelemetry, type LogKind } from '../storage/index.js';
+import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.js';
 import type { StatsSampler } from './stats-sampler.js';
 import type { StatsSnapshot } from './stats-snapshot.js';
 
@@ -33,6 +27,7 @@ interface ProcessTelemetry {
   readonly publishConfirm: Histogram<'source'>;
   readonly fsync: Histogram<'log'>;
   readonly write: Histogram<'log'>;
+  readonly processMetrics: ProcessMetrics;
   users: number;
   detach: (() => void) | null;
 }
@@ -42,7 +37,6 @@ let processTelemetry: ProcessTelemetry | null = null;
 function acquireProcessTelemetry(): ProcessTelemetry {
   if (!processTelemetry) {
     const registry = new Registry();
-    collectDefaultMetrics({ register: registry });
     processTelemetry = {
       registry,
       publishConfirm: new Histogram({
@@ -66,12 +60,14 @@ function acquireProcessTelemetry(): ProcessTelemetry {
         buckets: LATENCY_BUCKETS_SECONDS,
         registers: [registry],
       }),
+      processMetrics: registerProcessMetrics(registry),
       users: 0,
       detach: null,
     };
   }
   const telemetry = processTelemetry;
   if (telemetry.users++ === 0) {
+    telemetry.processMetrics.resume();
     // Children bound once: observe() then skips hashing the labels on every call.
     const writes: Record<LogKind, { observe(value: number): void }> = {
       stream: telemetry.write.labels({ log: 'stream' }),
@@ -99,6 +95,7 @@ function releaseProcessTelemetry(telemetry: ProcessTelemetry): void {
   if (--telemetry.users === 0) {
     telemetry.detach?.();
     telemetry.detach = null;
+    telemetry.processMetrics.pause();
   }
 }
 
