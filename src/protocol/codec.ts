@@ -105,6 +105,23 @@ export class Writer {
   reset(): void {
     this.position = 0;
   }
+
+  /** Bytes `[start, end)` written so far, as a view (valid until the writer is written again). */
+  view(start: number, end: number): Uint8Array {
+    return this.#bytes.subarray(start, end);
+  }
+
+  /** Room before the writer has to grow. */
+  get capacity(): number {
+    return this.#bytes.length;
+  }
+
+  /** Starts over in a fresh buffer of `capacity` bytes. */
+  renew(capacity: number): void {
+    this.#bytes = new Uint8Array(capacity);
+    this.#view = new DataView(this.#bytes.buffer);
+    this.position = 0;
+  }
 }
 
 export class Reader {

@@ -7,20 +7,21 @@
  * Flow control: deliveries are bounded by the client's credit per consumer; publishes are
  * bounded by CONNECTION_PUBLISH_BYTES_MAX bytes waiting for storage — past that the
  * connection stops reading its socket (TCP pushes back on the producer) until storage
- * catches up. Outgoing frames are corked per tick: many frames, one syscall.
+ * catches up. Outgoing frames are encoded back to back into one buffer and written once per
+ * tick: many frames, one allocation, one syscall.
  *
  * Failure: a malformed frame, an unknown opcode or an oversized frame gets an ERROR frame
  * (requestId 0, PROTOCOL_ERROR) and the connection closes; nothing reaches the broker.
  */
 import type { Socket } from 'node:net';
 import type { Client } from '../protocol/index.js';
-import { Reader, Writer } from '../protocol/codec.js';
+import { Reader, type Writer } from '../protocol/codec.js';
+import { FrameBatch } from '../protocol/frame-batch.js';
 import {
   FLAG_NO_CONFIRM,
   FrameDecoder,
   OPCODES,
   PROTOCOL_VERSION,
-  writeFrameHeader,
   type Frame,
   type Opcode,
 } from '../protocol/frame.js';
@@ -37,6 +38,7 @@ import {
 } from '../protocol/frames.js';
 import {
   CONNECTION_CONSUMERS_MAX,
+  CONNECTION_OUTPUT_SLAB_BYTES,
   CONNECTION_PUBLISH_BYTES_MAX,
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
   CONNECTION_WRITE_BUFFER_BYTES_MAX,
@@ -88,14 +90,15 @@ export class Connection {
   readonly #options: ConnectionOptions;
   readonly #decoder: FrameDecoder;
   readonly #consumers = new Map<number, ServerConsumer>();
-  readonly #writer = new Writer(64 * 1024);
+  /** Frames encoded this tick, written to the socket together. */
+  readonly #out = new FrameBatch(CONNECTION_OUTPUT_SLAB_BYTES);
+  #outputScheduled = false;
   #client: Client | null = null;
   #clientName = '';
   #nextConsumerId = 1;
   #requestsInFlight = 0;
   #publishBytesInFlight = 0;
   #readingPaused = false;
-  #corked = false;
   #closed = false;
   #lastHeard = Date.now();
   #heartbeat: NodeJS.Timeout;
@@ -203,6 +206,7 @@ export class Connection {
     });
     this.#send(OPCODES.ERROR, 0, 0, (writer) => writeError(writer, error));
     this.#closed = true;
+    this.#flushOutput();
     this.#socket.end();
     this.#socket.destroySoon?.();
     void this.#teardown();
@@ -481,7 +485,7 @@ export class Connection {
       this.#deliveryFlushScheduled = true;
       setImmediate(() => this.#flushDeliveries());
     }
-    return this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX;
+    return this.#socket.writableLength + this.#out.pendingBytes < CONNECTION_WRITE_BUFFER_BYTES_MAX;
   }
 
   #flushDeliveries(): void {
@@ -494,6 +498,7 @@ export class Connection {
       });
     }
     this.#deliveries.clear();
+    this.#flushOutput(); // the batch is complete: no need to wait for the tick to end
   }
 
   #drained(): Promise<void> {
@@ -517,7 +522,7 @@ export class Connection {
     );
   }
 
-  /** Encodes one frame with `write` (payload) and queues it on the socket, corked per tick. */
+  /** Encodes one frame with `write` (payload); it goes out with this tick's other frames. */
   #send(
     opcode: Opcode,
     flags: number,
@@ -525,25 +530,29 @@ export class Connection {
     write: ((writer: Writer) => void) | null,
   ): void {
     if (this.#socket.destroyed || (this.#closed && opcode !== OPCODES.ERROR)) return;
-    const writer = this.#writer;
-    writer.reset();
-    writer.u32(0).u8(0).u8(0).u32(0);
-    write?.(writer);
-    const bytes = writer.finish();
-    writeFrameHeader(bytes, opcode, flags, requestId, bytes.length);
-    if (bytes.length > FRAME_BYTES_MAX) {
+    const writer = this.#out.begin();
+    try {
+      write?.(writer);
+    } catch (error) {
+      this.#out.abort();
+      throw error;
+    }
+    const bytes = this.#out.end(opcode, flags, requestId);
+    if (bytes > FRAME_BYTES_MAX) {
       // Only a delivery batch can grow this large: split it (the client would refuse it).
-      throw new WeirError('INTERNAL', `frame of ${bytes.length} bytes exceeds FRAME_BYTES_MAX`);
+      this.#out.abort();
+      throw new WeirError('INTERNAL', `frame of ${bytes} bytes exceeds FRAME_BYTES_MAX`);
     }
-    if (!this.#corked) {
-      this.#corked = true;
-      this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
+    if (!this.#outputScheduled) {
+      this.#outputScheduled = true;
+      process.nextTick(() => this.#flushOutput());
     }
-    this.#socket.write(Buffer.from(bytes)); // copy: the writer is reused
+  }
+
+  #flushOutput(): void {
+    this.#outputScheduled = false;
+    const bytes = this.#out.take();
+    if (bytes !== null && !this.#socket.destroyed) this.#socket.write(bytes);
   }
 
   // ---- teardown ----
@@ -551,6 +560,7 @@ export class Connection {
   async close(): Promise<void> {
     if (!this.#closed) {
       this.#closed = true;
+      this.#flushOutput();
       this.#socket.end();
     }
     await this.#teardown();
