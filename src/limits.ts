@@ -41,6 +41,8 @@ export const APPEND_PENDING_BYTES_MAX = 256 * MiB;
 /** A read returns about this many bytes unless the caller asks for another budget. */
 export const READ_BYTES_DEFAULT = 1 * MiB;
 export const READ_BYTES_MAX = 64 * MiB;
+/** The smallest chunk a disk read allocates when it estimates how many bytes its records need. */
+export const READ_CHUNK_BYTES_MIN = 64 * KiB;
 /** Recent batches kept in memory per log, so readers that keep up never touch the disk. */
 export const TAIL_CACHE_BYTES_DEFAULT = 8 * MiB;
 export const TAIL_CACHE_BYTES_MAX = 1024 * MiB;

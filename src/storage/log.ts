@@ -27,6 +27,7 @@ import {
   FSYNC_INTERVAL_MS_MAX,
   READ_BYTES_DEFAULT,
   READ_BYTES_MAX,
+  READ_CHUNK_BYTES_MIN,
   READ_RETRIES_MAX,
   SEGMENT_AGE_MS_DEFAULT,
   SEGMENT_BYTES_DEFAULT,
@@ -620,9 +621,13 @@ export class PartitionLog {
         bytes < maxBytes &&
         next < end
       ) {
+        // Sized by the bytes budget, and by the records wanted at this segment's average
+        // record size: a read capped at 512 small records should not allocate 1.25 MiB.
+        const average = segment.recordCount > 0 ? segment.size / segment.recordCount : Infinity;
         const length = Math.min(
           segment.size - position,
           Math.max(maxBytes - bytes, BATCH_HEADER_BYTES) + BATCH_BYTES_TARGET,
+          Math.max(READ_CHUNK_BYTES_MIN, Math.ceil((maxRecords - records.length) * average * 1.25)),
         );
         const chunk = Buffer.allocUnsafe(length);
         const got = await segment.read(chunk, length, position);
