@@ -24,7 +24,7 @@ import type {
   SubscribeOptions,
   SubscriptionInfo,
 } from '../protocol/index.js';
-import type { FileSystem } from '../storage/index.js';
+import type { FileSystem, PartitionLog } from '../storage/index.js';
 import {
   CONSUMERS_PER_SUBSCRIPTION_MAX,
   STREAMS_MAX,
@@ -70,6 +70,11 @@ export function validateUserName(value: unknown, field: string): string {
   if (name.startsWith('_')) throw invalid(field, "may not start with '_' (reserved)");
   return name;
 }
+
+/** What publishNow() did: queued in one log (wait for `log.durable(end)`), or a promise. */
+export type PlacedPublish =
+  | { readonly receipt: PublishReceipt; readonly log: PartitionLog; readonly end: number }
+  | { readonly later: Promise<PublishReceipt> };
 
 export class BrokerCore {
   readonly #options: BrokerCoreOptions;
@@ -290,6 +295,37 @@ export class BrokerCore {
     } catch (error) {
       return rejection(error);
     }
+  }
+
+  /**
+   * publish() for callers that publish many and wait once (the server, per PUBLISH frame): a
+   * publish to one stream is queued now and its receipt returned with the log and end offset
+   * to wait for (`log.durable(end)`); any other (several streams, an inbox, a duplicate) comes
+   * back as the promise publish() would give. Throws what publish() would reject with at once.
+   */
+  publishNow(subject: string, body: Body, options: PublishOptions | undefined): PlacedPublish {
+    if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
+    const now = this.now();
+    const message = encodeMessage(subject, body, options, now);
+    if (!isInboxSubject(message.subject)) {
+      const streams = this.#router.match(message.subject);
+      if (streams.length === 1) {
+        const stream = streams[0]!;
+        stream.check(message, now);
+        const placed = stream.storeNow(message, now);
+        if (placed !== null) {
+          const receipt: PublishReceipt = {
+            stream: placed.stream,
+            partition: placed.partition,
+            offset: placed.offset,
+            duplicate: false,
+            streams: [placed],
+          };
+          return { receipt, log: stream.logs[placed.partition]!, end: placed.offset + 1 };
+        }
+      }
+    }
+    return { later: this.#routeOrThrow(message, now) };
   }
 
   /** Stores an encoded message in every stream capturing its subject (or an inbox). */

@@ -21,13 +21,27 @@ import {
   REQUEST_TIMEOUT_MS_DEFAULT,
   REQUEST_TIMEOUT_MS_MAX,
 } from '../limits.js';
-import { WeirError } from '../util/index.js';
+import { isWeirError, WeirError } from '../util/index.js';
 import { UNCONFIRMED_RECEIPT } from '../protocol/index.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Consumer } from './consumer.js';
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from './dead-letter-admin.js';
 import { integerIn, rejection } from './option-checks.js';
 import type { Inbox } from './request-reply.js';
+import type { PartitionLog } from '../storage/index.js';
+
+/** One message of a batch publish. */
+export interface PublishInput {
+  readonly subject: string;
+  readonly body: Body;
+  readonly options?: PublishOptions | undefined;
+}
+
+function toWeirError(error: unknown): WeirError {
+  return isWeirError(error)
+    ? error
+    : new WeirError('INTERNAL', error instanceof Error ? error.message : String(error));
+}
 
 export class InProcessClient implements Client {
   readonly id: string;
@@ -81,6 +95,77 @@ export class InProcessClient implements Client {
       return Promise.resolve(UNCONFIRMED_RECEIPT);
     }
     return this.#core.publish(subject, body, options);
+  }
+
+  /**
+   * Publishes `entries` in order and resolves once all are settled, with each entry's receipt
+   * or error, in order. What the server does with a PUBLISH frame: instead of a promise (and
+   * a chain of them) per message, publishes to one stream are queued at once and the batch
+   * waits once per log touched.
+   */
+  publishBatch(entries: readonly PublishInput[]): Promise<(PublishReceipt | WeirError)[]> {
+    const outcomes = new Array<PublishReceipt | WeirError>(entries.length);
+    const waits: Promise<unknown>[] = [];
+    // The logs to wait for, with the end offset in each; most frames touch one.
+    let firstLog: PartitionLog | null = null;
+    let firstEnd = 0;
+    let otherEnds: Map<PartitionLog, number> | null = null;
+    let placedIn: (PartitionLog | null)[] | null = null;
+    for (let index = 0; index < entries.length; index++) {
+      const entry = entries[index]!;
+      let options = entry.options;
+      const confirm = options?.confirm !== false;
+      if (!confirm) {
+        const { confirm: _confirm, ...rest } = options!;
+        options = rest;
+      }
+      try {
+        if (this.#closed) throw new WeirError('CLOSED', 'the client is closed');
+        const placed = this.#core.publishNow(entry.subject, entry.body, options);
+        if ('later' in placed) {
+          if (confirm) {
+            waits.push(
+              placed.later.then(
+                (receipt) => (outcomes[index] = receipt),
+                (error: unknown) => (outcomes[index] = toWeirError(error)),
+              ),
+            );
+          } else {
+            outcomes[index] = UNCONFIRMED_RECEIPT;
+            placed.later.catch(() => undefined);
+          }
+          continue;
+        }
+        outcomes[index] = confirm ? placed.receipt : UNCONFIRMED_RECEIPT;
+        if (!confirm) continue;
+        if (firstLog === null || firstLog === placed.log) {
+          firstLog = placed.log;
+          firstEnd = Math.max(firstEnd, placed.end);
+        } else {
+          otherEnds ??= new Map();
+          otherEnds.set(placed.log, Math.max(otherEnds.get(placed.log) ?? 0, placed.end));
+        }
+        (placedIn ??= new Array<PartitionLog | null>(entries.length).fill(null))[index] =
+          placed.log;
+      } catch (error) {
+        outcomes[index] = confirm ? toWeirError(error) : UNCONFIRMED_RECEIPT;
+      }
+    }
+    const wait = (log: PartitionLog, end: number): void => {
+      waits.push(
+        log.durable(end).catch((error: unknown) => {
+          // The log failed: every entry queued in it failed with it.
+          for (let index = 0; index < entries.length; index++) {
+            if (placedIn![index] === log) outcomes[index] = toWeirError(error);
+          }
+        }),
+      );
+    };
+    if (firstLog !== null) wait(firstLog, firstEnd);
+    if (otherEnds !== null) for (const [log, end] of otherEnds) wait(log, end);
+    if (waits.length === 0) return Promise.resolve(outcomes);
+    if (waits.length === 1) return waits[0]!.then(() => outcomes);
+    return Promise.all(waits).then(() => outcomes);
   }
 
   async subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription> {

@@ -227,21 +227,34 @@ export class Stream {
         }));
       }
     }
+    const placed = this.storeNow(message, now)!;
+    return this.logs[placed.partition]!.durable(placed.offset + 1).then(() => placed);
+  }
+
+  /**
+   * store() without a promise: queues the message and says where it goes; it is durable once
+   * `logs[partition].durable(offset + 1)` resolves. Null for a duplicate within the dedup
+   * window (call store(), which waits for the first). Throws what store() rejects with.
+   */
+  storeNow(message: EncodedMessage, now: number): StoreResult | null {
+    if (message.id !== null && this.#dedup.enabled && this.#dedup.find(message.id, now) !== null)
+      return null;
     const partitions = this.logs.length;
     let partition: number;
     if (message.key !== null) partition = partitionForKey(message.key, partitions);
     else partition = this.#roundRobin = (this.#roundRobin + 1) % partitions;
     if (this.config.maxMessages !== null && this.config.overflow === 'drop-oldest')
       this.#makeRoom(partition);
-    const appended = this.logs[partition]!.append(message.record);
+    const log = this.logs[partition]!;
+    const offset = log.enqueue(message.record);
     if (message.id !== null && this.#dedup.enabled) {
       this.#dedup.remember(
         message.id,
         now,
-        appended.then((offset): SeenPosition => ({ partition, offset })),
+        log.durable(offset + 1).then((): SeenPosition => ({ partition, offset })),
       );
     }
-    return appended.then((offset) => ({ stream: this.name, partition, offset, duplicate: false }));
+    return { stream: this.name, partition, offset, duplicate: false };
   }
 
   /** drop-oldest: one message goes (from the partition taking the new one, else the fullest). */

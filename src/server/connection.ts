@@ -14,7 +14,7 @@
  * (requestId 0, PROTOCOL_ERROR) and the connection closes; nothing reaches the broker.
  */
 import type { Socket } from 'node:net';
-import type { Client } from '../protocol/index.js';
+import type { Client, PublishReceipt } from '../protocol/index.js';
 import { Reader, type Writer } from '../protocol/codec.js';
 import { FrameBatch } from '../protocol/frame-batch.js';
 import {
@@ -77,6 +77,14 @@ function toDelivered(message: DeliveredMessage): DeliveredMessage {
   };
 }
 
+/**
+ * The broker Client a connection drives. The in-process one also publishes a batch with one
+ * wait per log instead of a promise per message (InProcessClient.publishBatch).
+ */
+type ConnectionClient = Client & {
+  publishBatch?(entries: readonly PublishEntry[]): Promise<(PublishReceipt | WeirError)[]>;
+};
+
 function asWeirError(error: unknown): WeirError {
   return isWeirError(error)
     ? error
@@ -93,7 +101,7 @@ export class Connection {
   /** Frames encoded this tick, written to the socket together. */
   readonly #out = new FrameBatch(CONNECTION_OUTPUT_SLAB_BYTES);
   #outputScheduled = false;
-  #client: Client | null = null;
+  #client: ConnectionClient | null = null;
   #clientName = '';
   #nextConsumerId = 1;
   #requestsInFlight = 0;
@@ -337,11 +345,13 @@ export class Connection {
       this.#readingPaused = true;
       this.#socket.pause();
     }
-    const outcomes = Promise.all(
-      entries.map((entry) =>
-        client.publish(entry.subject, entry.body, entry.options).catch(asWeirError),
-      ),
-    );
+    const outcomes = client.publishBatch
+      ? client.publishBatch(entries)
+      : Promise.all(
+          entries.map((entry) =>
+            client.publish(entry.subject, entry.body, entry.options).catch(asWeirError),
+          ),
+        );
     const done = () => {
       this.#publishBytesInFlight -= bytes;
       if (this.#readingPaused && this.#publishBytesInFlight <= CONNECTION_PUBLISH_BYTES_MAX / 2) {

@@ -110,7 +110,15 @@ interface PendingAppend {
   taken: number;
   /** performance.now() at append when sampled for telemetry, else 0. */
   readonly startedAt: number;
-  readonly resolve: (offset: number) => void;
+  /** null for enqueue(): the caller waits with durable(). */
+  readonly resolve: ((offset: number) => void) | null;
+  readonly reject: ((error: unknown) => void) | null;
+}
+
+/** A durable() call waiting for the committed offset to reach `end`. */
+interface DurableWaiter {
+  readonly end: number;
+  readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
 }
 
@@ -156,6 +164,9 @@ export class PartitionLog {
   #pending: PendingAppend[] = [];
   #pendingHead = 0;
   #pendingBytes = 0;
+  /** durable() calls in order of `end`, from #durableHead on. */
+  #durableWaiters: DurableWaiter[] = [];
+  #durableHead = 0;
   #flushScheduled = false;
   #failure: WeirError | null = null;
   #closed = false;
@@ -275,54 +286,93 @@ export class PartitionLog {
 
   append(input: RecordInput | readonly RecordInput[]): Promise<number> {
     try {
-      if (this.#closed) throw new WeirError('CLOSED', 'the log is closed');
-      if (this.#failure) throw this.#failure;
-      const records: readonly RecordInput[] = Array.isArray(input) ? input : [input as RecordInput];
-      if (records.length === 0)
-        throw new WeirError('INVALID_ARGUMENT', 'append needs at least one record');
-      const sizes = new Array<number>(records.length);
-      const timestamps = new Array<number>(records.length);
-      let bytes = 0;
-      const now = this.#clock();
-      for (let i = 0; i < records.length; i++) {
-        const record = records[i]!;
-        sizes[i] = recordBytes(record);
-        bytes += sizes[i]!;
-        const timestamp = record.timestamp ?? now;
-        if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
-          throw new WeirError(
-            'INVALID_ARGUMENT',
-            `timestamp must be a non-negative integer, got ${timestamp}`,
-          );
-        }
-        timestamps[i] = timestamp;
-      }
-      if (this.#pendingBytes + bytes > APPEND_PENDING_BYTES_MAX && this.#pendingBytes > 0) {
-        throw new WeirError(
-          'LIMIT_EXCEEDED',
-          `more than ${APPEND_PENDING_BYTES_MAX} bytes wait to be written`,
-        );
-      }
-      const baseOffset = this.#endOffset;
-      this.#endOffset += records.length;
-      this.#pendingBytes += bytes;
-      return new Promise<number>((resolve, reject) => {
-        this.#pending.push({
-          records,
-          sizes,
-          timestamps,
-          baseOffset,
-          bytes,
-          taken: 0,
-          startedAt: this.#sampleAppend() ? performance.now() : 0,
-          resolve,
-          reject,
-        });
-        this.#scheduleFlush();
+      let resolve!: (offset: number) => void;
+      let reject!: (error: unknown) => void;
+      const promise = new Promise<number>((onDurable, onFailure) => {
+        resolve = onDurable;
+        reject = onFailure;
       });
+      this.#enqueue(input, resolve, reject);
+      return promise;
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
+  }
+
+  /**
+   * Queues records like append() but returns the offset of the first one at once and makes no
+   * promise: for callers that append many records and wait once, with durable(). Throws (the
+   * errors append() rejects with) instead of rejecting.
+   */
+  enqueue(input: RecordInput | readonly RecordInput[]): number {
+    return this.#enqueue(input, null, null);
+  }
+
+  /**
+   * Resolves once every offset below `end` is durable under the fsync policy; rejects with the
+   * log's failure (STORAGE_FAILED, DISK_FULL, CLOSED) if that comes first.
+   */
+  durable(end: number): Promise<void> {
+    if (end <= this.#committedOffset) return Promise.resolve();
+    if (this.#failure) return Promise.reject(this.#failure);
+    if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the log is closed'));
+    return new Promise<void>((resolve, reject) => {
+      const waiters = this.#durableWaiters;
+      let at = waiters.length;
+      while (at > this.#durableHead && waiters[at - 1]!.end > end) at--;
+      waiters.splice(at, 0, { end, resolve, reject });
+    });
+  }
+
+  #enqueue(
+    input: RecordInput | readonly RecordInput[],
+    resolve: ((offset: number) => void) | null,
+    reject: ((error: unknown) => void) | null,
+  ): number {
+    if (this.#closed) throw new WeirError('CLOSED', 'the log is closed');
+    if (this.#failure) throw this.#failure;
+    const records: readonly RecordInput[] = Array.isArray(input) ? input : [input as RecordInput];
+    if (records.length === 0)
+      throw new WeirError('INVALID_ARGUMENT', 'append needs at least one record');
+    const sizes = new Array<number>(records.length);
+    const timestamps = new Array<number>(records.length);
+    let bytes = 0;
+    const now = this.#clock();
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      sizes[i] = recordBytes(record);
+      bytes += sizes[i]!;
+      const timestamp = record.timestamp ?? now;
+      if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+        throw new WeirError(
+          'INVALID_ARGUMENT',
+          `timestamp must be a non-negative integer, got ${timestamp}`,
+        );
+      }
+      timestamps[i] = timestamp;
+    }
+    if (this.#pendingBytes + bytes > APPEND_PENDING_BYTES_MAX && this.#pendingBytes > 0) {
+      throw new WeirError(
+        'LIMIT_EXCEEDED',
+        `more than ${APPEND_PENDING_BYTES_MAX} bytes wait to be written`,
+      );
+    }
+    const baseOffset = this.#endOffset;
+    this.#endOffset += records.length;
+    this.#pendingBytes += bytes;
+    this.#pending.push({
+      records,
+      sizes,
+      timestamps,
+      baseOffset,
+      bytes,
+      taken: 0,
+      startedAt: this.#sampleAppend() ? performance.now() : 0,
+      resolve,
+      reject,
+    });
+    this.#scheduleFlush();
+    return baseOffset;
   }
 
   /** Whether this append is timed for the telemetry's confirm latency (streams only). */
@@ -447,8 +497,9 @@ export class PartitionLog {
       if (pending.startedAt !== 0) {
         storageTelemetry.sink?.confirmed(performance.now() - pending.startedAt);
       }
-      pending.resolve(pending.baseOffset);
+      pending.resolve?.(pending.baseOffset);
     }
+    this.#resolveDurable();
     this.#notify();
   }
 
@@ -515,13 +566,31 @@ export class PartitionLog {
     return segment;
   }
 
+  #resolveDurable(): void {
+    const waiters = this.#durableWaiters;
+    while (this.#durableHead < waiters.length) {
+      const waiter = waiters[this.#durableHead]!;
+      if (waiter.end > this.#committedOffset) break;
+      this.#durableHead++;
+      waiter.resolve();
+    }
+    if (this.#durableHead === waiters.length) {
+      this.#durableWaiters = [];
+      this.#durableHead = 0;
+    }
+  }
+
   #fail(error: WeirError): void {
     if (!this.#failure) this.#failure = error;
     for (let i = this.#pendingHead; i < this.#pending.length; i++)
-      this.#pending[i]!.reject(this.#failure);
+      this.#pending[i]!.reject?.(this.#failure);
     this.#pending = [];
     this.#pendingHead = 0;
     this.#pendingBytes = 0;
+    for (let i = this.#durableHead; i < this.#durableWaiters.length; i++)
+      this.#durableWaiters[i]!.reject(this.#failure);
+    this.#durableWaiters = [];
+    this.#durableHead = 0;
   }
 
   #intervalSync(): void {

@@ -553,3 +553,34 @@ test(
     assert.equal(crashPoints, callCount * 2);
   },
 );
+
+test('enqueue gives offsets at once; durable() waits for the commit and fails with the log', async () => {
+  const fileSystem = faultyMemory();
+  const log = await open(fileSystem, SEGMENT_BYTES_SMALL);
+  const records = sampleRecords(40);
+  try {
+    const offsets = records.slice(0, 30).map((record) => log.enqueue(record));
+    assert.deepEqual(
+      offsets,
+      Array.from({ length: 30 }, (_, index) => index),
+    );
+    assert.ok(log.committedOffset < 30, 'nothing is durable before the flush runs');
+    // Waiters asked out of order all resolve once their end is committed.
+    await Promise.all([log.durable(30), log.durable(10), log.durable(1)]);
+    assert.equal(log.committedOffset, 30);
+    await log.durable(5); // already durable: resolves at once
+    assert.deepEqual((await readAll(log)).map(view), expectedRange(records, 0, 30));
+
+    fileSystem.failWritesFrom(1, 'EIO');
+    const failing = log.enqueue(records[30]!);
+    assert.equal(failing, 30);
+    await rejectsWithCode(log.durable(failing + 1), 'STORAGE_FAILED');
+    assert.throws(
+      () => log.enqueue(records[31]!),
+      (error: unknown) => isWeirError(error, 'STORAGE_FAILED'),
+    );
+    await rejectsWithCode(log.durable(32), 'STORAGE_FAILED');
+  } finally {
+    await log.close();
+  }
+});
