@@ -106,6 +106,11 @@ export class Consumer implements Subscription, EntryHolder {
     return null;
   }
 
+  /** A delivery already waiting, without a promise; null when none waits (or closed). */
+  tryReceive(): Message | null {
+    return this.#closed ? null : this.#next();
+  }
+
   receive(options?: ReceiveOptions): Promise<Message | null> {
     if (this.#closed) return Promise.resolve(null);
     const message = this.#next();

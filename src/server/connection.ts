@@ -33,6 +33,7 @@ import {
   writeError,
   writeReceiptOrError,
   type DeliveredMessage,
+  type EntryError,
   type PublishEntry,
   type SettleEntry,
 } from '../protocol/frames.js';
@@ -435,14 +436,36 @@ export class Connection {
     const entries: SettleEntry[] = [];
     for (let i = 0; i < count; i++) entries.push(readSettleEntry(reader));
     reader.done();
+    // Applied inside #request, synchronously (an async function runs up to its first await):
+    // refused as a whole when too many requests are in flight.
     this.#request(frame, async () => {
       const consumer = this.#consumers.get(id);
-      const results = consumer
-        ? await Promise.all(entries.map((entry) => consumer.settle(entry)))
-        : entries.map(() => ({
-            code: 'MESSAGE_SETTLED' as const,
-            message: 'the consumer is closed',
-          }));
+      const results = new Array<EntryError>(count).fill(null);
+      // One wait per distinct promise (acks recorded in one journal batch share it); on a
+      // failure, every entry that waited on that promise gets the error.
+      const waitedOn = new Array<Promise<void> | null>(count).fill(null);
+      const waits: Promise<void>[] = [];
+      let last: Promise<void> | null = null;
+      for (let index = 0; index < count; index++) {
+        const outcome = consumer
+          ? consumer.settle(entries[index]!)
+          : { code: 'MESSAGE_SETTLED' as const, message: 'the consumer is closed' };
+        if (!(outcome instanceof Promise)) {
+          results[index] = outcome;
+          continue;
+        }
+        waitedOn[index] = outcome;
+        if (outcome === last) continue;
+        last = outcome;
+        waits.push(
+          outcome.catch((error: unknown) => {
+            const entryError = ServerConsumer.entryError(error);
+            for (let at = 0; at < count; at++)
+              if (waitedOn[at] === outcome) results[at] = entryError;
+          }),
+        );
+      }
+      if (waits.length > 0) await Promise.all(waits);
       this.#send(OPCODES.SETTLED, 0, frame.requestId, (writer) => {
         writer.u32(results.length);
         for (const result of results) writeEntryError(writer, result);

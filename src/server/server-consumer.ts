@@ -19,24 +19,31 @@ export interface ConsumerSink {
   ended(consumerId: number, error: WeirError): void;
 }
 
-function unsettledKey(partition: number, offset: number): string {
-  return `${partition}:${offset}`;
+/** A broker Subscription; the in-process one also hands over a waiting delivery without a
+ *  promise (Consumer.tryReceive). */
+type PumpedSubscription = Subscription & { tryReceive?(): Message | null };
+
+function toEntryError(error: unknown): EntryError {
+  const weirError = isWeirError(error) ? error : new WeirError('INTERNAL', String(error));
+  return { code: weirError.code, message: weirError.message };
 }
 
 export class ServerConsumer {
   readonly id: number;
-  readonly subscription: Subscription;
+  readonly subscription: PumpedSubscription;
   readonly #sink: ConsumerSink;
   readonly #acknowledges: boolean;
   #credit: number;
-  #unsettled = new Map<string, Message>();
+  /** Delivered, not settled: per partition, by offset (numbers: no key string per message). */
+  readonly #unsettled: Map<number, Message>[] = [];
+  #unsettledCount = 0;
   #pumping = false;
   #closed = false;
   #creditWaiter: (() => void) | null = null;
 
   constructor(
     id: number,
-    subscription: Subscription,
+    subscription: PumpedSubscription,
     credit: number,
     acknowledges: boolean,
     sink: ConsumerSink,
@@ -49,7 +56,7 @@ export class ServerConsumer {
   }
 
   get unsettled(): number {
-    return this.#unsettled.size;
+    return this.#unsettledCount;
   }
 
   /** Deliveries the client still allows before it grants more. */
@@ -83,7 +90,7 @@ export class ServerConsumer {
         await new Promise<void>((resolve) => (this.#creditWaiter = resolve));
         continue;
       }
-      const message = await this.subscription.receive();
+      const message = this.subscription.tryReceive?.() ?? (await this.subscription.receive());
       if (message === null) {
         if (!this.#closed)
           this.#sink.ended(this.id, new WeirError('CLOSED', 'the subscription ended'));
@@ -91,53 +98,58 @@ export class ServerConsumer {
       }
       if (this.#closed) return; // closing hands it back with the subscription
       this.#credit--;
-      if (this.#acknowledges)
-        this.#unsettled.set(unsettledKey(message.partition, message.offset), message);
+      if (this.#acknowledges) {
+        (this.#unsettled[message.partition] ??= new Map()).set(message.offset, message);
+        this.#unsettledCount++;
+      }
       const writable = this.#sink.deliver(this.id, message);
       if (!writable) await this.#sink.drained();
     }
   }
 
-  /** Applies one settle entry; resolves once the broker recorded it durably. */
-  async settle(entry: SettleEntry): Promise<EntryError> {
-    const key = unsettledKey(entry.partition, entry.offset);
-    const message = this.#unsettled.get(key);
+  /**
+   * Applies one settle entry: an error (or null: nothing to wait for), or the promise of the
+   * broker recording it durably, which rejects with the error. Acks of one batch share the
+   * journal's promise, so the caller waits for each distinct promise once.
+   */
+  settle(entry: SettleEntry): EntryError | Promise<void> {
+    const unsettled = this.#unsettled[entry.partition];
+    const message = unsettled?.get(entry.offset);
     if (!message) {
       return {
         code: 'MESSAGE_SETTLED',
-        message: `no unsettled delivery at ${key} on this consumer`,
+        message: `no unsettled delivery at ${entry.partition}:${entry.offset} on this consumer`,
       };
     }
     try {
+      if (entry.kind === 'extend')
+        return message.extend(Number.isNaN(entry.value) ? undefined : entry.value);
+      unsettled!.delete(entry.offset);
+      this.#unsettledCount--;
       switch (entry.kind) {
         case 'ack':
-          this.#unsettled.delete(key);
-          await message.ack();
-          break;
+          return message.ack();
         case 'nack':
-          this.#unsettled.delete(key);
-          await message.nack(Number.isNaN(entry.value) ? {} : { delayMs: entry.value });
-          break;
+          return message.nack(Number.isNaN(entry.value) ? {} : { delayMs: entry.value });
         case 'term':
-          this.#unsettled.delete(key);
-          await message.term(entry.reason ?? undefined);
-          break;
-        case 'extend':
-          await message.extend(Number.isNaN(entry.value) ? undefined : entry.value);
-          break;
+          return message.term(entry.reason ?? undefined);
       }
-      return null;
     } catch (error) {
-      const weirError = isWeirError(error) ? error : new WeirError('INTERNAL', String(error));
-      return { code: weirError.code, message: weirError.message };
+      return toEntryError(error);
     }
+  }
+
+  /** The EntryError for a settle promise that rejected. */
+  static entryError(error: unknown): EntryError {
+    return toEntryError(error);
   }
 
   /** Stops pumping and closes the broker subscription, which hands unsettled leases back. */
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.#unsettled.clear();
+    this.#unsettled.length = 0;
+    this.#unsettledCount = 0;
     const waiter = this.#creditWaiter;
     this.#creditWaiter = null;
     waiter?.();
