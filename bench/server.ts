@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '../src/client/index.js';
+import { NODE_FLAGS } from '../src/cli/node-flags.js';
 
 const { values } = parseArgs({
   options: {
@@ -62,7 +63,7 @@ async function startServer(
 ): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
   const child = spawn(
     process.execPath,
-    [CLI, 'serve', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'],
+    [...NODE_FLAGS, CLI, 'serve', '--data-dir', dataDir, '--port', '0', '--log-level', 'warn'],
     {
       stdio: ['ignore', 'pipe', 'inherit'],
     },

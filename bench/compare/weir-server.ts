@@ -9,6 +9,7 @@ import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { NODE_FLAGS } from '../../src/cli/node-flags.js';
 
 const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
 const START_MS_MAX = 15_000;
@@ -65,7 +66,7 @@ async function startOnce(options: WeirServerOptions): Promise<WeirServer> {
     mkdirSync(options.cpuProfileDir, { recursive: true });
     nodeFlags.push('--cpu-prof', `--cpu-prof-dir=${options.cpuProfileDir}`);
   }
-  nodeFlags.push(...(options.extraNodeFlags ?? []));
+  nodeFlags.push(...NODE_FLAGS, ...(options.extraNodeFlags ?? []));
   const serveFlags = ['--data-dir', dataDir, '--port', '0', '--log-level', 'warn'];
   if (serveTakesHttpPort()) serveFlags.push('--http-port', '0');
   const child = spawn(process.execPath, [...nodeFlags, CLI, 'serve', ...serveFlags], {

@@ -1,7 +1,9 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 /**
  * The `weir` command. Every command has --help; errors print `weir: CODE: message` on stderr
  * and exit non-zero (1 for a refusal, 2 for bad usage).
+ *
+ * The shebang runs Node with NODE_FLAGS (node-flags.ts; a test keeps the two the same).
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';

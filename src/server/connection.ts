@@ -531,7 +531,6 @@ export class Connection {
       });
     }
     this.#deliveries.clear();
-    this.#flushOutput(); // the batch is complete: no need to wait for the tick to end
   }
 
   #drained(): Promise<void> {
