@@ -8,12 +8,12 @@
  * A reader that runs past its frame throws WeirError PROTOCOL_ERROR: malformed input is the
  * peer's fault, never an assertion.
  */
-import { WeirError } from '../util/index.js';
+import { Utf8Cache, WeirError } from '../util/index.js';
 
 const TWO_32 = 2 ** 32;
 const NULL_LENGTH = 0xffffffff;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
+const text = new Utf8Cache();
 
 export class Writer {
   #bytes: Uint8Array;
@@ -199,7 +199,7 @@ export class Reader {
     const length = this.u32();
     if (length === NULL_LENGTH) return null;
     this.#need(length);
-    const value = decoder.decode(this.#bytes.subarray(this.position, this.position + length));
+    const value = text.decode(this.#bytes, this.position, this.position + length);
     this.position += length;
     return value;
   }

@@ -28,7 +28,7 @@
  * CRC match, and its records parse to exactly batchLength bytes. The first invalid batch of a
  * segment ends that segment: it and everything after it is a torn or corrupt tail.
  */
-import { assert, crc32c, WeirError } from '../util/index.js';
+import { assert, crc32c, Utf8Cache, WeirError } from '../util/index.js';
 import {
   BATCH_BYTES_MAX,
   BATCH_RECORDS_MAX,
@@ -61,7 +61,7 @@ function writeU64(view: DataView, position: number, value: number): void {
   view.setUint32(position + 4, Math.floor(value / TWO_32), true);
 }
 
-const textDecoder = new TextDecoder('utf-8', { fatal: false });
+const headerText = new Utf8Cache();
 
 /** The longest header name: its length is a u16 on disk. */
 const HEADER_NAME_BYTES_MAX = 0xffff;
@@ -264,12 +264,12 @@ export function decodeBatch(
       for (let h = 0; h < headerCount; h++) {
         if (cursor + 2 > recordEnd) throw corrupt('header runs past the record');
         const nameLength = view.getUint16(cursor, true);
-        const name = textDecoder.decode(bytes.subarray(cursor + 2, cursor + 2 + nameLength));
+        const name = headerText.decode(bytes, cursor + 2, cursor + 2 + nameLength);
         cursor += 2 + nameLength;
         if (cursor + 4 > recordEnd) throw corrupt('header runs past the record');
         const valueLength = view.getUint32(cursor, true);
         if (cursor + 4 + valueLength > recordEnd) throw corrupt('header runs past the record');
-        const value = textDecoder.decode(bytes.subarray(cursor + 4, cursor + 4 + valueLength));
+        const value = headerText.decode(bytes, cursor + 4, cursor + 4 + valueLength);
         // `__proto__` must become an own property, not the object's prototype.
         if (name === '__proto__') {
           Object.defineProperty(headers, name, {

@@ -9,3 +9,4 @@ export {
   type ErrorCode,
 } from './errors.js';
 export { Lane } from './lane.js';
+export { Utf8Cache } from './utf8-cache.js';
