@@ -1,9 +1,11 @@
-#!/usr/bin/env -S node --max-semi-space-size=8
+#!/usr/bin/env node
 /**
  * The `weir` command. Every command has --help; errors print `weir: CODE: message` on stderr
  * and exit non-zero (1 for a refusal, 2 for bad usage).
  *
- * The shebang runs Node with NODE_FLAGS (node-flags.ts; a test keeps the two the same).
+ * The shebang stays a plain `node`: `env -S` (to pass NODE_FLAGS, node-flags.ts) is missing
+ * from BusyBox, so the bin would break on Alpine. `npm start` and the benchmarks pass the
+ * flags; `NODE_OPTIONS=--max-semi-space-size=8 weir serve` does the same for the bin.
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';

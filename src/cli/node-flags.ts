@@ -1,5 +1,6 @@
 /**
- * The flags `weir` runs Node with (the bin's shebang, `npm start`, the benchmarks' servers).
+ * The flags `weir serve` is run with by `npm start` and the benchmarks (the bin's shebang
+ * cannot carry them portably: see main.ts; with the bin, set NODE_OPTIONS to them).
  *
  * --max-semi-space-size=8: V8's young generation bounded at 8 MiB semi-spaces instead of 16.
  * A broker's garbage is short-lived (messages on their way); the smaller nursery cut the peak
