@@ -204,7 +204,7 @@ export const CONNECTION_CONSUMERS_MAX = 1024;
 export const CONNECTION_PUBLISH_BYTES_MAX = 16 * MiB;
 /** Bytes the server may queue on a socket the peer does not read before it stops delivering. */
 export const CONNECTION_WRITE_BUFFER_BYTES_MAX = 8 * MiB;
-/** The buffer a connection encodes its outgoing frames into (grows for a larger turn). */
+/** The buffer a connection encodes a tick's outgoing frames into (grows for a larger tick). */
 export const CONNECTION_OUTPUT_SLAB_BYTES = 64 * KiB;
 /** Messages in one DELIVER frame. */
 export const DELIVER_BATCH_MESSAGES_MAX = 1024;

@@ -21,7 +21,7 @@ import {
   REQUEST_TIMEOUT_MS_DEFAULT,
   REQUEST_TIMEOUT_MS_MAX,
 } from '../limits.js';
-import { isWeirError, WeirError } from '../util/index.js';
+import { toWeirError, WeirError } from '../util/index.js';
 import { UNCONFIRMED_RECEIPT } from '../protocol/index.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Consumer } from './consumer.js';
@@ -35,12 +35,6 @@ export interface PublishInput {
   readonly subject: string;
   readonly body: Body;
   readonly options?: PublishOptions | undefined;
-}
-
-function toWeirError(error: unknown): WeirError {
-  return isWeirError(error)
-    ? error
-    : new WeirError('INTERNAL', error instanceof Error ? error.message : String(error));
 }
 
 export class InProcessClient implements Client {

@@ -216,19 +216,18 @@ export class Stream {
 
   /** Stores the message (after `check`); resolves once durable under the stream's fsync policy. */
   store(message: EncodedMessage, now: number): Promise<StoreResult> {
-    if (message.id !== null && this.#dedup.enabled) {
-      const seen = this.#dedup.find(message.id, now);
-      if (seen !== null) {
-        this.#counters.duplicates++;
-        return Promise.resolve(seen).then((position) => ({
-          stream: this.name,
-          ...position,
-          duplicate: true,
-        }));
-      }
+    const placed = this.storeNow(message, now);
+    if (placed !== null) {
+      return this.logs[placed.partition]!.durable(placed.offset + 1).then(() => placed);
     }
-    const placed = this.storeNow(message, now)!;
-    return this.logs[placed.partition]!.durable(placed.offset + 1).then(() => placed);
+    // A duplicate: report where the first was stored, once that is durable.
+    this.#counters.duplicates++;
+    const seen = this.#dedup.find(message.id!, now)!;
+    return Promise.resolve(seen).then((position) => ({
+      stream: this.name,
+      ...position,
+      duplicate: true,
+    }));
   }
 
   /**

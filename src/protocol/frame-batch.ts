@@ -1,7 +1,7 @@
 /**
  * Outgoing frames encoded back to back into one reused buffer and handed to the transport
  * together: `take()` copies out what was encoded since the last take (one allocation and one
- * socket write per flush instead of one per frame) and starts over at the beginning. A turn
+ * socket write per flush instead of one per frame) and starts over at the beginning. A flush
  * that needed more than SHRINK_FACTOR slabs gives the large buffer back.
  */
 import { Writer } from './codec.js';

@@ -49,9 +49,9 @@ import {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_MAX,
 } from '../limits.js';
-import { ERROR_CODES, isWeirError, WeirError } from '../util/index.js';
+import { ERROR_CODES, toWeirError, WeirError } from '../util/index.js';
 import { callMethod } from './calls.js';
-import { ServerConsumer } from './server-consumer.js';
+import { ServerConsumer, toEntryError } from './server-consumer.js';
 
 export interface ConnectionOptions {
   readonly serverVersion: string;
@@ -85,12 +85,6 @@ function toDelivered(message: DeliveredMessage): DeliveredMessage {
 type ConnectionClient = Client & {
   publishBatch?(entries: readonly PublishEntry[]): Promise<(PublishReceipt | WeirError)[]>;
 };
-
-function asWeirError(error: unknown): WeirError {
-  return isWeirError(error)
-    ? error
-    : new WeirError('INTERNAL', error instanceof Error ? error.message : String(error));
-}
 
 export class Connection {
   readonly id: number;
@@ -192,7 +186,7 @@ export class Connection {
     try {
       this.#decoder.push(chunk);
     } catch (error) {
-      this.fail(asWeirError(error));
+      this.fail(toWeirError(error));
     }
   }
 
@@ -299,7 +293,7 @@ export class Connection {
     }
     this.#requestsInFlight++;
     work()
-      .catch((error: unknown) => this.#replyError(frame.requestId, asWeirError(error)))
+      .catch((error: unknown) => this.#replyError(frame.requestId, toWeirError(error)))
       .finally(() => this.#requestsInFlight--);
   }
 
@@ -350,7 +344,7 @@ export class Connection {
       ? client.publishBatch(entries)
       : Promise.all(
           entries.map((entry) =>
-            client.publish(entry.subject, entry.body, entry.options).catch(asWeirError),
+            client.publish(entry.subject, entry.body, entry.options).catch(toWeirError),
           ),
         );
     const done = () => {
@@ -459,7 +453,7 @@ export class Connection {
         last = outcome;
         waits.push(
           outcome.catch((error: unknown) => {
-            const entryError = ServerConsumer.entryError(error);
+            const entryError = toEntryError(error);
             for (let at = 0; at < count; at++)
               if (waitedOn[at] === outcome) results[at] = entryError;
           }),

@@ -8,7 +8,7 @@
  */
 import type { Message, Subscription } from '../protocol/index.js';
 import { type DeliveredMessage, type SettleEntry, type EntryError } from '../protocol/frames.js';
-import { WeirError, isWeirError } from '../util/index.js';
+import { toWeirError, WeirError } from '../util/index.js';
 
 export interface ConsumerSink {
   /** Queues a delivery for the socket; returns false when the socket's buffer is full. */
@@ -23,8 +23,9 @@ export interface ConsumerSink {
  *  promise (Consumer.tryReceive). */
 type PumpedSubscription = Subscription & { tryReceive?(): Message | null };
 
-function toEntryError(error: unknown): EntryError {
-  const weirError = isWeirError(error) ? error : new WeirError('INTERNAL', String(error));
+/** The SETTLED entry for a settlement that failed with `error`. */
+export function toEntryError(error: unknown): EntryError {
+  const weirError = toWeirError(error);
   return { code: weirError.code, message: weirError.message };
 }
 
@@ -69,10 +70,7 @@ export class ServerConsumer {
     this.#pumping = true;
     this.#pump().catch((error: unknown) => {
       if (!this.#closed) {
-        this.#sink.ended(
-          this.id,
-          isWeirError(error) ? error : new WeirError('INTERNAL', String(error)),
-        );
+        this.#sink.ended(this.id, toWeirError(error));
       }
     });
   }
@@ -137,11 +135,6 @@ export class ServerConsumer {
     } catch (error) {
       return toEntryError(error);
     }
-  }
-
-  /** The EntryError for a settle promise that rejected. */
-  static entryError(error: unknown): EntryError {
-    return toEntryError(error);
   }
 
   /** Stops pumping and closes the broker subscription, which hands unsettled leases back. */

@@ -119,3 +119,10 @@ export class WeirError extends Error {
 export function isWeirError(error: unknown, code?: ErrorCode): error is WeirError {
   return error instanceof WeirError && (code === undefined || error.code === code);
 }
+
+/** `error` if it is a WeirError, else an INTERNAL one carrying its message. */
+export function toWeirError(error: unknown): WeirError {
+  return isWeirError(error)
+    ? error
+    : new WeirError('INTERNAL', error instanceof Error ? error.message : String(error));
+}

@@ -6,6 +6,7 @@ export {
   errorCodeFromNumber,
   isErrorCode,
   isWeirError,
+  toWeirError,
   type ErrorCode,
 } from './errors.js';
 export { Lane } from './lane.js';
