@@ -124,7 +124,6 @@ export class Stream {
             fsyncIntervalMs: config.fsyncIntervalMs,
             segmentBytes: config.segmentBytes,
             clock: environment.now,
-            ...(environment.inMemory ? { tailCacheBytes: 0 } : {}),
           }),
         );
       }

@@ -482,8 +482,12 @@ export class SubscriptionGroup implements DeliveryActions {
     entry.holder = consumer;
     entry.token = ++this.#tokens;
     entry.deliveryCount++;
-    entry.dueAt = now + this.config.leaseMs;
-    this.#timers.add(entry);
+    // At most once (ack 'none') has no lease: the message is settled as the consumer takes
+    // it, and one a consumer never takes goes back when that consumer goes.
+    if (this.config.ack !== 'none') {
+      entry.dueAt = now + this.config.leaseMs;
+      this.#timers.add(entry);
+    }
     consumer.inFlight++;
     consumer.entries.add(entry);
     this.#inFlight++;
@@ -709,7 +713,7 @@ export class SubscriptionGroup implements DeliveryActions {
       this.#current(entry, token);
       const leaseMs = ms === undefined ? this.config.leaseMs : integerIn(ms, 'ms', 1, LEASE_MS_MAX);
       entry.dueAt = this.#host.now() + leaseMs;
-      this.#timers.update(entry);
+      if (this.#timers.has(entry)) this.#timers.update(entry);
       return Promise.resolve();
     } catch (error) {
       return rejection(error);

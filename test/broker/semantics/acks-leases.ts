@@ -93,6 +93,26 @@ export function acksLeasesSuite(factory: HarnessFactory): void {
         assert.equal((await client.subscriptions.info('metrics', 'm')).pending, 0);
       }));
 
+    test("ack: 'none' has no lease: a delivery a consumer has not taken yet stays with it", () =>
+      withBroker(factory, async ({ client, connect }) => {
+        await client.streams.create('metrics', { subjects: ['metrics'], fsync: 'never' });
+        const first = await client.subscribe('metrics', {
+          subscription: 'm',
+          ack: 'none',
+          leaseMs: 50,
+          maxInFlight: 1,
+        });
+        await client.publish('metrics', 'only');
+        await sleep(200); // four leases of 50 ms go by while the message waits, not taken
+        const other = await connect();
+        const second = await other.subscribe('metrics', { subscription: 'm', ack: 'none' });
+        await expectNothing(second, 300);
+        const [message] = await receiveN(first, 1);
+        assert.equal(message!.text(), 'only');
+        assert.equal(message!.deliveryCount, 1);
+        assert.equal((await client.subscriptions.info('metrics', 'm')).redelivered, 0);
+      }));
+
     test('maxInFlight bounds unsettled deliveries per consumer (backpressure)', () =>
       withBroker(factory, async ({ client }) => {
         await client.streams.create('tasks', { subjects: ['tasks'], fsync: 'never' });
