@@ -54,6 +54,9 @@ import { TailCache } from './tail-cache.js';
 import { CONFIRM_SAMPLE_EVERY, storageTelemetry, type LogKind } from './telemetry.js';
 import { Lane } from '../util/index.js';
 
+/** Written records at the front of the queue are spliced off once there are this many. */
+const QUEUE_COMPACT_AT = 1024;
+
 export type FsyncPolicy = 'always' | 'interval' | 'never';
 
 export interface LogOptions {
@@ -93,33 +96,16 @@ export interface LogStats {
   readonly recoveredTruncatedBytes: number;
 }
 
-/** Records `[from, to)` of the pending append at index `append`. */
-interface Run {
-  readonly append: number;
-  readonly from: number;
-  to: number;
-}
-
-interface PendingAppend {
-  readonly records: readonly RecordInput[];
-  readonly sizes: number[];
-  readonly timestamps: number[];
-  readonly baseOffset: number;
-  readonly bytes: number;
-  /** Records of this append already taken into a write. */
-  taken: number;
-  /** performance.now() at append when sampled for telemetry, else 0. */
-  readonly startedAt: number;
-  /** null for enqueue(): the caller waits with durable(). */
-  readonly resolve: ((offset: number) => void) | null;
-  readonly reject: ((error: unknown) => void) | null;
-}
-
-/** A durable() call waiting for the committed offset to reach `end`. */
+/**
+ * Something waiting for the committed offset to reach `end`: an append(), a durable() call, or
+ * (no callbacks) an append sampled for the telemetry's confirm latency.
+ */
 interface DurableWaiter {
   readonly end: number;
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
+  readonly resolve: (() => void) | null;
+  readonly reject: ((error: unknown) => void) | null;
+  /** performance.now() at append when sampled for telemetry, else 0. */
+  readonly startedAt: number;
 }
 
 function checkRange(name: string, value: number, min: number, max: number): number {
@@ -161,10 +147,20 @@ export class PartitionLog {
   #segments: Segment[];
   #endOffset: number;
   #committedOffset: number;
-  #pending: PendingAppend[] = [];
-  #pendingHead = 0;
+  /**
+   * Records queued and not yet written, from #queuedHead on, with their sizes and timestamps
+   * in parallel arrays: the record at index i has offset #committedOffset + (i - #queuedHead).
+   * An append adds to these arrays and allocates nothing of its own.
+   */
+  #queued: RecordInput[] = [];
+  #queuedSizes: number[] = [];
+  #queuedTimestamps: number[] = [];
+  #queuedHead = 0;
+  /** Record bytes queued and not yet written. */
   #pendingBytes = 0;
-  /** durable() calls in order of `end`, from #durableHead on. */
+  /** Batch ends (indices into #queued) of the write being planned; reused. */
+  readonly #cuts: number[] = [];
+  /** Waiters in order of `end`, from #durableHead on. */
   #durableWaiters: DurableWaiter[] = [];
   #durableHead = 0;
   #flushScheduled = false;
@@ -286,14 +282,17 @@ export class PartitionLog {
 
   append(input: RecordInput | readonly RecordInput[]): Promise<number> {
     try {
-      let resolve!: (offset: number) => void;
-      let reject!: (error: unknown) => void;
-      const promise = new Promise<number>((onDurable, onFailure) => {
-        resolve = onDurable;
-        reject = onFailure;
+      const baseOffset = this.#enqueue(input);
+      const end = this.#endOffset;
+      return new Promise<number>((resolve, reject) => {
+        // The newest end there is: the waiters stay in order of `end`.
+        this.#durableWaiters.push({
+          end,
+          resolve: () => resolve(baseOffset),
+          reject,
+          startedAt: 0,
+        });
       });
-      this.#enqueue(input, resolve, reject);
-      return promise;
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
@@ -305,7 +304,7 @@ export class PartitionLog {
    * errors append() rejects with) instead of rejecting.
    */
   enqueue(input: RecordInput | readonly RecordInput[]): number {
-    return this.#enqueue(input, null, null);
+    return this.#enqueue(input);
   }
 
   /**
@@ -315,62 +314,71 @@ export class PartitionLog {
   durable(end: number): Promise<void> {
     if (end <= this.#committedOffset) return Promise.resolve();
     if (this.#failure) return Promise.reject(this.#failure);
+    if (!(end <= this.#endOffset)) {
+      return Promise.reject(
+        new WeirError(
+          'INVALID_ARGUMENT',
+          `durable(${end}) is past the log's end ${this.#endOffset}`,
+        ),
+      );
+    }
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the log is closed'));
     return new Promise<void>((resolve, reject) => {
       const waiters = this.#durableWaiters;
       let at = waiters.length;
       while (at > this.#durableHead && waiters[at - 1]!.end > end) at--;
-      waiters.splice(at, 0, { end, resolve, reject });
+      waiters.splice(at, 0, { end, resolve, reject, startedAt: 0 });
     });
   }
 
-  #enqueue(
-    input: RecordInput | readonly RecordInput[],
-    resolve: ((offset: number) => void) | null,
-    reject: ((error: unknown) => void) | null,
-  ): number {
+  #enqueue(input: RecordInput | readonly RecordInput[]): number {
     if (this.#closed) throw new WeirError('CLOSED', 'the log is closed');
     if (this.#failure) throw this.#failure;
-    const records: readonly RecordInput[] = Array.isArray(input) ? input : [input as RecordInput];
-    if (records.length === 0)
-      throw new WeirError('INVALID_ARGUMENT', 'append needs at least one record');
-    const sizes = new Array<number>(records.length);
-    const timestamps = new Array<number>(records.length);
+    const many = Array.isArray(input);
+    const count = many ? input.length : 1;
+    if (count === 0) throw new WeirError('INVALID_ARGUMENT', 'append needs at least one record');
+    const queued = this.#queued;
+    const sizes = this.#queuedSizes;
+    const timestamps = this.#queuedTimestamps;
+    const mark = queued.length;
     let bytes = 0;
     const now = this.#clock();
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i]!;
-      sizes[i] = recordBytes(record);
-      bytes += sizes[i]!;
-      const timestamp = record.timestamp ?? now;
-      if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+    try {
+      for (let i = 0; i < count; i++) {
+        const record = many ? (input as readonly RecordInput[])[i]! : (input as RecordInput);
+        const size = recordBytes(record);
+        const timestamp = record.timestamp ?? now;
+        if (!Number.isSafeInteger(timestamp) || timestamp < 0) {
+          throw new WeirError(
+            'INVALID_ARGUMENT',
+            `timestamp must be a non-negative integer, got ${timestamp}`,
+          );
+        }
+        bytes += size;
+        queued.push(record);
+        sizes.push(size);
+        timestamps.push(timestamp);
+      }
+      if (this.#pendingBytes + bytes > APPEND_PENDING_BYTES_MAX && this.#pendingBytes > 0) {
         throw new WeirError(
-          'INVALID_ARGUMENT',
-          `timestamp must be a non-negative integer, got ${timestamp}`,
+          'LIMIT_EXCEEDED',
+          `more than ${APPEND_PENDING_BYTES_MAX} bytes wait to be written`,
         );
       }
-      timestamps[i] = timestamp;
-    }
-    if (this.#pendingBytes + bytes > APPEND_PENDING_BYTES_MAX && this.#pendingBytes > 0) {
-      throw new WeirError(
-        'LIMIT_EXCEEDED',
-        `more than ${APPEND_PENDING_BYTES_MAX} bytes wait to be written`,
-      );
+    } catch (error) {
+      // All or nothing: a rejected append leaves no record behind.
+      queued.length = mark;
+      sizes.length = mark;
+      timestamps.length = mark;
+      throw error;
     }
     const baseOffset = this.#endOffset;
-    this.#endOffset += records.length;
+    this.#endOffset += count;
     this.#pendingBytes += bytes;
-    this.#pending.push({
-      records,
-      sizes,
-      timestamps,
-      baseOffset,
-      bytes,
-      taken: 0,
-      startedAt: this.#sampleAppend() ? performance.now() : 0,
-      resolve,
-      reject,
-    });
+    if (this.#sampleAppend()) {
+      const end = this.#endOffset;
+      this.#durableWaiters.push({ end, resolve: null, reject: null, startedAt: performance.now() });
+    }
     this.#scheduleFlush();
     return baseOffset;
   }
@@ -399,12 +407,8 @@ export class PartitionLog {
   /** Writes everything queued, one group commit at a time. Runs inside the lane. */
   async #flush(): Promise<void> {
     this.#flushScheduled = false;
-    while (this.#pendingHead < this.#pending.length && !this.#failure) {
+    while (this.#queuedHead < this.#queued.length && !this.#failure) {
       await this.#flushOnce();
-    }
-    if (this.#pendingHead === this.#pending.length && this.#pendingHead > 0) {
-      this.#pending = [];
-      this.#pendingHead = 0;
     }
   }
 
@@ -414,37 +418,28 @@ export class PartitionLog {
       active = await this.#roll();
     }
     const room = Math.max(this.#segmentBytes - active.size, 0);
-    const plan = this.#plan(Math.min(room, WRITE_BYTES_MAX), active.size === 0);
-    if (plan.batches.length === 0) {
+    const planned = this.#plan(Math.min(room, WRITE_BYTES_MAX), active.size === 0);
+    const cuts = this.#cuts;
+    if (cuts.length === 0) {
       await this.#roll(); // not even one record fits this segment: the next one takes it
       return;
     }
-    const buffer = Buffer.allocUnsafe(plan.bytes);
+    const buffer = Buffer.allocUnsafe(planned);
     const headers: BatchHeader[] = [];
+    const head = this.#queuedHead;
+    const baseOffset = this.#committedOffset;
     let position = 0;
-    for (const batch of plan.batches) {
-      const records: RecordInput[] = [];
-      const timestamps: number[] = [];
-      const sizes: number[] = [];
-      for (const run of batch) {
-        const pending = this.#pending[run.append]!;
-        for (let i = run.from; i < run.to; i++) {
-          records.push(pending.records[i]!);
-          timestamps.push(pending.timestamps[i]!);
-          sizes.push(pending.sizes[i]!);
-        }
-      }
-      const first = batch[0]!;
-      const baseOffset = this.#pending[first.append]!.baseOffset + first.from;
+    let from = head;
+    for (const to of cuts) {
       const end = encodeBatch(
         buffer,
         position,
-        baseOffset,
-        records,
-        timestamps,
-        sizes,
-        0,
-        records.length,
+        baseOffset + (from - head),
+        this.#queued,
+        this.#queuedTimestamps,
+        this.#queuedSizes,
+        from,
+        to,
       );
       const header = readBatchHeader(buffer, position, end - position);
       assert(
@@ -453,12 +448,15 @@ export class PartitionLog {
       );
       headers.push(header);
       position = end;
+      from = to;
     }
-    assert(position === plan.bytes, 'encoded bytes match the plan');
+    assert(position === planned, 'encoded bytes match the plan');
+    const written = from;
+    const recordBytesWritten = planned - headers.length * BATCH_HEADER_BYTES;
     const writeStarted = performance.now();
     let syncMs = 0;
     try {
-      await active.write(buffer, plan.bytes);
+      await active.write(buffer, planned);
       if (this.#fsync === 'always') {
         const syncStarted = performance.now();
         await active.sync();
@@ -476,29 +474,16 @@ export class PartitionLog {
       telemetry.flushed(this.#kind, writeMs, this.#fsync === 'always' ? syncMs : null);
     }
     if (active.createdAtMs === 0) active.createdAtMs = this.#clock();
-    active.confirm(headers, plan.bytes);
+    active.confirm(headers, planned);
     for (let i = 0, at = 0; i < headers.length; i++) {
       const header = headers[i]!;
       this.#cache.add({ header, bytes: buffer.subarray(at, at + header.batchLength) });
       at += header.batchLength;
     }
-    // Advance the appends' cursors; resolve those whose last record is now durable.
-    for (const batch of plan.batches)
-      for (const run of batch) this.#pending[run.append]!.taken = run.to;
-    const lastBatch = plan.batches[plan.batches.length - 1]!;
-    const lastRun = lastBatch[lastBatch.length - 1]!;
-    this.#committedOffset = this.#pending[lastRun.append]!.baseOffset + lastRun.to;
-    while (this.#pendingHead < this.#pending.length) {
-      const pending = this.#pending[this.#pendingHead]!;
-      if (pending.taken < pending.records.length) break;
-      this.#pending[this.#pendingHead] = undefined as unknown as PendingAppend;
-      this.#pendingHead++;
-      this.#pendingBytes -= pending.bytes;
-      if (pending.startedAt !== 0) {
-        storageTelemetry.sink?.confirmed(performance.now() - pending.startedAt);
-      }
-      pending.resolve?.(pending.baseOffset);
-    }
+    // Appends made during the write were added after `written`: nothing before it moved.
+    this.#committedOffset = baseOffset + (written - head);
+    this.#pendingBytes -= recordBytesWritten;
+    this.#dequeue(written);
     this.#resolveDurable();
     this.#notify();
   }
@@ -506,38 +491,57 @@ export class PartitionLog {
   /**
    * Plans one write: the queued records, in offset order, cut into batches of about
    * BATCH_BYTES_TARGET, up to `limitBytes` in all (at least one record when the segment is
-   * empty, whatever its size). A batch is a list of runs of consecutive records of one append.
+   * empty, whatever its size). Leaves the batch ends in #cuts; returns the bytes.
    */
-  #plan(limitBytes: number, takeOne: boolean): { batches: Run[][]; bytes: number } {
-    const batches: Run[][] = [];
+  #plan(limitBytes: number, takeOne: boolean): number {
+    const cuts = this.#cuts;
+    cuts.length = 0;
+    const sizes = this.#queuedSizes;
     let bytes = 0;
-    let batch: Run[] | null = null;
+    let open = false;
     let batchBytes = 0;
     let batchRecords = 0;
-    for (let append = this.#pendingHead; append < this.#pending.length; append++) {
-      const pending = this.#pending[append]!;
-      for (let record = pending.taken; record < pending.records.length; record++) {
-        const size = pending.sizes[record]!;
-        const full =
-          batch !== null &&
-          (batchBytes + size > BATCH_BYTES_TARGET || batchRecords >= BATCH_RECORDS_MAX);
-        const grows = batch === null || full ? BATCH_HEADER_BYTES + size : size;
-        if (bytes + grows > limitBytes && (bytes > 0 || !takeOne)) return { batches, bytes };
-        if (batch === null || full) {
-          batch = [];
-          batches.push(batch);
-          batchBytes = BATCH_HEADER_BYTES;
-          batchRecords = 0;
-        }
-        batchBytes += size;
-        batchRecords++;
-        bytes += grows;
-        const run = batch[batch.length - 1];
-        if (run && run.append === append && run.to === record) run.to++;
-        else batch.push({ append, from: record, to: record + 1 });
+    let last = this.#queuedHead;
+    for (let i = this.#queuedHead; i < sizes.length; i++) {
+      const size = sizes[i]!;
+      const full =
+        open && (batchBytes + size > BATCH_BYTES_TARGET || batchRecords >= BATCH_RECORDS_MAX);
+      const grows = !open || full ? BATCH_HEADER_BYTES + size : size;
+      if (bytes + grows > limitBytes && (bytes > 0 || !takeOne)) break;
+      if (full) cuts.push(i);
+      if (!open || full) {
+        open = true;
+        batchBytes = BATCH_HEADER_BYTES;
+        batchRecords = 0;
       }
+      batchBytes += size;
+      batchRecords++;
+      bytes += grows;
+      last = i + 1;
     }
-    return { batches, bytes };
+    if (open) cuts.push(last);
+    return bytes;
+  }
+
+  /** Drops the written records (below index `written`) from the queue. */
+  #dequeue(written: number): void {
+    const queued = this.#queued;
+    if (written === queued.length) {
+      queued.length = 0;
+      this.#queuedSizes.length = 0;
+      this.#queuedTimestamps.length = 0;
+      this.#queuedHead = 0;
+      return;
+    }
+    for (let i = this.#queuedHead; i < written; i++)
+      queued[i] = undefined as unknown as RecordInput;
+    this.#queuedHead = written;
+    if (written > QUEUE_COMPACT_AT && written * 2 > queued.length) {
+      queued.splice(0, written);
+      this.#queuedSizes.splice(0, written);
+      this.#queuedTimestamps.splice(0, written);
+      this.#queuedHead = 0;
+    }
   }
 
   /** Tells the listeners; a listener that throws is reported, it does not fail the log. */
@@ -572,7 +576,10 @@ export class PartitionLog {
       const waiter = waiters[this.#durableHead]!;
       if (waiter.end > this.#committedOffset) break;
       this.#durableHead++;
-      waiter.resolve();
+      if (waiter.startedAt !== 0) {
+        storageTelemetry.sink?.confirmed(performance.now() - waiter.startedAt);
+      }
+      waiter.resolve?.();
     }
     if (this.#durableHead === waiters.length) {
       this.#durableWaiters = [];
@@ -582,13 +589,13 @@ export class PartitionLog {
 
   #fail(error: WeirError): void {
     if (!this.#failure) this.#failure = error;
-    for (let i = this.#pendingHead; i < this.#pending.length; i++)
-      this.#pending[i]!.reject?.(this.#failure);
-    this.#pending = [];
-    this.#pendingHead = 0;
+    this.#queued = [];
+    this.#queuedSizes = [];
+    this.#queuedTimestamps = [];
+    this.#queuedHead = 0;
     this.#pendingBytes = 0;
     for (let i = this.#durableHead; i < this.#durableWaiters.length; i++)
-      this.#durableWaiters[i]!.reject(this.#failure);
+      this.#durableWaiters[i]!.reject?.(this.#failure);
     this.#durableWaiters = [];
     this.#durableHead = 0;
   }

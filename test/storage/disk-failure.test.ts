@@ -584,3 +584,27 @@ test('enqueue gives offsets at once; durable() waits for the commit and fails wi
     await log.close();
   }
 });
+
+test('an append with one bad record leaves nothing queued; durable() past the end is refused', async () => {
+  const log = await open(faultyMemory(), SEGMENT_BYTES_SMALL);
+  const records = sampleRecords(6);
+  try {
+    assert.equal(log.enqueue(records.slice(0, 2)), 0);
+    const bad = [records[2]!, { ...records[3]!, timestamp: -1 }, records[4]!];
+    assert.throws(
+      () => log.enqueue(bad),
+      (error: unknown) => isWeirError(error, 'INVALID_ARGUMENT'),
+    );
+    await rejectsWithCode(log.append(bad), 'INVALID_ARGUMENT');
+    assert.equal(log.endOffset, 2, 'the refused appends took no offsets');
+    assert.equal(await log.append(records[5]!), 2);
+    await rejectsWithCode(log.durable(4), 'INVALID_ARGUMENT');
+    await log.durable(3);
+    assert.deepEqual((await readAll(log)).map(view), [
+      ...expectedRange(records, 0, 2),
+      expected(2, records[5]!),
+    ]);
+  } finally {
+    await log.close();
+  }
+});
