@@ -49,6 +49,18 @@ import { startWeirServer, type WeirServer } from './weir-server.js';
 import { WORKLOADS } from './workloads.js';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
+const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--workloads w1,w3] [--brokers weir,nats]
+                     [--profile DIR] [--out FILE] [--chart FILE] [--redis-aof] [--from FILE]
+
+  --quick      small N, 1 run (under 2 minutes); writes bench/results/quick.json only
+  --runs N     runs per broker and workload (default 3)
+  --workloads  a subset of w1..w5;  --brokers  a subset of weir,rabbitmq,nats,redis
+  --profile    node --cpu-prof on the weir serve child (DIR/server) and on Weir's client (DIR/client)
+  --redis-aof  switch Redis to appendonly yes / appendfsync everysec for the run, then restore
+  --from FILE  no runs: re-render the report, chart and BENCHMARKS.md block from a results file
+
+Only a full run (every workload and broker, at least 3 runs, no --quick) rewrites
+bench/results/latest.{json,md}, docs/benchmarks.svg and the generated block of BENCHMARKS.md.`;
 /** dist/bench/compare → the project root. */
 const ROOT = resolve(HERE, '../../..');
 const RUN_ONE = join(HERE, 'run-one.js');
@@ -82,8 +94,13 @@ const { values } = parseArgs({
     chart: { type: 'string' },
     'redis-aof': { type: 'boolean', default: false },
     from: { type: 'string' },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  console.log(USAGE);
+  process.exit(0);
+}
 
 function listOption<T extends string>(
   text: string | undefined,
