@@ -122,3 +122,24 @@ export function stallBadge(subscription) {
       )
     : h('span', { class: 'badge good' }, 'ok');
 }
+
+/**
+ * A table: a header row of `titles`, then `body`: a tbody element the page fills in later, or
+ * the rows (an array) of a new one.
+ */
+export function table(attributes, titles, body) {
+  return h(
+    'table',
+    attributes,
+    h(
+      'thead',
+      null,
+      h(
+        'tr',
+        null,
+        titles.map((title) => h('th', null, title)),
+      ),
+    ),
+    Array.isArray(body) ? h('tbody', null, body) : body,
+  );
+}

@@ -4,7 +4,7 @@
 // ticked rows) with a progress bar, and delete (matching or ticked).
 import { api } from '../lib/api.js';
 import { bodyDetails } from '../lib/body.js';
-import { h, replace, formatCount, formatTime, encodePath } from '../lib/dom.js';
+import { h, replace, formatCount, formatTime, encodePath, table } from '../lib/dom.js';
 
 const REASONS = ['max-deliveries', 'terminated', 'expired', 'overflow'];
 const POLL_MS = 400;
@@ -152,63 +152,48 @@ export function mount(container, params) {
       rows,
       letters.length === 0
         ? h('p', { class: 'ok', dataset: { testid: 'no-dead-letters' } }, 'No dead letters here.')
-        : h(
-            'table',
+        : table(
             null,
-            h(
-              'thead',
-              null,
+            ['', 'Time', 'Reason', 'Attempts', 'Error', 'Origin', 'Key', 'Body'],
+            letters.map((letter) =>
               h(
                 'tr',
-                null,
-                ['', 'Time', 'Reason', 'Attempts', 'Error', 'Origin', 'Key', 'Body'].map((title) =>
-                  h('th', null, title),
-                ),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              letters.map((letter) =>
+                { dataset: { testid: 'dead-letter-row', offset: letter.offset } },
                 h(
-                  'tr',
-                  { dataset: { testid: 'dead-letter-row', offset: letter.offset } },
-                  h(
-                    'td',
-                    null,
-                    h('input', {
-                      type: 'checkbox',
-                      checked: checked.has(positionKey(letter)),
-                      dataset: { testid: 'dead-letter-check' },
-                      'aria-label': `choose dead letter at offset ${letter.offset}`,
-                      onchange: (event) => {
-                        if (event.target.checked) {
-                          checked.set(positionKey(letter), {
-                            stream: letter.stream,
-                            partition: letter.partition,
-                            offset: letter.offset,
-                          });
-                        } else checked.delete(positionKey(letter));
-                      },
-                    }),
-                  ),
-                  h('td', { class: 'nowrap' }, formatTime(letter.timestamp)),
-                  h('td', null, h('span', { class: 'badge bad' }, letter.reason)),
-                  h('td', { class: 'number' }, String(letter.deliveries)),
-                  h('td', null, letter.error ?? '–'),
-                  h(
-                    'td',
-                    { class: 'mono' },
-                    h(
-                      'a',
-                      { href: `#/streams/${encodePath(letter.origin.stream)}` },
-                      letter.origin.stream,
-                    ),
-                    ` ${letter.origin.subject} p${letter.origin.partition}@${letter.origin.offset}`,
-                  ),
-                  h('td', { class: 'mono' }, letter.key ?? '–'),
-                  h('td', { class: 'body-cell' }, bodyDetails(letter, view.value)),
+                  'td',
+                  null,
+                  h('input', {
+                    type: 'checkbox',
+                    checked: checked.has(positionKey(letter)),
+                    dataset: { testid: 'dead-letter-check' },
+                    'aria-label': `choose dead letter at offset ${letter.offset}`,
+                    onchange: (event) => {
+                      if (event.target.checked) {
+                        checked.set(positionKey(letter), {
+                          stream: letter.stream,
+                          partition: letter.partition,
+                          offset: letter.offset,
+                        });
+                      } else checked.delete(positionKey(letter));
+                    },
+                  }),
                 ),
+                h('td', { class: 'nowrap' }, formatTime(letter.timestamp)),
+                h('td', null, h('span', { class: 'badge bad' }, letter.reason)),
+                h('td', { class: 'number' }, String(letter.deliveries)),
+                h('td', null, letter.error ?? '–'),
+                h(
+                  'td',
+                  { class: 'mono' },
+                  h(
+                    'a',
+                    { href: `#/streams/${encodePath(letter.origin.stream)}` },
+                    letter.origin.stream,
+                  ),
+                  ` ${letter.origin.subject} p${letter.origin.partition}@${letter.origin.offset}`,
+                ),
+                h('td', { class: 'mono' }, letter.key ?? '–'),
+                h('td', { class: 'body-cell' }, bodyDetails(letter, view.value)),
               ),
             ),
           ),

@@ -10,6 +10,7 @@ import {
   formatRate,
   formatSeconds,
   encodePath,
+  table,
 } from '../lib/dom.js';
 
 const REASON_TITLES = {
@@ -159,35 +160,22 @@ export function mount(container) {
             { class: 'muted' },
             'No streams yet. Create one on the Streams page or with the SDK.',
           )
-        : h(
-            'table',
+        : table(
             null,
-            h(
-              'thead',
-              null,
+            ['Stream', 'In', 'Out', 'Messages', 'Size'],
+            top.map((stream) =>
               h(
                 'tr',
                 null,
-                ['Stream', 'In', 'Out', 'Messages', 'Size'].map((title) => h('th', null, title)),
-              ),
-            ),
-            h(
-              'tbody',
-              null,
-              top.map((stream) =>
                 h(
-                  'tr',
+                  'td',
                   null,
-                  h(
-                    'td',
-                    null,
-                    h('a', { href: `#/streams/${encodePath(stream.name)}` }, stream.name),
-                  ),
-                  h('td', { class: 'number' }, formatRate(stream.inPerSecond)),
-                  h('td', { class: 'number' }, formatRate(stream.outPerSecond)),
-                  h('td', { class: 'number' }, formatCount(stream.messages)),
-                  h('td', { class: 'number' }, formatBytes(stream.bytes)),
+                  h('a', { href: `#/streams/${encodePath(stream.name)}` }, stream.name),
                 ),
+                h('td', { class: 'number' }, formatRate(stream.inPerSecond)),
+                h('td', { class: 'number' }, formatRate(stream.outPerSecond)),
+                h('td', { class: 'number' }, formatCount(stream.messages)),
+                h('td', { class: 'number' }, formatBytes(stream.bytes)),
               ),
             ),
           ),

@@ -13,6 +13,7 @@ import {
   formatTime,
   toLocalInput,
   encodePath,
+  table,
   stallBadge,
 } from '../lib/dom.js';
 
@@ -268,20 +269,9 @@ export function mount(container, params) {
         'section',
         { class: 'card' },
         h('h2', null, 'Partitions'),
-        h(
-          'table',
+        table(
           { dataset: { testid: 'partitions-table' } },
-          h(
-            'thead',
-            null,
-            h(
-              'tr',
-              null,
-              ['Partition', 'First offset', 'End offset', 'Messages', 'Size'].map((title) =>
-                h('th', null, title),
-              ),
-            ),
-          ),
+          ['Partition', 'First offset', 'End offset', 'Messages', 'Size'],
           partitions,
         ),
       ),
@@ -290,29 +280,20 @@ export function mount(container, params) {
       'section',
       { class: 'card' },
       h('h2', null, 'Subscriptions'),
-      h(
-        'table',
+      table(
         null,
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            [
-              'Subscription',
-              'Mode',
-              'Consumers',
-              'Lag',
-              'Lag age',
-              'In flight',
-              'Redelivered',
-              'Dead-lettered',
-              'Out',
-              'Status',
-            ].map((title) => h('th', null, title)),
-          ),
-        ),
+        [
+          'Subscription',
+          'Mode',
+          'Consumers',
+          'Lag',
+          'Lag age',
+          'In flight',
+          'Redelivered',
+          'Dead-lettered',
+          'Out',
+          'Status',
+        ],
         subscriptions,
       ),
     ),

@@ -1,7 +1,7 @@
 /* global FormData */
 // Streams: every stream with its rates and sizes, and a form to create one.
 import { api } from '../lib/api.js';
-import { h, replace, formatBytes, formatCount, formatRate, encodePath } from '../lib/dom.js';
+import { h, replace, formatBytes, formatCount, formatRate, encodePath, table } from '../lib/dom.js';
 
 function createForm(onCreated) {
   const message = h('span', { class: 'form-message', role: 'status' });
@@ -83,28 +83,19 @@ export function mount(container) {
     h(
       'section',
       { class: 'card' },
-      h(
-        'table',
+      table(
         { dataset: { testid: 'streams-table' } },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            [
-              'Stream',
-              'Subjects',
-              'Partitions',
-              'Messages',
-              'Size',
-              'In',
-              'Out',
-              'Subscriptions',
-              'Retention',
-            ].map((title) => h('th', null, title)),
-          ),
-        ),
+        [
+          'Stream',
+          'Subjects',
+          'Partitions',
+          'Messages',
+          'Size',
+          'In',
+          'Out',
+          'Subscriptions',
+          'Retention',
+        ],
         body,
       ),
       empty,

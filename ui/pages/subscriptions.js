@@ -10,6 +10,7 @@ import {
   formatSeconds,
   toLocalInput,
   encodePath,
+  table,
   stallBadge,
 } from '../lib/dom.js';
 
@@ -134,33 +135,18 @@ function detail(stream, name) {
           )
         : info.consumerDetails.length === 0
           ? h('p', { class: 'muted' }, `${info.consumers} consumer(s); none over the network.`)
-          : h(
-              'table',
+          : table(
               null,
-              h(
-                'thead',
-                null,
+              ['Connection', 'Client', 'Consumer', 'Credit left', 'Unsettled'],
+              info.consumerDetails.map((consumer) =>
                 h(
                   'tr',
                   null,
-                  ['Connection', 'Client', 'Consumer', 'Credit left', 'Unsettled'].map((title) =>
-                    h('th', null, title),
-                  ),
-                ),
-              ),
-              h(
-                'tbody',
-                null,
-                info.consumerDetails.map((consumer) =>
-                  h(
-                    'tr',
-                    null,
-                    h('td', { class: 'mono' }, `#${consumer.connection} ${consumer.remote}`),
-                    h('td', null, consumer.clientName || '–'),
-                    h('td', { class: 'number' }, String(consumer.id)),
-                    h('td', { class: 'number' }, String(consumer.credit)),
-                    h('td', { class: 'number' }, String(consumer.unsettled)),
-                  ),
+                  h('td', { class: 'mono' }, `#${consumer.connection} ${consumer.remote}`),
+                  h('td', null, consumer.clientName || '–'),
+                  h('td', { class: 'number' }, String(consumer.id)),
+                  h('td', { class: 'number' }, String(consumer.credit)),
+                  h('td', { class: 'number' }, String(consumer.unsettled)),
                 ),
               ),
             ),
@@ -186,40 +172,25 @@ function consumersSection() {
         body,
         connections.length === 0
           ? h('p', { class: 'muted' }, 'No clients connected.')
-          : h(
-              'table',
+          : table(
               { dataset: { testid: 'connections-table' } },
-              h(
-                'thead',
-                null,
+              ['Connection', 'Client', 'Consumers', 'Subscriptions (credit left)'],
+              connections.map((connection) =>
                 h(
                   'tr',
                   null,
-                  ['Connection', 'Client', 'Consumers', 'Subscriptions (credit left)'].map(
-                    (title) => h('th', null, title),
-                  ),
-                ),
-              ),
-              h(
-                'tbody',
-                null,
-                connections.map((connection) =>
+                  h('td', { class: 'mono' }, `#${connection.id} ${connection.remote}`),
+                  h('td', null, connection.clientName || '–'),
+                  h('td', { class: 'number' }, String(connection.consumerCount)),
                   h(
-                    'tr',
-                    null,
-                    h('td', { class: 'mono' }, `#${connection.id} ${connection.remote}`),
-                    h('td', null, connection.clientName || '–'),
-                    h('td', { class: 'number' }, String(connection.consumerCount)),
-                    h(
-                      'td',
-                      { class: 'mono' },
-                      (connection.consumers ?? [])
-                        .map(
-                          (consumer) =>
-                            `${consumer.stream}/${consumer.subscription} (${consumer.credit})`,
-                        )
-                        .join(', ') || '–',
-                    ),
+                    'td',
+                    { class: 'mono' },
+                    (connection.consumers ?? [])
+                      .map(
+                        (consumer) =>
+                          `${consumer.stream}/${consumer.subscription} (${consumer.credit})`,
+                      )
+                      .join(', ') || '–',
                   ),
                 ),
               ),
@@ -243,32 +214,23 @@ export function mount(container, params) {
     h(
       'section',
       { class: 'card' },
-      h(
-        'table',
+      table(
         { dataset: { testid: 'subscriptions-table' } },
-        h(
-          'thead',
-          null,
-          h(
-            'tr',
-            null,
-            [
-              'Stream',
-              'Subscription',
-              'Mode',
-              'Consumers',
-              'Lag',
-              'Lag age',
-              'In flight',
-              'Delayed',
-              'Redelivered',
-              'Dead-lettered',
-              'Out',
-              'Acked',
-              'Status',
-            ].map((title) => h('th', null, title)),
-          ),
-        ),
+        [
+          'Stream',
+          'Subscription',
+          'Mode',
+          'Consumers',
+          'Lag',
+          'Lag age',
+          'In flight',
+          'Delayed',
+          'Redelivered',
+          'Dead-lettered',
+          'Out',
+          'Acked',
+          'Status',
+        ],
         rows,
       ),
     ),
