@@ -90,3 +90,33 @@ export interface AdapterOptions {
 
 /** Outstanding at-most-once publishes a W4 producer keeps where the client needs a window. */
 export const FAST_WINDOW = 1000;
+
+/**
+ * A W4 producer over a client whose at-most-once publish still returns a promise (the reply
+ * of Redis PUBLISH, Weir's write to its socket): at most FAST_WINDOW of them outstanding.
+ */
+export function windowedFastProducer(send: (body: Buffer) => Promise<unknown>): FastProducer {
+  let outstanding = 0;
+  let waiter: (() => void) | null = null;
+  const settled = (): void => {
+    outstanding--;
+    if (waiter && outstanding < FAST_WINDOW) {
+      const wake = waiter;
+      waiter = null;
+      wake();
+    }
+  };
+  const settledOne = (): Promise<void> => new Promise<void>((resolve) => (waiter = resolve));
+  return {
+    publish(body) {
+      outstanding++;
+      send(body).then(settled, settled);
+      return outstanding < FAST_WINDOW;
+    },
+    drain: () => (outstanding < FAST_WINDOW ? Promise.resolve() : settledOne()),
+    flush: async () => {
+      // Each pass waits for one more settlement: at most `outstanding` passes.
+      while (outstanding > 0) await settledOne();
+    },
+  };
+}

@@ -11,7 +11,12 @@
  * rules, nothing is persisted at all.
  */
 import { Redis } from 'ioredis';
-import { FAST_WINDOW, type AdapterOptions, type BrokerAdapter } from '../adapter.js';
+import {
+  FAST_WINDOW,
+  windowedFastProducer,
+  type AdapterOptions,
+  type BrokerAdapter,
+} from '../adapter.js';
 
 const REDIS_HOST = '127.0.0.1';
 const REDIS_PORT = 6379;
@@ -167,30 +172,7 @@ export async function openRedis(
 
     async fastProducer(target) {
       const connection = await open({ enableAutoPipelining: true });
-      let outstanding = 0;
-      let waiter: (() => void) | null = null;
-      const settled = (): void => {
-        outstanding--;
-        if (waiter && outstanding < FAST_WINDOW) {
-          const wake = waiter;
-          waiter = null;
-          wake();
-        }
-      };
-      return {
-        publish(body) {
-          outstanding++;
-          connection.publish(target.name, body).then(settled, settled);
-          return outstanding < FAST_WINDOW;
-        },
-        drain: () =>
-          outstanding < FAST_WINDOW
-            ? Promise.resolve()
-            : new Promise<void>((resolve) => (waiter = resolve)),
-        flush: async () => {
-          while (outstanding > 0) await new Promise<void>((resolve) => (waiter = resolve));
-        },
-      };
+      return windowedFastProducer((body) => connection.publish(target.name, body));
     },
 
     async fastSubscribe(target, onMessage) {

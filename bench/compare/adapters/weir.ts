@@ -6,7 +6,7 @@
  */
 import { connect, type Client, type Subscription } from '../../../src/client/index.js';
 import {
-  FAST_WINDOW,
+  windowedFastProducer,
   type AdapterOptions,
   type BrokerAdapter,
   type DurableProducer,
@@ -152,30 +152,7 @@ export async function openWeir(
 
     async fastProducer(target): Promise<FastProducer> {
       const client = await open('bench-fast-producer');
-      let outstanding = 0;
-      let waiter: (() => void) | null = null;
-      const settled = (): void => {
-        outstanding--;
-        if (waiter && outstanding < FAST_WINDOW) {
-          const wake = waiter;
-          waiter = null;
-          wake();
-        }
-      };
-      return {
-        publish(body) {
-          outstanding++;
-          client.publish(target.name, body, { confirm: false }).then(settled, settled);
-          return outstanding < FAST_WINDOW;
-        },
-        drain: () =>
-          outstanding < FAST_WINDOW
-            ? Promise.resolve()
-            : new Promise<void>((resolve) => (waiter = resolve)),
-        flush: async () => {
-          while (outstanding > 0) await new Promise<void>((resolve) => (waiter = resolve));
-        },
-      };
+      return windowedFastProducer((body) => client.publish(target.name, body, { confirm: false }));
     },
 
     async fastSubscribe(target, onMessage) {
