@@ -1,21 +1,12 @@
 /** Messages: peek without consuming, and publish. */
-import type { Body } from '../protocol/index.js';
+import { PUBLISH_OPTION_NAMES, type Body } from '../protocol/index.js';
 import { ADMIN_PEEK_MESSAGES_DEFAULT, ADMIN_PEEK_MESSAGES_MAX, PARTITIONS_MAX } from '../limits.js';
 import type { AdminContext } from './admin-context.js';
 import { integerQuery, invalid, objectBody, onlyKeys, timeQuery } from './http-io.js';
 import type { Route } from './router.js';
 
-const PUBLISH_OPTION_KEYS = [
-  'key',
-  'headers',
-  'id',
-  'delayMs',
-  'deliverAt',
-  'ttlMs',
-  'priority',
-  'replyTo',
-  'correlationId',
-] as const;
+/** The SDK's publish options, less `confirm`: an HTTP publish always answers with its receipt. */
+const PUBLISH_OPTION_KEYS = [...PUBLISH_OPTION_NAMES].filter((name) => name !== 'confirm');
 
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 
