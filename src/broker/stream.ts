@@ -124,6 +124,8 @@ export class Stream {
             fsyncIntervalMs: config.fsyncIntervalMs,
             segmentBytes: config.segmentBytes,
             clock: environment.now,
+            // A memory stream's data is in memory already: a tail cache would hold it twice.
+            ...(environment.inMemory ? { tailCacheBytes: 0 } : {}),
           }),
         );
       }

@@ -937,6 +937,7 @@ export function openMemoryLog(
   options: Omit<LogOptions, 'directory' | 'fileSystem' | 'fsync'> = {},
 ): Promise<PartitionLog> {
   return PartitionLog.open({
+    tailCacheBytes: 0,
     ...options,
     directory: path.sep + 'memory-log',
     fileSystem: new MemoryFileSystem(),
