@@ -19,8 +19,17 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
   },
 });
-const records = Math.min(RECORDS_MAX, Math.max(WINDOW, Number(values.records)));
-const runs = Math.min(RUNS_MAX, Math.max(1, Number(values.runs)));
+/** The integer value of --name, or exit with a message naming the flag and its range. */
+function integerFlag(name: string, text: string, min: number, max: number): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    console.error(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(text)}`);
+    process.exit(2);
+  }
+  return value;
+}
+const records = integerFlag('records', values.records, WINDOW, RECORDS_MAX);
+const runs = integerFlag('runs', values.runs, 1, RUNS_MAX);
 
 async function once(): Promise<number> {
   const log = await openMemoryLog({ segmentBytes: 1024 * 1024 * 1024 });
