@@ -30,7 +30,7 @@ import {
   STREAMS_MAX,
   SUBSCRIPTIONS_PER_STREAM_MAX,
 } from '../limits.js';
-import { WeirError, Lane } from '../util/index.js';
+import { WeirError, Lane, type Clock } from '../util/index.js';
 import { Consumer } from './consumer.js';
 import { encodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { readJsonFile, writeJsonFile } from './metadata-file.js';
@@ -61,7 +61,7 @@ export interface BrokerCoreOptions {
   readonly memoryRoot: string;
   /** A memory broker: every stream is a memory stream. */
   readonly inMemory: boolean;
-  readonly now: () => number;
+  readonly clock: Clock;
 }
 
 /** A user-given stream or subscription name: names starting with '_' are the broker's own. */
@@ -107,7 +107,11 @@ export class BrokerCore {
   }
 
   now(): number {
-    return this.#options.now();
+    return this.#options.clock.now();
+  }
+
+  get clock(): Clock {
+    return this.#options.clock;
   }
 
   #serially<T>(operation: () => Promise<T>): Promise<T> {
@@ -133,7 +137,7 @@ export class BrokerCore {
         fileSystem: place.fileSystem,
         directory,
         inMemory: place.inMemory,
-        now: this.#options.now,
+        clock: this.#options.clock,
         publish: (message) => this.#route(message, this.now()).then(() => undefined),
         respond: (message, body, options) => this.#respond(message, body, options),
       },
@@ -398,7 +402,7 @@ export class BrokerCore {
   // ---- inboxes ---------------------------------------------------------------------------
 
   openInbox(clientId: string): Inbox {
-    const inbox = new Inbox(clientId);
+    const inbox = new Inbox(clientId, this.#options.clock);
     this.#inboxes.set(inbox.subject, inbox);
     return inbox;
   }

@@ -9,7 +9,7 @@
 import * as path from 'node:path';
 import type { Client } from '../protocol/index.js';
 import { MemoryFileSystem, nodeFileSystem, type FileSystem } from '../storage/index.js';
-import { WeirError } from '../util/index.js';
+import { WeirError, toClock, type Clock } from '../util/index.js';
 import { CLIENTS_MAX } from '../limits.js';
 import { BrokerCore } from './broker-core.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
@@ -23,8 +23,13 @@ export interface BrokerOptions {
   readonly storage?: 'file' | 'memory';
   /** The file system under dataDir (tests pass a fault-injecting one). Default: the real disk. */
   readonly fileSystem?: FileSystem;
-  /** The broker's clock in ms since the epoch (message timestamps, delays, leases). Default Date.now. */
-  readonly clock?: () => number;
+  /**
+   * The broker's clock: message timestamps, leases, delays, TTL, retention ticks, request
+   * timeouts. A Clock (tests pass a ManualClock and move time themselves) or, as before, a
+   * bare function giving ms since the epoch (timers then run on real time). Default: the
+   * system clock.
+   */
+  readonly clock?: Clock | (() => number);
 }
 
 export class Broker {
@@ -51,10 +56,20 @@ export class Broker {
     if (storage === 'file' && (typeof input.dataDir !== 'string' || input.dataDir.length === 0)) {
       throw invalid('dataDir', "must be a directory path (or pass storage: 'memory')");
     }
-    if (input.clock !== undefined && typeof input.clock !== 'function')
-      throw invalid('clock', 'must be a function');
+    if (
+      input.clock !== undefined &&
+      typeof input.clock !== 'function' &&
+      !(
+        typeof input.clock === 'object' &&
+        input.clock !== null &&
+        typeof (input.clock as Clock).now === 'function' &&
+        typeof (input.clock as Clock).setTimer === 'function' &&
+        typeof (input.clock as Clock).setRepeating === 'function'
+      )
+    )
+      throw invalid('clock', 'must be a Clock or a function returning ms since the epoch');
     const memoryFileSystem = new MemoryFileSystem();
-    const clock = (input.clock as (() => number) | undefined) ?? Date.now;
+    const clock = toClock(input.clock as Clock | (() => number) | undefined);
     const fileSystem = (input.fileSystem as FileSystem | undefined) ?? nodeFileSystem;
     const root = storage === 'file' ? path.resolve(input.dataDir as string) : path.sep + 'weir';
     let lock: DataDirLock | null = null;
@@ -69,7 +84,7 @@ export class Broker {
         memoryFileSystem,
         memoryRoot: path.sep + 'weir-memory',
         inMemory: storage === 'memory',
-        now: clock,
+        clock,
       });
       return new Broker(core, lock);
     } catch (error) {

@@ -7,7 +7,6 @@
  * A re-driven message is stored in its origin stream only (with its original subject, key,
  * body and user headers), at most `ratePerSecond` per second.
  */
-import { setTimeout as sleep } from 'node:timers/promises';
 import type {
   DeadLetter,
   DeadLetterDeleteOptions,
@@ -95,7 +94,7 @@ export async function redriveDeadLetters(
     if (!target) return false; // its origin is gone: it stays a dead letter
     const due = started + (redriven * 1000) / rate;
     const wait = due - core.now();
-    if (wait > 0) await sleep(wait);
+    if (wait > 0) await new Promise<void>((resolve) => core.clock.setTimer(wait, resolve));
     await core.storeIn(target, reencode(message, deadLetter.origin.subject, deadLetter.headers));
     redriven++;
     return true;

@@ -1,14 +1,12 @@
 /**
  * Many deadlines, one timer: the items (lease deadlines, delays) sit in a heap ordered by
- * `dueAt`, and a single setTimeout is armed for the earliest. When it fires, every item that
+ * `dueAt`, and a single clock timer is armed for the earliest. When it fires, every item that
  * is due is taken out and handed to `onDue`, then `afterDue` runs once and the timer is armed
  * for the next. Removing an item (an ack) is O(log n) and never leaves a stale timer behind.
  * `close` clears the timer; nothing fires after it.
  */
+import type { Clock, Timer } from '../util/index.js';
 import { IndexedHeap, type HeapItem } from './indexed-heap.js';
-
-/** setTimeout takes at most 2^31-1 ms; a later due time re-arms when this one fires. */
-const TIMER_DELAY_MS_MAX = 2 ** 31 - 1;
 
 export interface DueItem extends HeapItem {
   dueAt: number;
@@ -16,15 +14,15 @@ export interface DueItem extends HeapItem {
 
 export class DueTimer<T extends DueItem> {
   readonly #heap = new IndexedHeap<T>((a, b) => a.dueAt < b.dueAt);
-  readonly #now: () => number;
+  readonly #clock: Clock;
   readonly #onDue: (item: T, now: number) => void;
   readonly #afterDue: () => void;
-  #timer: NodeJS.Timeout | null = null;
+  #timer: Timer | null = null;
   #timerAt = Infinity;
   #closed = false;
 
-  constructor(now: () => number, onDue: (item: T, now: number) => void, afterDue: () => void) {
-    this.#now = now;
+  constructor(clock: Clock, onDue: (item: T, now: number) => void, afterDue: () => void) {
+    this.#clock = clock;
     this.#onDue = onDue;
     this.#afterDue = afterDue;
   }
@@ -56,23 +54,22 @@ export class DueTimer<T extends DueItem> {
     if (this.#closed) return;
     const next = this.#heap.peek();
     if (!next) {
-      if (this.#timer) clearTimeout(this.#timer);
+      this.#timer?.cancel();
       this.#timer = null;
       this.#timerAt = Infinity;
       return;
     }
     if (this.#timer && this.#timerAt <= next.dueAt) return;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timerAt = next.dueAt;
-    const delay = Math.min(TIMER_DELAY_MS_MAX, Math.max(0, next.dueAt - this.#now()));
-    this.#timer = setTimeout(() => this.#fire(), delay);
+    this.#timer = this.#clock.setTimer(next.dueAt - this.#clock.now(), () => this.#fire());
   }
 
   #fire(): void {
     this.#timer = null;
     this.#timerAt = Infinity;
     if (this.#closed) return;
-    const now = this.#now();
+    const now = this.#clock.now();
     for (let next = this.#heap.peek(); next && next.dueAt <= now; next = this.#heap.peek()) {
       this.#heap.remove(next);
       this.#onDue(next, now);
@@ -83,7 +80,7 @@ export class DueTimer<T extends DueItem> {
 
   close(): void {
     this.#closed = true;
-    if (this.#timer) clearTimeout(this.#timer);
+    this.#timer?.cancel();
     this.#timer = null;
     this.#heap.clear();
   }

@@ -6,7 +6,7 @@
  */
 import type { Body, Headers, Message } from '../protocol/index.js';
 import { CLIENT_REQUESTS_PENDING_MAX } from '../limits.js';
-import { WeirError } from '../util/index.js';
+import { WeirError, type Clock, type Timer } from '../util/index.js';
 import { parseJson } from './delivery.js';
 import {
   decodeMessage,
@@ -82,17 +82,19 @@ class ReplyMessage implements Message {
 interface Pending {
   readonly resolve: (message: Message) => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  readonly timer: Timer;
 }
 
 export class Inbox {
   readonly subject: string;
   readonly #pending = new Map<string, Pending>();
+  readonly #clock: Clock;
   #sequence = 0;
   #closed = false;
 
-  constructor(clientId: string) {
+  constructor(clientId: string, clock: Clock) {
     this.subject = INBOX_PREFIX + clientId;
+    this.#clock = clock;
   }
 
   /** Registers a request; `send` publishes it with the given correlationId. */
@@ -108,17 +110,21 @@ export class Inbox {
     }
     const correlationId = `${this.subject}.${++this.#sequence}`;
     const reply = new Promise<Message>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      const timer = this.#clock.setTimer(timeoutMs, () => {
         this.#pending.delete(correlationId);
         reject(new WeirError('TIMEOUT', `no reply within ${timeoutMs} ms`));
-      }, timeoutMs);
+      });
       this.#pending.set(correlationId, { resolve, reject, timer });
     });
+    // The reply may time out (or the inbox close) before `send` settles: the rejection is
+    // observed here at once, so it is never unhandled, and reaches the caller through the
+    // chain below. (It used to be observed only after `send`, and a 1 ms timeout on a
+    // durable publish crashed the process with an unhandled rejection.)
+    reply.catch(() => undefined);
     return send(correlationId).then(
       () => reply,
       (error: unknown) => {
         this.#settle(correlationId);
-        reply.catch(() => undefined);
         throw error;
       },
     );
@@ -146,7 +152,7 @@ export class Inbox {
   #settle(correlationId: string): Pending | undefined {
     const pending = this.#pending.get(correlationId);
     if (!pending) return undefined;
-    clearTimeout(pending.timer);
+    pending.timer.cancel();
     this.#pending.delete(correlationId);
     return pending;
   }

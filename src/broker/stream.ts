@@ -27,7 +27,7 @@ import type {
 } from '../protocol/index.js';
 import { openLog, type FileSystem, type PartitionLog } from '../storage/index.js';
 import { RETENTION_INTERVAL_MS, WORK_QUEUE_ROLL_BYTES_MIN } from '../limits.js';
-import { WeirError } from '../util/index.js';
+import { WeirError, type Clock, type Timer } from '../util/index.js';
 import { DedupWindow, type SeenPosition } from './dedup-window.js';
 import {
   decodeMessage,
@@ -46,7 +46,7 @@ export interface StreamEnvironment {
   readonly directory: string;
   /** Memory streams: no fsync (the file system is in memory). */
   readonly inMemory: boolean;
-  readonly now: () => number;
+  readonly clock: Clock;
   readonly publish: (message: EncodedMessage) => Promise<void>;
   readonly respond: (
     message: StoredMessage,
@@ -74,7 +74,7 @@ export class Stream {
   readonly #dedup: DedupWindow;
   readonly #unlisten: (() => void)[] = [];
   #roundRobin = 0;
-  #retentionTimer: NodeJS.Timeout | null = null;
+  #retentionTimer: Timer | null = null;
   #retention: Promise<void> | null = null;
   #closed = false;
   readonly #counters = { dropped: 0, rejected: 0, duplicates: 0 };
@@ -101,7 +101,7 @@ export class Stream {
       logs,
       startOffset: (partition) => this.startOffset(partition),
       maxAgeMs: config.maxAgeMs,
-      now: environment.now,
+      clock: environment.clock,
       publish: environment.publish,
       respond: environment.respond,
     };
@@ -123,7 +123,7 @@ export class Stream {
             fsync: environment.inMemory ? 'never' : config.fsync,
             fsyncIntervalMs: config.fsyncIntervalMs,
             segmentBytes: config.segmentBytes,
-            clock: environment.now,
+            clock: () => environment.clock.now(),
             // A memory stream's data is in memory already: a tail cache would hold it twice.
             ...(environment.inMemory ? { tailCacheBytes: 0 } : {}),
           }),
@@ -155,8 +155,11 @@ export class Stream {
       config.maxBytes !== null ||
       config.maxMessages !== null
     ) {
-      this.#retentionTimer = setInterval(() => this.#runRetention(), RETENTION_INTERVAL_MS);
-      this.#retentionTimer.unref();
+      this.#retentionTimer = this.#environment.clock.setRepeating(
+        RETENTION_INTERVAL_MS,
+        () => this.#runRetention(),
+        { unref: true },
+      );
     }
   }
 
@@ -302,7 +305,7 @@ export class Stream {
   /** Reads the ids stored within the window back into memory (the window survives restarts). */
   async #rebuildDedup(): Promise<void> {
     if (!this.#dedup.enabled) return;
-    const now = this.#environment.now();
+    const now = this.#environment.clock.now();
     for (let partition = 0; partition < this.logs.length; partition++) {
       const log = this.logs[partition]!;
       let offset = Math.max(
@@ -415,7 +418,7 @@ export class Stream {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#retentionTimer) clearInterval(this.#retentionTimer);
+    this.#retentionTimer?.cancel();
     for (const unlisten of this.#unlisten.splice(0)) unlisten();
     if (this.#retention) await this.#retention;
     const groups = [...this.subscriptions.values()];

@@ -28,7 +28,7 @@ import {
   LEASE_MS_MAX,
   READY_RECORDS_MAX,
 } from '../limits.js';
-import { WeirError, assert } from '../util/index.js';
+import { WeirError, assert, type Clock } from '../util/index.js';
 import { backoffDelay, backoffMaxDelay } from './backoff.js';
 import type { Consumer } from './consumer.js';
 import { deadLetterFor } from './dead-letter.js';
@@ -53,7 +53,7 @@ export interface SubscriptionHost {
   /** First offset of the partition still retained (retention may move it past the log's). */
   readonly startOffset: (partition: number) => number;
   readonly maxAgeMs: number | null;
-  readonly now: () => number;
+  readonly clock: Clock;
   /** Publishes a dead letter (a normal publish: it may fail with NO_ROUTE etc.). */
   readonly publish: (message: EncodedMessage) => Promise<void>;
   readonly respond: (
@@ -114,7 +114,7 @@ export class SubscriptionGroup implements DeliveryActions {
     this.#filter = new SubjectFilter(options.config.filter);
     this.#headerFilter = Object.entries(options.config.headerFilter);
     this.#timers = new DueTimer<Entry>(
-      options.host.now,
+      options.host.clock,
       (entry, now) => this.#onDue(entry, now),
       () => this.#dispatch(),
     );
@@ -318,7 +318,7 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   #accept(cursor: PartitionCursor, records: readonly StoredRecord[]): void {
-    const now = this.#host.now();
+    const now = this.#host.clock.now();
     const maxAgeMs = this.#host.maxAgeMs;
     for (const record of records) {
       const offset = record.offset;
@@ -394,7 +394,7 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   #dispatchInOrder(): void {
-    const now = this.#host.now();
+    const now = this.#host.clock.now();
     while (!this.#totalFull()) {
       const consumer = this.#nextConsumer(this.config.mode);
       if (!consumer) return;
@@ -448,7 +448,7 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   #dispatchKeyShared(): void {
-    const now = this.#host.now();
+    const now = this.#host.clock.now();
     const consumers = this.#consumers;
     for (const cursor of this.#cursors) {
       const skipped: Entry[] = [];
@@ -620,7 +620,7 @@ export class SubscriptionGroup implements DeliveryActions {
         if (entry.state === 'dead-lettering' && !this.#closed) {
           this.#delay(
             entry,
-            this.#host.now() + Math.max(1000, backoffMaxDelay(this.config.backoff)),
+            this.#host.clock.now() + Math.max(1000, backoffMaxDelay(this.config.backoff)),
           );
         }
         throw failure;
@@ -686,7 +686,7 @@ export class SubscriptionGroup implements DeliveryActions {
           ? null
           : integerIn(options.delayMs, 'delayMs', 0, LEASE_MS_MAX);
       this.#release(entry);
-      const durable = this.#retry(entry, delayMs, 'nacked', this.#host.now());
+      const durable = this.#retry(entry, delayMs, 'nacked', this.#host.clock.now());
       this.#dispatch();
       return durable;
     } catch (error) {
@@ -712,7 +712,7 @@ export class SubscriptionGroup implements DeliveryActions {
     try {
       this.#current(entry, token);
       const leaseMs = ms === undefined ? this.config.leaseMs : integerIn(ms, 'ms', 1, LEASE_MS_MAX);
-      entry.dueAt = this.#host.now() + leaseMs;
+      entry.dueAt = this.#host.clock.now() + leaseMs;
       if (this.#timers.has(entry)) this.#timers.update(entry);
       return Promise.resolve();
     } catch (error) {

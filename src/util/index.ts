@@ -11,3 +11,11 @@ export {
 } from './errors.js';
 export { Lane } from './lane.js';
 export { Utf8Cache } from './utf8-cache.js';
+export {
+  ManualClock,
+  systemClock,
+  toClock,
+  type Clock,
+  type Timer,
+  type TimerOptions,
+} from './clock.js';
