@@ -228,7 +228,23 @@ export const CLIENT_PUBLISH_WAIT_MS_MAX = 30_000;
 export const SERVER_PORT_DEFAULT = 7420;
 export const HTTP_PORT_DEFAULT = 7421;
 
+// ---- server: hardening (issue 11) ----
+/** A DELIVER frame is cut once its payload reaches this many bytes (then one more message may end it). */
+export const DELIVER_BATCH_BYTES_MAX = 4 * MiB;
+/** What one delivered message adds on the wire to its stored record (string and header length prefixes, partition, offset, token, count, time, priority), with a DELIVER frame's own header and counts. */
+export const DELIVERED_MESSAGE_FRAMING_BYTES_MAX = 64 * KiB;
+
 assert(FRAME_BYTES_MAX > RECORD_BYTES_MAX, 'a maximal record fits a frame');
+// Two u32 length prefixes per header, plus (generously) 1 KiB for the fixed fields and headers.
+assert(
+  RECORD_HEADERS_MAX * 2 * 4 + KiB <= DELIVERED_MESSAGE_FRAMING_BYTES_MAX,
+  'the framing allowance covers the length prefixes of every header and the fixed fields',
+);
+assert(
+  DELIVER_BATCH_BYTES_MAX + RECORD_BYTES_MAX + DELIVERED_MESSAGE_FRAMING_BYTES_MAX <=
+    FRAME_BYTES_MAX,
+  'a full DELIVER batch plus one maximal message with its framing fits a frame',
+);
 assert(
   CONNECTION_PUBLISH_BYTES_MAX < APPEND_PENDING_BYTES_MAX,
   'connections push back before logs refuse',

@@ -43,6 +43,7 @@ import {
   CONNECTION_PUBLISH_BYTES_MAX,
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
   CONNECTION_WRITE_BUFFER_BYTES_MAX,
+  DELIVER_BATCH_BYTES_MAX,
   DELIVER_BATCH_MESSAGES_MAX,
   FRAME_BYTES_MAX,
   HANDSHAKE_TIMEOUT_MS,
@@ -86,6 +87,12 @@ type ConnectionClient = Client & {
   publishBatch?(entries: readonly PublishEntry[]): Promise<(PublishReceipt | WeirError)[]>;
 };
 
+/** One consumer's deliveries queued this tick; `bodyBytes` is the sum of their body sizes. */
+interface DeliveryBatch {
+  readonly messages: DeliveredMessage[];
+  bodyBytes: number;
+}
+
 export class Connection {
   readonly id: number;
   readonly remote: string;
@@ -106,8 +113,13 @@ export class Connection {
   #lastHeard = Date.now();
   #heartbeat: NodeJS.Timeout;
   #handshakeTimer: NodeJS.Timeout | null;
-  /** Deliveries queued this tick, per consumer, flushed as one DELIVER frame each. */
-  #deliveries = new Map<number, DeliveredMessage[]>();
+  /**
+   * Deliveries queued this tick, per consumer, flushed as DELIVER frames of at most
+   * DELIVER_BATCH_MESSAGES_MAX messages and about DELIVER_BATCH_BYTES_MAX bytes each.
+   */
+  #deliveries = new Map<number, DeliveryBatch>();
+  /** Body bytes of every delivery queued and not yet encoded (all consumers). */
+  #deliveryBytes = 0;
   #deliveryFlushScheduled = false;
   #drainWaiters: (() => void)[] = [];
   readonly #closedPromise: Promise<void>;
@@ -126,7 +138,7 @@ export class Connection {
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => void this.#teardown());
     const interval = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
-    this.#heartbeat = setInterval(() => this.#onHeartbeat(interval), interval);
+    this.#heartbeat = setInterval(() => this.#guarded(() => this.#onHeartbeat(interval)), interval);
     this.#heartbeat.unref();
     this.#handshakeTimer = setTimeout(
       () => this.fail(new WeirError('PROTOCOL_ERROR', 'no HELLO in time')),
@@ -196,6 +208,29 @@ export class Connection {
       return;
     }
     this.#send(OPCODES.PING, 0, 0, null);
+  }
+
+  /**
+   * Runs `work` from a timer or a promise callback: a throw there must not reach the event
+   * loop (it would end the process), so it fails this connection instead.
+   */
+  #guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.#failQuietly(toWeirError(error));
+    }
+  }
+
+  /** fail() that cannot throw: if even the ERROR frame cannot be sent, the socket is cut. */
+  #failQuietly(error: WeirError): void {
+    try {
+      this.fail(error);
+    } catch {
+      this.#closed = true;
+      this.#socket.destroy();
+      void this.#teardown();
+    }
   }
 
   /** Sends an ERROR frame (requestId 0) and closes the connection. */
@@ -293,7 +328,9 @@ export class Connection {
     }
     this.#requestsInFlight++;
     work()
-      .catch((error: unknown) => this.#replyError(frame.requestId, toWeirError(error)))
+      .catch((error: unknown) =>
+        this.#guarded(() => this.#replyError(frame.requestId, toWeirError(error))),
+      )
       .finally(() => this.#requestsInFlight--);
   }
 
@@ -474,7 +511,7 @@ export class Connection {
     this.#request(frame, async () => {
       const consumer = this.#consumers.get(id);
       this.#consumers.delete(id);
-      this.#deliveries.delete(id);
+      this.#dropDeliveries(id);
       await consumer?.close();
       this.#send(OPCODES.RESULT, 0, frame.requestId, (writer) => writer.string('null'));
     });
@@ -502,33 +539,81 @@ export class Connection {
   #queueDelivery(consumerId: number, message: DeliveredMessage): boolean {
     let batch = this.#deliveries.get(consumerId);
     if (!batch) {
-      batch = [];
+      batch = { messages: [], bodyBytes: 0 };
       this.#deliveries.set(consumerId, batch);
     }
-    batch.push(message);
+    batch.messages.push(message);
+    batch.bodyBytes += message.body.length;
+    this.#deliveryBytes += message.body.length;
     this.delivered++;
-    if (batch.length >= DELIVER_BATCH_MESSAGES_MAX) this.#flushDeliveries();
-    else if (!this.#deliveryFlushScheduled) {
+    if (
+      batch.messages.length >= DELIVER_BATCH_MESSAGES_MAX ||
+      batch.bodyBytes >= DELIVER_BATCH_BYTES_MAX
+    ) {
+      this.#flushDeliveries();
+    } else if (!this.#deliveryFlushScheduled) {
       this.#deliveryFlushScheduled = true;
       setImmediate(() => this.#flushDeliveries());
     }
-    return this.#socket.writableLength + this.#out.pendingBytes < CONNECTION_WRITE_BUFFER_BYTES_MAX;
+    return this.#outputBytes() < CONNECTION_WRITE_BUFFER_BYTES_MAX;
   }
 
+  /** Bytes on their way to the peer: in the socket, encoded this tick, queued as deliveries. */
+  #outputBytes(): number {
+    return this.#socket.writableLength + this.#out.pendingBytes + this.#deliveryBytes;
+  }
+
+  #dropDeliveries(consumerId: number): void {
+    const batch = this.#deliveries.get(consumerId);
+    if (!batch) return;
+    this.#deliveryBytes -= batch.bodyBytes;
+    this.#deliveries.delete(consumerId);
+  }
+
+  /** Encodes every queued delivery; never throws (it runs from setImmediate). */
   #flushDeliveries(): void {
     this.#deliveryFlushScheduled = false;
-    if (this.#closed) return;
-    for (const [consumerId, messages] of this.#deliveries) {
-      this.#send(OPCODES.DELIVER, 0, 0, (writer) => {
-        writer.u32(consumerId).u32(messages.length);
-        for (const message of messages) writeDeliveredMessage(writer, message);
+    if (this.#deliveries.size === 0) return;
+    if (!this.#closed) {
+      this.#guarded(() => {
+        for (const [consumerId, batch] of this.#deliveries) this.#sendDeliveries(consumerId, batch);
       });
     }
     this.#deliveries.clear();
+    this.#deliveryBytes = 0;
+  }
+
+  /**
+   * One consumer's batch as DELIVER frames: a frame ends once its payload reaches
+   * DELIVER_BATCH_BYTES_MAX, so the last message may take it past by at most one maximal
+   * message (limits.ts asserts that still fits FRAME_BYTES_MAX).
+   */
+  #sendDeliveries(consumerId: number, batch: DeliveryBatch): void {
+    const messages = batch.messages;
+    let index = 0;
+    const writeFrame = (writer: Writer): void => {
+      const start = writer.position;
+      writer.u32(consumerId).u32(0);
+      let count = 0;
+      while (index < messages.length && writer.position - start < DELIVER_BATCH_BYTES_MAX) {
+        writeDeliveredMessage(writer, messages[index]!);
+        index++;
+        count++;
+      }
+      writer.patchU32(start + 4, count);
+    };
+    while (index < messages.length && !this.#closed && !this.#socket.destroyed)
+      this.#send(OPCODES.DELIVER, 0, 0, writeFrame);
   }
 
   #drained(): Promise<void> {
-    if (this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX || this.#closed)
+    if (this.#closed || this.#outputBytes() < CONNECTION_WRITE_BUFFER_BYTES_MAX)
+      return Promise.resolve();
+    // Hand everything to the socket now, so its buffer says how far behind the peer is (the
+    // pump may have queued this much without yielding to the tick that would write it).
+    this.#flushDeliveries();
+    this.#flushOutput();
+    if (this.#closed || this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX)
       return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
@@ -571,7 +656,7 @@ export class Connection {
     }
     if (!this.#outputScheduled) {
       this.#outputScheduled = true;
-      process.nextTick(() => this.#flushOutput());
+      process.nextTick(() => this.#guarded(() => this.#flushOutput()));
     }
   }
 
