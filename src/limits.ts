@@ -296,9 +296,9 @@ assert(
   CLIENT_CONNECT_TIMEOUT_MS_DEFAULT <= CLIENT_CONNECT_TIMEOUT_MS_MAX,
   'connect timeout default <= max',
 );
-// A SETTLE entry is at most 29 bytes plus a term reason of DEAD_LETTER_ERROR_BYTES_MAX characters (3 bytes each in UTF-8).
+// A SETTLE entry is at most 33 bytes (29 before the delivery token) plus a term reason of DEAD_LETTER_ERROR_BYTES_MAX characters (3 bytes each in UTF-8).
 assert(
-  SETTLE_BATCH_ENTRIES_MAX * (29 + 3 * DEAD_LETTER_ERROR_BYTES_MAX) < FRAME_BYTES_MAX,
+  SETTLE_BATCH_ENTRIES_MAX * (33 + 3 * DEAD_LETTER_ERROR_BYTES_MAX) < FRAME_BYTES_MAX,
   'a full SETTLE batch fits a frame',
 );
 

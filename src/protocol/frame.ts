@@ -15,7 +15,8 @@
 import { WeirError } from '../util/index.js';
 
 export const FRAME_HEADER_BYTES = 10;
-export const PROTOCOL_VERSION = 1;
+/** 2: DELIVER gives each message a deliveryToken, and SETTLE entries carry it back (frames.ts). */
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Every opcode: who sends it, what it carries, the reply, the error codes it can return.
@@ -45,9 +46,9 @@ export const OPCODES = {
   SUBSCRIBED: 11,
   /** client → server: more credit (messages the client can take) for a consumer. No reply. */
   CREDIT: 12,
-  /** server → client: a batch of messages for one consumer. No reply (settle with SETTLE). */
+  /** server → client: a batch of messages for one consumer, each with its delivery token. No reply (settle with SETTLE). */
   DELIVER: 13,
-  /** client → server: a batch of ack / nack / term / extend. Reply SETTLED once durable; per-entry MESSAGE_SETTLED. */
+  /** client → server: a batch of ack / nack / term / extend, each naming a delivery by partition, offset and token. Reply SETTLED once durable; per-entry MESSAGE_SETTLED (not the current delivery), CLOSED, INVALID_ARGUMENT, STORAGE_FAILED. */
   SETTLE: 14,
   /** server → client: one status per SETTLE entry, in order. */
   SETTLED: 15,

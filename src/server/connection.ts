@@ -87,9 +87,10 @@ type ConnectionClient = Client & {
   publishBatch?(entries: readonly PublishEntry[]): Promise<(PublishReceipt | WeirError)[]>;
 };
 
-/** One consumer's deliveries queued this tick; `bodyBytes` is the sum of their body sizes. */
+/** One consumer's deliveries queued this tick, with their tokens; `bodyBytes` sums their bodies. */
 interface DeliveryBatch {
   readonly messages: DeliveredMessage[];
+  readonly tokens: number[];
   bodyBytes: number;
 }
 
@@ -439,7 +440,7 @@ export class Connection {
         credit,
         subscribeOptions.ack !== 'none',
         {
-          deliver: (consumerId, message) => this.#queueDelivery(consumerId, message),
+          deliver: (consumerId, message, token) => this.#queueDelivery(consumerId, message, token),
           drained: () => this.#drained(),
           ended: (consumerId, error) => this.#consumerEnded(consumerId, error),
         },
@@ -536,13 +537,14 @@ export class Connection {
 
   // ---- frames out ----
 
-  #queueDelivery(consumerId: number, message: DeliveredMessage): boolean {
+  #queueDelivery(consumerId: number, message: DeliveredMessage, token: number): boolean {
     let batch = this.#deliveries.get(consumerId);
     if (!batch) {
-      batch = { messages: [], bodyBytes: 0 };
+      batch = { messages: [], tokens: [], bodyBytes: 0 };
       this.#deliveries.set(consumerId, batch);
     }
     batch.messages.push(message);
+    batch.tokens.push(token);
     batch.bodyBytes += message.body.length;
     this.#deliveryBytes += message.body.length;
     this.delivered++;
@@ -589,13 +591,14 @@ export class Connection {
    * message (limits.ts asserts that still fits FRAME_BYTES_MAX).
    */
   #sendDeliveries(consumerId: number, batch: DeliveryBatch): void {
-    const messages = batch.messages;
+    const { messages, tokens } = batch;
     let index = 0;
     const writeFrame = (writer: Writer): void => {
       const start = writer.position;
       writer.u32(consumerId).u32(0);
       let count = 0;
       while (index < messages.length && writer.position - start < DELIVER_BATCH_BYTES_MAX) {
+        writer.u32(tokens[index]!);
         writeDeliveredMessage(writer, messages[index]!);
         index++;
         count++;

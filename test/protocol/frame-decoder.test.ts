@@ -139,6 +139,7 @@ test('publish entries, delivered messages and settle entries round-trip', () => 
     kind: 'nack',
     partition: 1,
     offset: 42,
+    token: 0xffff_fffe,
     value: Number.NaN,
     reason: null,
   });
@@ -161,6 +162,7 @@ test('publish entries, delivered messages and settle entries round-trip', () => 
   const settle = readSettleEntry(reader);
   assert.equal(settle.kind, 'nack');
   assert.equal(settle.offset, 42);
+  assert.equal(settle.token, 0xffff_fffe);
   assert.ok(Number.isNaN(settle.value));
   reader.done();
 });
