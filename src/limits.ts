@@ -231,6 +231,8 @@ export const HTTP_PORT_DEFAULT = 7421;
 // ---- server: hardening (issue 11) ----
 /** A DELIVER frame is cut once its payload reaches this many bytes (then one more message may end it). */
 export const DELIVER_BATCH_BYTES_MAX = 4 * MiB;
+/** The largest frame a connection accepts before its HELLO (a HELLO is small): no 32 MiB buffer for a stranger. */
+export const PRE_HELLO_FRAME_BYTES_MAX = 64 * KiB;
 /** What one delivered message adds on the wire to its stored record (string and header length prefixes, partition, offset, token, count, time, priority), with a DELIVER frame's own header and counts. */
 export const DELIVERED_MESSAGE_FRAMING_BYTES_MAX = 64 * KiB;
 
@@ -271,6 +273,11 @@ export const CLIENT_CLOSE_WAIT_MS_MAX = 1000;
 /** The client name sent in HELLO. */
 export const CLIENT_NAME_BYTES_MAX = 256;
 
+// A HELLO is a version, the client name and credentials: 1 KiB of room for the rest.
+assert(
+  CLIENT_NAME_BYTES_MAX + KiB <= PRE_HELLO_FRAME_BYTES_MAX,
+  'a HELLO from the SDK fits the frame limit before HELLO',
+);
 assert(
   CLIENT_REQUESTS_IN_FLIGHT_MAX <= CONNECTION_REQUESTS_IN_FLIGHT_MAX,
   'the SDK stays within the server request limit',

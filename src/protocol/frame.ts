@@ -97,7 +97,7 @@ export function writeFrameHeader(
  * oversized frame or an unknown opcode; after a throw the decoder must not be used again.
  */
 export class FrameDecoder {
-  readonly #maxFrameBytes: number;
+  #maxFrameBytes: number;
   readonly #onFrame: (frame: Frame) => void;
   #pending: Uint8Array | null = null;
   #pendingLength = 0;
@@ -105,6 +105,15 @@ export class FrameDecoder {
   constructor(maxFrameBytes: number, onFrame: (frame: Frame) => void) {
     this.#maxFrameBytes = maxFrameBytes;
     this.#onFrame = onFrame;
+  }
+
+  /**
+   * The largest frame accepted from now on, header included (a server starts small and raises
+   * it after HELLO). Applies to every length prefix read after the call, even in the chunk
+   * being decoded.
+   */
+  set maxFrameBytes(bytes: number) {
+    this.#maxFrameBytes = bytes;
   }
 
   /** Bytes held while waiting for the rest of a frame. */

@@ -49,6 +49,7 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_MAX,
+  PRE_HELLO_FRAME_BYTES_MAX,
 } from '../limits.js';
 import { ERROR_CODES, toWeirError, WeirError } from '../util/index.js';
 import { callMethod } from './calls.js';
@@ -132,7 +133,8 @@ export class Connection {
     this.#options = options;
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#decoder = new FrameDecoder(FRAME_BYTES_MAX, (frame) => this.#onFrame(frame));
+    // Until HELLO only a small frame is accepted: a stranger cannot make us hold 32 MiB.
+    this.#decoder = new FrameDecoder(PRE_HELLO_FRAME_BYTES_MAX, (frame) => this.#onFrame(frame));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());
@@ -299,6 +301,7 @@ export class Connection {
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
     this.#clientName = name;
+    this.#decoder.maxFrameBytes = FRAME_BYTES_MAX;
     this.#client = this.#options.connectClient();
     const interval = this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.#send(OPCODES.HELLO_OK, 0, frame.requestId, (writer) =>
