@@ -231,6 +231,8 @@ export const HTTP_PORT_DEFAULT = 7421;
 // ---- server: hardening (issue 11) ----
 /** A DELIVER frame is cut once its payload reaches this many bytes (then one more message may end it). */
 export const DELIVER_BATCH_BYTES_MAX = 4 * MiB;
+/** Unread output (socket buffer plus this tick's frames) past which a peer is cut off as a slow consumer (nats-server's max_pending). */
+export const CONNECTION_PENDING_BYTES_MAX = 64 * MiB;
 /** The largest frame a connection accepts before its HELLO (a HELLO is small): no 32 MiB buffer for a stranger. */
 export const PRE_HELLO_FRAME_BYTES_MAX = 64 * KiB;
 /** What one delivered message adds on the wire to its stored record (string and header length prefixes, partition, offset, token, count, time, priority), with a DELIVER frame's own header and counts. */
@@ -241,6 +243,11 @@ assert(FRAME_BYTES_MAX > RECORD_BYTES_MAX, 'a maximal record fits a frame');
 assert(
   RECORD_HEADERS_MAX * 2 * 4 + KiB <= DELIVERED_MESSAGE_FRAMING_BYTES_MAX,
   'the framing allowance covers the length prefixes of every header and the fixed fields',
+);
+// Deliveries stop at the write buffer; the flush that crossed it adds at most one frame.
+assert(
+  CONNECTION_WRITE_BUFFER_BYTES_MAX + FRAME_BYTES_MAX < CONNECTION_PENDING_BYTES_MAX,
+  'a consumer that reads is never cut off for its deliveries alone',
 );
 assert(
   DELIVER_BATCH_BYTES_MAX + RECORD_BYTES_MAX + DELIVERED_MESSAGE_FRAMING_BYTES_MAX <=

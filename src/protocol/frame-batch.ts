@@ -47,6 +47,13 @@ export class FrameBatch {
     this.#writer.position = this.#frameStart;
   }
 
+  /** Drops every frame encoded since the last take. */
+  discard(): void {
+    if (this.#writer.capacity > this.#slabBytes * SHRINK_FACTOR)
+      this.#writer.renew(this.#slabBytes);
+    this.#writer.reset();
+  }
+
   /** A copy of the frames encoded since the last take, or null if none. */
   take(): Uint8Array | null {
     const writer = this.#writer;

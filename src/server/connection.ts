@@ -40,6 +40,7 @@ import {
 import {
   CONNECTION_CONSUMERS_MAX,
   CONNECTION_OUTPUT_SLAB_BYTES,
+  CONNECTION_PENDING_BYTES_MAX,
   CONNECTION_PUBLISH_BYTES_MAX,
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
   CONNECTION_WRITE_BUFFER_BYTES_MAX,
@@ -660,10 +661,45 @@ export class Connection {
       this.#out.abort();
       throw new WeirError('INTERNAL', `frame of ${bytes} bytes exceeds FRAME_BYTES_MAX`);
     }
+    if (!this.#closed && this.#unreadBytes() > CONNECTION_PENDING_BYTES_MAX) {
+      this.#cutSlowConsumer();
+      return;
+    }
     if (!this.#outputScheduled) {
       this.#outputScheduled = true;
       process.nextTick(() => this.#guarded(() => this.#flushOutput()));
     }
+  }
+
+  /** Output the peer has not read: in the socket's buffer, and encoded this tick. */
+  #unreadBytes(): number {
+    return this.#socket.writableLength + this.#out.pendingBytes;
+  }
+
+  /**
+   * A peer that does not read what it asked for (replies pile up past
+   * CONNECTION_PENDING_BYTES_MAX) is cut off. The ERROR frame is only an attempt: it queues
+   * behind everything unread, and the socket is destroyed at once rather than waiting on a
+   * peer that does not read.
+   */
+  #cutSlowConsumer(): void {
+    const unreadBytes = this.#unreadBytes();
+    this.#closed = true;
+    this.#options.log('warn', 'slow_consumer', {
+      connection: this.id,
+      remote: this.remote,
+      unreadBytes,
+      limitBytes: CONNECTION_PENDING_BYTES_MAX,
+    });
+    this.#out.discard(); // what this tick encoded: never sent
+    const error = new WeirError(
+      'LIMIT_EXCEEDED',
+      `slow consumer: ${unreadBytes} bytes unread, more than ${CONNECTION_PENDING_BYTES_MAX}`,
+    );
+    this.#send(OPCODES.ERROR, 0, 0, (writer) => writeError(writer, error));
+    this.#flushOutput();
+    this.#socket.destroy();
+    void this.#teardown();
   }
 
   #flushOutput(): void {
