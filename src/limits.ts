@@ -244,6 +244,15 @@ assert(
   RECORD_HEADERS_MAX * 2 * 4 + KiB <= DELIVERED_MESSAGE_FRAMING_BYTES_MAX,
   'the framing allowance covers the length prefixes of every header and the fixed fields',
 );
+/** Admin HTTP: time from a connection's first byte (or the end of its last request) to the end of the request headers. */
+export const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
+/** Admin HTTP: how long a kept-alive connection may wait for its next request. */
+export const ADMIN_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Admin HTTP: a socket with no bytes either way for this long is closed (event streams send every sample). */
+export const ADMIN_SOCKET_IDLE_TIMEOUT_MS = 60_000;
+/** Admin HTTP: how often Node checks the headers and request timeouts of open connections. */
+export const ADMIN_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
 // Deliveries stop at the write buffer; the flush that crossed it adds at most one frame.
 assert(
   CONNECTION_WRITE_BUFFER_BYTES_MAX + FRAME_BYTES_MAX < CONNECTION_PENDING_BYTES_MAX,
@@ -372,6 +381,20 @@ assert(
   'a stall spans at least one sample',
 );
 assert(ADMIN_OFFSET_TIMELINE_POINTS_MAX >= 4, 'a timeline can be thinned');
+assert(
+  ADMIN_TIMEOUT_CHECK_INTERVAL_MS < ADMIN_HEADERS_TIMEOUT_MS &&
+    ADMIN_HEADERS_TIMEOUT_MS <= ADMIN_REQUEST_TIMEOUT_MS,
+  'admin HTTP: check interval < headers timeout <= request timeout',
+);
+assert(
+  ADMIN_REQUEST_TIMEOUT_MS < ADMIN_SOCKET_IDLE_TIMEOUT_MS &&
+    ADMIN_KEEP_ALIVE_TIMEOUT_MS < ADMIN_SOCKET_IDLE_TIMEOUT_MS,
+  'admin HTTP: the idle timeout never cuts a request or a keep-alive wait short',
+);
+assert(
+  ADMIN_SAMPLE_INTERVAL_MS < ADMIN_SOCKET_IDLE_TIMEOUT_MS,
+  'admin HTTP: an event stream is never idle long enough to be closed',
+);
 
 // ---- broker: data directory lock ----
 /** Taking over a stale data-directory lock races with other openers: this many tries. */
