@@ -233,6 +233,8 @@ export const HTTP_PORT_DEFAULT = 7421;
 export const DELIVER_BATCH_BYTES_MAX = 4 * MiB;
 /** Unread output (socket buffer plus this tick's frames) past which a peer is cut off as a slow consumer (nats-server's max_pending). */
 export const CONNECTION_PENDING_BYTES_MAX = 64 * MiB;
+/** Idle output slabs (CONNECTION_OUTPUT_SLAB_BYTES each) a server keeps for reuse; a connection holds one only while it has frames to write. */
+export const CONNECTION_OUTPUT_SLABS_POOLED_MAX = 64;
 /** The largest frame a connection accepts before its HELLO (a HELLO is small): no 32 MiB buffer for a stranger. */
 export const PRE_HELLO_FRAME_BYTES_MAX = 64 * KiB;
 /** What one delivered message adds on the wire to its stored record (string and header length prefixes, partition, offset, token, count, time, priority), with a DELIVER frame's own header and counts. */

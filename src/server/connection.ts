@@ -16,7 +16,7 @@
 import type { Socket } from 'node:net';
 import type { Client, PublishReceipt } from '../protocol/index.js';
 import { Reader, type Writer } from '../protocol/codec.js';
-import { FrameBatch } from '../protocol/frame-batch.js';
+import { FrameBatch, type SlabPool } from '../protocol/frame-batch.js';
 import {
   FLAG_NO_CONFIRM,
   FrameDecoder,
@@ -59,6 +59,8 @@ import { ServerConsumer, toEntryError } from './server-consumer.js';
 export interface ConnectionOptions {
   readonly serverVersion: string;
   readonly connectClient: () => Client;
+  /** Where the connection's output slabs come from (the server's); default: its own. */
+  readonly outputSlabs?: SlabPool;
   readonly heartbeatIntervalMs?: number;
   readonly log: (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
 }
@@ -103,8 +105,8 @@ export class Connection {
   readonly #options: ConnectionOptions;
   readonly #decoder: FrameDecoder;
   readonly #consumers = new Map<number, ServerConsumer>();
-  /** Frames encoded this tick, written to the socket together. */
-  readonly #out = new FrameBatch(CONNECTION_OUTPUT_SLAB_BYTES);
+  /** Frames encoded this tick, written to the socket together (a slab only while there are some). */
+  readonly #out: FrameBatch;
   #outputScheduled = false;
   #client: ConnectionClient | null = null;
   #clientName = '';
@@ -132,6 +134,7 @@ export class Connection {
     this.id = id;
     this.#socket = socket;
     this.#options = options;
+    this.#out = new FrameBatch(options.outputSlabs ?? CONNECTION_OUTPUT_SLAB_BYTES);
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
     // Until HELLO only a small frame is accepted: a stranger cannot make us hold 32 MiB.
