@@ -24,7 +24,10 @@ async function deliverAll(messages: number, partitions: number): Promise<void> {
     for (let index = 0; index < messages; index++) {
       await client.publish(`large.${index}`, body, { key: `key-${index}` });
     }
-    const subscription = await client.subscribe('large', { subscription: 'reader', start: 'earliest' });
+    const subscription = await client.subscribe('large', {
+      subscription: 'reader',
+      start: 'earliest',
+    });
     let received = 0;
     for (let index = 0; index < messages; index++) {
       const message = await subscription.receive({ timeoutMs: RECEIVE_TIMEOUT_MS });
