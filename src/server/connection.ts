@@ -148,7 +148,7 @@ export class Connection {
     this.#heartbeat = setInterval(() => this.#guarded(() => this.#onHeartbeat(interval)), interval);
     this.#heartbeat.unref();
     this.#handshakeTimer = setTimeout(
-      () => this.fail(new WeirError('PROTOCOL_ERROR', 'no HELLO in time')),
+      () => this.#failQuietly(new WeirError('PROTOCOL_ERROR', 'no HELLO in time')),
       HANDSHAKE_TIMEOUT_MS,
     );
     this.#handshakeTimer.unref();
@@ -660,7 +660,8 @@ export class Connection {
     }
     const bytes = this.#out.end(opcode, flags, requestId);
     if (bytes > FRAME_BYTES_MAX) {
-      // Only a delivery batch can grow this large: split it (the client would refuse it).
+      // Never expected: DELIVER frames are cut by bytes and every other frame carries at most
+      // one message. The client would refuse it; the caller's guard fails the connection.
       this.#out.abort();
       throw new WeirError('INTERNAL', `frame of ${bytes} bytes exceeds FRAME_BYTES_MAX`);
     }
