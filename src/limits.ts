@@ -228,7 +228,43 @@ export const CLIENT_PUBLISH_WAIT_MS_MAX = 30_000;
 export const SERVER_PORT_DEFAULT = 7420;
 export const HTTP_PORT_DEFAULT = 7421;
 
+// ---- server: hardening (issue 11) ----
+/** A DELIVER frame is cut once its payload reaches this many bytes (then one more message may end it). */
+export const DELIVER_BATCH_BYTES_MAX = 4 * MiB;
+/** Unread output (socket buffer plus this tick's frames) past which a peer is cut off as a slow consumer (nats-server's max_pending). */
+export const CONNECTION_PENDING_BYTES_MAX = 64 * MiB;
+/** Idle output slabs (CONNECTION_OUTPUT_SLAB_BYTES each) a server keeps for reuse; a connection holds one only while it has frames to write. */
+export const CONNECTION_OUTPUT_SLABS_POOLED_MAX = 64;
+/** The largest frame a connection accepts before its HELLO (a HELLO is small): no 32 MiB buffer for a stranger. */
+export const PRE_HELLO_FRAME_BYTES_MAX = 64 * KiB;
+/** What one delivered message adds on the wire to its stored record (string and header length prefixes, partition, offset, token, count, time, priority), with a DELIVER frame's own header and counts. */
+export const DELIVERED_MESSAGE_FRAMING_BYTES_MAX = 64 * KiB;
+
 assert(FRAME_BYTES_MAX > RECORD_BYTES_MAX, 'a maximal record fits a frame');
+// Two u32 length prefixes per header, plus (generously) 1 KiB for the fixed fields and headers.
+assert(
+  RECORD_HEADERS_MAX * 2 * 4 + KiB <= DELIVERED_MESSAGE_FRAMING_BYTES_MAX,
+  'the framing allowance covers the length prefixes of every header and the fixed fields',
+);
+/** Admin HTTP: time from a connection's first byte (or the end of its last request) to the end of the request headers. */
+export const ADMIN_HEADERS_TIMEOUT_MS = 5_000;
+/** Admin HTTP: how long a kept-alive connection may wait for its next request. */
+export const ADMIN_KEEP_ALIVE_TIMEOUT_MS = 5_000;
+/** Admin HTTP: a socket with no bytes either way for this long is closed (event streams send every sample). */
+export const ADMIN_SOCKET_IDLE_TIMEOUT_MS = 60_000;
+/** Admin HTTP: how often Node checks the headers and request timeouts of open connections. */
+export const ADMIN_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+// Deliveries stop at the write buffer; the flush that crossed it adds at most one frame.
+assert(
+  CONNECTION_WRITE_BUFFER_BYTES_MAX + FRAME_BYTES_MAX < CONNECTION_PENDING_BYTES_MAX,
+  'a consumer that reads is never cut off for its deliveries alone',
+);
+assert(
+  DELIVER_BATCH_BYTES_MAX + RECORD_BYTES_MAX + DELIVERED_MESSAGE_FRAMING_BYTES_MAX <=
+    FRAME_BYTES_MAX,
+  'a full DELIVER batch plus one maximal message with its framing fits a frame',
+);
 assert(
   CONNECTION_PUBLISH_BYTES_MAX < APPEND_PENDING_BYTES_MAX,
   'connections push back before logs refuse',
@@ -255,6 +291,11 @@ export const CLIENT_CLOSE_WAIT_MS_MAX = 1000;
 /** The client name sent in HELLO. */
 export const CLIENT_NAME_BYTES_MAX = 256;
 
+// A HELLO is a version, the client name and credentials: 1 KiB of room for the rest.
+assert(
+  CLIENT_NAME_BYTES_MAX + KiB <= PRE_HELLO_FRAME_BYTES_MAX,
+  'a HELLO from the SDK fits the frame limit before HELLO',
+);
 assert(
   CLIENT_REQUESTS_IN_FLIGHT_MAX <= CONNECTION_REQUESTS_IN_FLIGHT_MAX,
   'the SDK stays within the server request limit',
@@ -280,9 +321,9 @@ assert(
   CLIENT_CONNECT_TIMEOUT_MS_DEFAULT <= CLIENT_CONNECT_TIMEOUT_MS_MAX,
   'connect timeout default <= max',
 );
-// A SETTLE entry is at most 29 bytes plus a term reason of DEAD_LETTER_ERROR_BYTES_MAX characters (3 bytes each in UTF-8).
+// A SETTLE entry is at most 33 bytes (29 before the delivery token) plus a term reason of DEAD_LETTER_ERROR_BYTES_MAX characters (3 bytes each in UTF-8).
 assert(
-  SETTLE_BATCH_ENTRIES_MAX * (29 + 3 * DEAD_LETTER_ERROR_BYTES_MAX) < FRAME_BYTES_MAX,
+  SETTLE_BATCH_ENTRIES_MAX * (33 + 3 * DEAD_LETTER_ERROR_BYTES_MAX) < FRAME_BYTES_MAX,
   'a full SETTLE batch fits a frame',
 );
 
@@ -342,6 +383,20 @@ assert(
   'a stall spans at least one sample',
 );
 assert(ADMIN_OFFSET_TIMELINE_POINTS_MAX >= 4, 'a timeline can be thinned');
+assert(
+  ADMIN_TIMEOUT_CHECK_INTERVAL_MS < ADMIN_HEADERS_TIMEOUT_MS &&
+    ADMIN_HEADERS_TIMEOUT_MS <= ADMIN_REQUEST_TIMEOUT_MS,
+  'admin HTTP: check interval < headers timeout <= request timeout',
+);
+assert(
+  ADMIN_REQUEST_TIMEOUT_MS < ADMIN_SOCKET_IDLE_TIMEOUT_MS &&
+    ADMIN_KEEP_ALIVE_TIMEOUT_MS < ADMIN_SOCKET_IDLE_TIMEOUT_MS,
+  'admin HTTP: the idle timeout never cuts a request or a keep-alive wait short',
+);
+assert(
+  ADMIN_SAMPLE_INTERVAL_MS < ADMIN_SOCKET_IDLE_TIMEOUT_MS,
+  'admin HTTP: an event stream is never idle long enough to be closed',
+);
 
 // ---- broker: data directory lock ----
 /** Taking over a stale data-directory lock races with other openers: this many tries. */

@@ -12,13 +12,17 @@
  * close the admin client. The broker itself belongs to the caller.
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Broker } from '../broker/index.js';
 import {
   ADMIN_CLOSE_GRACE_MS,
+  ADMIN_HEADERS_TIMEOUT_MS,
   ADMIN_HTTP_CONNECTIONS_MAX,
+  ADMIN_KEEP_ALIVE_TIMEOUT_MS,
   ADMIN_REQUEST_BODY_BYTES_MAX,
   ADMIN_REQUEST_TIMEOUT_MS,
+  ADMIN_SOCKET_IDLE_TIMEOUT_MS,
+  ADMIN_TIMEOUT_CHECK_INTERVAL_MS,
 } from '../limits.js';
 import { WeirError } from '../util/index.js';
 import type { AdminContext } from './admin-context.js';
@@ -95,12 +99,23 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   router.add(deadLetterRoutes(context));
   router.add(liveRoutes(context));
 
-  const server = http.createServer((request, response) => {
-    handle(context, files, request, response).catch((error: unknown) => sendError(response, error));
-  });
-  server.maxConnections = ADMIN_HTTP_CONNECTIONS_MAX;
-  server.requestTimeout = ADMIN_REQUEST_TIMEOUT_MS;
-  server.headersTimeout = Math.min(ADMIN_REQUEST_TIMEOUT_MS, server.headersTimeout);
+  // Silent or slow sockets go quickly (Node's defaults kept them up to a minute), and a full
+  // connection table makes room for a new connection by dropping an idle one.
+  const server = http.createServer(
+    {
+      headersTimeout: ADMIN_HEADERS_TIMEOUT_MS,
+      requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
+      keepAliveTimeout: ADMIN_KEEP_ALIVE_TIMEOUT_MS,
+      connectionsCheckingInterval: ADMIN_TIMEOUT_CHECK_INTERVAL_MS,
+    },
+    (request, response) => {
+      handle(context, files, request, response).catch((error: unknown) =>
+        sendError(response, error),
+      );
+    },
+  );
+  server.timeout = ADMIN_SOCKET_IDLE_TIMEOUT_MS;
+  capConnections(server, ADMIN_HTTP_CONNECTIONS_MAX);
 
   try {
     await sampler.start();
@@ -196,4 +211,44 @@ async function handle(
   const result: unknown = await match.route.handler(routeContext);
   if (match.route.raw) return;
   sendJson(response, match.route.status ?? 200, result);
+}
+
+/**
+ * At most `max` sockets. A connection past that takes the place of the oldest socket with no
+ * request in progress (silent, half a request, or kept alive between requests), so sockets
+ * that send nothing cannot lock /healthz and the console out; when every socket has a request
+ * in progress the new one is closed. (server.maxConnections would close the new one always.)
+ */
+function capConnections(server: http.Server, max: number): void {
+  /** Every open socket, oldest first, with its requests in progress. */
+  const sockets = new Map<Socket, number>();
+  server.on('connection', (socket: Socket) => {
+    if (sockets.size >= max) {
+      let idle: Socket | null = null;
+      for (const [candidate, requests] of sockets) {
+        if (requests === 0) {
+          idle = candidate;
+          break;
+        }
+      }
+      if (idle === null) {
+        socket.destroy();
+        return;
+      }
+      sockets.delete(idle);
+      idle.destroy();
+    }
+    sockets.set(socket, 0);
+    socket.once('close', () => sockets.delete(socket));
+  });
+  server.on('request', (request: http.IncomingMessage, response: http.ServerResponse) => {
+    const socket = request.socket;
+    const requests = sockets.get(socket);
+    if (requests === undefined) return; // already evicted or closed
+    sockets.set(socket, requests + 1);
+    response.once('close', () => {
+      const left = sockets.get(socket);
+      if (left !== undefined) sockets.set(socket, Math.max(0, left - 1));
+    });
+  });
 }

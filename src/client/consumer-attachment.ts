@@ -128,6 +128,7 @@ export class ConsumerAttachment implements MessageSettler {
           kind,
           partition: message.partition,
           offset: message.offset,
+          token: message.deliveryToken,
           value,
           // The broker keeps this much of a reason; cutting it here keeps SETTLE frames bounded.
           reason: reason === null ? null : reason.slice(0, DEAD_LETTER_ERROR_BYTES_MAX),

@@ -102,7 +102,7 @@ export class ConsumerRegistry {
     for (const { attachment } of this.#consumers.values()) attachment.flush();
   }
 
-  /** DELIVER: u32 consumerId, u32 count, count × delivered message; `bytes` belong to the SDK. */
+  /** DELIVER: u32 consumerId, u32 count, count × (u32 token, delivered message); `bytes` belong to the SDK. */
   deliver(bytes: Uint8Array): void {
     const reader = new Reader(bytes);
     const consumerId = reader.u32();
@@ -112,9 +112,13 @@ export class ConsumerRegistry {
     if (!consumer) return;
     consumer.attachment.received(count); // bounds `count` by the credit before reading
     const messages: DeliveredMessage[] = [];
-    for (let index = 0; index < count; index++) messages.push(readDeliveredMessage(reader));
+    const tokens: number[] = [];
+    for (let index = 0; index < count; index++) {
+      tokens.push(reader.u32());
+      messages.push(readDeliveredMessage(reader));
+    }
     reader.done();
-    consumer.subscription.push(consumer.attachment, messages);
+    consumer.subscription.push(consumer.attachment, messages, tokens);
   }
 
   /** CONSUMER_CLOSED: u32 consumerId, u16 code number, string message. */

@@ -229,7 +229,7 @@ export class NetworkClient implements Client {
             const reader = new Reader(owned ? payload : payload.slice());
             const delivered = readDeliveredMessage(reader);
             reader.done();
-            resolve(new RemoteMessage(delivered, null, null, this));
+            resolve(new RemoteMessage(delivered, 0, null, null, this));
           },
           fail: reject,
         },

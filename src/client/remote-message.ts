@@ -51,14 +51,17 @@ export class RemoteMessage implements Message {
   readonly priority: number;
   readonly replyTo: string | null;
   readonly correlationId: string | null;
+  /** The server's token for this delivery (DELIVER gives it, every SETTLE entry carries it back). */
+  readonly deliveryToken: number;
   readonly #settler: MessageSettler | null;
   readonly #responder: MessageResponder;
   /** The first ack: acking twice is not an error, the second ack gets the first's outcome. */
   #acked: Promise<void> | null = null;
 
-  /** `stream` null: a reply, which has no place in a stream ('' / -1 / -1). */
+  /** `stream` null: a reply, which has no place in a stream ('' / -1 / -1) and token 0. */
   constructor(
     delivered: DeliveredMessage,
+    deliveryToken: number,
     stream: string | null,
     settler: MessageSettler | null,
     responder: MessageResponder,
@@ -76,6 +79,7 @@ export class RemoteMessage implements Message {
     this.priority = delivered.priority;
     this.replyTo = delivered.replyTo;
     this.correlationId = delivered.correlationId;
+    this.deliveryToken = deliveryToken;
     this.#settler = settler;
     this.#responder = responder;
   }

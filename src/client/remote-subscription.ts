@@ -88,13 +88,18 @@ export class RemoteSubscription implements Subscription {
     this.#name = name;
   }
 
-  /** Messages of one DELIVER to `attachment`. */
-  push(attachment: ConsumerAttachment, delivered: readonly DeliveredMessage[]): void {
+  /** Messages of one DELIVER to `attachment`, with their delivery tokens. */
+  push(
+    attachment: ConsumerAttachment,
+    delivered: readonly DeliveredMessage[],
+    tokens: readonly number[],
+  ): void {
     // Closing: the server takes these back with UNSUBSCRIBE.
     if (attachment !== this.#attachment || this.#closed) return;
-    for (const data of delivered) {
+    for (let index = 0; index < delivered.length; index++) {
       const message = new RemoteMessage(
-        data,
+        delivered[index]!,
+        tokens[index]!,
         this.stream,
         this.#acknowledges ? attachment : null,
         this.#host,

@@ -15,7 +15,8 @@
 import { WeirError } from '../util/index.js';
 
 export const FRAME_HEADER_BYTES = 10;
-export const PROTOCOL_VERSION = 1;
+/** 2: DELIVER gives each message a deliveryToken, and SETTLE entries carry it back (frames.ts). */
+export const PROTOCOL_VERSION = 2;
 
 /**
  * Every opcode: who sends it, what it carries, the reply, the error codes it can return.
@@ -45,9 +46,9 @@ export const OPCODES = {
   SUBSCRIBED: 11,
   /** client → server: more credit (messages the client can take) for a consumer. No reply. */
   CREDIT: 12,
-  /** server → client: a batch of messages for one consumer. No reply (settle with SETTLE). */
+  /** server → client: a batch of messages for one consumer, each with its delivery token. No reply (settle with SETTLE). */
   DELIVER: 13,
-  /** client → server: a batch of ack / nack / term / extend. Reply SETTLED once durable; per-entry MESSAGE_SETTLED. */
+  /** client → server: a batch of ack / nack / term / extend, each naming a delivery by partition, offset and token. Reply SETTLED once durable; per-entry MESSAGE_SETTLED (not the current delivery), CLOSED, INVALID_ARGUMENT, STORAGE_FAILED. */
   SETTLE: 14,
   /** server → client: one status per SETTLE entry, in order. */
   SETTLED: 15,
@@ -96,7 +97,7 @@ export function writeFrameHeader(
  * oversized frame or an unknown opcode; after a throw the decoder must not be used again.
  */
 export class FrameDecoder {
-  readonly #maxFrameBytes: number;
+  #maxFrameBytes: number;
   readonly #onFrame: (frame: Frame) => void;
   #pending: Uint8Array | null = null;
   #pendingLength = 0;
@@ -104,6 +105,15 @@ export class FrameDecoder {
   constructor(maxFrameBytes: number, onFrame: (frame: Frame) => void) {
     this.#maxFrameBytes = maxFrameBytes;
     this.#onFrame = onFrame;
+  }
+
+  /**
+   * The largest frame accepted from now on, header included (a server starts small and raises
+   * it after HELLO). Applies to every length prefix read after the call, even in the chunk
+   * being decoded.
+   */
+  set maxFrameBytes(bytes: number) {
+    this.#maxFrameBytes = bytes;
   }
 
   /** Bytes held while waiting for the rest of a frame. */

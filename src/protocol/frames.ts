@@ -13,9 +13,10 @@
  * SUBSCRIBE        string stream, string optionsJson, u32 initialCredit
  * SUBSCRIBED       u32 consumerId, string subscriptionName
  * CREDIT           u32 consumerId, u32 credit
- * DELIVER          u32 consumerId, u32 count, count × delivered message (below)
+ * DELIVER          u32 consumerId, u32 count, count × (u32 deliveryToken, delivered message)
  * SETTLE           u32 consumerId, u32 count, count × (u8 kind, u32 partition, u64 offset,
- *                  f64 value (nack delay / extend ms; NaN: default), string|null reason)
+ *                  u32 deliveryToken, f64 value (nack delay / extend ms; NaN: default),
+ *                  string|null reason)
  * SETTLED          u32 count, count × (u8 0 | u8 1, u16 code number, string message)
  * UNSUBSCRIBE      u32 consumerId
  * CONSUMER_CLOSED  u32 consumerId, u16 code number, string message
@@ -30,6 +31,12 @@
  *                    u64 offset, string|null id, u32 deliveryCount, f64 timestamp, u8 priority,
  *                    string|null replyTo, string|null correlationId
  * headers:           u16 count, count × (string name, string value)
+ *
+ * deliveryToken (since protocol 2): numbers one consumer's deliveries, 1, 2, 3, … (u32,
+ * wrapping past 0xFFFFFFFF to 1). A SETTLE entry carries the token of the delivery it
+ * settles; the server refuses it with MESSAGE_SETTLED unless that delivery is the message's
+ * current one on the consumer, so a settle of a delivery whose lease expired never settles
+ * the redelivery that followed it (the embedded broker does the same with its own tokens).
  */
 import {
   errorCodeFromNumber,
@@ -73,6 +80,8 @@ export interface SettleEntry {
   readonly kind: SettleKind;
   readonly partition: number;
   readonly offset: number;
+  /** The deliveryToken DELIVER gave the delivery this entry settles. */
+  readonly token: number;
   /** nack: delay in ms; extend: lease in ms; NaN: the subscription's default. */
   readonly value: number;
   readonly reason: string | null;
@@ -231,6 +240,7 @@ export function writeSettleEntry(writer: Writer, entry: SettleEntry): void {
     .u8(SETTLE_KINDS[entry.kind])
     .u32(entry.partition)
     .u64(entry.offset)
+    .u32(entry.token)
     .f64(entry.value)
     .string(entry.reason);
 }
@@ -242,6 +252,7 @@ export function readSettleEntry(reader: Reader): SettleEntry {
     kind,
     partition: reader.u32(),
     offset: reader.u64(),
+    token: reader.u32(),
     value: reader.f64(),
     reason: reader.string(),
   };

@@ -33,44 +33,48 @@ function options<T>(parameters: readonly unknown[], index: number): T | undefine
   return value as T;
 }
 
-const METHODS: Record<string, Method> = {
-  'streams.create': (client, p) => client.streams.create(text(p, 0, 'stream name'), options(p, 1)),
-  'streams.info': (client, p) => client.streams.info(text(p, 0, 'stream name')),
-  'streams.list': (client) => client.streams.list(),
-  'streams.delete': (client, p) => client.streams.delete(text(p, 0, 'stream name')),
-  'streams.purge': (client, p) => client.streams.purge(text(p, 0, 'stream name')),
-  'subscriptions.info': (client, p) =>
-    client.subscriptions.info(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
-  'subscriptions.list': (client, p) => client.subscriptions.list(text(p, 0, 'stream name')),
-  'subscriptions.delete': (client, p) =>
-    client.subscriptions.delete(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
-  'subscriptions.seek': (client, p) => {
-    const position = p[2];
-    if (position === undefined) throw new WeirError('INVALID_ARGUMENT', 'seek needs a position');
-    return client.subscriptions.seek(
-      text(p, 0, 'stream name'),
-      text(p, 1, 'subscription name'),
-      position as Parameters<Client['subscriptions']['seek']>[2],
-    );
-  },
-  'deadLetters.list': async (client, p) =>
-    (await client.deadLetters.list(text(p, 0, 'dead-letter subject'), options(p, 1))).map(
-      deadLetterToJson,
-    ),
-  'deadLetters.redrive': (client, p) =>
-    client.deadLetters.redrive(text(p, 0, 'dead-letter subject'), options(p, 1)),
-  'deadLetters.delete': (client, p) =>
-    client.deadLetters.delete(text(p, 0, 'dead-letter subject'), options(p, 1)),
-};
+/** Own keys only (a Map): `constructor`, `__proto__`, `toString` are unknown methods, not Object's. */
+const METHODS = new Map<string, Method>(
+  Object.entries({
+    'streams.create': (client, p) =>
+      client.streams.create(text(p, 0, 'stream name'), options(p, 1)),
+    'streams.info': (client, p) => client.streams.info(text(p, 0, 'stream name')),
+    'streams.list': (client) => client.streams.list(),
+    'streams.delete': (client, p) => client.streams.delete(text(p, 0, 'stream name')),
+    'streams.purge': (client, p) => client.streams.purge(text(p, 0, 'stream name')),
+    'subscriptions.info': (client, p) =>
+      client.subscriptions.info(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
+    'subscriptions.list': (client, p) => client.subscriptions.list(text(p, 0, 'stream name')),
+    'subscriptions.delete': (client, p) =>
+      client.subscriptions.delete(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
+    'subscriptions.seek': (client, p) => {
+      const position = p[2];
+      if (position === undefined) throw new WeirError('INVALID_ARGUMENT', 'seek needs a position');
+      return client.subscriptions.seek(
+        text(p, 0, 'stream name'),
+        text(p, 1, 'subscription name'),
+        position as Parameters<Client['subscriptions']['seek']>[2],
+      );
+    },
+    'deadLetters.list': async (client, p) =>
+      (await client.deadLetters.list(text(p, 0, 'dead-letter subject'), options(p, 1))).map(
+        deadLetterToJson,
+      ),
+    'deadLetters.redrive': (client, p) =>
+      client.deadLetters.redrive(text(p, 0, 'dead-letter subject'), options(p, 1)),
+    'deadLetters.delete': (client, p) =>
+      client.deadLetters.delete(text(p, 0, 'dead-letter subject'), options(p, 1)),
+  } satisfies Record<string, Method>),
+);
 
-export const CALL_METHODS = Object.keys(METHODS);
+export const CALL_METHODS = [...METHODS.keys()];
 
 export function callMethod(
   client: Client,
   method: string,
   parameters: readonly unknown[],
 ): Promise<unknown> {
-  const run = METHODS[method];
+  const run = METHODS.get(method);
   if (!run) return Promise.reject(new WeirError('INVALID_ARGUMENT', `unknown method "${method}"`));
   return run(client, parameters);
 }

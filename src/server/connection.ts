@@ -16,7 +16,7 @@
 import type { Socket } from 'node:net';
 import type { Client, PublishReceipt } from '../protocol/index.js';
 import { Reader, type Writer } from '../protocol/codec.js';
-import { FrameBatch } from '../protocol/frame-batch.js';
+import { FrameBatch, type SlabPool } from '../protocol/frame-batch.js';
 import {
   FLAG_NO_CONFIRM,
   FrameDecoder,
@@ -40,14 +40,17 @@ import {
 import {
   CONNECTION_CONSUMERS_MAX,
   CONNECTION_OUTPUT_SLAB_BYTES,
+  CONNECTION_PENDING_BYTES_MAX,
   CONNECTION_PUBLISH_BYTES_MAX,
   CONNECTION_REQUESTS_IN_FLIGHT_MAX,
   CONNECTION_WRITE_BUFFER_BYTES_MAX,
+  DELIVER_BATCH_BYTES_MAX,
   DELIVER_BATCH_MESSAGES_MAX,
   FRAME_BYTES_MAX,
   HANDSHAKE_TIMEOUT_MS,
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_MAX,
+  PRE_HELLO_FRAME_BYTES_MAX,
 } from '../limits.js';
 import { ERROR_CODES, toWeirError, WeirError } from '../util/index.js';
 import { callMethod } from './calls.js';
@@ -56,6 +59,8 @@ import { ServerConsumer, toEntryError } from './server-consumer.js';
 export interface ConnectionOptions {
   readonly serverVersion: string;
   readonly connectClient: () => Client;
+  /** Where the connection's output slabs come from (the server's); default: its own. */
+  readonly outputSlabs?: SlabPool;
   readonly heartbeatIntervalMs?: number;
   readonly log: (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
 }
@@ -86,6 +91,13 @@ type ConnectionClient = Client & {
   publishBatch?(entries: readonly PublishEntry[]): Promise<(PublishReceipt | WeirError)[]>;
 };
 
+/** One consumer's deliveries queued this tick, with their tokens; `bodyBytes` sums their bodies. */
+interface DeliveryBatch {
+  readonly messages: DeliveredMessage[];
+  readonly tokens: number[];
+  bodyBytes: number;
+}
+
 export class Connection {
   readonly id: number;
   readonly remote: string;
@@ -93,8 +105,8 @@ export class Connection {
   readonly #options: ConnectionOptions;
   readonly #decoder: FrameDecoder;
   readonly #consumers = new Map<number, ServerConsumer>();
-  /** Frames encoded this tick, written to the socket together. */
-  readonly #out = new FrameBatch(CONNECTION_OUTPUT_SLAB_BYTES);
+  /** Frames encoded this tick, written to the socket together (a slab only while there are some). */
+  readonly #out: FrameBatch;
   #outputScheduled = false;
   #client: ConnectionClient | null = null;
   #clientName = '';
@@ -106,8 +118,13 @@ export class Connection {
   #lastHeard = Date.now();
   #heartbeat: NodeJS.Timeout;
   #handshakeTimer: NodeJS.Timeout | null;
-  /** Deliveries queued this tick, per consumer, flushed as one DELIVER frame each. */
-  #deliveries = new Map<number, DeliveredMessage[]>();
+  /**
+   * Deliveries queued this tick, per consumer, flushed as DELIVER frames of at most
+   * DELIVER_BATCH_MESSAGES_MAX messages and about DELIVER_BATCH_BYTES_MAX bytes each.
+   */
+  #deliveries = new Map<number, DeliveryBatch>();
+  /** Body bytes of every delivery queued and not yet encoded (all consumers). */
+  #deliveryBytes = 0;
   #deliveryFlushScheduled = false;
   #drainWaiters: (() => void)[] = [];
   readonly #closedPromise: Promise<void>;
@@ -117,19 +134,21 @@ export class Connection {
     this.id = id;
     this.#socket = socket;
     this.#options = options;
+    this.#out = new FrameBatch(options.outputSlabs ?? CONNECTION_OUTPUT_SLAB_BYTES);
     this.remote = `${socket.remoteAddress ?? '?'}:${socket.remotePort ?? '?'}`;
     this.#closedPromise = new Promise((resolve) => (this.#resolveClosed = resolve));
-    this.#decoder = new FrameDecoder(FRAME_BYTES_MAX, (frame) => this.#onFrame(frame));
+    // Until HELLO only a small frame is accepted: a stranger cannot make us hold 32 MiB.
+    this.#decoder = new FrameDecoder(PRE_HELLO_FRAME_BYTES_MAX, (frame) => this.#onFrame(frame));
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());
     socket.on('error', () => undefined); // 'close' follows
     socket.on('close', () => void this.#teardown());
     const interval = options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
-    this.#heartbeat = setInterval(() => this.#onHeartbeat(interval), interval);
+    this.#heartbeat = setInterval(() => this.#guarded(() => this.#onHeartbeat(interval)), interval);
     this.#heartbeat.unref();
     this.#handshakeTimer = setTimeout(
-      () => this.fail(new WeirError('PROTOCOL_ERROR', 'no HELLO in time')),
+      () => this.#failQuietly(new WeirError('PROTOCOL_ERROR', 'no HELLO in time')),
       HANDSHAKE_TIMEOUT_MS,
     );
     this.#handshakeTimer.unref();
@@ -198,6 +217,29 @@ export class Connection {
     this.#send(OPCODES.PING, 0, 0, null);
   }
 
+  /**
+   * Runs `work` from a timer or a promise callback: a throw there must not reach the event
+   * loop (it would end the process), so it fails this connection instead.
+   */
+  #guarded(work: () => void): void {
+    try {
+      work();
+    } catch (error) {
+      this.#failQuietly(toWeirError(error));
+    }
+  }
+
+  /** fail() that cannot throw: if even the ERROR frame cannot be sent, the socket is cut. */
+  #failQuietly(error: WeirError): void {
+    try {
+      this.fail(error);
+    } catch {
+      this.#closed = true;
+      this.#socket.destroy();
+      void this.#teardown();
+    }
+  }
+
   /** Sends an ERROR frame (requestId 0) and closes the connection. */
   fail(error: WeirError): void {
     if (this.#closed) return;
@@ -263,6 +305,7 @@ export class Connection {
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
     this.#clientName = name;
+    this.#decoder.maxFrameBytes = FRAME_BYTES_MAX;
     this.#client = this.#options.connectClient();
     const interval = this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
     this.#send(OPCODES.HELLO_OK, 0, frame.requestId, (writer) =>
@@ -293,7 +336,9 @@ export class Connection {
     }
     this.#requestsInFlight++;
     work()
-      .catch((error: unknown) => this.#replyError(frame.requestId, toWeirError(error)))
+      .catch((error: unknown) =>
+        this.#guarded(() => this.#replyError(frame.requestId, toWeirError(error))),
+      )
       .finally(() => this.#requestsInFlight--);
   }
 
@@ -402,7 +447,7 @@ export class Connection {
         credit,
         subscribeOptions.ack !== 'none',
         {
-          deliver: (consumerId, message) => this.#queueDelivery(consumerId, message),
+          deliver: (consumerId, message, token) => this.#queueDelivery(consumerId, message, token),
           drained: () => this.#drained(),
           ended: (consumerId, error) => this.#consumerEnded(consumerId, error),
         },
@@ -474,7 +519,7 @@ export class Connection {
     this.#request(frame, async () => {
       const consumer = this.#consumers.get(id);
       this.#consumers.delete(id);
-      this.#deliveries.delete(id);
+      this.#dropDeliveries(id);
       await consumer?.close();
       this.#send(OPCODES.RESULT, 0, frame.requestId, (writer) => writer.string('null'));
     });
@@ -499,36 +544,86 @@ export class Connection {
 
   // ---- frames out ----
 
-  #queueDelivery(consumerId: number, message: DeliveredMessage): boolean {
+  #queueDelivery(consumerId: number, message: DeliveredMessage, token: number): boolean {
     let batch = this.#deliveries.get(consumerId);
     if (!batch) {
-      batch = [];
+      batch = { messages: [], tokens: [], bodyBytes: 0 };
       this.#deliveries.set(consumerId, batch);
     }
-    batch.push(message);
+    batch.messages.push(message);
+    batch.tokens.push(token);
+    batch.bodyBytes += message.body.length;
+    this.#deliveryBytes += message.body.length;
     this.delivered++;
-    if (batch.length >= DELIVER_BATCH_MESSAGES_MAX) this.#flushDeliveries();
-    else if (!this.#deliveryFlushScheduled) {
+    if (
+      batch.messages.length >= DELIVER_BATCH_MESSAGES_MAX ||
+      batch.bodyBytes >= DELIVER_BATCH_BYTES_MAX
+    ) {
+      this.#flushDeliveries();
+    } else if (!this.#deliveryFlushScheduled) {
       this.#deliveryFlushScheduled = true;
       setImmediate(() => this.#flushDeliveries());
     }
-    return this.#socket.writableLength + this.#out.pendingBytes < CONNECTION_WRITE_BUFFER_BYTES_MAX;
+    return this.#outputBytes() < CONNECTION_WRITE_BUFFER_BYTES_MAX;
   }
 
+  /** Bytes on their way to the peer: in the socket, encoded this tick, queued as deliveries. */
+  #outputBytes(): number {
+    return this.#socket.writableLength + this.#out.pendingBytes + this.#deliveryBytes;
+  }
+
+  #dropDeliveries(consumerId: number): void {
+    const batch = this.#deliveries.get(consumerId);
+    if (!batch) return;
+    this.#deliveryBytes -= batch.bodyBytes;
+    this.#deliveries.delete(consumerId);
+  }
+
+  /** Encodes every queued delivery; never throws (it runs from setImmediate). */
   #flushDeliveries(): void {
     this.#deliveryFlushScheduled = false;
-    if (this.#closed) return;
-    for (const [consumerId, messages] of this.#deliveries) {
-      this.#send(OPCODES.DELIVER, 0, 0, (writer) => {
-        writer.u32(consumerId).u32(messages.length);
-        for (const message of messages) writeDeliveredMessage(writer, message);
+    if (this.#deliveries.size === 0) return;
+    if (!this.#closed) {
+      this.#guarded(() => {
+        for (const [consumerId, batch] of this.#deliveries) this.#sendDeliveries(consumerId, batch);
       });
     }
     this.#deliveries.clear();
+    this.#deliveryBytes = 0;
+  }
+
+  /**
+   * One consumer's batch as DELIVER frames: a frame ends once its payload reaches
+   * DELIVER_BATCH_BYTES_MAX, so the last message may take it past by at most one maximal
+   * message (limits.ts asserts that still fits FRAME_BYTES_MAX).
+   */
+  #sendDeliveries(consumerId: number, batch: DeliveryBatch): void {
+    const { messages, tokens } = batch;
+    let index = 0;
+    const writeFrame = (writer: Writer): void => {
+      const start = writer.position;
+      writer.u32(consumerId).u32(0);
+      let count = 0;
+      while (index < messages.length && writer.position - start < DELIVER_BATCH_BYTES_MAX) {
+        writer.u32(tokens[index]!);
+        writeDeliveredMessage(writer, messages[index]!);
+        index++;
+        count++;
+      }
+      writer.patchU32(start + 4, count);
+    };
+    while (index < messages.length && !this.#closed && !this.#socket.destroyed)
+      this.#send(OPCODES.DELIVER, 0, 0, writeFrame);
   }
 
   #drained(): Promise<void> {
-    if (this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX || this.#closed)
+    if (this.#closed || this.#outputBytes() < CONNECTION_WRITE_BUFFER_BYTES_MAX)
+      return Promise.resolve();
+    // Hand everything to the socket now, so its buffer says how far behind the peer is (the
+    // pump may have queued this much without yielding to the tick that would write it).
+    this.#flushDeliveries();
+    this.#flushOutput();
+    if (this.#closed || this.#socket.writableLength < CONNECTION_WRITE_BUFFER_BYTES_MAX)
       return Promise.resolve();
     return new Promise((resolve) => this.#drainWaiters.push(resolve));
   }
@@ -565,14 +660,50 @@ export class Connection {
     }
     const bytes = this.#out.end(opcode, flags, requestId);
     if (bytes > FRAME_BYTES_MAX) {
-      // Only a delivery batch can grow this large: split it (the client would refuse it).
+      // Never expected: DELIVER frames are cut by bytes and every other frame carries at most
+      // one message. The client would refuse it; the caller's guard fails the connection.
       this.#out.abort();
       throw new WeirError('INTERNAL', `frame of ${bytes} bytes exceeds FRAME_BYTES_MAX`);
     }
+    if (!this.#closed && this.#unreadBytes() > CONNECTION_PENDING_BYTES_MAX) {
+      this.#cutSlowConsumer();
+      return;
+    }
     if (!this.#outputScheduled) {
       this.#outputScheduled = true;
-      process.nextTick(() => this.#flushOutput());
+      process.nextTick(() => this.#guarded(() => this.#flushOutput()));
     }
+  }
+
+  /** Output the peer has not read: in the socket's buffer, and encoded this tick. */
+  #unreadBytes(): number {
+    return this.#socket.writableLength + this.#out.pendingBytes;
+  }
+
+  /**
+   * A peer that does not read what it asked for (replies pile up past
+   * CONNECTION_PENDING_BYTES_MAX) is cut off. The ERROR frame is only an attempt: it queues
+   * behind everything unread, and the socket is destroyed at once rather than waiting on a
+   * peer that does not read.
+   */
+  #cutSlowConsumer(): void {
+    const unreadBytes = this.#unreadBytes();
+    this.#closed = true;
+    this.#options.log('warn', 'slow_consumer', {
+      connection: this.id,
+      remote: this.remote,
+      unreadBytes,
+      limitBytes: CONNECTION_PENDING_BYTES_MAX,
+    });
+    this.#out.discard(); // what this tick encoded: never sent
+    const error = new WeirError(
+      'LIMIT_EXCEEDED',
+      `slow consumer: ${unreadBytes} bytes unread, more than ${CONNECTION_PENDING_BYTES_MAX}`,
+    );
+    this.#send(OPCODES.ERROR, 0, 0, (writer) => writeError(writer, error));
+    this.#flushOutput();
+    this.#socket.destroy();
+    void this.#teardown();
   }
 
   #flushOutput(): void {

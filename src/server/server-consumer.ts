@@ -1,18 +1,23 @@
 /**
  * One consumer on one connection: pumps messages from a broker Subscription to the socket as
  * long as the client has credit, and keeps the delivered-but-unsettled messages so SETTLE
- * entries can find them by (partition, offset).
+ * entries can find them by (partition, offset) and check their delivery token.
  *
- * Memory: `#unsettled` holds at most the subscription's maxInFlight messages (the broker does
- * not hand out more); the outgoing batch holds at most DELIVER_BATCH_MESSAGES_MAX.
+ * Tokens: each delivery gets the next number of this consumer's sequence (u32, never 0). A
+ * redelivery of the same message (its lease expired, the broker handed it out again) replaces
+ * the older delivery and its token, so a late settle of the older one carries a token that is
+ * not current and is refused with MESSAGE_SETTLED, as the embedded broker refuses it.
+ *
+ * Memory: `#unsettled` holds at most one delivery per message the broker has in flight to this
+ * consumer (its maxInFlight); the outgoing batch holds at most DELIVER_BATCH_MESSAGES_MAX.
  */
 import type { Message, Subscription } from '../protocol/index.js';
 import { type DeliveredMessage, type SettleEntry, type EntryError } from '../protocol/frames.js';
 import { toWeirError, WeirError } from '../util/index.js';
 
 export interface ConsumerSink {
-  /** Queues a delivery for the socket; returns false when the socket's buffer is full. */
-  deliver(consumerId: number, message: DeliveredMessage): boolean;
+  /** Queues a delivery (with its token) for the socket; returns false when the socket's buffer is full. */
+  deliver(consumerId: number, message: DeliveredMessage, token: number): boolean;
   /** Resolves when the socket can take more. */
   drained(): Promise<void>;
   /** The broker ended the consumer (not the client). */
@@ -22,6 +27,9 @@ export interface ConsumerSink {
 /** A broker Subscription; the in-process one also hands over a waiting delivery without a
  *  promise (Consumer.tryReceive). */
 type PumpedSubscription = Subscription & { tryReceive?(): Message | null };
+
+/** Tokens are u32 on the wire; after the largest the sequence starts again at 1. */
+const TOKEN_MAX = 0xffff_ffff;
 
 /** The SETTLED entry for a settlement that failed with `error`. */
 export function toEntryError(error: unknown): EntryError {
@@ -37,6 +45,10 @@ export class ServerConsumer {
   #credit: number;
   /** Delivered, not settled: per partition, by offset (numbers: no key string per message). */
   readonly #unsettled: Map<number, Message>[] = [];
+  /** The token of each unsettled delivery: per partition, by offset, beside `#unsettled`. */
+  readonly #tokens: Map<number, number>[] = [];
+  /** The token of the last delivery. */
+  #lastToken = 0;
   #unsettledCount = 0;
   #pumping = false;
   #closed = false;
@@ -96,11 +108,15 @@ export class ServerConsumer {
       }
       if (this.#closed) return; // closing hands it back with the subscription
       this.#credit--;
+      const token = (this.#lastToken = this.#lastToken === TOKEN_MAX ? 1 : this.#lastToken + 1);
       if (this.#acknowledges) {
-        (this.#unsettled[message.partition] ??= new Map()).set(message.offset, message);
-        this.#unsettledCount++;
+        const unsettled = (this.#unsettled[message.partition] ??= new Map());
+        const sizeBefore = unsettled.size;
+        unsettled.set(message.offset, message); // a redelivery replaces the older delivery
+        (this.#tokens[message.partition] ??= new Map()).set(message.offset, token);
+        this.#unsettledCount += unsettled.size - sizeBefore;
       }
-      const writable = this.#sink.deliver(this.id, message);
+      const writable = this.#sink.deliver(this.id, message, token);
       if (!writable) await this.#sink.drained();
     }
   }
@@ -119,10 +135,18 @@ export class ServerConsumer {
         message: `no unsettled delivery at ${entry.partition}:${entry.offset} on this consumer`,
       };
     }
+    const tokens = this.#tokens[entry.partition]!;
+    if (tokens.get(entry.offset) !== entry.token) {
+      return {
+        code: 'MESSAGE_SETTLED',
+        message: `message ${entry.partition}/${entry.offset} was delivered again since delivery ${entry.token}`,
+      };
+    }
     try {
       if (entry.kind === 'extend')
         return message.extend(Number.isNaN(entry.value) ? undefined : entry.value);
       unsettled!.delete(entry.offset);
+      tokens.delete(entry.offset);
       this.#unsettledCount--;
       switch (entry.kind) {
         case 'ack':
@@ -142,6 +166,7 @@ export class ServerConsumer {
     if (this.#closed) return;
     this.#closed = true;
     this.#unsettled.length = 0;
+    this.#tokens.length = 0;
     this.#unsettledCount = 0;
     const waiter = this.#creditWaiter;
     this.#creditWaiter = null;

@@ -8,8 +8,14 @@ import * as net from 'node:net';
 import type { Client } from '../protocol/index.js';
 import { Writer } from '../protocol/codec.js';
 import { FRAME_HEADER_BYTES, OPCODES, writeFrameHeader } from '../protocol/frame.js';
+import { SlabPool } from '../protocol/frame-batch.js';
 import { writeError } from '../protocol/frames.js';
-import { CONNECTIONS_MAX, HANDSHAKE_TIMEOUT_MS } from '../limits.js';
+import {
+  CONNECTION_OUTPUT_SLAB_BYTES,
+  CONNECTION_OUTPUT_SLABS_POOLED_MAX,
+  CONNECTIONS_MAX,
+  HANDSHAKE_TIMEOUT_MS,
+} from '../limits.js';
 import { WeirError } from '../util/index.js';
 import { Connection } from './connection.js';
 import { jsonLogger, type Logger } from './logger.js';
@@ -31,6 +37,11 @@ export class WeirServer {
   readonly #server: net.Server;
   readonly #connections = new Set<Connection>();
   readonly #logger: Logger;
+  /** Output slabs shared by the connections: one is held only while frames wait to be written. */
+  readonly #outputSlabs = new SlabPool(
+    CONNECTION_OUTPUT_SLAB_BYTES,
+    CONNECTION_OUTPUT_SLABS_POOLED_MAX,
+  );
   #nextConnectionId = 1;
   #closing = false;
 
@@ -78,6 +89,7 @@ export class WeirServer {
     const connection = new Connection(this.#nextConnectionId++, socket, {
       serverVersion: this.#options.serverVersion ?? '0.0.0',
       connectClient: this.#options.connectClient,
+      outputSlabs: this.#outputSlabs,
       log: this.#logger,
       ...(this.#options.heartbeatIntervalMs === undefined
         ? {}

@@ -2,7 +2,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:net';
 import { connect } from '../../src/client/index.js';
-import { OPCODES, FRAME_HEADER_BYTES, writeFrameHeader } from '../../src/protocol/frame.js';
+import {
+  OPCODES,
+  FRAME_HEADER_BYTES,
+  PROTOCOL_VERSION,
+  writeFrameHeader,
+} from '../../src/protocol/frame.js';
 import { HEARTBEAT_MISSES_MAX } from '../../src/limits.js';
 import { FakeServer } from './fake-server.js';
 import { TEST_TIMEOUT_MS, withClient } from './client-fixture.js';
@@ -14,7 +19,7 @@ test(
   options,
   async () => {
     await withClient(async (fake, client) => {
-      assert.deepEqual(fake.hellos, [{ version: 1, name: 'sdk-test' }]);
+      assert.deepEqual(fake.hellos, [{ version: PROTOCOL_VERSION, name: 'sdk-test' }]);
       assert.equal(client.closed, false);
       await client.close();
       assert.equal(client.closed, true);
@@ -76,11 +81,11 @@ test(
   options,
   async () => {
     const fake = await FakeServer.start();
-    fake.protocolVersion = 2;
+    fake.protocolVersion = PROTOCOL_VERSION + 1;
     try {
       await assert.rejects(connect(fake.url), {
         code: 'PROTOCOL_ERROR',
-        message: 'the server speaks protocol 2, not 1',
+        message: `the server speaks protocol ${PROTOCOL_VERSION + 1}, not ${PROTOCOL_VERSION}`,
       });
       await fake.waitFor(() => fake.errors.length === 1, 'the client ERROR frame');
     } finally {

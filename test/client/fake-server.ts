@@ -12,6 +12,7 @@ import {
   FLAG_NO_CONFIRM,
   FrameDecoder,
   OPCODES,
+  PROTOCOL_VERSION,
   writeFrameHeader,
   type Frame,
   type Opcode,
@@ -76,7 +77,7 @@ export class FakeServer {
   /** Answer PUBLISH with a PUBLISH_RESULT that has one outcome too many. */
   malformedPublishResults = false;
   /** The version HELLO_OK claims. */
-  protocolVersion = 1;
+  protocolVersion: number = PROTOCOL_VERSION;
   readonly #server: Server;
   readonly #heartbeatMs: number;
   readonly #store = new FakeStore();
@@ -396,7 +397,9 @@ export class FakeServer {
     if (batch.length === 0) return;
     this.#send(peer, OPCODES.DELIVER, 0, (writer) => {
       writer.u32(consumer.id).u32(batch.length);
-      for (const message of batch) writeDeliveredMessage(writer, message);
+      // The fake's delivery token: the delivery count, which it bumps on every delivery.
+      for (const message of batch)
+        writeDeliveredMessage(writer.u32(message.deliveryCount), message);
     });
   }
 

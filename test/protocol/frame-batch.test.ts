@@ -4,7 +4,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { FrameBatch } from '../../src/protocol/frame-batch.js';
+import { FrameBatch, SlabPool } from '../../src/protocol/frame-batch.js';
 import { FrameDecoder, OPCODES, type Frame } from '../../src/protocol/frame.js';
 
 test('frames taken in pieces decode in order and stay intact', () => {
@@ -58,4 +58,27 @@ test('an aborted frame leaves nothing behind', () => {
   new FrameDecoder(1 << 20, (frame) => frames.push(frame)).push(bytes!);
   assert.equal(frames.length, 1);
   assert.equal(frames[0]!.requestId, 1);
+});
+
+test('a batch holds a slab only while frames wait, and take() gives it back to the pool for reuse', () => {
+  const pool = new SlabPool(1024, 2);
+  const first = new FrameBatch(pool);
+  const second = new FrameBatch(pool);
+  assert.equal(first.holdsSlab, false, 'no slab before the first frame');
+  first.begin().u32(1);
+  first.end(OPCODES.PING, 0, 1);
+  assert.equal(first.holdsSlab, true);
+  assert.ok(first.take());
+  assert.equal(first.holdsSlab, false, 'taken: the slab went back');
+  assert.equal(pool.idleCount, 1);
+  second.begin().u32(2);
+  second.end(OPCODES.PING, 0, 2);
+  assert.equal(pool.idleCount, 0, 'the next batch reuses it');
+  second.discard();
+  assert.equal(pool.idleCount, 1);
+  // A slab grown far past its size for one large flush is not kept.
+  first.begin().bytes(new Uint8Array(64 * 1024));
+  first.end(OPCODES.DELIVER, 0, 3);
+  first.take();
+  assert.equal(pool.idleCount, 0);
 });

@@ -99,6 +99,31 @@ test('an oversized frame is refused from its length field, before it is buffered
   );
 });
 
+test('a raised limit applies to the next length prefix, even later in the same chunk', () => {
+  const frames: Frame[] = [];
+  const decoder = new FrameDecoder(FRAME_HEADER_BYTES + 4, (frame) => {
+    frames.push(frame);
+    decoder.maxFrameBytes = MAX_FRAME_BYTES; // as a server does on HELLO
+  });
+  const small = new Uint8Array(FRAME_HEADER_BYTES + 4);
+  writeFrameHeader(small, OPCODES.HELLO, 0, 1, small.length);
+  const large = new Uint8Array(FRAME_HEADER_BYTES + 100);
+  writeFrameHeader(large, OPCODES.CALL, 0, 2, large.length);
+  const chunk = new Uint8Array(small.length + large.length);
+  chunk.set(small);
+  chunk.set(large, small.length);
+  decoder.push(chunk);
+  assert.deepEqual(
+    frames.map((frame) => frame.requestId),
+    [1, 2],
+  );
+  const strict = new FrameDecoder(FRAME_HEADER_BYTES + 4, () => undefined);
+  assert.throws(
+    () => strict.push(large),
+    (error) => isWeirError(error, 'PROTOCOL_ERROR'),
+  );
+});
+
 test('an unknown opcode is refused', () => {
   const decoder = new FrameDecoder(MAX_FRAME_BYTES, () => assert.fail('no frame expected'));
   assert.throws(
@@ -139,6 +164,7 @@ test('publish entries, delivered messages and settle entries round-trip', () => 
     kind: 'nack',
     partition: 1,
     offset: 42,
+    token: 0xffff_fffe,
     value: Number.NaN,
     reason: null,
   });
@@ -161,6 +187,7 @@ test('publish entries, delivered messages and settle entries round-trip', () => 
   const settle = readSettleEntry(reader);
   assert.equal(settle.kind, 'nack');
   assert.equal(settle.offset, 42);
+  assert.equal(settle.token, 0xffff_fffe);
   assert.ok(Number.isNaN(settle.value));
   reader.done();
 });

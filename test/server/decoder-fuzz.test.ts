@@ -74,6 +74,7 @@ function validFrames(next: () => number): Uint8Array[] {
               kind: 'ack',
               partition: 0,
               offset: Math.floor(next() * 10),
+              token: Math.floor(next() * 10),
               value: Number.NaN,
               reason: null,
             });
