@@ -22,7 +22,8 @@
  *   crashes) an acked message is not delivered again and nothing published is skipped.
  *
  * Replay a failure with the seed it prints: WEIR_SEED=<seed> (and WEIR_PATH=<path>, the path
- * fast-check prints, to go straight to the shrunk case); WEIR_RUNS=<n> runs more or fewer.
+ * fast-check prints, to go straight to the shrunk case); WEIR_RUNS=<n> runs more or fewer,
+ * WEIR_TIME_LIMIT_MS=<ms> gives each scenario more or less wall time (default 20 s).
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -44,6 +45,8 @@ const FINAL_ADVANCE_MS = 2 * LEASE_MS;
 const RUNS_DEFAULT = 40;
 /** Wall time for all runs of one scenario (fast-check stops starting new runs after it). */
 const TIME_LIMIT_MS = Number(process.env['WEIR_TIME_LIMIT_MS'] ?? 20_000);
+/** The test's own bound: the runs, then shrinking a failure (which can take as long again). */
+const TEST_TIMEOUT_MS = 3 * TIME_LIMIT_MS + 30_000;
 const OPERATIONS_MAX = 30;
 const PUBLISH_COUNT_MAX = 8;
 /** Real-time bound for a message that must come (only a failure waits this long). */
@@ -502,14 +505,14 @@ async function checkScenario(
 
 test(
   "fsync 'always': confirmed publishes, resolved acks, purges and seeks survive power cuts; nothing is skipped",
-  { timeout: 90_000 },
+  { timeout: TEST_TIMEOUT_MS },
   (context) =>
     checkScenario(context, fc.constant({ fsync: 'always', durable: true }), "fsync 'always'"),
 );
 
 test(
   "fsync 'never' and 'interval': after power cuts every ack floor stays within the log, nothing unknown is delivered",
-  { timeout: 90_000 },
+  { timeout: TEST_TIMEOUT_MS },
   (context) =>
     checkScenario(
       context,
