@@ -4,17 +4,20 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from '../../src/broker/index.js';
 import type { Client } from '../../src/protocol/index.js';
+import { ManualClock } from '../../src/util/index.js';
 import type { Harness, HarnessFactory } from './semantics/harness.js';
 
 export const embedded: HarnessFactory = async (): Promise<Harness> => {
   const dataDir = await mkdtemp(join(tmpdir(), 'weir-broker-test-'));
-  let broker = await Broker.open({ dataDir });
+  const clock = new ManualClock();
+  let broker = await Broker.open({ dataDir, clock });
   const harness = {
     client: broker.connect(),
+    clock,
     connect: (): Promise<Client> => Promise.resolve(broker.connect()),
     restart: async (): Promise<Client> => {
       await broker.close();
-      broker = await Broker.open({ dataDir });
+      broker = await Broker.open({ dataDir, clock });
       return broker.connect();
     },
     close: async (): Promise<void> => {
@@ -30,9 +33,11 @@ export const embedded: HarnessFactory = async (): Promise<Harness> => {
 
 /** The same over a memory broker (no restart: nothing survives it). */
 export const embeddedMemory: HarnessFactory = async (): Promise<Harness> => {
-  const broker = await Broker.open({ storage: 'memory' });
+  const clock = new ManualClock();
+  const broker = await Broker.open({ storage: 'memory', clock });
   return {
     client: broker.connect(),
+    clock,
     connect: (): Promise<Client> => Promise.resolve(broker.connect()),
     close: () => broker.close(),
   };

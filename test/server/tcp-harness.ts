@@ -10,12 +10,15 @@ import { Broker } from '../../src/broker/index.js';
 import { connect } from '../../src/client/index.js';
 import type { Client } from '../../src/protocol/index.js';
 import { silentLogger, WeirServer } from '../../src/server/index.js';
+import { ManualClock } from '../../src/util/index.js';
 import type { Harness, HarnessFactory } from '../broker/semantics/harness.js';
 
 export const overTcp: HarnessFactory = async (): Promise<Harness> => {
   const dataDir = await mkdtemp(join(tmpdir(), 'weir-tcp-test-'));
   const clients: Client[] = [];
-  let broker = await Broker.open({ dataDir });
+  // The server runs in this process: the suite's clock is the broker's behind it.
+  const clock = new ManualClock();
+  let broker = await Broker.open({ dataDir, clock });
   let server = await WeirServer.listen({
     connectClient: () => broker.connect(),
     port: 0,
@@ -34,10 +37,11 @@ export const overTcp: HarnessFactory = async (): Promise<Harness> => {
   };
   return {
     client: await open(),
+    clock,
     connect: open,
     restart: async (): Promise<Client> => {
       await closeAll();
-      broker = await Broker.open({ dataDir });
+      broker = await Broker.open({ dataDir, clock });
       server = await WeirServer.listen({
         connectClient: () => broker.connect(),
         port,

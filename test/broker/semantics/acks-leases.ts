@@ -1,11 +1,12 @@
 /** Ack policy and leases: ack is final, leases expire and redeliver, extend, backpressure. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { BACKOFF_INITIAL_MS_DEFAULT } from '../../../src/limits.js';
 import {
+  eventually,
   expectNothing,
   receiveN,
   rejectsWith,
-  sleep,
   withBroker,
   type HarnessFactory,
 } from './harness.js';
@@ -13,7 +14,7 @@ import {
 export function acksLeasesSuite(factory: HarnessFactory): void {
   describe('acks and leases', () => {
     test('an acked message is never delivered again; an unacked one is after its lease', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('tasks', { subjects: ['tasks'] });
         const subscription = await client.subscribe('tasks', { subscription: 'w', leaseMs: 100 });
         await client.publish('tasks', 'acked');
@@ -21,13 +22,18 @@ export function acksLeasesSuite(factory: HarnessFactory): void {
         const [acked, dropped] = await receiveN(subscription, 2);
         await acked!.ack();
         assert.equal(dropped!.deliveryCount, 1);
-        // The lease of `dropped` expires: it comes back (the default backoff starts at 100 ms).
-        const [again] = await receiveN(subscription, 1, 3000);
+        clock.advance(99);
+        await expectNothing(subscription, 50); // the lease still holds
+        // The lease of `dropped` expires: it comes back after the default backoff's first delay.
+        clock.advance(1);
+        clock.advance(BACKOFF_INITIAL_MS_DEFAULT);
+        const [again] = await receiveN(subscription, 1);
         assert.equal(again!.text(), 'dropped');
         assert.equal(again!.deliveryCount, 2);
         assert.equal(again!.offset, dropped!.offset);
         await again!.ack();
-        await expectNothing(subscription, 400);
+        clock.advance(10 * (100 + BACKOFF_INITIAL_MS_DEFAULT)); // many leases and backoffs
+        await expectNothing(subscription);
         const info = await client.subscriptions.info('tasks', 'w');
         assert.equal(info.acked, 2);
         assert.equal(info.redelivered, 1);
@@ -56,7 +62,7 @@ export function acksLeasesSuite(factory: HarnessFactory): void {
       }));
 
     test('extend keeps a long job alive past its lease', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('tasks', { subjects: ['tasks'] });
         const subscription = await client.subscribe('tasks', {
           subscription: 'w',
@@ -66,17 +72,18 @@ export function acksLeasesSuite(factory: HarnessFactory): void {
         await client.publish('tasks', 'long job');
         const [message] = await receiveN(subscription, 1);
         for (let step = 0; step < 4; step++) {
-          await sleep(80);
+          clock.advance(80);
           await message!.extend(150);
         }
-        // 320 ms in, past two leases of 150 ms: still ours, never redelivered.
-        await expectNothing(subscription, 50);
+        clock.advance(140);
+        // 460 ms in, past three leases of 150 ms: still ours, never redelivered.
+        await expectNothing(subscription);
         await message!.ack();
         assert.equal((await client.subscriptions.info('tasks', 'w')).redelivered, 0);
       }));
 
     test("ack: 'none' is at-most-once: nothing is redelivered", () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('metrics', { subjects: ['metrics'] });
         const subscription = await client.subscribe('metrics', {
           subscription: 'm',
@@ -89,12 +96,13 @@ export function acksLeasesSuite(factory: HarnessFactory): void {
           messages.map((message) => message.text()),
           ['v0', 'v1', 'v2'],
         );
-        await expectNothing(subscription, 300);
+        clock.advance(10 * (50 + BACKOFF_INITIAL_MS_DEFAULT)); // many leases and backoffs
+        await expectNothing(subscription);
         assert.equal((await client.subscriptions.info('metrics', 'm')).pending, 0);
       }));
 
     test("ack: 'none' has no lease: a delivery a consumer has not taken yet stays with it", () =>
-      withBroker(factory, async ({ client, connect }) => {
+      withBroker(factory, async ({ client, connect, clock }) => {
         await client.streams.create('metrics', { subjects: ['metrics'], fsync: 'never' });
         const first = await client.subscribe('metrics', {
           subscription: 'm',
@@ -103,10 +111,16 @@ export function acksLeasesSuite(factory: HarnessFactory): void {
           maxInFlight: 1,
         });
         await client.publish('metrics', 'only');
-        await sleep(200); // four leases of 50 ms go by while the message waits, not taken
+        await eventually(
+          async () => (await client.subscriptions.info('metrics', 'm')).delivered === 1,
+          undefined,
+          'the delivery went out to `first`',
+        );
+        clock.advance(200); // four leases of 50 ms go by while the message waits, not taken
         const other = await connect();
         const second = await other.subscribe('metrics', { subscription: 'm', ack: 'none' });
-        await expectNothing(second, 300);
+        clock.advance(200);
+        await expectNothing(second);
         const [message] = await receiveN(first, 1);
         assert.equal(message!.text(), 'only');
         assert.equal(message!.deliveryCount, 1);

@@ -5,9 +5,17 @@
  */
 import assert from 'node:assert/strict';
 import type { Client, Message, Subscription } from '../../../src/protocol/index.js';
+import type { ManualClock } from '../../../src/util/index.js';
 
 export interface Harness {
   readonly client: Client;
+  /**
+   * The broker's clock (the same object across restarts). Leases, delays, TTL, retention
+   * ticks, dedup windows, request timeouts and redrive pacing move only when a test calls
+   * `clock.advance(ms)`: a test never sleeps to wait for them. Receive timeouts stay real time,
+   * as upper bounds that only a failure reaches.
+   */
+  readonly clock: ManualClock;
   /** Another client of the same broker (another connection, over a network). */
   readonly connect: () => Promise<Client>;
   /** Closes and reopens the broker on the same data; returns a client of the new one. */
@@ -31,11 +39,17 @@ export async function withBroker(
   }
 }
 
+/**
+ * How long a test waits, in real time, for something that must happen (a delivery, an async
+ * write): generous, because only a failure waits that long, and a busy machine is slow.
+ */
+export const WAIT_MS = 10_000;
+
 /** Receives exactly `count` messages, failing if they do not come within `timeoutMs`. */
 export async function receiveN(
   subscription: Subscription,
   count: number,
-  timeoutMs = 5000,
+  timeoutMs = WAIT_MS,
 ): Promise<Message[]> {
   const messages: Message[] = [];
   const deadline = Date.now() + timeoutMs;
@@ -74,7 +88,7 @@ export async function rejectsWith(
 /** Polls `condition` until it holds (at most `timeoutMs`). */
 export async function eventually(
   condition: () => Promise<boolean> | boolean,
-  timeoutMs = 5000,
+  timeoutMs = WAIT_MS,
   what = 'condition',
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -86,6 +100,27 @@ export async function eventually(
 
 export function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Moves the broker's clock by `stepMs` until `condition` holds, letting the event loop run
+ * between steps (what falls due may finish asynchronously: a retention pass deletes files, a
+ * redrive publishes). Fails after `stepsMax` steps or WAIT_MS of real time.
+ */
+export async function advanceUntil(
+  clock: ManualClock,
+  stepMs: number,
+  condition: () => Promise<boolean> | boolean,
+  what = 'condition',
+  stepsMax = 100,
+): Promise<void> {
+  const deadline = Date.now() + WAIT_MS;
+  for (let step = 0; !(await condition()); step++) {
+    assert.ok(step < stepsMax, `${what} did not hold after ${stepsMax} steps of ${stepMs} ms`);
+    assert.ok(Date.now() < deadline, `${what} did not hold within ${WAIT_MS} ms of real time`);
+    clock.advance(stepMs);
+    await new Promise((resolve) => setImmediate(resolve));
+  }
 }
 
 /** Publishes `count` messages with bodies `${prefix}${i}` in order, one after another. */

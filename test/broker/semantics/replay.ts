@@ -1,17 +1,17 @@
 /** Start positions and seek / replay by offset and by time. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { expectNothing, receiveN, sleep, withBroker, type HarnessFactory } from './harness.js';
+import { expectNothing, receiveN, withBroker, type HarnessFactory } from './harness.js';
 
 export function replaySuite(factory: HarnessFactory): void {
   describe('replay', () => {
     test('start: earliest, latest, an offset, a time', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('log', { subjects: ['log'] });
         for (let index = 0; index < 3; index++) await client.publish('log', `old${index}`);
-        await sleep(20);
-        const middle = Date.now();
-        await sleep(5);
+        clock.advance(20);
+        const middle = clock.now();
+        clock.advance(5);
         await client.publish('log', 'mid');
         const earliest = await client.subscribe('log', { subscription: 'e', start: 'earliest' });
         const latest = await client.subscribe('log', { subscription: 'l', start: 'latest' });
@@ -34,12 +34,12 @@ export function replaySuite(factory: HarnessFactory): void {
       }));
 
     test('seek back by offset replays acked messages; seek by time too', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('log', { subjects: ['log'] });
         for (let index = 0; index < 3; index++) await client.publish('log', `a${index}`);
-        await sleep(20);
-        const middle = Date.now();
-        await sleep(5);
+        clock.advance(20);
+        const middle = clock.now();
+        clock.advance(5);
         for (let index = 0; index < 2; index++) await client.publish('log', `b${index}`);
         const subscription = await client.subscribe('log', { subscription: 'r' });
         for (const message of await receiveN(subscription, 5)) await message.ack();

@@ -1,12 +1,12 @@
 /** Retention: limits (count, bytes, age; drop-oldest / reject-new), work-queue, size limit. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { RETENTION_INTERVAL_MS } from '../../../src/limits.js';
 import {
-  eventually,
+  advanceUntil,
   expectNothing,
   receiveN,
   rejectsWith,
-  sleep,
   withBroker,
   type HarnessFactory,
 } from './harness.js';
@@ -70,10 +70,10 @@ export function retentionSuite(factory: HarnessFactory): void {
       }));
 
     test('messages older than maxAgeMs are not delivered', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('fresh', { subjects: ['fresh'], maxAgeMs: 100 });
         await client.publish('fresh', 'old');
-        await sleep(150);
+        clock.advance(101);
         await client.publish('fresh', 'new');
         const subscription = await client.subscribe('fresh', { subscription: 'w' });
         const [message] = await receiveN(subscription, 1);
@@ -90,13 +90,14 @@ export function retentionSuite(factory: HarnessFactory): void {
       }));
 
     test('work-queue: an ephemeral listener neither holds messages nor makes the backlog go', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('tasks', { subjects: ['tasks'], retention: 'work-queue' });
         for (let index = 0; index < 3; index++) await client.publish('tasks', `t${index}`);
         const listener = await client.subscribe('tasks', { start: 'latest' });
         await client.publish('tasks', 't3');
         const [heard] = await receiveN(listener, 1);
         assert.equal(heard!.text(), 't3');
+        clock.advance(2 * RETENTION_INTERVAL_MS); // retention passes: the listener holds nothing
         assert.equal((await client.streams.info('tasks')).messages, 4);
         const worker = await client.subscribe('tasks', { subscription: 'w' });
         const all = await receiveN(worker, 4);
@@ -105,24 +106,40 @@ export function retentionSuite(factory: HarnessFactory): void {
           ['t0', 't1', 't2', 't3'],
         );
         for (const message of all) await message.ack();
-        await eventually(async () => (await client.streams.info('tasks')).messages === 0);
+        await advanceUntil(
+          clock,
+          RETENTION_INTERVAL_MS,
+          async () => (await client.streams.info('tasks')).messages === 0,
+          'the settled messages go',
+        );
       }));
 
     test('work-queue: a message goes once every subscription has settled it', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('tasks', { subjects: ['tasks'], retention: 'work-queue' });
         const a = await client.subscribe('tasks', { subscription: 'a' });
         const b = await client.subscribe('tasks', { subscription: 'b' });
         for (let index = 0; index < 4; index++) await client.publish('tasks', `t${index}`);
         for (const message of await receiveN(a, 4)) await message.ack();
+        clock.advance(2 * RETENTION_INTERVAL_MS);
         assert.equal((await client.streams.info('tasks')).messages, 4, 'b has not settled them');
         const fromB = await receiveN(b, 4);
         await fromB[0]!.ack();
         await fromB[1]!.ack();
-        await eventually(async () => (await client.streams.info('tasks')).messages === 2);
+        await advanceUntil(
+          clock,
+          RETENTION_INTERVAL_MS,
+          async () => (await client.streams.info('tasks')).messages === 2,
+          'the settled messages go',
+        );
         await fromB[2]!.ack();
         await fromB[3]!.ack();
-        await eventually(async () => (await client.streams.info('tasks')).messages === 0);
+        await advanceUntil(
+          clock,
+          RETENTION_INTERVAL_MS,
+          async () => (await client.streams.info('tasks')).messages === 0,
+          'the settled messages go',
+        );
       }));
   });
 }

@@ -7,36 +7,42 @@ import { eventually, expectNothing, receiveN, withBroker, type HarnessFactory } 
 export function retriesDeadLettersSuite(factory: HarnessFactory): void {
   describe('retries and dead letters', () => {
     test('nack with a delay offers the message again only after it', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('tasks', { subjects: ['tasks'] });
         const subscription = await client.subscribe('tasks', { subscription: 'w' });
         await client.publish('tasks', 'retry me');
         const [first] = await receiveN(subscription, 1);
-        const nackedAt = Date.now();
         await first!.nack({ delayMs: 300 });
-        const [second] = await receiveN(subscription, 1, 3000);
-        assert.ok(Date.now() - nackedAt >= 290, `redelivered after ${Date.now() - nackedAt} ms`);
+        clock.advance(299);
+        await expectNothing(subscription);
+        clock.advance(1);
+        const [second] = await receiveN(subscription, 1);
         assert.equal(second!.deliveryCount, 2);
         await second!.ack();
       }));
 
     test('the backoff spaces the attempts (a list of delays)', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('tasks', { subjects: ['tasks'] });
         const subscription = await client.subscribe('tasks', {
           subscription: 'w',
           backoff: [100, 300],
         });
         await client.publish('tasks', 'flaky');
-        const times: number[] = [];
-        for (let attempt = 0; attempt < 3; attempt++) {
-          const [message] = await receiveN(subscription, 1, 3000);
-          times.push(Date.now());
-          if (attempt < 2) await message!.nack();
-          else await message!.ack();
-        }
-        assert.ok(times[1]! - times[0]! >= 90, `first retry after ${times[1]! - times[0]!} ms`);
-        assert.ok(times[2]! - times[1]! >= 290, `second retry after ${times[2]! - times[1]!} ms`);
+        const [first] = await receiveN(subscription, 1);
+        await first!.nack();
+        clock.advance(99);
+        await expectNothing(subscription);
+        clock.advance(1);
+        const [second] = await receiveN(subscription, 1);
+        assert.equal(second!.deliveryCount, 2);
+        await second!.nack();
+        clock.advance(299);
+        await expectNothing(subscription);
+        clock.advance(1);
+        const [third] = await receiveN(subscription, 1);
+        assert.equal(third!.deliveryCount, 3);
+        await third!.ack();
       }));
 
     test('a delayed retry does not count against maxInFlight', () =>
@@ -115,7 +121,7 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
       }));
 
     test('dead letters can be listed and re-driven to their origin at a bounded rate', () =>
-      withBroker(factory, async ({ client }) => {
+      withBroker(factory, async ({ client, clock }) => {
         await client.streams.create('orders', { subjects: ['orders.>'] });
         await client.streams.create('dead', { subjects: ['dead.>'] });
         const subscription = await client.subscribe('orders', {
@@ -128,14 +134,18 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
         await eventually(async () => (await client.deadLetters.list('dead.orders')).length === 6);
         const listed = await client.deadLetters.list('dead.orders', { limit: 4 });
         assert.equal(listed.length, 4);
-        const started = Date.now();
-        const { redriven } = await client.deadLetters.redrive('dead.orders', {
+        // 5 at 20/s: one at once, then one every 50 ms of the broker's clock.
+        const redriving = client.deadLetters.redrive('dead.orders', {
           limit: 5,
           ratePerSecond: 20,
         });
-        assert.equal(redriven, 5);
-        assert.ok(Date.now() - started >= 180, `5 at 20/s took ${Date.now() - started} ms`);
-        const back = await receiveN(subscription, 5);
+        const back = await receiveN(subscription, 1);
+        await expectNothing(subscription); // the clock has not moved: the pace holds the rest
+        for (let index = 1; index < 5; index++) {
+          clock.advance(50);
+          back.push(...(await receiveN(subscription, 1)));
+        }
+        assert.equal((await redriving).redriven, 5);
         assert.deepEqual(
           back.map((message) => [message.subject, message.text(), message.headers]),
           [0, 1, 2, 3, 4].map((index) => ['orders.x', `o${index}`, { n: String(index) }]),
