@@ -346,3 +346,7 @@ assert(ADMIN_OFFSET_TIMELINE_POINTS_MAX >= 4, 'a timeline can be thinned');
 // ---- broker: data directory lock ----
 /** Taking over a stale data-directory lock races with other openers: this many tries. */
 export const DATA_DIR_LOCK_ATTEMPTS_MAX = 3;
+
+// ---- storage: start marker and lock (issue 11) ----
+/** A log's resolved durable waiters at the front of its list are dropped once there are this many. */
+export const DURABLE_WAITERS_COMPACT_AT = 1024;

@@ -23,6 +23,7 @@ import {
   APPEND_PENDING_BYTES_MAX,
   BATCH_BYTES_TARGET,
   BATCH_RECORDS_MAX,
+  DURABLE_WAITERS_COMPACT_AT,
   FSYNC_INTERVAL_MS_DEFAULT,
   FSYNC_INTERVAL_MS_MAX,
   READ_BYTES_DEFAULT,
@@ -94,6 +95,10 @@ export interface LogStats {
   readonly indexBytes: number;
   /** Bytes cut off torn or corrupt tails when the log was opened. */
   readonly recoveredTruncatedBytes: number;
+  /** Slots of the durable-waiter list, resolved ones not yet compacted away included. */
+  readonly durableWaiterSlots: number;
+  /** Durable waiters not yet resolved (appends, durable() calls, telemetry samples). */
+  readonly durableWaitersOutstanding: number;
 }
 
 /**
@@ -160,7 +165,11 @@ export class PartitionLog {
   #pendingBytes = 0;
   /** Batch ends (indices into #queued) of the write being planned; reused. */
   readonly #cuts: number[] = [];
-  /** Waiters in order of `end`, from #durableHead on. */
+  /**
+   * Waiters in order of `end`, from #durableHead on; the slots below it are resolved and are
+   * dropped once there are DURABLE_WAITERS_COMPACT_AT of them and they outnumber the rest (so
+   * the list stays bounded under steady load, where it is never empty, at amortised O(1)).
+   */
   #durableWaiters: DurableWaiter[] = [];
   #durableHead = 0;
   #flushScheduled = false;
@@ -581,8 +590,13 @@ export class PartitionLog {
       }
       waiter.resolve?.();
     }
-    if (this.#durableHead === waiters.length) {
+    const head = this.#durableHead;
+    if (head === waiters.length) {
       this.#durableWaiters = [];
+      this.#durableHead = 0;
+    } else if (head >= DURABLE_WAITERS_COMPACT_AT && head * 2 > waiters.length) {
+      // Fewer waiters outstanding than resolved: moving them costs less than what was resolved.
+      waiters.splice(0, head);
       this.#durableHead = 0;
     }
   }
@@ -834,6 +848,8 @@ export class PartitionLog {
       tailCacheBytes: this.#cache.bytes,
       indexBytes,
       recoveredTruncatedBytes: this.#recoveredTruncatedBytes,
+      durableWaiterSlots: this.#durableWaiters.length,
+      durableWaitersOutstanding: this.#durableWaiters.length - this.#durableHead,
     };
   }
 
