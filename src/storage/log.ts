@@ -51,6 +51,7 @@ import {
   type BatchHeader,
 } from './record-batch.js';
 import { parseSegmentName, Segment, segmentName } from './segment.js';
+import { readStartMarker, writeStartMarker } from './start-marker.js';
 import { TailCache } from './tail-cache.js';
 import { CONFIRM_SAMPLE_EVERY, storageTelemetry, type LogKind } from './telemetry.js';
 import { Lane } from '../util/index.js';
@@ -181,12 +182,18 @@ export class PartitionLog {
   #syncTimer: NodeJS.Timeout | null = null;
   #listeners = new Set<(committedOffset: number) => void>();
   #recoveredTruncatedBytes: number;
+  /**
+   * The persisted logical start (start-marker.ts): readers see nothing below it, even where
+   * segments below it are still on disk. 0 when none was set.
+   */
+  #logicalStart: number;
 
   private constructor(
     options: LogOptions,
     fileSystem: FileSystem,
     segments: Segment[],
     recoveredTruncatedBytes: number,
+    logicalStart: number,
   ) {
     this.directory = options.directory;
     this.#fileSystem = fileSystem;
@@ -200,6 +207,7 @@ export class PartitionLog {
     this.#endOffset = this.#active.nextOffset;
     this.#committedOffset = this.#endOffset;
     this.#recoveredTruncatedBytes = recoveredTruncatedBytes;
+    this.#logicalStart = logicalStart;
     if (this.#fsync === 'interval') {
       const interval = options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT;
       this.#syncTimer = setInterval(() => this.#intervalSync(), interval);
@@ -257,19 +265,24 @@ export class PartitionLog {
         await fileSystem.unlink(path.join(options.directory, name)); // orphan index
       }
     }
-    if (segments.length === 0) {
-      segments.push(await Segment.create(fileSystem, options.directory, 0));
+    const logicalStart = (await readStartMarker(fileSystem, options.directory)) ?? 0;
+    const recoveredEnd = segments[segments.length - 1]?.nextOffset ?? 0;
+    if (segments.length === 0 || logicalStart > recoveredEnd) {
+      // The marker lies past what was recovered (records below it were lost after it was
+      // written): new records start at the marker, so that none of them is hidden below it.
+      segments.push(await Segment.create(fileSystem, options.directory, logicalStart));
       await fileSystem.syncDirectory(options.directory);
     }
-    return new PartitionLog(options, fileSystem, segments, truncated);
+    return new PartitionLog(options, fileSystem, segments, truncated, logicalStart);
   }
 
   get #active(): Segment {
     return this.#segments[this.#segments.length - 1]!;
   }
 
+  /** First offset readers may see: the first segment's base, or the logical start past it. */
   get startOffset(): number {
-    return this.#segments[0]!.baseOffset;
+    return Math.max(this.#segments[0]!.baseOffset, this.#logicalStart);
   }
 
   get endOffset(): number {
@@ -771,6 +784,33 @@ export class PartitionLog {
       }
     }
     return this.#committedOffset;
+  }
+
+  /**
+   * Moves the logical start to `offset` (at most committedOffset; never back): readers see
+   * nothing below it from then on, and it is persisted (start-marker.ts) before this resolves,
+   * so a restart does not bring those records back. Segments are not deleted: truncateBefore
+   * does that. Records below the new start are synced first, so the marker never lies past
+   * what survives a crash. Returns the new startOffset.
+   */
+  advanceStart(offset: number): Promise<number> {
+    return this.#lane.run(async () => {
+      this.#checkOpen();
+      if (this.#failure) throw this.#failure;
+      const target = Math.min(offset, this.#committedOffset);
+      if (target <= this.startOffset) return this.startOffset;
+      try {
+        await this.#syncEverything();
+        await writeStartMarker(this.#fileSystem, this.directory, target);
+      } catch (error) {
+        const failure = storageError(error);
+        this.#fail(failure);
+        throw failure;
+      }
+      this.#logicalStart = target;
+      this.#cache.dropBefore(target);
+      return target;
+    });
   }
 
   truncateBefore(offset: number): Promise<number> {
