@@ -283,7 +283,9 @@ async function takeOver(
   try {
     const read = await readOwner(file);
     if (read !== null && (await liveOwner(read.owner, file)) === null) {
-      await unlink(file);
+      await unlink(file).catch((error: unknown) => {
+        if (errorCode(error) !== 'ENOENT') throw error;
+      });
       await syncDirectory(directory);
     }
   } finally {
@@ -291,14 +293,18 @@ async function takeOver(
   }
 }
 
-/** Temporary and set-aside lock files left by openers that crashed (their owners are gone). */
+/**
+ * Temporary and set-aside lock files left by openers that crashed: removed when the record in
+ * them names a stale owner. One that names no owner is kept: it may be another opener's
+ * temporary file between its creation and its write (removing it would fail that opener).
+ */
 async function removeLeftovers(directory: string): Promise<void> {
   for (const name of await readdir(directory)) {
     if (!name.startsWith(`${LOCK_FILE}.`) || name === TAKEOVER_FILE) continue;
     if (!name.endsWith('.tmp') && !name.includes('.stale.')) continue;
     const leftover = path.join(directory, name);
     const read = await readOwner(leftover).catch(() => null);
-    if (read === null || (await liveOwner(read.owner, leftover)) !== null) continue;
+    if (read?.owner == null || (await liveOwner(read.owner, leftover)) !== null) continue;
     await unlink(leftover).catch(() => undefined);
   }
 }
