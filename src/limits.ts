@@ -401,3 +401,9 @@ assert(
 // ---- broker: data directory lock ----
 /** Taking over a stale data-directory lock races with other openers: this many tries. */
 export const DATA_DIR_LOCK_ATTEMPTS_MAX = 3;
+
+// ---- storage: start marker and lock (issue 11) ----
+/** A log's resolved durable waiters at the front of its list are dropped once there are this many. */
+export const DURABLE_WAITERS_COMPACT_AT = 1024;
+/** A data-directory lock record is one short line of JSON; a larger LOCK file is garbage (stale). */
+export const DATA_DIR_LOCK_RECORD_BYTES_MAX = 1024;

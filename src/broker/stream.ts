@@ -12,7 +12,10 @@
  * what lies below it; whole segments below it are deleted on the retention tick (every
  * RETENTION_INTERVAL_MS), together with the log's own age and byte limits (whole segments:
  * `maxBytes` and `maxAgeMs` deletion is segment-granular; readers skip messages older than
- * maxAgeMs at once). On open the logical start is recomputed from the limits and floors.
+ * maxAgeMs at once). A purge's start is persisted by the log (its start marker) before the
+ * purge resolves; on open the logical start is the log's (which includes it), then moved on by
+ * the limits and floors. drop-oldest's moves are not persisted (one marker write per publish
+ * would cost an fsync each): on open `maxMessages` is applied again to what is stored.
  *
  * Concurrency: `check` and `store` are synchronous up to the log append, so concurrent
  * publishes keep their call order in each partition.
@@ -362,13 +365,21 @@ export class Stream {
     }
   }
 
-  /** Removes every message; subscriptions continue with what comes next. */
+  /**
+   * Removes every message stored before the call; subscriptions continue with what comes next.
+   * Publishes racing the purge land after it (their offsets are past the end it takes). The
+   * new start of each partition is durable (the log's start marker) before this resolves, so
+   * a restart does not bring purged messages back, even those in the active segment; the
+   * segments wholly below it are deleted.
+   */
   async purge(): Promise<void> {
+    const ends = this.logs.map((log) => log.endOffset);
     for (let partition = 0; partition < this.logs.length; partition++) {
       const log = this.logs[partition]!;
-      const end = log.endOffset;
+      const end = ends[partition]!;
       this.#starts[partition] = Math.max(this.#starts[partition]!, end);
-      await log.flush();
+      await log.flush(); // every offset below `end` is written and synced
+      await log.advanceStart(end);
       await log.truncateBefore(end);
     }
   }

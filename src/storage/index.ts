@@ -22,7 +22,9 @@
  * export function removeLog(directory: string, fileSystem?: FileSystem): Promise<void>;
  *
  * export class PartitionLog {
- *   get startOffset(): number;      // first offset still stored (base offset of the first segment)
+ *   get startOffset(): number;      // first offset readers may see: first segment's base, or the persisted logical start past it
+ *   /** Moves the persisted logical start (never back, at most committedOffset); durable when resolved. *\/
+ *   advanceStart(offset: number): Promise<number>;
  *   get endOffset(): number;        // offset the next append gets (counts appends not yet durable)
  *   get committedOffset(): number;  // readable end: every offset below it is confirmed/durable
  *   get failure(): WeirError | null;// set once a write/fsync failed: appends are refused from then on

@@ -23,6 +23,7 @@ import {
   APPEND_PENDING_BYTES_MAX,
   BATCH_BYTES_TARGET,
   BATCH_RECORDS_MAX,
+  DURABLE_WAITERS_COMPACT_AT,
   FSYNC_INTERVAL_MS_DEFAULT,
   FSYNC_INTERVAL_MS_MAX,
   READ_BYTES_DEFAULT,
@@ -50,6 +51,7 @@ import {
   type BatchHeader,
 } from './record-batch.js';
 import { parseSegmentName, Segment, segmentName } from './segment.js';
+import { readStartMarker, writeStartMarker } from './start-marker.js';
 import { TailCache } from './tail-cache.js';
 import { CONFIRM_SAMPLE_EVERY, storageTelemetry, type LogKind } from './telemetry.js';
 import { Lane } from '../util/index.js';
@@ -94,6 +96,10 @@ export interface LogStats {
   readonly indexBytes: number;
   /** Bytes cut off torn or corrupt tails when the log was opened. */
   readonly recoveredTruncatedBytes: number;
+  /** Slots of the durable-waiter list, resolved ones not yet compacted away included. */
+  readonly durableWaiterSlots: number;
+  /** Durable waiters not yet resolved (appends, durable() calls, telemetry samples). */
+  readonly durableWaitersOutstanding: number;
 }
 
 /**
@@ -160,7 +166,11 @@ export class PartitionLog {
   #pendingBytes = 0;
   /** Batch ends (indices into #queued) of the write being planned; reused. */
   readonly #cuts: number[] = [];
-  /** Waiters in order of `end`, from #durableHead on. */
+  /**
+   * Waiters in order of `end`, from #durableHead on; the slots below it are resolved and are
+   * dropped once there are DURABLE_WAITERS_COMPACT_AT of them and they outnumber the rest (so
+   * the list stays bounded under steady load, where it is never empty, at amortised O(1)).
+   */
   #durableWaiters: DurableWaiter[] = [];
   #durableHead = 0;
   #flushScheduled = false;
@@ -172,12 +182,18 @@ export class PartitionLog {
   #syncTimer: NodeJS.Timeout | null = null;
   #listeners = new Set<(committedOffset: number) => void>();
   #recoveredTruncatedBytes: number;
+  /**
+   * The persisted logical start (start-marker.ts): readers see nothing below it, even where
+   * segments below it are still on disk. 0 when none was set.
+   */
+  #logicalStart: number;
 
   private constructor(
     options: LogOptions,
     fileSystem: FileSystem,
     segments: Segment[],
     recoveredTruncatedBytes: number,
+    logicalStart: number,
   ) {
     this.directory = options.directory;
     this.#fileSystem = fileSystem;
@@ -191,6 +207,7 @@ export class PartitionLog {
     this.#endOffset = this.#active.nextOffset;
     this.#committedOffset = this.#endOffset;
     this.#recoveredTruncatedBytes = recoveredTruncatedBytes;
+    this.#logicalStart = logicalStart;
     if (this.#fsync === 'interval') {
       const interval = options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT;
       this.#syncTimer = setInterval(() => this.#intervalSync(), interval);
@@ -248,19 +265,24 @@ export class PartitionLog {
         await fileSystem.unlink(path.join(options.directory, name)); // orphan index
       }
     }
-    if (segments.length === 0) {
-      segments.push(await Segment.create(fileSystem, options.directory, 0));
+    const logicalStart = (await readStartMarker(fileSystem, options.directory)) ?? 0;
+    const recoveredEnd = segments[segments.length - 1]?.nextOffset ?? 0;
+    if (segments.length === 0 || logicalStart > recoveredEnd) {
+      // The marker lies past what was recovered (records below it were lost after it was
+      // written): new records start at the marker, so that none of them is hidden below it.
+      segments.push(await Segment.create(fileSystem, options.directory, logicalStart));
       await fileSystem.syncDirectory(options.directory);
     }
-    return new PartitionLog(options, fileSystem, segments, truncated);
+    return new PartitionLog(options, fileSystem, segments, truncated, logicalStart);
   }
 
   get #active(): Segment {
     return this.#segments[this.#segments.length - 1]!;
   }
 
+  /** First offset readers may see: the first segment's base, or the logical start past it. */
   get startOffset(): number {
-    return this.#segments[0]!.baseOffset;
+    return Math.max(this.#segments[0]!.baseOffset, this.#logicalStart);
   }
 
   get endOffset(): number {
@@ -581,8 +603,13 @@ export class PartitionLog {
       }
       waiter.resolve?.();
     }
-    if (this.#durableHead === waiters.length) {
+    const head = this.#durableHead;
+    if (head === waiters.length) {
       this.#durableWaiters = [];
+      this.#durableHead = 0;
+    } else if (head >= DURABLE_WAITERS_COMPACT_AT && head * 2 > waiters.length) {
+      // Fewer waiters outstanding than resolved: moving them costs less than what was resolved.
+      waiters.splice(0, head);
       this.#durableHead = 0;
     }
   }
@@ -759,6 +786,33 @@ export class PartitionLog {
     return this.#committedOffset;
   }
 
+  /**
+   * Moves the logical start to `offset` (at most committedOffset; never back): readers see
+   * nothing below it from then on, and it is persisted (start-marker.ts) before this resolves,
+   * so a restart does not bring those records back. Segments are not deleted: truncateBefore
+   * does that. Records below the new start are synced first, so the marker never lies past
+   * what survives a crash. Returns the new startOffset.
+   */
+  advanceStart(offset: number): Promise<number> {
+    return this.#lane.run(async () => {
+      this.#checkOpen();
+      if (this.#failure) throw this.#failure;
+      const target = Math.min(offset, this.#committedOffset);
+      if (target <= this.startOffset) return this.startOffset;
+      try {
+        await this.#syncEverything();
+        await writeStartMarker(this.#fileSystem, this.directory, target);
+      } catch (error) {
+        const failure = storageError(error);
+        this.#fail(failure);
+        throw failure;
+      }
+      this.#logicalStart = target;
+      this.#cache.dropBefore(target);
+      return target;
+    });
+  }
+
   truncateBefore(offset: number): Promise<number> {
     return this.#lane.run(async () => {
       this.#checkOpen();
@@ -834,6 +888,8 @@ export class PartitionLog {
       tailCacheBytes: this.#cache.bytes,
       indexBytes,
       recoveredTruncatedBytes: this.#recoveredTruncatedBytes,
+      durableWaiterSlots: this.#durableWaiters.length,
+      durableWaitersOutstanding: this.#durableWaiters.length - this.#durableHead,
     };
   }
 

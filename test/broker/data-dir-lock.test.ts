@@ -6,13 +6,14 @@ import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Broker } from '../../src/broker/index.js';
+import { parseLockOwner } from '../../src/broker/data-dir-lock.js';
 
 test('a second broker on the same data directory is refused with DATA_DIR_IN_USE until the first closes', async () => {
   const dataDir = await mkdtemp(join(tmpdir(), 'weir-lock-'));
   try {
     const first = await Broker.open({ dataDir });
     await assert.rejects(Broker.open({ dataDir }), { code: 'DATA_DIR_IN_USE' });
-    assert.equal((await readFile(join(dataDir, 'LOCK'), 'utf8')).trim(), String(process.pid));
+    assert.equal(parseLockOwner(await readFile(join(dataDir, 'LOCK'), 'utf8'))?.pid, process.pid);
     await first.close();
     const second = await Broker.open({ dataDir });
     await second.close();
@@ -29,7 +30,7 @@ test('a lock left by a process that died is stale and taken over', async () => {
     });
     await writeFile(join(dataDir, 'LOCK'), `${dead.stdout}\n`);
     const broker = await Broker.open({ dataDir });
-    assert.equal((await readFile(join(dataDir, 'LOCK'), 'utf8')).trim(), String(process.pid));
+    assert.equal(parseLockOwner(await readFile(join(dataDir, 'LOCK'), 'utf8'))?.pid, process.pid);
     await broker.close();
   } finally {
     await rm(dataDir, { recursive: true, force: true });
