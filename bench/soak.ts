@@ -64,6 +64,8 @@ const POWER_CUT_ADVANCE_MS = 60_000;
 const CONSUMER_IN_FLIGHT_MAX = 64;
 /** A process cut comes this long at most (random) after a random count of confirms; a power cut at once. */
 const CUT_DELAY_MS_MAX = 5;
+/** Once publishing is over, the cut waits at most this long for the consumer to catch up. */
+const ACK_CATCH_UP_MS = 2000;
 /** How long `weir serve` may take to print its port. */
 const START_MS_MAX = 15_000;
 /** After the restart: how long to wait for a message still owed (only a loss waits this long). */
@@ -242,8 +244,17 @@ async function load(
     }
     await Promise.all(acks);
   })();
-  // Every publish confirmed or failed: the cut comes now at the latest.
-  void publishing.then(startCut);
+  // Every publish confirmed or failed: the cut comes once the consumer has caught up (or
+  // after ACK_CATCH_UP_MS) at the latest, so that acks as well as publishes are cut into
+  // (in power-cut cycles publishing is fast, and cutting when it ends left no acks before
+  // the cut in half of them).
+  void publishing.then(async () => {
+    const deadline = performance.now() + ACK_CATCH_UP_MS;
+    while (!cutDone && ledger.acked.size < ledger.confirmed.size && performance.now() < deadline) {
+      await new Promise((resolve) => setTimeout(resolve, 1));
+    }
+    startCut();
+  });
   await cut;
   void consuming.catch(() => undefined);
 }
