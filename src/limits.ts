@@ -346,3 +346,12 @@ assert(ADMIN_OFFSET_TIMELINE_POINTS_MAX >= 4, 'a timeline can be thinned');
 // ---- broker: data directory lock ----
 /** Taking over a stale data-directory lock races with other openers: this many tries. */
 export const DATA_DIR_LOCK_ATTEMPTS_MAX = 3;
+
+// ---- broker: failure handling (issue 11) ----
+/** A dead letter whose publish failed is published again after at least this long. */
+export const DEAD_LETTER_RETRY_MS_MIN = 1000;
+/** Lost offset ranges a partition log remembers from recovery (the rest are counted only). */
+export const LOST_RANGES_MAX = 64;
+
+assert(DEAD_LETTER_RETRY_MS_MIN <= LEASE_MS_MAX, 'a dead-letter retry is within a lease');
+assert(LOST_RANGES_MAX >= 1, 'a log can report a lost range');

@@ -17,6 +17,7 @@
  * (ENOSPC) or STORAGE_FAILED (anything else); it never writes over a file in an unknown state.
  * Reads of confirmed records keep working.
  */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { assert, isWeirError, WeirError } from '../util/index.js';
 import {
@@ -25,6 +26,7 @@ import {
   BATCH_RECORDS_MAX,
   FSYNC_INTERVAL_MS_DEFAULT,
   FSYNC_INTERVAL_MS_MAX,
+  LOST_RANGES_MAX,
   READ_BYTES_DEFAULT,
   READ_BYTES_MAX,
   READ_CHUNK_BYTES_MIN,
@@ -53,6 +55,18 @@ import { parseSegmentName, Segment, segmentName } from './segment.js';
 import { TailCache } from './tail-cache.js';
 import { CONFIRM_SAMPLE_EVERY, storageTelemetry, type LogKind } from './telemetry.js';
 import { Lane } from '../util/index.js';
+
+/**
+ * Recovery found offsets missing at open: one message per lost range, `{ directory,
+ * startOffset, endOffset }` (nats-server's LostStreamData). Only at open, never on a hot path.
+ */
+export const lostRangeChannel = diagnosticsChannel.channel('weir:storage:lost-range');
+
+/** Offsets [startOffset, endOffset) recovery found missing from a log. */
+export interface LostRange {
+  readonly startOffset: number;
+  readonly endOffset: number;
+}
 
 /** Written records at the front of the queue are spliced off once there are this many. */
 const QUEUE_COMPACT_AT = 1024;
@@ -94,6 +108,8 @@ export interface LogStats {
   readonly indexBytes: number;
   /** Bytes cut off torn or corrupt tails when the log was opened. */
   readonly recoveredTruncatedBytes: number;
+  /** Offsets recovery found missing between segments at open (see `lostRanges`). */
+  readonly lostOffsets: number;
 }
 
 /**
@@ -172,6 +188,8 @@ export class PartitionLog {
   #syncTimer: NodeJS.Timeout | null = null;
   #listeners = new Set<(committedOffset: number) => void>();
   #recoveredTruncatedBytes: number;
+  readonly #lostRanges: readonly LostRange[];
+  readonly #lostOffsets: number;
 
   private constructor(
     options: LogOptions,
@@ -179,6 +197,7 @@ export class PartitionLog {
     segments: Segment[],
     recoveredTruncatedBytes: number,
   ) {
+    const lost = lostBetween(segments);
     this.directory = options.directory;
     this.#fileSystem = fileSystem;
     this.#fsync = options.fsync ?? 'always';
@@ -191,6 +210,13 @@ export class PartitionLog {
     this.#endOffset = this.#active.nextOffset;
     this.#committedOffset = this.#endOffset;
     this.#recoveredTruncatedBytes = recoveredTruncatedBytes;
+    this.#lostRanges = lost.ranges;
+    this.#lostOffsets = lost.offsets;
+    if (lostRangeChannel.hasSubscribers) {
+      for (const range of lost.ranges) {
+        lostRangeChannel.publish({ directory: options.directory, ...range });
+      }
+    }
     if (this.#fsync === 'interval') {
       const interval = options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT;
       this.#syncTimer = setInterval(() => this.#intervalSync(), interval);
@@ -273,6 +299,15 @@ export class PartitionLog {
 
   get failure(): WeirError | null {
     return this.#failure;
+  }
+
+  /**
+   * Offset ranges recovery found missing at open, oldest first: a sealed segment cut short (a
+   * corrupt or torn batch inside it) or a segment file missing between two others. Readers
+   * skip them. The first LOST_RANGES_MAX; `stats().lostOffsets` counts every lost offset.
+   */
+  get lostRanges(): readonly LostRange[] {
+    return this.#lostRanges;
   }
 
   /** Bytes appended and not yet written: callers may use it to slow producers down. */
@@ -834,6 +869,7 @@ export class PartitionLog {
       tailCacheBytes: this.#cache.bytes,
       indexBytes,
       recoveredTruncatedBytes: this.#recoveredTruncatedBytes,
+      lostOffsets: this.#lostOffsets,
     };
   }
 
@@ -890,6 +926,27 @@ export class PartitionLog {
  * about `maxBytes` of keys and bodies — always at least one record.
  */
 /** Index of the segment holding `offset` (or the first one after it). */
+/**
+ * The gaps between consecutive segments after recovery: every segment is named after its
+ * first offset, so a segment that ends before the next one begins lost the offsets between.
+ * Retention only deletes whole segments from the front, so it leaves no gap.
+ */
+function lostBetween(segments: readonly Segment[]): {
+  ranges: LostRange[];
+  offsets: number;
+} {
+  const ranges: LostRange[] = [];
+  let offsets = 0;
+  for (let index = 1; index < segments.length; index++) {
+    const startOffset = segments[index - 1]!.nextOffset;
+    const endOffset = segments[index]!.baseOffset;
+    if (startOffset >= endOffset) continue;
+    offsets += endOffset - startOffset;
+    if (ranges.length < LOST_RANGES_MAX) ranges.push({ startOffset, endOffset });
+  }
+  return { ranges, offsets };
+}
+
 function segmentFor(segments: readonly Segment[], offset: number): number {
   let low = 0;
   let high = segments.length - 1;
