@@ -179,3 +179,26 @@ test('after the journal failed with DISK_FULL a retried ack rejects, the subscri
     await broker.close().catch(() => undefined);
   }
 });
+
+test('work-queue retention keeps what lies above the durable ack floor: an ack whose journal write failed frees nothing', async () => {
+  const fileSystem = new FaultyFileSystem(new MemoryFileSystem());
+  const broker = await Broker.open({ dataDir: '/data', fileSystem });
+  try {
+    const client = broker.connect();
+    await client.streams.create('tasks', { subjects: ['tasks'], retention: 'work-queue' });
+    const subscription = await client.subscribe('tasks', { subscription: 'w' });
+    for (let index = 0; index < 3; index++) await client.publish('tasks', `task ${index}`);
+    const [first, second] = await receiveN(subscription, 2);
+    await first!.ack();
+    assert.equal((await client.streams.info('tasks')).partitions[0]!.startOffset, 1);
+    fileSystem.inject({ operation: 'write', code: 'ENOSPC', path: /subscriptions/ });
+    await assert.rejects(second!.ack(), { code: 'DISK_FULL' });
+    const info = await client.streams.info('tasks');
+    assert.equal(info.partitions[0]!.startOffset, 1, 'offset 1 is not settled on disk');
+    const subscriptionInfo = await client.subscriptions.info('tasks', 'w');
+    assert.equal(subscriptionInfo.partitions[0]!.ackFloor, 2);
+    assert.equal(subscriptionInfo.partitions[0]!.durableAckFloor, 1);
+  } finally {
+    await broker.close().catch(() => undefined);
+  }
+});
