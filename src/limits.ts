@@ -407,3 +407,11 @@ export const DATA_DIR_LOCK_ATTEMPTS_MAX = 3;
 export const DURABLE_WAITERS_COMPACT_AT = 1024;
 /** A data-directory lock record is one short line of JSON; a larger LOCK file is garbage (stale). */
 export const DATA_DIR_LOCK_RECORD_BYTES_MAX = 1024;
+// ---- broker: failure handling (issue 11) ----
+/** A dead letter whose publish failed is published again after at least this long. */
+export const DEAD_LETTER_RETRY_MS_MIN = 1000;
+/** Lost offset ranges a partition log remembers from recovery (the rest are counted only). */
+export const LOST_RANGES_MAX = 64;
+
+assert(DEAD_LETTER_RETRY_MS_MIN <= LEASE_MS_MAX, 'a dead-letter retry is within a lease');
+assert(LOST_RANGES_MAX >= 1, 'a log can report a lost range');

@@ -294,6 +294,32 @@ export class AdminMetrics {
       'counter',
     );
 
+    perStream(
+      'weir_storage_failures',
+      'Partition logs of the stream whose write or fsync failed (they take no appends); plus 1 while its retention fails.',
+      (s) => s.failedPartitions + s.retentionFailed,
+    );
+    perStream(
+      'weir_stream_lost_messages',
+      'Offsets recovery found lost at open (a sealed segment cut short, a segment missing).',
+      (s) => s.lost,
+    );
+    perSubscription(
+      'weir_subscription_failed',
+      '1 once the subscription stopped because its journal or a read failed.',
+      (s) => s.failed,
+    );
+    perSubscription(
+      'weir_subscription_lost_total',
+      'Offsets the subscription skipped because the log lost them.',
+      (s) => s.lost,
+      'counter',
+    );
+    perSubscription(
+      'weir_subscription_floor_clamped_messages',
+      'Offsets the ack floor moved back by at open because it lay past the log end.',
+      (s) => s.floorClamped,
+    );
     snapshotGauge(registry, sampler, 'weir_streams', 'Streams.', [], (snapshot, emit) =>
       emit({}, snapshot.totals.streams),
     );

@@ -4,9 +4,9 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ADMIN_READY_TIMEOUT_MS } from '../limits.js';
-import { WeirError } from '../util/index.js';
+import { WeirError, isWeirError } from '../util/index.js';
 import type { AdminContext } from './admin-context.js';
-import { sendError } from './http-io.js';
+import { sendError, sendJson } from './http-io.js';
 import type { Route } from './router.js';
 
 /** Resolves with what `operation` resolves, or rejects with TIMEOUT after `ms`. */
@@ -22,6 +22,62 @@ async function within<T>(ms: number, operation: Promise<T>): Promise<T> {
   } finally {
     controller.abort();
   }
+}
+
+const READY_OK_STATUS = 200;
+/** Service Unavailable: a load balancer takes the broker out while something has failed. */
+const READY_FAILED_STATUS = 503;
+
+/** One thing that failed, as /readyz names it. */
+interface ReadyFailure {
+  readonly stream: string;
+  /** 'partition', 'retention' or 'subscription' */
+  readonly what: string;
+  readonly partition?: number;
+  readonly subscription?: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Every failed partition log, retention pass and subscription (journal or read), from info. */
+async function storageFailures(
+  context: AdminContext,
+): Promise<{ streams: number; failures: ReadyFailure[] }> {
+  const streams = await context.client.streams.list();
+  const failures: ReadyFailure[] = [];
+  for (const stream of streams) {
+    for (const partition of stream.partitions) {
+      if (partition.failure) {
+        failures.push({
+          stream: stream.name,
+          what: 'partition',
+          partition: partition.partition,
+          ...partition.failure,
+        });
+      }
+    }
+    if (stream.retentionFailure) {
+      failures.push({ stream: stream.name, what: 'retention', ...stream.retentionFailure });
+    }
+    let subscriptions;
+    try {
+      subscriptions = await context.client.subscriptions.list(stream.name);
+    } catch (error) {
+      if (isWeirError(error, 'STREAM_NOT_FOUND')) continue; // deleted meanwhile
+      throw error;
+    }
+    for (const subscription of subscriptions) {
+      if (subscription.failure) {
+        failures.push({
+          stream: stream.name,
+          what: 'subscription',
+          subscription: subscription.name,
+          ...subscription.failure,
+        });
+      }
+    }
+  }
+  return { streams: streams.length, failures };
 }
 
 export function liveRoutes(context: AdminContext): Route[] {
@@ -95,13 +151,23 @@ export function liveRoutes(context: AdminContext): Route[] {
       path: '/readyz',
       tag: 'health',
       summary:
-        'Ready: the broker is open (its storage recovered) and answers, and the server is not shutting down. 503 with CLOSED or TIMEOUT otherwise.',
-      handler: async () => {
-        if (!context.accepting() || context.broker.closed || context.client.closed) {
-          throw new WeirError('CLOSED', 'the broker is closed or shutting down');
+        'Ready: the broker is open (its storage recovered) and answers, the server is not shutting down, and no partition log, retention pass or subscription has failed. 503 otherwise: CLOSED or TIMEOUT as an error, or `{ status: "failed", failures }` naming what failed.',
+      raw: true,
+      handler: async ({ response }) => {
+        try {
+          if (!context.accepting() || context.broker.closed || context.client.closed) {
+            throw new WeirError('CLOSED', 'the broker is closed or shutting down');
+          }
+          const { streams, failures } = await within(
+            ADMIN_READY_TIMEOUT_MS,
+            storageFailures(context),
+          );
+          if (failures.length > 0)
+            sendJson(response, READY_FAILED_STATUS, { status: 'failed', failures });
+          else sendJson(response, READY_OK_STATUS, { status: 'ready', streams });
+        } catch (error) {
+          sendError(response, error);
         }
-        const streams = await within(ADMIN_READY_TIMEOUT_MS, context.client.streams.list());
-        return { status: 'ready', streams: streams.length };
       },
     },
     {

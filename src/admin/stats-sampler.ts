@@ -238,6 +238,10 @@ export class StatsSampler {
         inPerSecond,
         outPerSecond: Math.round(outPerSecond * 10) / 10,
         subscriptions: stream.subscriptions.filter((name) => !name.startsWith('_')).length,
+        failedPartitions: stream.partitions.filter((partition) => partition.failure !== null)
+          .length,
+        retentionFailed: stream.retentionFailure === null ? 0 : 1,
+        lost: stream.partitions.reduce((sum, partition) => sum + partition.lost, 0),
       });
     }
     for (const name of this.#streams.keys()) if (!seenStreams.has(name)) this.#streams.delete(name);
@@ -374,6 +378,9 @@ export class StatsSampler {
       deadLettered: info.deadLettered,
       expired: info.expired,
       dropped: info.dropped,
+      lost: info.lost,
+      floorClamped: info.partitions.reduce((sum, partition) => sum + partition.floorClamped, 0),
+      failed: info.failure === null ? 0 : 1,
       deliveredPerSecond: rate(info.delivered, before?.delivered, seconds),
       ackedPerSecond: rate(info.acked, before?.acked, seconds),
       redeliveredPerSecond: rate(info.redelivered, before?.redelivered, seconds),

@@ -25,6 +25,12 @@ export interface StreamStats {
   readonly outPerSecond: number;
   /** Durable user subscriptions. */
   readonly subscriptions: number;
+  /** Partition logs that failed (a write or fsync): they take no appends. */
+  readonly failedPartitions: number;
+  /** 1 while the last retention pass failed, else 0. */
+  readonly retentionFailed: number;
+  /** Offsets recovery found lost at open, over all partitions. */
+  readonly lost: number;
 }
 
 export interface SubscriptionStats {
@@ -45,6 +51,12 @@ export interface SubscriptionStats {
   readonly deadLettered: number;
   readonly expired: number;
   readonly dropped: number;
+  /** Offsets skipped because the log lost them. */
+  readonly lost: number;
+  /** Offsets the ack floor moved back by at open (it was past the log's end), over all partitions. */
+  readonly floorClamped: number;
+  /** 1 once the subscription stopped (its journal or a read failed), else 0. */
+  readonly failed: number;
   readonly deliveredPerSecond: number;
   readonly ackedPerSecond: number;
   readonly redeliveredPerSecond: number;

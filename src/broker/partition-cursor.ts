@@ -15,7 +15,7 @@
 import { UNSETTLED_WINDOW_MAX } from '../limits.js';
 import { assert } from '../util/index.js';
 import { IndexedHeap, type HeapItem } from './indexed-heap.js';
-import type { StoredMessage } from './message-codec.js';
+import type { EncodedMessage, StoredMessage } from './message-codec.js';
 import type { PartitionSnapshot, TrackedState } from './subscription-journal.js';
 
 export type EntryState = 'ready' | 'delayed' | 'in-flight' | 'dead-lettering' | 'settled';
@@ -40,6 +40,14 @@ export interface Entry extends HeapItem {
   firstFailureAt: number;
   lastFailureAt: number;
   lastError: string | null;
+  /**
+   * The journal write of its settlement once settled through an ack (or a settlement someone
+   * waits for): a retried ack waits on that same write, so it resolves only if it is durable.
+   * The journal's batch promise, shared by every settlement of the batch: no promise per ack.
+   */
+  settling: Promise<void> | null;
+  /** dead-lettering: the dead letter, kept to publish again if its publish failed. */
+  letter: EncodedMessage | null;
 }
 
 export function newEntry(partition: number, message: StoredMessage, deliveryCount: number): Entry {
@@ -56,6 +64,8 @@ export function newEntry(partition: number, message: StoredMessage, deliveryCoun
     firstFailureAt: 0,
     lastFailureAt: 0,
     lastError: null,
+    settling: null,
+    letter: null,
   };
 }
 
@@ -77,11 +87,17 @@ export class PartitionCursor {
   reading = false;
   /** Bumped by seek: reads and settlements started before it are void. */
   epoch = 0;
+  /**
+   * The ack floor the journal holds on disk (at most `floor`): advanced when a journal write
+   * completes, so work-queue retention deletes only what stays settled after a power cut.
+   */
+  durableFloor: number;
 
   constructor(partition: number, state: PartitionSnapshot) {
     this.partition = partition;
     this.floor = state.floor;
     this.readOffset = state.floor;
+    this.durableFloor = state.floor;
     this.settled = state.settled;
     this.restored = state.tracked;
   }

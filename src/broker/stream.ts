@@ -30,8 +30,9 @@ import type {
 } from '../protocol/index.js';
 import { openLog, type FileSystem, type PartitionLog } from '../storage/index.js';
 import { RETENTION_INTERVAL_MS, WORK_QUEUE_ROLL_BYTES_MIN } from '../limits.js';
-import { WeirError, type Clock, type Timer } from '../util/index.js';
+import { WeirError, isWeirError, toWeirError, type Clock, type Timer } from '../util/index.js';
 import { DedupWindow, type SeenPosition } from './dedup-window.js';
+import { failureInfoOrNull } from './failure-info.js';
 import {
   decodeMessage,
   storedId,
@@ -80,6 +81,8 @@ export class Stream {
   #retentionTimer: Timer | null = null;
   #retention: Promise<void> | null = null;
   #closed = false;
+  /** The last retention pass's failure; null once one succeeds. */
+  #retentionFailure: WeirError | null = null;
   readonly #counters = { dropped: 0, rejected: 0, duplicates: 0 };
 
   private constructor(
@@ -168,15 +171,17 @@ export class Stream {
 
   /**
    * First offset of `partition` that readers may still see. work-queue: also below the lowest
-   * ack floor of the durable subscriptions (an ephemeral listener does not hold messages, nor
-   * does it make the queue's backlog go: with no durable subscription nothing goes).
+   * durable ack floor of the durable subscriptions (an ephemeral listener does not hold
+   * messages, nor does it make the queue's backlog go: with no durable subscription nothing
+   * goes). The durable floor, not the one in memory: an ack whose journal write has not
+   * completed (or failed) must not let retention delete its message.
    */
   startOffset(partition: number): number {
     let start = this.#starts[partition]!;
     if (this.config.retention === 'work-queue') {
       let lowest = Infinity;
       for (const group of this.subscriptions.values()) {
-        if (group.durable) lowest = Math.min(lowest, group.floor(partition));
+        if (group.durable) lowest = Math.min(lowest, group.durableFloor(partition));
       }
       if (lowest !== Infinity && lowest > start) {
         start = Math.min(lowest, this.logs[partition]!.endOffset);
@@ -331,7 +336,17 @@ export class Stream {
   #runRetention(): void {
     if (this.#retention !== null || this.#closed) return;
     this.#retention = this.#retain()
-      .catch(() => undefined) // CLOSED during close, or a failed log: the log reports it on append
+      .then(
+        () => {
+          this.#retentionFailure = null;
+        },
+        (error: unknown) => {
+          // CLOSED while the stream closes is the normal end of a pass; anything else is kept
+          // and shown in info (retentionFailure) and /readyz.
+          if (this.#closed && isWeirError(error, 'CLOSED')) return;
+          this.#retentionFailure = toWeirError(error);
+        },
+      )
       .finally(() => {
         this.#retention = null;
       });
@@ -387,12 +402,16 @@ export class Stream {
   info(): StreamInfo {
     const partitions: PartitionInfo[] = this.logs.map((log, partition) => {
       const startOffset = this.startOffset(partition);
+      const stats = log.stats();
       return {
         partition,
         startOffset,
         endOffset: log.endOffset,
         messages: log.endOffset - startOffset,
-        bytes: log.stats().bytes,
+        bytes: stats.bytes,
+        failure: failureInfoOrNull(log.failure),
+        lostRanges: log.lostRanges,
+        lost: stats.lostOffsets,
       };
     });
     return {
@@ -405,6 +424,7 @@ export class Stream {
         .filter((group) => group.durable)
         .map((group) => group.name),
       ...this.#counters,
+      retentionFailure: failureInfoOrNull(this.#retentionFailure),
     };
   }
 

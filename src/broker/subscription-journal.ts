@@ -214,6 +214,14 @@ export class SubscriptionJournal {
   #failure: WeirError | null = null;
   /** Called when a backlogged queue has gone out (set by the subscription). */
   onDrain: () => void = () => undefined;
+  /** Called once, when a write or sync failed: from then on every record rejects (set by the subscription). */
+  onFailure: (failure: WeirError) => void = () => undefined;
+  /**
+   * Taken when a run of operations is cut for writing, handed to `onDurable` once that run is
+   * durable: the subscription uses it to know which ack floors are on disk (set by it).
+   */
+  captureDurable: () => unknown = () => null;
+  onDurable: (captured: unknown) => void = () => undefined;
 
   private constructor(
     journal: Journal | null,
@@ -268,6 +276,11 @@ export class SubscriptionJournal {
     return this.#failure;
   }
 
+  /** Nothing queued or being written: everything recorded so far is durable (or failed). */
+  get idle(): boolean {
+    return this.#running === null && this.#operations.length === 0;
+  }
+
   get backlogged(): boolean {
     return this.#operations.length >= JOURNAL_QUEUED_OPERATIONS_MAX;
   }
@@ -317,6 +330,8 @@ export class SubscriptionJournal {
         const wasBacklogged = this.backlogged;
         this.#operations = [];
         this.#batch = null;
+        // Everything recorded so far is in `operations` or written already.
+        const captured = this.captureDurable();
         if (wasBacklogged) this.onDrain();
         try {
           for (let start = 0; start < operations.length; start += JOURNAL_ENTRY_OPERATIONS_MAX) {
@@ -332,8 +347,10 @@ export class SubscriptionJournal {
             // some still queued (re-applying those on replay changes nothing).
             await this.#journal!.checkpoint(this.#snapshot());
           }
+          this.onDurable(captured);
           batch.resolve();
         } catch (error) {
+          const first = this.#failure === null;
           this.#failure ??=
             error instanceof WeirError
               ? error
@@ -344,6 +361,7 @@ export class SubscriptionJournal {
           queued?.reject(this.#failure);
           this.#operations = [];
           this.#batch = null;
+          if (first) this.onFailure(this.#failure);
         }
       }
     } finally {

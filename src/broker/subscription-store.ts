@@ -8,6 +8,7 @@
  * durable before subscription.json is written atomically: a directory without
  * subscription.json is an unfinished creation, removed at open.
  */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import type { StartPosition, SubscriptionConfig } from '../protocol/index.js';
 import type { FileSystem, FsyncPolicy, PartitionLog } from '../storage/index.js';
@@ -19,10 +20,17 @@ import {
   OPERATION,
   SubscriptionJournal,
   emptyPartitionSnapshot,
+  encodeSnapshot,
   type PartitionSnapshot,
 } from './subscription-journal.js';
 
 const METADATA_VERSION = 1;
+
+/**
+ * A durable subscription's ack floor lay past its partition's log end at open and was moved
+ * back: `{ stream, subscription, partition, floor, endOffset }`. Only at open.
+ */
+export const floorClampedChannel = diagnosticsChannel.channel('weir:subscription:floor-clamped');
 
 export interface SubscriptionStorage {
   readonly fileSystem: FileSystem;
@@ -72,8 +80,75 @@ function groupFor(
   config: SubscriptionConfig,
   state: PartitionSnapshot[],
   journal: SubscriptionJournal,
+  floorClamped?: readonly number[],
 ): SubscriptionGroup {
-  return new SubscriptionGroup({ name, durable, config, host, journal, state });
+  return new SubscriptionGroup({
+    name,
+    durable,
+    config,
+    host,
+    journal,
+    state,
+    ...(floorClamped ? { floorClamped } : {}),
+  });
+}
+
+/**
+ * At open: the journal may hold state past what the log kept (fsync 'never' / 'interval' on
+ * the stream, a power cut that dropped the log's unsynced tail while the journal's checkpoint
+ * survived). A floor past the log's end would skip every new message up to it, a settled
+ * offset past it would skip the new message that gets it: both are brought back to the log's
+ * end, and the corrected state is journalled (a SEEK, then the settlements and delivery counts
+ * still below the end) so that the next open does not see the old one again. Returns, per
+ * partition, how many offsets the floor moved back by (0: nothing past the end).
+ */
+async function clampToLogs(
+  host: SubscriptionHost,
+  name: string,
+  state: PartitionSnapshot[],
+  journal: SubscriptionJournal,
+): Promise<number[]> {
+  const clamped = state.map(() => 0);
+  const writes: Promise<void>[] = [];
+  state.forEach((partitionState, partition) => {
+    const end = host.logs[partition]!.endOffset;
+    const pastEnd =
+      partitionState.floor > end ||
+      [...partitionState.settled].some((offset) => offset >= end) ||
+      [...partitionState.tracked.keys()].some((offset) => offset >= end);
+    if (!pastEnd) return;
+    if (partitionState.floor > end) {
+      clamped[partition] = partitionState.floor - end;
+      floorClampedChannel.publish({
+        stream: host.stream,
+        subscription: name,
+        partition,
+        floor: partitionState.floor,
+        endOffset: end,
+      });
+      partitionState.floor = end;
+    }
+    for (const offset of partitionState.settled) {
+      if (offset >= end) partitionState.settled.delete(offset);
+    }
+    for (const offset of partitionState.tracked.keys()) {
+      if (offset >= end) partitionState.tracked.delete(offset);
+    }
+    writes.push(journal.record(OPERATION.seek, partition, partitionState.floor));
+    for (const offset of partitionState.settled) {
+      writes.push(journal.record(OPERATION.settle, partition, offset));
+    }
+    for (const [offset, tracked] of partitionState.tracked) {
+      writes.push(journal.record(OPERATION.deliver, partition, offset, tracked.deliveryCount));
+      if (tracked.availableAt > 0) {
+        writes.push(journal.record(OPERATION.nack, partition, offset, tracked.availableAt));
+      }
+    }
+  });
+  // A journal that fails here stops the subscription (its failure shows in info and /readyz);
+  // the broker still opens.
+  await Promise.all(writes).catch(() => undefined);
+  return clamped;
 }
 
 /** An ephemeral subscription: in memory only. */
@@ -156,14 +231,18 @@ export async function loadDurables(
       }
       const config = parseStoredSubscriptionConfig(metadata.config);
       let group: SubscriptionGroup | null = null;
+      let opened: PartitionSnapshot[] | null = null;
       const { journal, state } = await SubscriptionJournal.open({
         directory: path.join(directory, 'journal'),
         fileSystem: storage.fileSystem,
         fsync: storage.fsync,
         partitions: host.logs.length,
-        snapshot: () => group!.snapshot(),
+        // Before the group exists (clampToLogs journals its corrections), the state is the one read.
+        snapshot: () => (group ? group.snapshot() : encodeSnapshot(opened!)),
       });
-      group = groupFor(host, name, true, config, state, journal);
+      opened = state;
+      const floorClamped = await clampToLogs(host, name, state, journal);
+      group = groupFor(host, name, true, config, state, journal, floorClamped);
       groups.push(group);
     }
   } catch (error) {

@@ -25,6 +25,7 @@ import type { PartitionLog, StoredRecord } from '../storage/index.js';
 import {
   CURSOR_READ_BYTES_MAX,
   CURSOR_READ_RECORDS_MAX,
+  DEAD_LETTER_RETRY_MS_MIN,
   LEASE_MS_MAX,
   READY_RECORDS_MAX,
 } from '../limits.js';
@@ -35,6 +36,7 @@ import { deadLetterFor } from './dead-letter.js';
 import { DeliveredMessage, type DeliveryActions } from './delivery.js';
 import { DueTimer } from './due-timer.js';
 import { decodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
+import { failureInfo } from './failure-info.js';
 import { integerIn, rejection } from './option-checks.js';
 import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
 import { hashKey } from './partition-hash.js';
@@ -94,7 +96,11 @@ export class SubscriptionGroup implements DeliveryActions {
     deadLettered: 0,
     expired: 0,
     dropped: 0,
+    /** Offsets the log lost (recovery cut them out) that this subscription skipped. */
+    lost: 0,
   };
+  /** Per partition: offsets the ack floor was moved back by at open (it was past the log's end). */
+  readonly #floorClamped: readonly number[];
 
   constructor(options: {
     name: string;
@@ -103,6 +109,8 @@ export class SubscriptionGroup implements DeliveryActions {
     host: SubscriptionHost;
     journal: SubscriptionJournal;
     state: readonly PartitionSnapshot[];
+    /** Per partition, offsets the floor was moved back by at open (see clampToLogs). */
+    floorClamped?: readonly number[];
   }) {
     this.name = options.name;
     this.durable = options.durable;
@@ -118,7 +126,15 @@ export class SubscriptionGroup implements DeliveryActions {
       (entry, now) => this.#onDue(entry, now),
       () => this.#dispatch(),
     );
+    this.#floorClamped = options.floorClamped ?? options.state.map(() => 0);
     this.#journal.onDrain = () => this.#dispatch();
+    this.#journal.onFailure = (failure) => this.#stop(failure);
+    this.#journal.captureDurable = () => this.#cursors.map((cursor) => cursor.floor);
+    this.#journal.onDurable = (captured) => {
+      const floors = captured as number[];
+      for (const cursor of this.#cursors) cursor.durableFloor = floors[cursor.partition]!;
+    };
+    if (this.#journal.failure) this.#stop(this.#journal.failure);
   }
 
   get stream(): string {
@@ -143,6 +159,7 @@ export class SubscriptionGroup implements DeliveryActions {
    * its own subscription, which has no consumers). Resolves once durable.
    */
   settleOffset(partition: number, offset: number): Promise<void> {
+    if (this.#journal.failure) return Promise.reject(this.#journal.failure);
     const cursor = this.#cursors[partition]!;
     if (cursor.isSettled(offset)) return Promise.resolve();
     const entry = cursor.entries.get(offset);
@@ -151,15 +168,50 @@ export class SubscriptionGroup implements DeliveryActions {
     return this.#journal.record(OPERATION.settle, partition, offset);
   }
 
-  /** Ack floor of a partition (work-queue retention deletes below the lowest). */
+  /** Ack floor of a partition (in memory: what is settled, durable or not yet). */
   floor(partition: number): number {
     return this.#cursors[partition]!.floor;
+  }
+
+  /**
+   * The ack floor of a partition as the journal holds it on disk: work-queue retention deletes
+   * only below the lowest, so a power cut never leaves a floor below the log's start with the
+   * messages between gone. An idle journal has everything recorded on disk.
+   */
+  durableFloor(partition: number): number {
+    const cursor = this.#cursors[partition]!;
+    if (!this.durable) return cursor.floor;
+    if (this.#journal.failure === null && this.#journal.idle) cursor.durableFloor = cursor.floor;
+    return Math.min(cursor.floor, cursor.durableFloor);
+  }
+
+  /** Why the subscription stopped (its journal, or a read of its stream, failed), or null. */
+  get failure(): WeirError | null {
+    return this.#journal.failure ?? this.#failure;
+  }
+
+  /**
+   * Stops the subscription for good: nothing more is delivered, consumers end (a new one is
+   * refused with SUBSCRIPTION_FAILED), and info / readyz / metrics show the failure.
+   */
+  #stop(failure: WeirError): void {
+    if (this.#failure) return;
+    this.#failure = failure;
+    // Ready messages stay where they are: #totalFull and #hasDemand keep them from going out.
+    for (const consumer of this.#consumers.splice(0)) consumer.end();
   }
 
   // ---- consumers ------------------------------------------------------------------------
 
   addConsumer(consumer: Consumer): void {
     if (this.#closed) throw new WeirError('CLOSED', `subscription ${this.name} is closed`);
+    if (this.#failure) {
+      throw new WeirError(
+        'SUBSCRIPTION_FAILED',
+        `subscription ${this.name} stopped: ${this.#failure.code} ${this.#failure.message}`,
+        { cause: this.#failure },
+      );
+    }
     if (this.config.mode === 'exclusive' && this.#consumers.length > 0) {
       throw new WeirError(
         'CONSUMER_EXCLUSIVE',
@@ -236,10 +288,11 @@ export class SubscriptionGroup implements DeliveryActions {
       (error: unknown) => {
         cursor.reading = false;
         if (this.#closed) return;
-        this.#failure ??=
+        this.#stop(
           error instanceof WeirError
             ? error
-            : new WeirError('INTERNAL', 'subscription read failed', { cause: error });
+            : new WeirError('INTERNAL', 'subscription read failed', { cause: error }),
+        );
       },
     );
   }
@@ -323,8 +376,9 @@ export class SubscriptionGroup implements DeliveryActions {
     for (const record of records) {
       const offset = record.offset;
       if (offset < cursor.readOffset) continue;
-      // Offsets skipped by the log (below its start) are gone: settle them.
-      while (cursor.readOffset < offset) cursor.settle(cursor.readOffset++);
+      // Offsets the log skipped are gone: below the start, retention dropped them; above it,
+      // recovery lost them (log.lostRanges). Counted, then settled.
+      if (cursor.readOffset < offset) this.#skip(cursor, offset);
       cursor.readOffset = offset + 1;
       if (cursor.isSettled(offset)) continue;
       const restored = cursor.restored.get(offset);
@@ -344,6 +398,18 @@ export class SubscriptionGroup implements DeliveryActions {
       const availableAt = Math.max(message.deliverAt, restored?.availableAt ?? 0);
       if (availableAt > now) this.#delay(entry, availableAt);
       else this.#makeReady(entry);
+    }
+  }
+
+  #skip(cursor: PartitionCursor, offset: number): void {
+    const start = this.#host.startOffset(cursor.partition);
+    while (cursor.readOffset < offset) {
+      const skipped = cursor.readOffset++;
+      if (!cursor.isSettled(skipped)) {
+        if (skipped < start) this.#counters.dropped++;
+        else this.#counters.lost++;
+      }
+      cursor.settle(skipped);
     }
   }
 
@@ -371,6 +437,7 @@ export class SubscriptionGroup implements DeliveryActions {
   /** No more deliveries for now: the subscription's in-flight cap, or its journal is backlogged. */
   #totalFull(): boolean {
     return (
+      this.#failure !== null ||
       this.#journal.backlogged ||
       (this.config.maxInFlightTotal !== null && this.#inFlight >= this.config.maxInFlightTotal)
     );
@@ -546,7 +613,9 @@ export class SubscriptionGroup implements DeliveryActions {
     if (entry.state === 'in-flight') this.#release(entry);
     else if (entry.state === 'ready' && this.#cursors[entry.partition]!.ready.has(entry)) {
       this.#cursors[entry.partition]!.ready.remove(entry);
-    } else if (entry.state === 'delayed') this.#timers.remove(entry);
+    } else if (entry.state === 'delayed' || entry.state === 'dead-lettering') {
+      this.#timers.remove(entry);
+    }
     entry.state = 'settled';
   }
 
@@ -557,7 +626,10 @@ export class SubscriptionGroup implements DeliveryActions {
     const cursor = this.#cursors[entry.partition]!;
     this.#detach(entry);
     cursor.settle(entry.offset);
-    if (wait) return this.#journal.record(OPERATION.settle, entry.partition, entry.offset);
+    if (wait) {
+      entry.settling = this.#journal.record(OPERATION.settle, entry.partition, entry.offset);
+      return entry.settling;
+    }
     this.#journal.recordQuietly(OPERATION.settle, entry.partition, entry.offset);
   }
 
@@ -590,8 +662,9 @@ export class SubscriptionGroup implements DeliveryActions {
 
   /**
    * Publishes the dead letter, then settles. Without a target the message is settled
-   * (dropped, counted). If the publish fails the message waits the longest backoff delay
-   * and is tried again (it is never delivered again: its count is spent).
+   * (dropped, counted). If the publish fails the entry stays 'dead-lettering' and its dead
+   * letter is published again after the longest backoff delay (at least
+   * DEAD_LETTER_RETRY_MS_MIN), until it goes: it is never delivered to a consumer again.
    */
   #deadLetter(
     entry: Entry,
@@ -605,23 +678,28 @@ export class SubscriptionGroup implements DeliveryActions {
     }
     this.#detach(entry);
     entry.state = 'dead-lettering';
+    entry.letter = deadLetterFor(entry, this.#host.stream, target, reason, error);
+    return this.#publishLetter(entry);
+  }
+
+  #publishLetter(entry: Entry): Promise<void> {
     const epoch = this.#cursors[entry.partition]!.epoch;
-    const message = deadLetterFor(entry, this.#host.stream, target, reason, error);
-    return this.#host.publish(message).then(
+    return this.#host.publish(entry.letter!).then(
       () => {
         if (entry.state !== 'dead-lettering' || this.#cursors[entry.partition]!.epoch !== epoch)
           return;
         this.#counters.deadLettered++;
+        entry.letter = null;
         const settled = this.#settle(entry, true);
         this.#dispatch();
         return settled;
       },
       (failure: unknown) => {
         if (entry.state === 'dead-lettering' && !this.#closed) {
-          this.#delay(
-            entry,
-            this.#host.clock.now() + Math.max(1000, backoffMaxDelay(this.config.backoff)),
-          );
+          entry.dueAt =
+            this.#host.clock.now() +
+            Math.max(DEAD_LETTER_RETRY_MS_MIN, backoffMaxDelay(this.config.backoff));
+          this.#timers.add(entry);
         }
         throw failure;
       },
@@ -640,6 +718,8 @@ export class SubscriptionGroup implements DeliveryActions {
       this.#quietly(this.#retry(entry, null, 'lease expired', now));
     } else if (entry.state === 'delayed') {
       this.#makeReady(entry);
+    } else if (entry.state === 'dead-lettering') {
+      this.#quietly(this.#publishLetter(entry));
     }
   }
 
@@ -660,7 +740,14 @@ export class SubscriptionGroup implements DeliveryActions {
       return Promise.reject(new WeirError('CLOSED', `subscription ${this.name} is closed`));
     // Acking twice, or after a seek, is not an error; acking a delivery whose lease passed to
     // another consumer is. A lease that expired without redelivery yet can still be acked.
-    if (entry.state === 'settled') return Promise.resolve();
+    // An ack resolves only once durable: a second ack waits on the first one's journal write
+    // (and rejects with it if it failed); once the journal failed, every ack rejects.
+    if (entry.state === 'settled') {
+      if (entry.settling) return entry.settling;
+      if (this.#journal.failure) return Promise.reject(this.#journal.failure);
+      return Promise.resolve();
+    }
+    if (this.#journal.failure) return Promise.reject(this.#journal.failure);
     if (
       entry.state === 'dead-lettering' ||
       (entry.state === 'in-flight' && entry.token !== token)
@@ -746,8 +833,15 @@ export class SubscriptionGroup implements DeliveryActions {
     const partitions = this.#cursors.map((cursor) => {
       const endOffset = this.#host.logs[cursor.partition]!.endOffset;
       pending += Math.max(0, endOffset - cursor.floor - cursor.settled.size);
-      return { partition: cursor.partition, ackFloor: cursor.floor, endOffset };
+      return {
+        partition: cursor.partition,
+        ackFloor: cursor.floor,
+        durableAckFloor: this.durableFloor(cursor.partition),
+        endOffset,
+        floorClamped: this.#floorClamped[cursor.partition]!,
+      };
     });
+    const failure = this.failure;
     for (const entry of this.#timers.values()) if (entry.state === 'delayed') delayed++;
     return {
       stream: this.#host.stream,
@@ -759,6 +853,7 @@ export class SubscriptionGroup implements DeliveryActions {
       inFlight: this.#inFlight,
       delayed,
       partitions,
+      failure: failure === null ? null : failureInfo(failure),
       ...this.#counters,
     };
   }

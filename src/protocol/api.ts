@@ -82,6 +82,19 @@ export interface StreamConfig {
   readonly segmentBytes: number;
 }
 
+/** A failure the broker recorded (a log, journal, read or retention pass that failed). */
+export interface FailureInfo {
+  /** An error code (docs/errors.md): STORAGE_FAILED, DISK_FULL, CORRUPT_DATA, ... */
+  readonly code: string;
+  readonly message: string;
+}
+
+/** Offsets [startOffset, endOffset) that recovery found missing from a partition's log. */
+export interface LostRange {
+  readonly startOffset: number;
+  readonly endOffset: number;
+}
+
 export interface PartitionInfo {
   readonly partition: number;
   /** First offset a reader can still get. */
@@ -90,6 +103,15 @@ export interface PartitionInfo {
   readonly endOffset: number;
   readonly messages: number;
   readonly bytes: number;
+  /** Set once a write or fsync of the partition's log failed: it takes no appends since. */
+  readonly failure: FailureInfo | null;
+  /**
+   * Ranges recovery found lost at open (a sealed segment cut short, a segment missing between
+   * two others): readers skip them. At most LOST_RANGES_MAX are listed; `lost` counts all.
+   */
+  readonly lostRanges: readonly LostRange[];
+  /** Offsets in every lost range. */
+  readonly lost: number;
 }
 
 export interface StreamInfo {
@@ -106,6 +128,8 @@ export interface StreamInfo {
   readonly rejected: number;
   /** Publishes recognised as duplicates since the broker opened. */
   readonly duplicates: number;
+  /** The last retention pass's failure (null once a pass succeeds). */
+  readonly retentionFailure: FailureInfo | null;
 }
 
 export interface StreamsApi {
@@ -279,8 +303,17 @@ export interface SubscriptionInfo {
     readonly partition: number;
     /** Every offset below this one is settled. */
     readonly ackFloor: number;
+    /** The ack floor the subscription's journal holds on disk (work-queue retention stops here). */
+    readonly durableAckFloor: number;
     readonly endOffset: number;
+    /**
+     * Offsets the ack floor was moved back by at open because it lay past the log's end (the
+     * log lost its tail in a power cut, the journal did not): 0 normally.
+     */
+    readonly floorClamped: number;
   }[];
+  /** Why the subscription stopped (its journal or a read failed): it delivers nothing more. */
+  readonly failure: FailureInfo | null;
   /** Counters since the broker opened. */
   readonly delivered: number;
   readonly redelivered: number;
@@ -288,6 +321,8 @@ export interface SubscriptionInfo {
   readonly deadLettered: number;
   readonly expired: number;
   readonly dropped: number;
+  /** Offsets skipped because the log lost them (see PartitionInfo.lostRanges). */
+  readonly lost: number;
 }
 
 export interface SubscriptionsApi {

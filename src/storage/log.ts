@@ -17,6 +17,7 @@
  * (ENOSPC) or STORAGE_FAILED (anything else); it never writes over a file in an unknown state.
  * Reads of confirmed records keep working.
  */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { assert, isWeirError, WeirError } from '../util/index.js';
 import {
@@ -26,6 +27,7 @@ import {
   DURABLE_WAITERS_COMPACT_AT,
   FSYNC_INTERVAL_MS_DEFAULT,
   FSYNC_INTERVAL_MS_MAX,
+  LOST_RANGES_MAX,
   READ_BYTES_DEFAULT,
   READ_BYTES_MAX,
   READ_CHUNK_BYTES_MIN,
@@ -55,6 +57,18 @@ import { readStartMarker, writeStartMarker } from './start-marker.js';
 import { TailCache } from './tail-cache.js';
 import { CONFIRM_SAMPLE_EVERY, storageTelemetry, type LogKind } from './telemetry.js';
 import { Lane } from '../util/index.js';
+
+/**
+ * Recovery found offsets missing at open: one message per lost range, `{ directory,
+ * startOffset, endOffset }` (nats-server's LostStreamData). Only at open, never on a hot path.
+ */
+export const lostRangeChannel = diagnosticsChannel.channel('weir:storage:lost-range');
+
+/** Offsets [startOffset, endOffset) recovery found missing from a log. */
+export interface LostRange {
+  readonly startOffset: number;
+  readonly endOffset: number;
+}
 
 /** Written records at the front of the queue are spliced off once there are this many. */
 const QUEUE_COMPACT_AT = 1024;
@@ -100,6 +114,8 @@ export interface LogStats {
   readonly durableWaiterSlots: number;
   /** Durable waiters not yet resolved (appends, durable() calls, telemetry samples). */
   readonly durableWaitersOutstanding: number;
+  /** Offsets recovery found missing between segments at open (see `lostRanges`). */
+  readonly lostOffsets: number;
 }
 
 /**
@@ -187,6 +203,8 @@ export class PartitionLog {
    * segments below it are still on disk. 0 when none was set.
    */
   #logicalStart: number;
+  readonly #lostRanges: readonly LostRange[];
+  readonly #lostOffsets: number;
 
   private constructor(
     options: LogOptions,
@@ -195,6 +213,7 @@ export class PartitionLog {
     recoveredTruncatedBytes: number,
     logicalStart: number,
   ) {
+    const lost = lostBetween(segments, logicalStart);
     this.directory = options.directory;
     this.#fileSystem = fileSystem;
     this.#fsync = options.fsync ?? 'always';
@@ -208,6 +227,13 @@ export class PartitionLog {
     this.#committedOffset = this.#endOffset;
     this.#recoveredTruncatedBytes = recoveredTruncatedBytes;
     this.#logicalStart = logicalStart;
+    this.#lostRanges = lost.ranges;
+    this.#lostOffsets = lost.offsets;
+    if (lostRangeChannel.hasSubscribers) {
+      for (const range of lost.ranges) {
+        lostRangeChannel.publish({ directory: options.directory, ...range });
+      }
+    }
     if (this.#fsync === 'interval') {
       const interval = options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT;
       this.#syncTimer = setInterval(() => this.#intervalSync(), interval);
@@ -295,6 +321,15 @@ export class PartitionLog {
 
   get failure(): WeirError | null {
     return this.#failure;
+  }
+
+  /**
+   * Offset ranges recovery found missing at open, oldest first: a sealed segment cut short (a
+   * corrupt or torn batch inside it) or a segment file missing between two others. Readers
+   * skip them. The first LOST_RANGES_MAX; `stats().lostOffsets` counts every lost offset.
+   */
+  get lostRanges(): readonly LostRange[] {
+    return this.#lostRanges;
   }
 
   /** Bytes appended and not yet written: callers may use it to slow producers down. */
@@ -890,6 +925,7 @@ export class PartitionLog {
       recoveredTruncatedBytes: this.#recoveredTruncatedBytes,
       durableWaiterSlots: this.#durableWaiters.length,
       durableWaitersOutstanding: this.#durableWaiters.length - this.#durableHead,
+      lostOffsets: this.#lostOffsets,
     };
   }
 
@@ -946,6 +982,32 @@ export class PartitionLog {
  * about `maxBytes` of keys and bodies — always at least one record.
  */
 /** Index of the segment holding `offset` (or the first one after it). */
+/**
+ * The gaps between consecutive segments after recovery: every segment is named after its
+ * first offset, so a segment that ends before the next one begins lost the offsets between.
+ * Retention only deletes whole segments from the front, so it leaves no gap.
+ */
+function lostBetween(
+  segments: readonly Segment[],
+  logicalStart: number,
+): {
+  ranges: LostRange[];
+  offsets: number;
+} {
+  const ranges: LostRange[] = [];
+  let offsets = 0;
+  for (let index = 1; index < segments.length; index++) {
+    // Below the persisted logical start nothing is lost: it was purged (a segment created at
+    // the start marker, past what recovery kept, leaves such a gap on purpose).
+    const startOffset = Math.max(segments[index - 1]!.nextOffset, logicalStart);
+    const endOffset = segments[index]!.baseOffset;
+    if (startOffset >= endOffset) continue;
+    offsets += endOffset - startOffset;
+    if (ranges.length < LOST_RANGES_MAX) ranges.push({ startOffset, endOffset });
+  }
+  return { ranges, offsets };
+}
+
 function segmentFor(segments: readonly Segment[], offset: number): number {
   let low = 0;
   let high = segments.length - 1;

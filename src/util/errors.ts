@@ -34,9 +34,11 @@ export const ERROR_CODES = {
   },
   DISK_FULL: {
     number: 10,
-    retriable: true,
+    // Not retriable: a log (or journal) whose write failed never takes appends again until the
+    // broker is reopened, so retrying the same call cannot succeed (docs/errors.md).
+    retriable: false,
     httpStatus: 507,
-    message: 'disk full; the log refuses appends',
+    message: 'disk full; the log refuses appends until the broker is reopened',
   },
   CORRUPT_DATA: {
     number: 11,
@@ -83,6 +85,12 @@ export const ERROR_CODES = {
     retriable: false,
     httpStatus: 409,
     message: 'another live broker process has this data directory open',
+  },
+  SUBSCRIPTION_FAILED: {
+    number: 22,
+    retriable: false,
+    httpStatus: 500,
+    message: 'the subscription stopped: its journal or a read of its stream failed',
   },
 } as const satisfies Record<
   string,

@@ -102,7 +102,13 @@ export function streamsSuite(factory: HarnessFactory): void {
         assert.equal(info.consumers, 1);
         assert.equal(info.inFlight, 2, 'the third took the place of the acked one');
         assert.equal(info.acked, 1);
-        assert.deepEqual(info.partitions[0], { partition: 0, ackFloor: 1, endOffset: 3 });
+        assert.deepEqual(info.partitions[0], {
+          partition: 0,
+          ackFloor: 1,
+          durableAckFloor: 1,
+          endOffset: 3,
+          floorClamped: 0,
+        });
         assert.deepEqual(
           (await client.subscriptions.list('jobs')).map((item) => item.name),
           ['w'],
