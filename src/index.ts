@@ -1,5 +1,6 @@
 /** The `weir` package's public face. */
 export { WeirError, isWeirError, ERROR_CODES, type ErrorCode } from './util/index.js';
+export { ManualClock, systemClock, type Clock, type Timer } from './util/index.js';
 export { Broker, type BrokerOptions } from './broker/index.js';
 export { connect, type ConnectOptions } from './client/index.js';
 export { DEAD_LETTER_HEADERS } from './protocol/index.js';
