@@ -34,6 +34,7 @@ import type { Client, FsyncPolicy, Message } from '../../src/protocol/index.js';
 import { MemoryFileSystem } from '../../src/storage/index.js';
 import { ManualClock } from '../../src/util/index.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
+import { assertReplayable, replayFromEnvironment } from '../helpers/replayable-property.js';
 
 const DATA_DIR = '/crash-model';
 const STREAM = 'jobs';
@@ -444,23 +445,13 @@ class Run {
   }
 }
 
-function seedFromEnvironment(): number {
-  const text = process.env['WEIR_SEED'];
-  if (text === undefined || text === '')
-    return (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0;
-  const seed = Number(text);
-  assert.ok(Number.isInteger(seed), `WEIR_SEED must be an integer, got ${text}`);
-  return seed;
-}
-
 async function checkScenario(
   context: { diagnostic(message: string): void },
   scenarios: fc.Arbitrary<Scenario>,
   name: string,
 ): Promise<void> {
-  const seed = seedFromEnvironment();
-  const numRuns = Number(process.env['WEIR_RUNS'] ?? RUNS_DEFAULT);
-  const path = process.env['WEIR_PATH'];
+  const replay = replayFromEnvironment(RUNS_DEFAULT);
+  const { seed } = replay;
   context.diagnostic(`${name}: seed ${seed} (replay with WEIR_SEED=${seed})`);
   const totals = { runs: 0, operations: 0, crashes: 0, delivered: 0 };
   const property = fc.asyncProperty(
@@ -484,19 +475,7 @@ async function checkScenario(
     },
   );
   try {
-    await fc.assert(property, {
-      seed,
-      numRuns,
-      interruptAfterTimeLimit: TIME_LIMIT_MS,
-      markInterruptAsFailure: false,
-      ...(path ? { path } : {}),
-    });
-  } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    const cause = error instanceof Error && error.cause instanceof Error ? error.cause.message : '';
-    throw new Error(`${name} failed; replay with WEIR_SEED=${seed}\n${cause}\n${message}`, {
-      cause: error,
-    });
+    await assertReplayable(name, property, replay, TIME_LIMIT_MS);
   } finally {
     context.diagnostic(`${name}: ${JSON.stringify(totals)}`);
   }

@@ -25,6 +25,7 @@ import {
 } from '../../src/storage/index.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
 import { fromInput, fromStored, type Comparable } from '../helpers/comparable-record.js';
+import { assertReplayable, replayFromEnvironment } from '../helpers/replayable-property.js';
 
 const DIRECTORY = '/model/log';
 const SEGMENT_BYTES = 4096;
@@ -324,22 +325,12 @@ const commandArbitraries = [
     .map(([records, crashAt, tear]) => new CrashCommand(records, crashAt, tear)),
 ];
 
-function seedFromEnvironment(): number {
-  const text = process.env['WEIR_SEED'];
-  if (text === undefined || text === '')
-    return (Date.now() ^ Math.floor(Math.random() * 2 ** 31)) | 0;
-  const seed = Number(text);
-  assert.ok(Number.isInteger(seed), `WEIR_SEED must be an integer, got ${text}`);
-  return seed;
-}
-
 test(
   'the file log matches an in-memory model under appends, reads, truncation, retention, reopens and crashes',
   { timeout: 90_000 },
   async (t) => {
-    const seed = seedFromEnvironment();
-    const numRuns = Number(process.env['WEIR_RUNS'] ?? RUNS_DEFAULT);
-    const path = process.env['WEIR_PATH'];
+    const replay = replayFromEnvironment(RUNS_DEFAULT);
+    const { seed, numRuns, path } = replay;
     t.diagnostic(`seed ${seed} (replay with WEIR_SEED=${seed})`);
     let runs = 0;
     let commandsRun = 0;
@@ -361,20 +352,7 @@ test(
         }
       },
     );
-    try {
-      await fc.assert(property, {
-        seed,
-        numRuns,
-        interruptAfterTimeLimit: TIME_LIMIT_MS,
-        markInterruptAsFailure: false,
-        ...(path ? { path } : {}),
-      });
-    } catch (error) {
-      const message = error instanceof Error ? error.message : String(error);
-      throw new Error(`log model property failed; replay with WEIR_SEED=${seed}\n${message}`, {
-        cause: error,
-      });
-    }
+    await assertReplayable('log model property', property, replay, TIME_LIMIT_MS);
     t.diagnostic(
       `${runs} runs, ${commandsRun} commands, crashes: ${JSON.stringify(crashStatistics)}`,
     );
