@@ -20,6 +20,7 @@
  * Concurrency: `check` and `store` are synchronous up to the log append, so concurrent
  * publishes keep their call order in each partition.
  */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import type {
   Body,
@@ -42,6 +43,9 @@ import {
 import { partitionForKey } from './partition-hash.js';
 import type { SubscriptionGroup, SubscriptionHost } from './subscription.js';
 import type { SubscriptionStorage } from './subscription-store.js';
+
+/** A retention pass failed (after one that did not): `{ stream, code, message }`. */
+export const retentionFailedChannel = diagnosticsChannel.channel('weir:stream:retention-failed');
 
 /** What a stream needs from the broker. */
 export interface StreamEnvironment {
@@ -344,7 +348,15 @@ export class Stream {
           // CLOSED while the stream closes is the normal end of a pass; anything else is kept
           // and shown in info (retentionFailure) and /readyz.
           if (this.#closed && isWeirError(error, 'CLOSED')) return;
-          this.#retentionFailure = toWeirError(error);
+          const failure = toWeirError(error);
+          if (this.#retentionFailure === null && retentionFailedChannel.hasSubscribers) {
+            retentionFailedChannel.publish({
+              stream: this.name,
+              code: failure.code,
+              message: failure.message,
+            });
+          }
+          this.#retentionFailure = failure;
         },
       )
       .finally(() => {

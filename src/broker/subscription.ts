@@ -29,6 +29,7 @@ import {
   LEASE_MS_MAX,
   READY_RECORDS_MAX,
 } from '../limits.js';
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { WeirError, assert, type Clock } from '../util/index.js';
 import { backoffDelay, backoffMaxDelay } from './backoff.js';
 import type { Consumer } from './consumer.js';
@@ -47,6 +48,12 @@ import {
   type PartitionSnapshot,
   type SubscriptionJournal,
 } from './subscription-journal.js';
+
+/**
+ * A subscription stopped because its journal or a read of its stream failed:
+ * `{ stream, subscription, code, message }`, once.
+ */
+export const subscriptionFailedChannel = diagnosticsChannel.channel('weir:subscription:failed');
 
 /** What a subscription needs from its stream and broker. */
 export interface SubscriptionHost {
@@ -197,6 +204,14 @@ export class SubscriptionGroup implements DeliveryActions {
   #stop(failure: WeirError): void {
     if (this.#failure) return;
     this.#failure = failure;
+    if (subscriptionFailedChannel.hasSubscribers) {
+      subscriptionFailedChannel.publish({
+        stream: this.#host.stream,
+        subscription: this.name,
+        code: failure.code,
+        message: failure.message,
+      });
+    }
     // Ready messages stay where they are: #totalFull and #hasDemand keep them from going out.
     for (const consumer of this.#consumers.splice(0)) consumer.end();
   }

@@ -5,6 +5,7 @@
  * those messages are available at once on restart), close the broker (in-flight confirms
  * finish, logs and journals are synced), exit 0.
  */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import { startAdminServer, type AdminServer, type ConnectionsView } from '../admin/index.js';
 import { Broker } from '../broker/index.js';
@@ -39,8 +40,34 @@ function connectionsView(server: WeirServer): ConnectionsView {
   };
 }
 
+/**
+ * What the broker reports on diagnostics channels, as log lines: failures that stop a log, a
+ * subscription or retention, offsets recovery lost, floors moved back at open. Subscribed
+ * before the broker opens (lost ranges and clamps are found while it opens).
+ */
+const REPORTED_CHANNELS = [
+  { name: 'weir:storage:failure', level: 'error', event: 'log_failed' },
+  { name: 'weir:subscription:failed', level: 'error', event: 'subscription_failed' },
+  { name: 'weir:stream:retention-failed', level: 'warn', event: 'retention_failed' },
+  { name: 'weir:storage:lost-range', level: 'error', event: 'lost_range' },
+  { name: 'weir:subscription:floor-clamped', level: 'warn', event: 'floor_clamped' },
+] as const;
+
+function reportBrokerEvents(logger: ReturnType<typeof jsonLogger>): () => void {
+  const listeners = REPORTED_CHANNELS.map(({ name, level, event }) => {
+    const listener = (message: unknown): void =>
+      logger(level, event, { ...(message as Record<string, unknown>) });
+    diagnosticsChannel.subscribe(name, listener);
+    return () => diagnosticsChannel.unsubscribe(name, listener);
+  });
+  return () => {
+    for (const unsubscribe of listeners) unsubscribe();
+  };
+}
+
 export async function serve(options: ServeOptions): Promise<void> {
   const logger = jsonLogger(options.logLevel);
+  reportBrokerEvents(logger); // for the life of the process
   const started = performance.now();
   const broker = await Broker.open(
     options.memory ? { storage: 'memory' } : { dataDir: options.dataDir },

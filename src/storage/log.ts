@@ -64,6 +64,12 @@ import { Lane } from '../util/index.js';
  */
 export const lostRangeChannel = diagnosticsChannel.channel('weir:storage:lost-range');
 
+/**
+ * A log stopped taking appends because a write or sync failed: `{ directory, code, message }`,
+ * once per log (its first failure; closing is not a failure).
+ */
+export const storageFailureChannel = diagnosticsChannel.channel('weir:storage:failure');
+
 /** Offsets [startOffset, endOffset) recovery found missing from a log. */
 export interface LostRange {
   readonly startOffset: number;
@@ -650,7 +656,16 @@ export class PartitionLog {
   }
 
   #fail(error: WeirError): void {
-    if (!this.#failure) this.#failure = error;
+    if (!this.#failure) {
+      this.#failure = error;
+      if (error.code !== 'CLOSED' && storageFailureChannel.hasSubscribers) {
+        storageFailureChannel.publish({
+          directory: this.directory,
+          code: error.code,
+          message: error.message,
+        });
+      }
+    }
     this.#queued = [];
     this.#queuedSizes = [];
     this.#queuedTimestamps = [];
