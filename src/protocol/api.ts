@@ -465,8 +465,8 @@ export type QueueSubscriptionOptionName =
 /**
  * Options of `client.queue`: the stream's (except `subjects` and `retention`, which make it a
  * queue) and the shared subscription's. Used when the queue is created; given again, they
- * must agree with it (STREAM_EXISTS / SUBSCRIPTION_EXISTS otherwise). Without options an
- * existing queue is opened as it is.
+ * must agree with it (STREAM_EXISTS / SUBSCRIPTION_EXISTS otherwise). Without stream options
+ * an existing queue is opened with the stream settings it has.
  */
 export interface QueueOptions
   extends

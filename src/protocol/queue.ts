@@ -36,19 +36,23 @@ export const QUEUE_SUBSCRIPTION_OPTION_NAMES: readonly QueueSubscriptionOptionNa
 function splitOptions(options: QueueOptions): {
   stream: StreamOptions;
   subscription: SubscribeOptions;
-  given: boolean;
+  /** Whether any stream option was given (without, an existing queue is opened as it is). */
+  streamGiven: boolean;
 } {
   const stream: Record<string, unknown> = {};
   const subscription: Record<string, unknown> = {};
   const subscriptionNames: ReadonlySet<string> = new Set(QUEUE_SUBSCRIPTION_OPTION_NAMES);
-  let given = false;
+  let streamGiven = false;
   for (const [field, value] of Object.entries(options)) {
     if (value === undefined) continue;
-    given = true;
-    if (subscriptionNames.has(field)) subscription[field] = value;
-    else stream[field] = value;
+    if (subscriptionNames.has(field)) {
+      subscription[field] = value;
+    } else {
+      stream[field] = value;
+      streamGiven = true;
+    }
   }
-  return { stream, subscription, given };
+  return { stream, subscription, streamGiven };
 }
 
 /** Creates (or opens) the queue `name` over `client`'s existing calls. */
@@ -65,9 +69,9 @@ export async function openQueue(
       retention: 'work-queue',
     });
   } catch (error) {
-    // Opening an existing queue without options takes it as it is (its partitions, storage…);
-    // a stream of that name that is not a queue stays a refusal.
-    if (split.given || !isWeirError(error, 'STREAM_EXISTS')) throw error;
+    // Opening an existing queue without stream options takes it as it is (its partitions,
+    // storage…); a stream of that name that is not a queue stays a refusal.
+    if (split.streamGiven || !isWeirError(error, 'STREAM_EXISTS')) throw error;
     const info = await client.streams.info(name);
     if (info.config.retention !== 'work-queue' || !info.config.subjects.includes(name)) throw error;
   }

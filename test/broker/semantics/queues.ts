@@ -37,6 +37,8 @@ export function queuesSuite(factory: HarnessFactory): void {
           client.queue('tasks', { fsync: 'never', maxDeliveries: 5 }),
           'SUBSCRIPTION_EXISTS',
         );
+        // Only subscription options: the stream is taken as it is (fsync never here).
+        await client.queue('tasks', { maxDeliveries: 3 });
         assert.equal((await again.info()).consumers, 0);
       }));
 
