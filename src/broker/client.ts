@@ -10,6 +10,8 @@ import type {
   Message,
   PublishOptions,
   PublishReceipt,
+  Queue,
+  QueueOptions,
   RequestOptions,
   StreamsApi,
   SubscribeOptions,
@@ -22,7 +24,7 @@ import {
   REQUEST_TIMEOUT_MS_MAX,
 } from '../limits.js';
 import { toWeirError, WeirError } from '../util/index.js';
-import { UNCONFIRMED_RECEIPT } from '../protocol/index.js';
+import { openQueue, UNCONFIRMED_RECEIPT } from '../protocol/index.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Consumer } from './consumer.js';
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from './dead-letter-admin.js';
@@ -197,6 +199,12 @@ export class InProcessClient implements Client {
     } catch (error) {
       return rejection(error);
     }
+  }
+
+  /** A work queue over this client's own calls (protocol/queue.ts). */
+  queue(name: string, options?: QueueOptions): Promise<Queue> {
+    if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
+    return openQueue(this, name, options);
   }
 
   /** Hands every consumer's leases back, fails waiting requests with CLOSED. */

@@ -4,8 +4,17 @@
  */
 import * as readline from 'node:readline';
 import { connect } from '../client/index.js';
-import type { Client, Message, StreamInfo, StreamOptions } from '../protocol/index.js';
+import type {
+  Client,
+  DeadLetterReason,
+  Message,
+  StreamInfo,
+  StreamOptions,
+} from '../protocol/index.js';
 import { WeirError } from '../util/index.js';
+import { formatBytes } from './format-bytes.js';
+import { parseStartPosition } from './start-position.js';
+import { formatStreamInfo } from './stream-format.js';
 
 export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
   const client = await connect(url, { name: 'weir-cli', reconnect: false });
@@ -31,13 +40,6 @@ function streamLine(info: StreamInfo): string {
   return `${info.name.padEnd(24)} ${String(info.messages).padStart(10)} msgs ${formatBytes(info.bytes).padStart(10)}  ${info.config.partitions}p ${info.config.storage}/${info.config.fsync} ${info.config.retention}  [${subjects}]`;
 }
 
-export function formatBytes(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  if (bytes < 1024 ** 3) return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-  return `${(bytes / 1024 ** 3).toFixed(2)} GiB`;
-}
-
 export async function streamAdd(url: string, name: string, options: StreamOptions): Promise<void> {
   await withClient(url, async (client) => {
     const info = await client.streams.create(name, options);
@@ -54,9 +56,11 @@ export async function streamList(url: string, json: boolean): Promise<void> {
   });
 }
 
-export async function streamInfo(url: string, name: string): Promise<void> {
+/** Human format by default; `json`: the StreamInfo as the API returns it. */
+export async function streamInfo(url: string, name: string, json: boolean): Promise<void> {
   await withClient(url, async (client) => {
-    console.log(JSON.stringify(await client.streams.info(name), null, 2));
+    const info = await client.streams.info(name);
+    console.log(json ? JSON.stringify(info, null, 2) : formatStreamInfo(info));
   });
 }
 
@@ -155,12 +159,10 @@ export async function subscribeCommand(
   options: SubscribeCommandOptions,
 ): Promise<void> {
   await withClient(url, async (client) => {
-    const start =
-      options.start === 'latest'
-        ? 'latest'
-        : options.start === 'earliest' || options.start === undefined
-          ? 'earliest'
-          : { offset: Number(options.start) };
+    // No --start: the broker's default, `latest` for an ephemeral subscription (like
+    // `nats sub`: what comes from now on), `earliest` for a new durable one; an existing
+    // durable one goes on where it stands.
+    const start = options.start === undefined ? undefined : parseStartPosition(options.start);
     const subscription = await client.subscribe(stream, {
       ...(options.subscription === undefined ? {} : { subscription: options.subscription }),
       ...(options.filter === undefined ? {} : { filter: options.filter }),
@@ -168,7 +170,7 @@ export async function subscribeCommand(
       ...(options.maxDeliveries === undefined ? {} : { maxDeliveries: options.maxDeliveries }),
       ...(options.deadLetter === undefined ? {} : { deadLetter: options.deadLetter }),
       ...(options.backoffMs === undefined ? {} : { backoff: [options.backoffMs] }),
-      start,
+      ...(start === undefined ? {} : { start }),
     });
     const stop = () => void subscription.close();
     process.once('SIGINT', stop);
@@ -226,6 +228,28 @@ export async function deadLetterList(
         `[${letter.stream}/${letter.partition}@${letter.offset}] ${letter.reason} after ${letter.deliveries} deliveries${error} from ${letter.origin.stream}/${letter.origin.partition}@${letter.origin.offset} ${letter.origin.subject}: ${Buffer.from(letter.body).toString('utf8')}`,
       );
     }
+  });
+}
+
+export interface DeadLetterRemoveOptions {
+  readonly limit?: number;
+  readonly originStream?: string;
+  readonly reason?: DeadLetterReason;
+}
+
+/** Deletes dead letters published to `subject` (all, or the selection) without re-driving them. */
+export async function deadLetterRemove(
+  url: string,
+  subject: string,
+  options: DeadLetterRemoveOptions,
+): Promise<void> {
+  await withClient(url, async (client) => {
+    const { deleted } = await client.deadLetters.delete(subject, {
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.originStream === undefined ? {} : { originStream: options.originStream }),
+      ...(options.reason === undefined ? {} : { reason: options.reason }),
+    });
+    console.log(`deleted ${deleted} dead letter(s) from ${subject}`);
   });
 }
 

@@ -12,13 +12,18 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isWeirError } from '../util/index.js';
 import { HTTP_PORT_DEFAULT, SERVER_PORT_DEFAULT } from '../limits.js';
 import { isLogLevel, type LogLevel } from '../server/index.js';
-import type { FsyncPolicy, StreamOptions } from '../protocol/index.js';
+import type { DeadLetterReason, FsyncPolicy, StreamOptions } from '../protocol/index.js';
 import { runDemo } from './demo.js';
 import { serve } from './serve.js';
 import { benchCommand } from './bench-command.js';
+import { collect, integer, urlOption } from './command-options.js';
+import { registerQueueCommands } from './queue-program.js';
+import { replyCommand } from './reply-command.js';
+import { registerSubscriptionCommands } from './subscription-program.js';
 import {
   deadLetterList,
   deadLetterRedrive,
+  deadLetterRemove,
   publishCommand,
   requestCommand,
   streamAdd,
@@ -34,28 +39,13 @@ const { version } = JSON.parse(
 ) as {
   version: string;
 };
-const URL_DEFAULT = process.env.WEIR_URL ?? `weir://127.0.0.1:${SERVER_PORT_DEFAULT}`;
-
-function integer(name: string, min = 0) {
-  return (value: string): number => {
-    const number = Number(value);
-    if (!Number.isSafeInteger(number) || number < min)
-      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}`);
-    return number;
-  };
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
-
-const urlOption = () =>
-  new Option('--url <url>', 'server address (env WEIR_URL)').default(URL_DEFAULT);
-
 const program = new Command('weir')
   .description('Weir — a durable message broker')
   .version(version, '-v, --version')
   .showHelpAfterError()
+  // `weir sub STREAM --start …` and `weir sub seek STREAM NAME --start …` both have --start:
+  // an option after a subcommand's name belongs to the subcommand.
+  .enablePositionalOptions()
   .configureOutput({ outputError: (text, write) => write(text) });
 
 program
@@ -163,7 +153,10 @@ stream
   .command('info <name>')
   .description('a stream’s configuration and state')
   .addOption(urlOption())
-  .action(async (name: string, options: { url: string }) => streamInfo(options.url, name));
+  .option('--json', 'print JSON', false)
+  .action(async (name: string, options: { url: string; json: boolean }) =>
+    streamInfo(options.url, name, options.json),
+  );
 stream
   .command('rm <name>')
   .description('delete a stream, its messages and subscriptions')
@@ -204,13 +197,20 @@ program
     },
   );
 
-program
+registerQueueCommands(program);
+
+const sub = program
   .command('sub <stream>')
-  .description('print messages of a stream as they come, acking each')
+  .description(
+    'print messages of a stream as they come, acking each (ls, info, rm, seek: manage subscriptions)',
+  )
   .addOption(urlOption())
   .option('--subscription <name>', 'durable subscription name (default: ephemeral)')
   .option('--filter <pattern>', 'subject filter inside the stream')
-  .option('--start <position>', 'earliest, latest or an offset (for a new subscription)')
+  .option(
+    '--start <position>',
+    'earliest, latest, an offset (N or PARTITION:N) or an ISO 8601 time, for a new subscription (default: latest, or earliest for a new durable one)',
+  )
   .option('--count <n>', 'stop after this many messages', integer('count', 1))
   .option('--timeout-ms <ms>', 'stop after this long without a message', integer('timeout-ms', 1))
   .option('--no-ack', 'at-most-once: do not ack')
@@ -246,6 +246,8 @@ program
     },
   );
 
+registerSubscriptionCommands(sub);
+
 program
   .command('request <subject> [body]')
   .description('send a request and print the reply')
@@ -257,6 +259,31 @@ program
       body: string | undefined,
       options: { url: string; timeoutMs: number },
     ) => requestCommand(options.url, subject, body ?? '', options.timeoutMs),
+  );
+
+program
+  .command('reply <subject> [body]')
+  .description('answer requests to a subject with the body given (default: echo the request)')
+  .addOption(urlOption())
+  .option('--stream <name>', 'stream the requests are stored in (default: the one capturing it)')
+  .option('--subscription <name>', 'join this durable subscription (default: ephemeral)')
+  .option('--count <n>', 'stop after answering this many', integer('count', 1))
+  .option('--timeout-ms <ms>', 'stop after this long without a request', integer('timeout-ms', 1))
+  .action(
+    async (
+      subject: string,
+      body: string | undefined,
+      options: {
+        url: string;
+        stream?: string;
+        subscription?: string;
+        count?: number;
+        timeoutMs?: number;
+      },
+    ) => {
+      const { url, ...rest } = options;
+      await replyCommand(url, subject, body, rest);
+    },
   );
 
 const dlq = program.command('dlq').description('dead letters');
@@ -277,6 +304,30 @@ dlq
   .option('--rate <per-second>', 'publishes per second', integer('rate', 1))
   .action(async (subject: string, options: { url: string; limit?: number; rate?: number }) =>
     deadLetterRedrive(options.url, subject, options.limit, options.rate),
+  );
+
+dlq
+  .command('rm <subject>')
+  .description('delete dead letters published to a subject, without re-driving them')
+  .addOption(urlOption())
+  .option('--limit <n>', 'at most this many', integer('limit', 1))
+  .option('--origin-stream <stream>', 'only those that came from this stream')
+  .addOption(
+    new Option('--reason <reason>', 'only those dead-lettered for this reason').choices([
+      'max-deliveries',
+      'terminated',
+      'expired',
+      'overflow',
+    ]),
+  )
+  .action(
+    async (
+      subject: string,
+      options: { url: string; limit?: number; originStream?: string; reason?: DeadLetterReason },
+    ) => {
+      const { url, ...rest } = options;
+      await deadLetterRemove(url, subject, rest);
+    },
   );
 
 program

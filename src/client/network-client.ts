@@ -26,12 +26,15 @@ import { readDeliveredMessage, writePublishEntry } from '../protocol/frames.js';
 import {
   WeirError,
   isWeirError,
+  openQueue,
   type Body,
   type Client,
   type DeadLettersApi,
   type Message,
   type PublishOptions,
   type PublishReceipt,
+  type Queue,
+  type QueueOptions,
   type RequestOptions,
   type StreamsApi,
   type SubscribeOptions,
@@ -235,6 +238,12 @@ export class NetworkClient implements Client {
         },
       });
     });
+  }
+
+  /** A work queue built from existing calls (protocol/queue.ts): no opcode of its own. */
+  queue(name: string, options?: QueueOptions): Promise<Queue> {
+    if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
+    return openQueue(this, name, options);
   }
 
   close(): Promise<void> {

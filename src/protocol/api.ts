@@ -484,6 +484,68 @@ export interface RequestOptions extends Omit<PublishOptions, 'replyTo' | 'correl
 }
 
 // ---------------------------------------------------------------------------------------
+// Queues (sugar: a work-queue stream with one shared durable subscription, queue.ts)
+// ---------------------------------------------------------------------------------------
+
+/** The subscription options that belong to a queue (`queue.ts` splits them off). */
+export type QueueSubscriptionOptionName =
+  | 'leaseMs'
+  | 'maxDeliveries'
+  | 'deadLetter'
+  | 'deadLetterExpired'
+  | 'deadLetterOverflow'
+  | 'backoff'
+  | 'maxInFlightTotal';
+
+/**
+ * Options of `client.queue`: the stream's (except `subjects` and `retention`, which make it a
+ * queue) and the shared subscription's. Used when the queue is created; given again, they
+ * must agree with it (STREAM_EXISTS / SUBSCRIPTION_EXISTS otherwise). Without stream options
+ * an existing queue is opened with the stream settings it has.
+ */
+export interface QueueOptions
+  extends
+    Omit<StreamOptions, 'subjects' | 'retention'>,
+    Pick<SubscribeOptions, QueueSubscriptionOptionName> {}
+
+/** Options of `queue.consume`: what belongs to one worker. */
+export interface QueueConsumeOptions {
+  /** Deliveries this worker holds unsettled (prefetch). Default 1000. */
+  readonly maxInFlight?: number;
+}
+
+export interface QueueInfo {
+  readonly name: string;
+  /** Messages stored and not yet settled (acked, terminated or dead-lettered). */
+  readonly messages: number;
+  /** Messages not yet settled (delivered or not), an upper bound. */
+  readonly pending: number;
+  /** Delivered to a worker and not settled yet. */
+  readonly inFlight: number;
+  /** Waiting for a retry delay or a deliverAt. */
+  readonly delayed: number;
+  /** Workers attached now. */
+  readonly consumers: number;
+  readonly deadLettered: number;
+  /** The underlying stream and subscription, for everything else. */
+  readonly stream: StreamInfo;
+  readonly subscription: SubscriptionInfo;
+}
+
+export interface Queue {
+  readonly name: string;
+  /** Adds a message to the queue (subject = the queue's name). */
+  publish(body: Body, options?: PublishOptions): Promise<PublishReceipt>;
+  /** One worker: iterate it, ack (done), nack (retry later) or term (dead-letter) each message. */
+  consume(options?: QueueConsumeOptions): Promise<Subscription>;
+  info(): Promise<QueueInfo>;
+  /** Removes every message; workers stay attached. */
+  purge(): Promise<void>;
+  /** Deletes the queue, its messages and its subscription; its workers end. */
+  delete(): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------
 // The client
 // ---------------------------------------------------------------------------------------
 
@@ -496,6 +558,11 @@ export interface Client {
   subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription>;
   /** Publishes with replyTo = this client's inbox and waits for the reply. */
   request(subject: string, body: Body, options?: RequestOptions): Promise<Message>;
+  /**
+   * Creates (idempotently) or opens the work queue `name`: a stream `name` capturing `name`
+   * and `name.>` with `work-queue` retention and one shared durable subscription `name`.
+   */
+  queue(name: string, options?: QueueOptions): Promise<Queue>;
   readonly closed: boolean;
   /** Closes this client's consumers (handing their leases back), ephemeral subscriptions and inbox. */
   close(): Promise<void>;

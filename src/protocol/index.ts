@@ -8,3 +8,4 @@ export {
   isWeirError,
   type ErrorCode,
 } from '../util/index.js';
+export { openQueue, QUEUE_SUBSCRIPTION_OPTION_NAMES } from './queue.js';

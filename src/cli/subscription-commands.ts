@@ -1,0 +1,77 @@
+/** `weir sub ls | info | rm | seek`: a stream's subscriptions, through the SDK. */
+import type { SubscriptionInfo } from '../protocol/index.js';
+import { withClient } from './client-commands.js';
+import { parseStartPosition } from './start-position.js';
+
+/** Messages not yet settled in each partition: end offset minus ack floor. */
+function lag(info: SubscriptionInfo): number {
+  let total = 0;
+  for (const partition of info.partitions) total += partition.endOffset - partition.ackFloor;
+  return total;
+}
+
+function subscriptionLine(info: SubscriptionInfo): string {
+  const kind = info.durable ? 'durable' : 'ephemeral';
+  return `${info.name.padEnd(24)} ${kind.padEnd(9)} ${info.config.mode.padEnd(10)} ${String(info.consumers).padStart(4)} consumers  lag ${lag(info)}  pending ${info.pending}  in flight ${info.inFlight}  delayed ${info.delayed}`;
+}
+
+export function formatSubscriptionInfo(info: SubscriptionInfo): string {
+  const config = info.config;
+  const lines = [
+    `subscription   ${info.name} on ${info.stream} (${info.durable ? 'durable' : 'ephemeral'})`,
+    `mode           ${config.mode}, ack ${config.ack}, lease ${config.leaseMs} ms`,
+    `filter         ${config.filter.length === 0 ? 'every message' : config.filter.join(', ')}`,
+    `dead letters   ${config.deadLetter ?? 'none'}, max deliveries ${config.maxDeliveries ?? 'no limit'}`,
+    `consumers      ${info.consumers}`,
+    `lag            ${lag(info)}`,
+    `pending        ${info.pending}`,
+    `in flight      ${info.inFlight}`,
+    `delayed        ${info.delayed}`,
+    `since open     ${info.delivered} delivered, ${info.redelivered} redelivered, ${info.acked} acked, ${info.deadLettered} dead-lettered, ${info.expired} expired, ${info.dropped} dropped`,
+    '',
+    `${'partition'.padStart(9)} ${'ack floor'.padStart(12)} ${'end'.padStart(12)} ${'lag'.padStart(12)}`,
+  ];
+  for (const partition of info.partitions) {
+    lines.push(
+      `${String(partition.partition).padStart(9)} ${String(partition.ackFloor).padStart(12)} ${String(partition.endOffset).padStart(12)} ${String(partition.endOffset - partition.ackFloor).padStart(12)}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export async function subscriptionList(url: string, stream: string, json: boolean): Promise<void> {
+  await withClient(url, async (client) => {
+    const subscriptions = await client.subscriptions.list(stream);
+    if (json) console.log(JSON.stringify(subscriptions));
+    else if (subscriptions.length === 0) console.log(`no subscriptions on ${stream}`);
+    else for (const info of subscriptions) console.log(subscriptionLine(info));
+  });
+}
+
+export async function subscriptionInfo(
+  url: string,
+  stream: string,
+  name: string,
+  json: boolean,
+): Promise<void> {
+  await withClient(url, async (client) => {
+    const info = await client.subscriptions.info(stream, name);
+    console.log(json ? JSON.stringify(info, null, 2) : formatSubscriptionInfo(info));
+  });
+}
+
+export async function subscriptionRemove(url: string, stream: string, name: string): Promise<void> {
+  await withClient(url, (client) => client.subscriptions.delete(stream, name));
+  console.log(`deleted subscription ${name} of ${stream}`);
+}
+
+export async function subscriptionSeek(
+  url: string,
+  stream: string,
+  name: string,
+  start: string,
+): Promise<void> {
+  const position = parseStartPosition(start);
+  await withClient(url, (client) => client.subscriptions.seek(stream, name, position));
+  console.log(`moved subscription ${name} of ${stream} to ${start}`);
+}

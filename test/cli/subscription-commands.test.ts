@@ -1,0 +1,92 @@
+/** `weir sub`: where it starts, --start times, and ls / info / rm / seek. */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { eventually } from '../broker/semantics/harness.js';
+import { withCli } from './cli-fixture.js';
+
+test('weir sub STREAM without --subscription starts at latest, like nats sub', () =>
+  withCli(async ({ client, start }) => {
+    await client.streams.create('events', { fsync: 'never' });
+    await client.publish('events', 'old');
+    const running = start(['sub', 'events', '--count', '1']);
+    // Wait for its ephemeral subscription before publishing what it must see.
+    await eventually(
+      async () => (await client.subscriptions.list('events')).length === 1,
+      undefined,
+      'the CLI subscribed',
+    );
+    await client.publish('events', 'new');
+    const result = await running.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /: new$/m);
+    assert.doesNotMatch(result.stdout, /old/);
+  }));
+
+test('weir sub --start takes an ISO 8601 time; garbage exits 2 naming --start', () =>
+  withCli(async ({ client, run }) => {
+    await client.streams.create('events', { fsync: 'never' });
+    await client.publish('events', 'first');
+    const fromTime = await run([
+      'sub',
+      'events',
+      '--start',
+      '2000-01-01T00:00:00Z',
+      '--count',
+      '1',
+    ]);
+    assert.equal(fromTime.code, 0, fromTime.stderr);
+    assert.match(fromTime.stdout, /\[events\/0@0\] events \(delivery 1\): first/);
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    const fromFuture = await run(['sub', 'events', '--start', future, '--timeout-ms', '200']);
+    assert.equal(fromFuture.code, 0, fromFuture.stderr);
+    assert.equal(fromFuture.stdout, '');
+    const garbage = await run(['sub', 'events', '--start', 'yesterday']);
+    assert.equal(garbage.code, 2);
+    assert.match(garbage.stderr, /INVALID_ARGUMENT: --start must be/);
+  }));
+
+test('weir sub ls / info show lag, pending, in flight and delayed; seek and rm act', () =>
+  withCli(async ({ client, run }) => {
+    await client.streams.create('orders', { fsync: 'never', partitions: 2 });
+    const consumer = await client.subscribe('orders', { subscription: 'billing' });
+    for (let index = 0; index < 4; index++)
+      await client.publish('orders', `o${index}`, { key: `k${index}` });
+    const held = await consumer.receive({ timeoutMs: 5000 });
+    assert.ok(held);
+    const list = await run(['sub', 'ls', 'orders']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(
+      list.stdout,
+      /^billing +durable +shared +1 consumers {2}lag 4 {2}pending 4 {2}in flight \d+ {2}delayed 0$/m,
+    );
+    const info = await run(['sub', 'info', 'orders', 'billing']);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /^lag +4$/m);
+    assert.match(info.stdout, /^in flight +[1-9]\d*$/m);
+    assert.match(info.stdout, /^delayed +0$/m);
+    // One line per partition: partition, ack floor, end, lag; the lags add up to 4.
+    const rows = [...info.stdout.matchAll(/^ +(\d) +(\d+) +(\d+) +(\d+)$/gm)];
+    assert.equal(rows.length, 2);
+    assert.equal(
+      rows.reduce((sum, row) => sum + Number(row[4]), 0),
+      4,
+    );
+    const json = await run(['sub', 'info', 'orders', 'billing', '--json']);
+    assert.equal((JSON.parse(json.stdout) as { name: string }).name, 'billing');
+    await held.ack();
+    await consumer.close();
+
+    const seek = await run(['sub', 'seek', 'orders', 'billing', '--start', 'latest']);
+    assert.equal(seek.code, 0, seek.stderr);
+    assert.equal((await client.subscriptions.info('orders', 'billing')).pending, 0);
+    const badSeek = await run(['sub', 'seek', 'orders', 'billing', '--start', 'soon']);
+    assert.equal(badSeek.code, 2);
+    assert.match(badSeek.stderr, /--start/);
+
+    const removed = await run(['sub', 'rm', 'orders', 'billing']);
+    assert.equal(removed.code, 0, removed.stderr);
+    assert.deepEqual((await client.streams.info('orders')).subscriptions, []);
+    const missing = await run(['sub', 'info', 'orders', 'billing']);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /SUBSCRIPTION_NOT_FOUND/);
+  }));
