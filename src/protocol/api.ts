@@ -405,6 +405,15 @@ export interface Subscription extends AsyncIterable<Message> {
 // Dead letters and request-reply
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Headers the broker puts on a request. `deadline`: when the requester gives up, in ms since
+ * the epoch on the broker's clock; the request also expires then (its ttl is the timeout),
+ * so no responder gets it later. A responder may skip work whose deadline has passed.
+ */
+export const REQUEST_HEADERS = {
+  deadline: 'weir-deadline',
+} as const;
+
 /** Headers the broker sets on a dead letter. */
 export const DEAD_LETTER_HEADERS = {
   reason: 'weir-dead-reason',
