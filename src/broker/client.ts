@@ -8,6 +8,7 @@ import type {
   Client,
   DeadLettersApi,
   Message,
+  PublishInput,
   PublishOptions,
   PublishReceipt,
   RequestOptions,
@@ -30,12 +31,7 @@ import { integerIn, rejection } from './option-checks.js';
 import type { Inbox } from './request-reply.js';
 import type { PartitionLog } from '../storage/index.js';
 
-/** One message of a batch publish. */
-export interface PublishInput {
-  readonly subject: string;
-  readonly body: Body;
-  readonly options?: PublishOptions | undefined;
-}
+export type { PublishInput } from '../protocol/index.js';
 
 export class InProcessClient implements Client {
   readonly id: string;
