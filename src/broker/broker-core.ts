@@ -81,6 +81,7 @@ export class BrokerCore {
   readonly #streams = new Map<string, Stream>();
   readonly #router = new Router<Stream>();
   readonly #inboxes = new Map<string, Inbox>();
+  #repliesDropped = 0;
   readonly #admin = new Lane();
   #nextSequence = 1;
   #nextConsumerId = 1;
@@ -104,6 +105,11 @@ export class BrokerCore {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Replies dropped: their inbox was gone or their request had given up. */
+  get repliesDropped(): number {
+    return this.#repliesDropped;
   }
 
   now(): number {
@@ -343,9 +349,11 @@ export class BrokerCore {
 
   #routeOrThrow(message: EncodedMessage, now: number): Promise<PublishReceipt> {
     if (isInboxSubject(message.subject)) {
+      // A reply to an inbox that is gone (its client closed or disconnected) or to a request
+      // that gave up is dropped and counted: the requester can no longer take it, and the
+      // responder must not die of it.
       const inbox = this.#inboxes.get(message.subject);
-      if (!inbox) throw new WeirError('NO_ROUTE', `no client has the inbox ${message.subject}`);
-      inbox.deliver(message, now);
+      if (!inbox || !inbox.deliver(message, now)) this.#repliesDropped++;
       return Promise.resolve({
         stream: '',
         partition: -1,

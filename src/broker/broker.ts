@@ -97,6 +97,11 @@ export class Broker {
     return this.#closing !== null;
   }
 
+  /** Replies dropped because their requester was gone (closed, disconnected, timed out). */
+  get repliesDropped(): number {
+    return this.#core.repliesDropped;
+  }
+
   /** A client that talks to this broker in-process (the same interface as a network client). */
   connect(): Client {
     if (this.#closing) throw new WeirError('CLOSED', 'the broker is closed');

@@ -8,6 +8,7 @@ import type {
   Client,
   DeadLettersApi,
   Message,
+  PublishInput,
   PublishOptions,
   PublishReceipt,
   Queue,
@@ -24,7 +25,7 @@ import {
   REQUEST_TIMEOUT_MS_MAX,
 } from '../limits.js';
 import { toWeirError, WeirError } from '../util/index.js';
-import { openQueue, UNCONFIRMED_RECEIPT } from '../protocol/index.js';
+import { openQueue, REQUEST_HEADERS, UNCONFIRMED_RECEIPT } from '../protocol/index.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Consumer } from './consumer.js';
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from './dead-letter-admin.js';
@@ -32,12 +33,7 @@ import { integerIn, rejection } from './option-checks.js';
 import type { Inbox } from './request-reply.js';
 import type { PartitionLog } from '../storage/index.js';
 
-/** One message of a batch publish. */
-export interface PublishInput {
-  readonly subject: string;
-  readonly body: Body;
-  readonly options?: PublishOptions | undefined;
-}
+export type { PublishInput } from '../protocol/index.js';
 
 export class InProcessClient implements Client {
   readonly id: string;
@@ -189,9 +185,24 @@ export class InProcessClient implements Client {
           ? REQUEST_TIMEOUT_MS_DEFAULT
           : integerIn(given, 'timeoutMs', 1, REQUEST_TIMEOUT_MS_MAX);
       const inbox = (this.#inbox ??= this.#core.openInbox(this.id));
+      // The request carries its deadline and expires with it: a stored request whose
+      // requester gave up is never delivered to a responder that comes later.
+      const deadline = this.#core.now() + timeoutMs;
+      const givenTtlMs = publishOptions.ttlMs;
+      // A shorter ttl is kept; a bad one is left for the codec to refuse, naming it.
+      const ttlMs =
+        typeof givenTtlMs === 'number' && givenTtlMs >= timeoutMs
+          ? timeoutMs
+          : (givenTtlMs ?? timeoutMs);
+      const headers = publishOptions.headers;
+      if (headers !== undefined && (typeof headers !== 'object' || headers === null)) {
+        throw new WeirError('INVALID_ARGUMENT', 'headers must be an object of strings');
+      }
       return inbox.request(timeoutMs, (correlationId) =>
         this.#core.publish(subject, body, {
           ...publishOptions,
+          headers: { ...headers, [REQUEST_HEADERS.deadline]: String(deadline) },
+          ttlMs,
           replyTo: inbox.subject,
           correlationId,
         }),

@@ -83,11 +83,11 @@ export function checkName(value: unknown, field: string): string {
 }
 
 const STRING_OPTIONS = ['key', 'id', 'replyTo', 'correlationId'] as const;
-/** Request options are publish options plus timeoutMs. */
-const PUBLISH_OPTIONS: ReadonlySet<string> = new Set([...PUBLISH_OPTION_NAMES, 'timeoutMs']);
+/** Publish options only: timeoutMs is a request option (the request path takes it off first). */
+const PUBLISH_OPTIONS: ReadonlySet<string> = PUBLISH_OPTION_NAMES;
 const NUMBER_OPTIONS = ['delayMs', 'deliverAt', 'ttlMs', 'priority'] as const;
 
-/** Publish (and request) options: types only; returns {} for undefined or null. */
+/** Publish options (and a request's, less timeoutMs): types only; {} for undefined or null. */
 export function checkPublishOptions(options: unknown): PublishOptions {
   if (options === undefined || options === null) return {};
   if (!isRecord(options)) throw invalid('publish options must be an object');

@@ -21,6 +21,7 @@ import {
   REQUEST_TIMEOUT_MS_MAX,
 } from '../limits.js';
 import { Reader } from '../protocol/codec.js';
+import { toWeirError } from '../util/index.js';
 import { OPCODES } from '../protocol/frame.js';
 import { readDeliveredMessage, writePublishEntry } from '../protocol/frames.js';
 import {
@@ -31,6 +32,7 @@ import {
   type Client,
   type DeadLettersApi,
   type Message,
+  type PublishInput,
   type PublishOptions,
   type PublishReceipt,
   type Queue,
@@ -156,6 +158,22 @@ export class NetworkClient implements Client {
     const receipt = this.#publisher.enqueue(subject, bytes, checked);
     this.#scheduleFlush();
     return receipt;
+  }
+
+  /**
+   * Queues every entry at once, in order, so that they leave in one PUBLISH frame (more than
+   * one only past PUBLISH_BATCH_MESSAGES_MAX, the frame limit or the in-flight window), and
+   * resolves with each entry's receipt or error, as the embedded client does.
+   */
+  publishBatch(entries: readonly PublishInput[]): Promise<(PublishReceipt | WeirError)[]> {
+    if (!Array.isArray(entries)) {
+      return rejectWith(new WeirError('INVALID_ARGUMENT', 'entries must be an array'));
+    }
+    return Promise.all(
+      entries.map((entry: PublishInput) =>
+        this.publish(entry.subject, entry.body, entry.options).catch(toWeirError),
+      ),
+    );
   }
 
   async subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription> {

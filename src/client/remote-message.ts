@@ -120,7 +120,18 @@ export class RemoteMessage implements Message {
   }
 
   #settle(kind: SettleKind, value: number, reason: string | null): Promise<void> {
-    if (this.#settler === null) return Promise.resolve();
+    if (this.#settler === null) {
+      // A reply (partition -1) was never stored: settling it does nothing. A delivery of an
+      // `ack: 'none'` subscription was settled when the broker handed it over: ack is a no-op,
+      // nack / term / extend are MESSAGE_SETTLED, as embedded.
+      if (kind === 'ack' || this.partition < 0) return Promise.resolve();
+      return Promise.reject(
+        new WeirError(
+          'MESSAGE_SETTLED',
+          `message ${this.partition}/${this.offset} was settled when delivered (ack: 'none')`,
+        ),
+      );
+    }
     return this.#settler.settle(this, kind, value, reason);
   }
 }

@@ -7,6 +7,7 @@
  * Concurrency: every method may be called concurrently from any number of async tasks.
  * Every refusal is a `WeirError` with a stable `code` (see docs/errors.md).
  */
+import type { WeirError } from '../util/index.js';
 
 // ---------------------------------------------------------------------------------------
 // Values
@@ -405,6 +406,15 @@ export interface Subscription extends AsyncIterable<Message> {
 // Dead letters and request-reply
 // ---------------------------------------------------------------------------------------
 
+/**
+ * Headers the broker puts on a request. `deadline`: when the requester gives up, in ms since
+ * the epoch on the broker's clock; the request also expires then (its ttl is the timeout),
+ * so no responder gets it later. A responder may skip work whose deadline has passed.
+ */
+export const REQUEST_HEADERS = {
+  deadline: 'weir-deadline',
+} as const;
+
 /** Headers the broker sets on a dead letter. */
 export const DEAD_LETTER_HEADERS = {
   reason: 'weir-dead-reason',
@@ -549,12 +559,25 @@ export interface Queue {
 // The client
 // ---------------------------------------------------------------------------------------
 
+/** One message of a batch publish. */
+export interface PublishInput {
+  readonly subject: string;
+  readonly body: Body;
+  readonly options?: PublishOptions | undefined;
+}
+
 export interface Client {
   readonly streams: StreamsApi;
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
   /** Stores the message in every stream capturing the subject (NO_ROUTE if none). */
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
+  /**
+   * Publishes `entries` in order (over TCP in one PUBLISH frame when they fit) and resolves,
+   * once every one is settled, with each entry's receipt or WeirError, in order: one refused
+   * entry fails only itself. Unconfirmed entries (`confirm: false`) get the unconfirmed receipt.
+   */
+  publishBatch(entries: readonly PublishInput[]): Promise<(PublishReceipt | WeirError)[]>;
   subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription>;
   /** Publishes with replyTo = this client's inbox and waits for the reply. */
   request(subject: string, body: Body, options?: RequestOptions): Promise<Message>;

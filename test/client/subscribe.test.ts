@@ -134,18 +134,22 @@ test(
   },
 );
 
-test('with ack none, settling resolves at once and sends nothing', options, async () => {
-  await withClient(async (fake, client) => {
-    fake.addStream('orders');
-    await client.publish('orders', 'x');
-    const subscription = await client.subscribe('orders', { subscription: 'w', ack: 'none' });
-    const message = (await subscription.receive({ timeoutMs: 2000 }))!;
-    await message.ack();
-    await message.nack();
-    await delay(20);
-    assert.equal(fake.framesOf(OPCODES.SETTLE).length, 0);
-  });
-});
+test(
+  'with ack none, ack resolves at once, nack is MESSAGE_SETTLED (as embedded), nothing is sent',
+  options,
+  async () => {
+    await withClient(async (fake, client) => {
+      fake.addStream('orders');
+      await client.publish('orders', 'x');
+      const subscription = await client.subscribe('orders', { subscription: 'w', ack: 'none' });
+      const message = (await subscription.receive({ timeoutMs: 2000 }))!;
+      await message.ack();
+      await assert.rejects(message.nack(), { code: 'MESSAGE_SETTLED' });
+      await delay(20);
+      assert.equal(fake.framesOf(OPCODES.SETTLE).length, 0);
+    });
+  },
+);
 
 test(
   'receive times out with null; close() sends UNSUBSCRIBE, ends iteration, and settling then fails with MESSAGE_SETTLED (as embedded)',

@@ -1,7 +1,16 @@
 /** Request-reply over a per-client inbox with correlation ids; TIMEOUT without a reply. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { eventually, rejectsWith, sleep, withBroker, type HarnessFactory } from './harness.js';
+import { REQUEST_HEADERS } from '../../../src/protocol/index.js';
+import {
+  eventually,
+  expectNothing,
+  rejectsWith,
+  sleep,
+  WAIT_MS,
+  withBroker,
+  type HarnessFactory,
+} from './harness.js';
 
 export function requestReplySuite(factory: HarnessFactory): void {
   describe('request-reply', () => {
@@ -58,6 +67,61 @@ export function requestReplySuite(factory: HarnessFactory): void {
         assert.equal(settled, false, 'the request timed out before its time');
         clock.advance(1_000);
         await failed;
+      }));
+
+    test('a request whose requester timed out is never delivered to a later responder', () =>
+      withBroker(factory, async ({ client, connect, clock }) => {
+        await client.streams.create('rpc', { subjects: ['rpc.>'] });
+        const request = client.request('rpc.late', 'hello?', { timeoutMs: 100 });
+        const failed = rejectsWith(request, 'TIMEOUT');
+        await eventually(async () => (await client.streams.info('rpc')).messages === 1);
+        clock.advance(200);
+        await failed;
+        const server = await connect();
+        const requests = await server.subscribe('rpc', { subscription: 'late-responder' });
+        await expectNothing(requests);
+        await requests.close();
+      }));
+
+    test('a request carries its deadline in the weir-deadline header', () =>
+      withBroker(factory, async ({ client, connect, clock }) => {
+        await client.streams.create('rpc', { subjects: ['rpc.>'] });
+        const server = await connect();
+        const requests = await server.subscribe('rpc', { subscription: 'deadline' });
+        const before = clock.now();
+        const reply = client.request('rpc.deadline', 'x', { timeoutMs: 5000 });
+        const message = await requests.receive({ timeoutMs: WAIT_MS });
+        assert.ok(message);
+        const deadline = Number(message.headers[REQUEST_HEADERS.deadline]);
+        // Over TCP the server gets what is left of the timeout, a little less.
+        assert.ok(deadline > before + 4000 && deadline <= before + 5000, String(deadline));
+        await message.respond('ok');
+        await message.ack();
+        assert.equal((await reply).text(), 'ok');
+      }));
+
+    test('respond() to a requester that closed resolves: the reply is dropped', () =>
+      withBroker(factory, async ({ client, connect }) => {
+        await client.streams.create('rpc', { subjects: ['rpc.>'] });
+        const requester = await connect();
+        const requests = await client.subscribe('rpc', { subscription: 'gone' });
+        const waiting = rejectsWith(
+          requester.request('rpc.gone', 'x', { timeoutMs: 5000 }),
+          'CLOSED',
+        );
+        const message = await requests.receive({ timeoutMs: WAIT_MS });
+        assert.ok(message);
+        await requester.close();
+        await waiting;
+        await message.respond('too late');
+        await message.ack();
+        // The responder carries on: the next request is answered.
+        const again = client.request('rpc.next', 'y', { timeoutMs: 5000 });
+        const next = await requests.receive({ timeoutMs: WAIT_MS });
+        assert.ok(next);
+        await next.respond('answered');
+        await next.ack();
+        assert.equal((await again).text(), 'answered');
       }));
 
     test('a request to a subject no stream captures fails with NO_ROUTE', () =>

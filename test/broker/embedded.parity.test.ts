@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { paritySuite } from './semantics/parity.js';
+
+paritySuite(embedded);
