@@ -141,8 +141,8 @@ export function acksLeasesSuite(factory: HarnessFactory): void {
         await expectNothing(subscription);
       }));
 
-    test('closing a consumer, or its client, hands its leases back at once', () =>
-      withBroker(factory, async ({ client, connect }) => {
+    test('closing a consumer, or its client, hands its taken leases back after the backoff', () =>
+      withBroker(factory, async ({ client, clock, connect }) => {
         await client.streams.create('tasks', { subjects: ['tasks'] });
         const other = await connect();
         const leaving = await other.subscribe('tasks', { subscription: 'w' });
@@ -151,6 +151,8 @@ export function acksLeasesSuite(factory: HarnessFactory): void {
         await other.close();
         assert.equal(await leaving.receive({ timeoutMs: 10 }), null);
         const staying = await client.subscribe('tasks', { subscription: 'w' });
+        // Taken and unsettled: they failed as a nack would, so the backoff applies.
+        clock.advance(BACKOFF_INITIAL_MS_DEFAULT);
         const again = await receiveN(staying, 3, 1000);
         assert.deepEqual(
           again.map((message) => [message.text(), message.deliveryCount]),
