@@ -2,8 +2,9 @@
  * One consumer of a subscription: what `subscribe` returns. It holds at most `maxInFlight`
  * unsettled deliveries (its credit); the subscription hands it messages only while it has
  * credit, which is the backpressure: a consumer that does not read stops getting messages.
- * Deliveries wait in a buffer until `receive` / the iterator takes them; a delivery whose
- * lease passed back meanwhile (lease expiry, seek) is skipped when taken.
+ * Deliveries wait in a buffer until `receive` / the iterator takes them; the lease starts at
+ * the take (a buffered delivery holds none and goes back uncounted when the consumer leaves).
+ * A delivery passed back meanwhile (seek) is skipped when taken.
  *
  * Concurrency: any number of receive() calls may wait at once (bounded); they are served in
  * call order.
