@@ -2,8 +2,9 @@
  * One consumer of a subscription: what `subscribe` returns. It holds at most `maxInFlight`
  * unsettled deliveries (its credit); the subscription hands it messages only while it has
  * credit, which is the backpressure: a consumer that does not read stops getting messages.
- * Deliveries wait in a buffer until `receive` / the iterator takes them; a delivery whose
- * lease passed back meanwhile (lease expiry, seek) is skipped when taken.
+ * Deliveries wait in a buffer until `receive` / the iterator takes them; the lease starts at
+ * the take (a buffered delivery holds none and goes back uncounted when the consumer leaves).
+ * A delivery passed back meanwhile (seek) is skipped when taken.
  *
  * Concurrency: any number of receive() calls may wait at once (bounded); they are served in
  * call order.
@@ -41,6 +42,7 @@ export class Consumer implements Subscription, EntryHolder {
   #head = 0;
   readonly #receivers: Receiver[] = [];
   #closed = false;
+  #defersTakes = false;
   readonly #onClose: (consumer: Consumer) => void;
 
   constructor(options: {
@@ -72,7 +74,7 @@ export class Consumer implements Subscription, EntryHolder {
     while (this.#receivers.length > 0) {
       const receiver = this.#receivers.shift()!;
       if (receiver.timer) clearTimeout(receiver.timer);
-      if (this.#host.take(message)) {
+      if (this.#takeOrCheck(message)) {
         receiver.resolve(message);
         return;
       }
@@ -101,9 +103,29 @@ export class Consumer implements Subscription, EntryHolder {
         this.#buffer = this.#buffer.slice(this.#head);
         this.#head = 0;
       }
-      if (this.#host.take(message)) return message;
+      if (this.#takeOrCheck(message)) return message;
     }
     return null;
+  }
+
+  #takeOrCheck(message: DeliveredMessage): boolean {
+    return this.#defersTakes ? message.current : this.#host.take(message);
+  }
+
+  /**
+   * From now on receive / tryReceive hand deliveries out without taking them (no lease
+   * starts); the caller takes each with `take` when its own user code receives it. The TCP
+   * server does this: the SDK buffers deliveries and says when the application took one.
+   */
+  deferTakes(): void {
+    this.#defersTakes = true;
+  }
+
+  /** Takes a delivery handed out under deferTakes (its lease starts); false if not current. */
+  take(message: Message): boolean {
+    const delivered = message as DeliveredMessage;
+    if (this.#closed || !this.entries.has(delivered.entry)) return false;
+    return this.#host.take(delivered);
   }
 
   /** A delivery already waiting, without a promise; null when none waits (or closed). */

@@ -32,8 +32,13 @@ export interface Entry extends HeapItem {
   readonly message: StoredMessage;
   state: EntryState;
   deliveryCount: number;
-  /** delayed: when it becomes ready; in-flight: the lease deadline. */
+  /** delayed: when it becomes ready; in-flight and taken: the lease deadline. */
   dueAt: number;
+  /**
+   * in-flight: whether user code received it (the lease runs from then). A delivery waiting
+   * in a consumer's buffer holds no lease and goes back uncounted when its consumer leaves.
+   */
+  taken: boolean;
   holder: EntryHolder | null;
   /** Increments with each delivery: a settlement must carry the current one. */
   token: number;
@@ -58,6 +63,7 @@ export function newEntry(partition: number, message: StoredMessage, deliveryCoun
     state: 'ready',
     deliveryCount,
     dueAt: 0,
+    taken: false,
     heapIndex: -1,
     holder: null,
     token: 0,

@@ -241,22 +241,40 @@ export class SubscriptionGroup implements DeliveryActions {
     const index = this.#consumers.indexOf(consumer);
     if (index < 0) return;
     this.#consumers.splice(index, 1);
-    // Hand its deliveries back, in offset order, at once (no backoff: nothing failed).
+    // In offset order. What user code never received goes back at once, uncounted (the
+    // journal may hold a count one higher: a restart tolerates that). What it received and did
+    // not settle failed as a nack would: back after the backoff delay, or dead-lettered.
+    const now = this.#host.clock.now();
     const entries = [...consumer.entries].sort((a, b) => a.offset - b.offset);
     for (const entry of entries) {
+      const taken = entry.taken;
       this.#release(entry);
-      this.#makeReady(entry);
+      if (taken) {
+        this.#quietly(this.#retry(entry, null, 'consumer left', now));
+      } else {
+        entry.deliveryCount--;
+        this.#counters.delivered--;
+        if (entry.deliveryCount > 0) this.#counters.redelivered--;
+        this.#makeReady(entry);
+      }
     }
     this.#dispatch();
   }
 
   take(message: DeliveredMessage): boolean {
     if (!message.current) return false;
+    const entry = message.entry;
+    if (entry.taken) return true;
+    entry.taken = true;
     if (this.config.ack === 'none') {
       // At most once: settled as it reaches user code.
       this.#counters.acked++;
-      this.#settle(message.entry, false);
+      this.#settle(entry, false);
       this.#dispatch();
+    } else {
+      // The lease runs from when user code receives the message, not from the push.
+      entry.dueAt = this.#host.clock.now() + this.config.leaseMs;
+      this.#timers.add(entry);
     }
     return true;
   }
@@ -482,7 +500,7 @@ export class SubscriptionGroup implements DeliveryActions {
       if (!consumer) return;
       const entry = this.#takeReady(now);
       if (!entry) return;
-      this.#deliver(entry, consumer, now);
+      this.#deliver(entry, consumer);
     }
   }
 
@@ -542,7 +560,7 @@ export class SubscriptionGroup implements DeliveryActions {
         const entry = cursor.ready.pop()!;
         if (!this.#deliverable(entry, now)) continue;
         const target = this.#keyTarget(entry);
-        if (target && target.credit > 0) this.#deliver(entry, target, now);
+        if (target && target.credit > 0) this.#deliver(entry, target);
         else skipped.push(entry);
       }
       for (const entry of skipped) cursor.ready.push(entry);
@@ -559,17 +577,14 @@ export class SubscriptionGroup implements DeliveryActions {
     return this.#consumers[slot % this.#consumers.length] ?? null;
   }
 
-  #deliver(entry: Entry, consumer: Consumer, now: number): void {
+  #deliver(entry: Entry, consumer: Consumer): void {
     entry.state = 'in-flight';
     entry.holder = consumer;
     entry.token = ++this.#tokens;
     entry.deliveryCount++;
-    // At most once (ack 'none') has no lease: the message is settled as the consumer takes
-    // it, and one a consumer never takes goes back when that consumer goes.
-    if (this.config.ack !== 'none') {
-      entry.dueAt = now + this.config.leaseMs;
-      this.#timers.add(entry);
-    }
+    // No lease yet: it starts when user code takes the message (take). One a consumer never
+    // takes goes back, uncounted, when that consumer goes.
+    entry.taken = false;
     consumer.inFlight++;
     consumer.entries.add(entry);
     this.#inFlight++;
@@ -610,6 +625,7 @@ export class SubscriptionGroup implements DeliveryActions {
   #release(entry: Entry): void {
     assert(entry.state === 'in-flight', 'release of an in-flight entry');
     this.#timers.remove(entry);
+    entry.taken = false;
     const consumer = entry.holder as Consumer;
     consumer.inFlight--;
     consumer.entries.delete(entry);

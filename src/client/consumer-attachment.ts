@@ -8,7 +8,8 @@
  * settling one of its messages fails with CLOSED: the broker hands those messages back and
  * delivers them again, to this subscription's next consumer or another.
  *
- * Memory: at most CLIENT_SETTLES_QUEUED_MAX settle entries wait for the next flush.
+ * Memory: at most CLIENT_SETTLES_QUEUED_MAX settle entries wait for the next flush, plus one
+ * take per delivery of the credit window (CLIENT_CONSUMER_CREDIT_MAX).
  */
 import {
   CLIENT_SETTLES_QUEUED_MAX,
@@ -117,7 +118,9 @@ export class ConsumerAttachment implements MessageSettler {
         ),
       );
     }
-    if (this.#settles.length >= CLIENT_SETTLES_QUEUED_MAX) {
+    // A take is at most one per delivery, so takes are bounded by the credit window and are
+    // never refused: a refused take would leave its message without a lease on the server.
+    if (kind !== 'take' && this.#settles.length >= CLIENT_SETTLES_QUEUED_MAX) {
       return Promise.reject(
         new WeirError('LIMIT_EXCEEDED', `${CLIENT_SETTLES_QUEUED_MAX} settles are already queued`),
       );

@@ -92,6 +92,17 @@ export class RemoteMessage implements Message {
     return JSON.parse(this.text()) as T;
   }
 
+  /**
+   * The application received it: tells the server (batched with the settles, not waited on)
+   * so that its lease starts now, not when it reached the SDK's buffer.
+   */
+  taken(): void {
+    if (this.#settler === null) return;
+    // A failure (the consumer closed, the delivery passed back) leaves nothing to do here:
+    // the message's own settles report it.
+    this.#settler.settle(this, 'take', Number.NaN, null).catch(() => undefined);
+  }
+
   ack(): Promise<void> {
     this.#acked ??= this.#settle('ack', Number.NaN, null);
     return this.#acked;

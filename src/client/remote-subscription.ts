@@ -107,6 +107,7 @@ export class RemoteSubscription implements Subscription {
       const waiter = this.#firstWaiter();
       if (waiter) {
         attachment.taken();
+        message.taken();
         waiter.resolve(message);
       } else {
         this.#buffer.push(message);
@@ -149,6 +150,7 @@ export class RemoteSubscription implements Subscription {
     const message = this.#buffer.shift();
     if (message) {
       this.#attachment?.taken();
+      message.taken();
       return Promise.resolve(message);
     }
     if (this.#closed || timeoutMs === 0) return Promise.resolve(null);

@@ -15,8 +15,11 @@
 import { WeirError } from '../util/index.js';
 
 export const FRAME_HEADER_BYTES = 10;
-/** 2: DELIVER gives each message a deliveryToken, and SETTLE entries carry it back (frames.ts). */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: DELIVER gives each message a deliveryToken, and SETTLE entries carry it back (frames.ts).
+ * 3: SETTLE kind take: a lease starts when the application receives the message.
+ */
+export const PROTOCOL_VERSION = 3;
 
 /**
  * Every opcode: who sends it, what it carries, the reply, the error codes it can return.

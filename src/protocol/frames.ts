@@ -37,6 +37,10 @@
  * settles; the server refuses it with MESSAGE_SETTLED unless that delivery is the message's
  * current one on the consumer, so a settle of a delivery whose lease expired never settles
  * the redelivery that followed it (the embedded broker does the same with its own tokens).
+ *
+ * SETTLE kind 5, take (since protocol 3): the application received the delivery; its lease
+ * starts then, not when DELIVER was written. value NaN, reason null; SETTLED answers it like
+ * any entry (MESSAGE_SETTLED if the delivery is no longer current).
  */
 import {
   errorCodeFromNumber,
@@ -48,7 +52,12 @@ import {
 import type { Headers, PublishOptions, PublishReceipt } from './api.js';
 import type { Reader, Writer } from './codec.js';
 
-export const SETTLE_KINDS = { ack: 1, nack: 2, term: 3, extend: 4 } as const;
+/**
+ * `take` (since protocol 3) settles nothing: the application received the delivery, so its
+ * lease starts now; until then the broker counts it delivered-not-taken (no lease, handed back
+ * uncounted if the consumer goes). The SDK sends it batched with the acks, nobody waits on it.
+ */
+export const SETTLE_KINDS = { ack: 1, nack: 2, term: 3, extend: 4, take: 5 } as const;
 export type SettleKind = keyof typeof SETTLE_KINDS;
 const SETTLE_KIND_BY_NUMBER = new Map<number, SettleKind>(
   (Object.keys(SETTLE_KINDS) as SettleKind[]).map((kind) => [SETTLE_KINDS[kind], kind]),

@@ -26,7 +26,13 @@ export interface ConsumerSink {
 
 /** A broker Subscription; the in-process one also hands over a waiting delivery without a
  *  promise (Consumer.tryReceive). */
-type PumpedSubscription = Subscription & { tryReceive?(): Message | null };
+type PumpedSubscription = Subscription & {
+  tryReceive?(): Message | null;
+  /** Hand deliveries out without starting their leases (Consumer.deferTakes). */
+  deferTakes?(): void;
+  /** Start the lease of a delivery handed out so; false if it is no longer current. */
+  take?(message: Message): boolean;
+};
 
 /** Tokens are u32 on the wire; after the largest the sequence starts again at 1. */
 const TOKEN_MAX = 0xffff_ffff;
@@ -66,6 +72,9 @@ export class ServerConsumer {
     this.#credit = credit;
     this.#acknowledges = acknowledges;
     this.#sink = sink;
+    // The lease starts when the SDK hands the message to the application (a SETTLE take),
+    // not as DELIVER is written: a message in the SDK's buffer holds no lease.
+    if (acknowledges) subscription.deferTakes?.();
   }
 
   get unsettled(): number {
@@ -143,6 +152,13 @@ export class ServerConsumer {
       };
     }
     try {
+      if (entry.kind === 'take') {
+        if (this.subscription.take === undefined || this.subscription.take(message)) return null;
+        return {
+          code: 'MESSAGE_SETTLED',
+          message: `message ${entry.partition}/${entry.offset} was settled or passed back`,
+        };
+      }
       if (entry.kind === 'extend')
         return message.extend(Number.isNaN(entry.value) ? undefined : entry.value);
       unsettled!.delete(entry.offset);

@@ -55,7 +55,14 @@ interface Peer {
 
 export class FakeServer {
   readonly frames: ReceivedFrame[] = [];
+  /** Settle entries other than takes. */
   readonly settles: SettleEntry[] = [];
+  /**
+   * Take entries (protocol 3: the application received the message). Kept apart, and a SETTLE
+   * frame of takes only is not in `frames` (nor counted in a frame's `count`): the tests of
+   * settles count acks, nacks, terms and extends.
+   */
+  readonly takes: SettleEntry[] = [];
   readonly calls: { method: string; args: unknown[] }[] = [];
   readonly subscribes: { stream: string; options: SubscribeOptions; credit: number }[] = [];
   readonly hellos: { name: string; version: number }[] = [];
@@ -305,9 +312,11 @@ export class FakeServer {
       case OPCODES.SETTLE: {
         const consumer = peer.consumers.get(reader.u32());
         const count = reader.u32();
-        record(count);
         const entries = Array.from({ length: count }, () => readSettleEntry(reader));
-        this.settles.push(...entries);
+        const settles = entries.filter((entry) => entry.kind !== 'take');
+        if (settles.length > 0) record(settles.length);
+        this.settles.push(...settles);
+        this.takes.push(...entries.filter((entry) => entry.kind === 'take'));
         // Like the broker, settles are answered once durable: later than an UNSUBSCRIBE, maybe.
         const outcomes = entries.map((entry) => this.#store.settle(consumer, entry));
         const answer = (): void =>

@@ -116,6 +116,7 @@ export class FakeStore {
   settle(consumer: FakeConsumer | undefined, entry: SettleEntry): EntryError {
     if (!consumer?.unsettled.has(entry.offset))
       return { code: 'MESSAGE_SETTLED', message: 'not held' };
+    if (entry.kind === 'take') return null; // the lease starts; nothing is settled
     if (entry.kind !== 'extend') consumer.unsettled.delete(entry.offset);
     if (entry.kind === 'nack') consumer.cursor.redeliver.push(entry.offset);
     return null;

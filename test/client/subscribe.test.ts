@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { OPCODES } from '../../src/protocol/frame.js';
 import type { Message } from '../../src/client/index.js';
+import type { RemoteMessage } from '../../src/client/remote-message.js';
 import { TEST_TIMEOUT_MS, delay, withClient } from './client-fixture.js';
 
 const options = { timeout: TEST_TIMEOUT_MS };
@@ -97,6 +98,11 @@ test(
       );
       await messages[0]!.ack();
       assert.equal(fake.framesOf(OPCODES.SETTLE).length, 1);
+      // Each message the application received was reported as taken, ahead of its ack.
+      assert.deepEqual(
+        fake.takes.map((entry) => [entry.offset, entry.token]),
+        messages.map((message) => [message.offset, (message as RemoteMessage).deliveryToken]),
+      );
     });
   },
 );

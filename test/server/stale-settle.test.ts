@@ -45,6 +45,9 @@ test('after a lease expiry and redelivery on the same consumer, settles of the o
     const first = await subscription.receive({ timeoutMs: RECEIVE_TIMEOUT_MS });
     assert.ok(first, 'first delivery');
     assert.equal(first.deliveryCount, 1);
+    // The lease starts when the server hears that the application took the message (a SETTLE
+    // take, sent ahead of this extend): answered, the lease runs from now.
+    await first.extend(LEASE_MS);
 
     clock.advance(LEASE_MS + 1); // the lease expires: the message waits out its backoff
     clock.advance(BACKOFF_MS + 1); // and goes to the only consumer again

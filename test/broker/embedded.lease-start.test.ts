@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { leaseStartSuite } from './semantics/lease-start.js';
+
+leaseStartSuite(embedded);
