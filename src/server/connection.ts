@@ -14,7 +14,7 @@
  * (requestId 0, PROTOCOL_ERROR) and the connection closes; nothing reaches the broker.
  */
 import type { Socket } from 'node:net';
-import type { Client, PublishReceipt } from '../protocol/index.js';
+import type { Client } from '../protocol/index.js';
 import { Reader, type Writer } from '../protocol/codec.js';
 import { FrameBatch, type SlabPool } from '../protocol/frame-batch.js';
 import {
@@ -83,14 +83,6 @@ function toDelivered(message: DeliveredMessage): DeliveredMessage {
   };
 }
 
-/**
- * The broker Client a connection drives. The in-process one also publishes a batch with one
- * wait per log instead of a promise per message (InProcessClient.publishBatch).
- */
-type ConnectionClient = Client & {
-  publishBatch?(entries: readonly PublishEntry[]): Promise<(PublishReceipt | WeirError)[]>;
-};
-
 /** One consumer's deliveries queued this tick, with their tokens; `bodyBytes` sums their bodies. */
 interface DeliveryBatch {
   readonly messages: DeliveredMessage[];
@@ -108,7 +100,7 @@ export class Connection {
   /** Frames encoded this tick, written to the socket together (a slab only while there are some). */
   readonly #out: FrameBatch;
   #outputScheduled = false;
-  #client: ConnectionClient | null = null;
+  #client: Client | null = null;
   #clientName = '';
   #nextConsumerId = 1;
   #requestsInFlight = 0;
@@ -385,13 +377,8 @@ export class Connection {
       this.#readingPaused = true;
       this.#socket.pause();
     }
-    const outcomes = client.publishBatch
-      ? client.publishBatch(entries)
-      : Promise.all(
-          entries.map((entry) =>
-            client.publish(entry.subject, entry.body, entry.options).catch(toWeirError),
-          ),
-        );
+    // One wait per log for the whole frame (the in-process client's publishBatch).
+    const outcomes = client.publishBatch(entries);
     const done = () => {
       this.#publishBytesInFlight -= bytes;
       if (this.#readingPaused && this.#publishBytesInFlight <= CONNECTION_PUBLISH_BYTES_MAX / 2) {
