@@ -117,6 +117,16 @@ export const UNSETTLED_WINDOW_MAX = 100_000;
 export const READY_RECORDS_MAX = 2048;
 /** One cursor read asks the log for at most this many records and bytes. */
 export const CURSOR_READ_RECORDS_MAX = 512;
+/**
+ * Per subscription and partition, the priority-lane messages it walked and has not settled in
+ * lane order (all levels together): what it holds past its read-ahead to serve higher
+ * priorities first, and the out-of-order acks it remembers for them.
+ */
+export const LANE_OUTSTANDING_MAX = 2048;
+/** Lane entries read at once. */
+export const LANE_READ_RECORDS_MAX = 256;
+/** Offsets a priority lane queues while its log opens (past that it misses entries). */
+export const LANE_PENDING_MAX = 65_536;
 export const CURSOR_READ_BYTES_MAX = 1 * MiB;
 export const MAX_DELIVERIES_MAX = 1_000_000;
 export const BACKOFF_INITIAL_MS_DEFAULT = 100;

@@ -324,6 +324,13 @@ export function reencode(
   };
 }
 
+/** The priority (0..PRIORITY_MAX) of a record, stored or about to be, without decoding the rest. */
+export function recordPriority(record: { readonly headers?: RecordInput['headers'] }): number {
+  const value = record.headers?.[PRIORITY];
+  if (value === undefined) return 0;
+  return Math.min(PRIORITY_MAX, Math.max(0, integerHeader(value)));
+}
+
 /** The producer id of a stored record, without decoding the rest. */
 export function storedId(record: StoredRecord): string | null {
   return record.headers?.[ID] ?? null;

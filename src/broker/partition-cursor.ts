@@ -10,11 +10,17 @@
  * `readOffset - floor` is bounded by UNSETTLED_WINDOW_MAX, so `settled`, `entries` and
  * `restored` are bounded whatever the backlog.
  *
+ * Priority lanes (lane-cursor.ts) add messages of a priority above 0 walked ahead of
+ * `readOffset`: tracked in `entries`, their acks in `settled` until their lane's floor passes
+ * them. A message below its lane's floor is settled even if `settled` does not hold it:
+ * `settledAt` is the check for a message whose priority is known.
+ *
  * Single-threaded: only the owning SubscriptionGroup touches it, synchronously.
  */
-import { UNSETTLED_WINDOW_MAX } from '../limits.js';
+import { PRIORITY_MAX, UNSETTLED_WINDOW_MAX } from '../limits.js';
 import { assert } from '../util/index.js';
 import { IndexedHeap, type HeapItem } from './indexed-heap.js';
+import { LaneCursor } from './lane-cursor.js';
 import type { EncodedMessage, StoredMessage } from './message-codec.js';
 import type { PartitionSnapshot, TrackedState } from './subscription-journal.js';
 
@@ -98,6 +104,13 @@ export class PartitionCursor {
    * completes, so work-queue retention deletes only what stays settled after a power cut.
    */
   durableFloor: number;
+  /**
+   * Settled offsets past `readOffset` that `settled` no longer holds (their lane floor passed
+   * them): counted, so that `pending` stays right.
+   */
+  settledAhead = 0;
+  /** Index = priority level; [0] unused (priority 0 is read in offset order). */
+  readonly lanes: readonly LaneCursor[];
 
   constructor(partition: number, state: PartitionSnapshot) {
     this.partition = partition;
@@ -106,6 +119,23 @@ export class PartitionCursor {
     this.durableFloor = state.floor;
     this.settled = state.settled;
     this.restored = state.tracked;
+    this.lanes = Array.from(
+      { length: PRIORITY_MAX + 1 },
+      (_, level) => new LaneCursor(level, Math.max(state.floor, state.laneFloors[level] ?? 0)),
+    );
+  }
+
+  /** Whether the message at `offset`, of priority `priority`, is settled. */
+  settledAt(offset: number, priority: number): boolean {
+    return this.isSettled(offset) || (priority > 0 && offset < this.lanes[priority]!.floor);
+  }
+
+  /** Lane-walked messages not yet passed by their lane floors, all levels. */
+  get laneOutstanding(): number {
+    let count = 0;
+    for (let level = 1; level <= PRIORITY_MAX; level++)
+      count += this.lanes[level]!.outstandingCount;
+    return count;
   }
 
   get windowFull(): boolean {
@@ -155,7 +185,10 @@ export class PartitionCursor {
       this.floor = offset;
       this.readOffset = offset;
       this.epoch++;
+      this.settledAhead = 0;
+      for (const lane of this.lanes) lane.reset(offset);
     } else {
+      for (const lane of this.lanes) lane.dropBelow(offset);
       assert(offset > this.floor, 'moveTo only moves forward without forgetting');
       for (const settled of this.settled) if (settled < offset) this.settled.delete(settled);
       for (const restored of this.restored.keys())
@@ -176,6 +209,11 @@ export class PartitionCursor {
         tracked.set(entry.offset, { deliveryCount: entry.deliveryCount, availableAt });
       }
     }
-    return { floor: this.floor, settled: new Set(this.settled), tracked };
+    return {
+      floor: this.floor,
+      settled: new Set(this.settled),
+      tracked,
+      laneFloors: this.lanes.map((lane) => lane.floor),
+    };
   }
 }

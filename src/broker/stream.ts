@@ -4,6 +4,7 @@
  *
  *   stream.json                 written by the broker (name, creation sequence, config)
  *   partitions/<p>/             one PartitionLog per partition
+ *   priority/<p>/<level>/       the partition's priority lanes (priority-lanes.ts)
  *   subscriptions/<name>/       durable subscriptions (see subscription-store.ts)
  *
  * Retention keeps a logical start offset per partition, which may lie past the log's first
@@ -36,11 +37,13 @@ import { DedupWindow, type SeenPosition } from './dedup-window.js';
 import { failureInfoOrNull } from './failure-info.js';
 import {
   decodeMessage,
+  recordPriority,
   storedId,
   type EncodedMessage,
   type StoredMessage,
 } from './message-codec.js';
 import { partitionForKey } from './partition-hash.js';
+import { PriorityLanes } from './priority-lanes.js';
 import type { SubscriptionGroup, SubscriptionHost } from './subscription.js';
 import type { SubscriptionStorage } from './subscription-store.js';
 
@@ -74,6 +77,7 @@ export class Stream {
   readonly name: string;
   readonly config: StreamConfig;
   readonly logs: readonly PartitionLog[];
+  readonly lanes: readonly PriorityLanes[];
   readonly host: SubscriptionHost;
   readonly subscriptionStorage: SubscriptionStorage;
   readonly subscriptions = new Map<string, SubscriptionGroup>();
@@ -94,10 +98,12 @@ export class Stream {
     name: string,
     config: StreamConfig,
     logs: PartitionLog[],
+    lanes: PriorityLanes[],
   ) {
     this.name = name;
     this.config = config;
     this.logs = logs;
+    this.lanes = lanes;
     this.#environment = environment;
     this.#starts = logs.map((log) => log.startOffset);
     this.#dedup = new DedupWindow(config.dedupWindowMs);
@@ -109,6 +115,7 @@ export class Stream {
     this.host = {
       stream: name,
       logs,
+      lanes,
       startOffset: (partition) => this.startOffset(partition),
       maxAgeMs: config.maxAgeMs,
       clock: environment.clock,
@@ -124,6 +131,7 @@ export class Stream {
     config: StreamConfig,
   ): Promise<Stream> {
     const logs: PartitionLog[] = [];
+    const lanes: PriorityLanes[] = [];
     try {
       for (let partition = 0; partition < config.partitions; partition++) {
         logs.push(
@@ -138,12 +146,24 @@ export class Stream {
             ...(environment.inMemory ? { tailCacheBytes: 0 } : {}),
           }),
         );
+        lanes.push(
+          await PriorityLanes.open({
+            directory: path.join(environment.directory, 'priority', String(partition)),
+            fileSystem: environment.fileSystem,
+            fsync: config.fsync,
+            fsyncIntervalMs: config.fsyncIntervalMs,
+            segmentBytes: config.segmentBytes,
+            clock: environment.clock,
+            inMemory: environment.inMemory,
+          }),
+        );
       }
     } catch (error) {
       for (const log of logs) await log.close();
+      for (const lane of lanes) await lane.close();
       throw error;
     }
-    const stream = new Stream(environment, name, config, logs);
+    const stream = new Stream(environment, name, config, logs, lanes);
     await stream.#rebuildDedup();
     stream.#trimToMaxMessages();
     return stream;
@@ -152,11 +172,11 @@ export class Stream {
   /** Starts delivery notifications and the retention tick (after subscriptions are loaded). */
   start(): void {
     this.logs.forEach((log, partition) => {
-      this.#unlisten.push(
-        log.onCommit(() => {
-          for (const group of this.subscriptions.values()) group.onCommit(partition);
-        }),
-      );
+      const wake = (): void => {
+        for (const group of this.subscriptions.values()) group.onCommit(partition);
+      };
+      this.#unlisten.push(log.onCommit(wake));
+      this.lanes[partition]!.onCommit = wake;
     });
     const config = this.config;
     if (
@@ -260,8 +280,8 @@ export class Stream {
     else partition = this.#roundRobin = (this.#roundRobin + 1) % partitions;
     if (this.config.maxMessages !== null && this.config.overflow === 'drop-oldest')
       this.#makeRoom(partition);
+    const offset = this.#enqueue(partition, message.record);
     const log = this.logs[partition]!;
-    const offset = log.enqueue(message.record);
     if (message.id !== null && this.#dedup.enabled) {
       this.#dedup.remember(
         message.id,
@@ -270,6 +290,14 @@ export class Stream {
       );
     }
     return { stream: this.name, partition, offset, duplicate: false };
+  }
+
+  /** Every append to a partition log goes through here (its priority lane learns of it). */
+  #enqueue(partition: number, record: EncodedMessage['record']): number {
+    const offset = this.logs[partition]!.enqueue(record);
+    const priority = recordPriority(record);
+    if (priority > 0) this.lanes[partition]!.add(priority, offset);
+    return offset;
   }
 
   /** drop-oldest: one message goes (from the partition taking the new one, else the fullest). */
@@ -389,6 +417,7 @@ export class Stream {
       ) {
         await log.truncateBefore(target);
       }
+      await this.lanes[partition]!.truncateBelow(target);
     }
   }
 
@@ -408,6 +437,7 @@ export class Stream {
       await log.flush(); // every offset below `end` is written and synced
       await log.advanceStart(end);
       await log.truncateBefore(end);
+      await this.lanes[partition]!.truncateBelow(end);
     }
   }
 
@@ -469,7 +499,7 @@ export class Stream {
     this.#dedup.clear();
     // Close everything even if something fails; report the first failure.
     let failure: Error | null = null;
-    for (const closeable of [...groups, ...this.logs]) {
+    for (const closeable of [...groups, ...this.logs, ...this.lanes]) {
       try {
         await closeable.close();
       } catch (error) {

@@ -6,8 +6,10 @@
  * the SubscriptionJournal; `ack` / `nack` / `term` resolve once their record is durable.
  *
  * Memory: per partition at most READY_RECORDS_MAX messages read ahead, plus what is in
- * flight or delayed, all within the UNSETTLED_WINDOW_MAX offsets above the ack floor. A
- * subscription without consumers reads nothing.
+ * flight or delayed, all within the UNSETTLED_WINDOW_MAX offsets above the ack floor, plus at
+ * most LANE_OUTSTANDING_MAX messages of a priority above 0 found through the partition's
+ * priority lanes anywhere past that (so priority holds over the whole backlog, not only over
+ * what was read ahead). A subscription without consumers reads nothing.
  *
  * Concurrency: everything here runs on the event loop; state changes are synchronous, and
  * the only awaits are log reads (checked against the cursor's epoch when they return) and
@@ -26,7 +28,10 @@ import {
   CURSOR_READ_BYTES_MAX,
   CURSOR_READ_RECORDS_MAX,
   DEAD_LETTER_RETRY_MS_MIN,
+  LANE_OUTSTANDING_MAX,
+  LANE_READ_RECORDS_MAX,
   LEASE_MS_MAX,
+  PRIORITY_MAX,
   READY_RECORDS_MAX,
 } from '../limits.js';
 import * as diagnosticsChannel from 'node:diagnostics_channel';
@@ -36,10 +41,17 @@ import type { Consumer } from './consumer.js';
 import { deadLetterFor } from './dead-letter.js';
 import { DeliveredMessage, type DeliveryActions } from './delivery.js';
 import { DueTimer } from './due-timer.js';
-import { decodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
+import {
+  decodeMessage,
+  recordPriority,
+  type EncodedMessage,
+  type StoredMessage,
+} from './message-codec.js';
 import { failureInfo } from './failure-info.js';
 import { integerIn, rejection } from './option-checks.js';
+import type { LaneCursor } from './lane-cursor.js';
 import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
+import type { PriorityLanes } from './priority-lanes.js';
 import { hashKey } from './partition-hash.js';
 import { SubjectFilter } from './subject.js';
 import {
@@ -59,6 +71,8 @@ export const subscriptionFailedChannel = diagnosticsChannel.channel('weir:subscr
 export interface SubscriptionHost {
   readonly stream: string;
   readonly logs: readonly PartitionLog[];
+  /** Per partition, the offsets of its messages by priority level. */
+  readonly lanes: readonly PriorityLanes[];
   /** First offset of the partition still retained (retention may move it past the log's). */
   readonly startOffset: (partition: number) => number;
   readonly maxAgeMs: number | null;
@@ -90,6 +104,8 @@ export class SubscriptionGroup implements DeliveryActions {
   readonly #timers: DueTimer<Entry>;
   readonly #keyOwners = new Map<number, KeyOwner>();
   #inFlight = 0;
+  /** Lane walks in flight, by priority level: what they find may outrank what is ready. */
+  readonly #walking = new Uint16Array(PRIORITY_MAX + 1);
   #tokens = 0;
   #partitionRotation = 0;
   #consumerRotation = 0;
@@ -301,6 +317,8 @@ export class SubscriptionGroup implements DeliveryActions {
   #pump(cursor: PartitionCursor): void {
     if (cursor.reading || !this.#hasDemand()) return;
     this.#catchUpStart(cursor);
+    if (cursor.reading) return; // dead-lettering what retention drops first
+    this.#pumpLanes(cursor);
     const log = this.#host.logs[cursor.partition]!;
     if (cursor.readOffset >= log.committedOffset) return;
     if (cursor.ready.size >= CURSOR_READ_RECORDS_MAX || cursor.windowFull) return;
@@ -372,7 +390,7 @@ export class SubscriptionGroup implements DeliveryActions {
         this.#counters.dropped += below[0]!.offset - offset; // deleted from disk already
         const letters: Promise<void>[] = [];
         for (const record of below) {
-          if (cursor.isSettled(record.offset)) continue;
+          if (cursor.settledAt(record.offset, recordPriority(record))) continue;
           const restored = cursor.restored.get(record.offset);
           const entry =
             cursor.entries.get(record.offset) ??
@@ -413,25 +431,158 @@ export class SubscriptionGroup implements DeliveryActions {
       // recovery lost them (log.lostRanges). Counted, then settled.
       if (cursor.readOffset < offset) this.#skip(cursor, offset);
       cursor.readOffset = offset + 1;
-      if (cursor.isSettled(offset)) continue;
-      const restored = cursor.restored.get(offset);
-      if (restored) cursor.restored.delete(offset);
-      const message = decodeMessage(record, true);
-      if (!this.#wanted(message)) {
-        cursor.settle(offset);
+      if (cursor.isSettled(offset) || cursor.entries.has(offset)) continue; // (a lane took it)
+      if (cursor.settledAt(offset, recordPriority(record))) {
+        cursor.settledAhead = Math.max(0, cursor.settledAhead - 1);
+        cursor.settle(offset); // acked ahead, through its lane
         continue;
       }
-      if (maxAgeMs !== null && message.timestamp < now - maxAgeMs) {
-        this.#counters.dropped++;
-        cursor.settle(offset);
-        continue;
-      }
-      const entry = newEntry(cursor.partition, message, restored?.deliveryCount ?? 0);
-      cursor.entries.set(offset, entry);
-      const availableAt = Math.max(message.deliverAt, restored?.availableAt ?? 0);
-      if (availableAt > now) this.#delay(entry, availableAt);
-      else this.#makeReady(entry);
+      this.#track(cursor, record, now, maxAgeMs);
     }
+  }
+
+  /** Starts tracking a record read from the log (or settles it at once if it is not for us). */
+  #track(
+    cursor: PartitionCursor,
+    record: StoredRecord,
+    now: number,
+    maxAgeMs: number | null,
+  ): void {
+    const offset = record.offset;
+    const restored = cursor.restored.get(offset);
+    if (restored) cursor.restored.delete(offset);
+    const message = decodeMessage(record, true);
+    if (!this.#wanted(message)) {
+      cursor.settle(offset);
+      return;
+    }
+    if (maxAgeMs !== null && message.timestamp < now - maxAgeMs) {
+      this.#counters.dropped++;
+      cursor.settle(offset);
+      return;
+    }
+    const entry = newEntry(cursor.partition, message, restored?.deliveryCount ?? 0);
+    cursor.entries.set(offset, entry);
+    const availableAt = Math.max(message.deliverAt, restored?.availableAt ?? 0);
+    if (availableAt > now) this.#delay(entry, availableAt);
+    else this.#makeReady(entry);
+  }
+
+  // ---- priority lanes --------------------------------------------------------------------
+
+  /** Walks the partition's priority lanes, highest first, while there is room. */
+  #pumpLanes(cursor: PartitionCursor): void {
+    const lanes = this.#host.lanes[cursor.partition];
+    if (lanes === undefined) return;
+    for (let level = PRIORITY_MAX; level >= 1; level--) {
+      if (cursor.laneOutstanding >= LANE_OUTSTANDING_MAX) return;
+      const lane = cursor.lanes[level]!;
+      if (lane.reading || !lanes.has(level)) continue;
+      // Walk in reads of some size, not one entry per ack.
+      if (
+        lane.outstandingCount > 0 &&
+        LANE_OUTSTANDING_MAX - cursor.laneOutstanding < LANE_READ_RECORDS_MAX
+      )
+        continue;
+      if (lane.position >= 0 && lane.position >= lanes.end(level)) continue;
+      this.#walkLane(cursor, lanes, lane);
+    }
+  }
+
+  /**
+   * Reads the next entries of one lane. An entry past the read position is fetched from the
+   * log and tracked now (a message of this priority ahead of the backlog); one within it is
+   * tracked already or settled. Every entry walked is outstanding until its lane floor passes
+   * it. An entry whose message has another priority (a lane that outlived a torn log tail) is
+   * skipped.
+   */
+  #walkLane(cursor: PartitionCursor, lanes: PriorityLanes, lane: LaneCursor): void {
+    lane.reading = true;
+    this.#walking[lane.level]!++;
+    const epoch = cursor.epoch;
+    const log = this.#host.logs[cursor.partition]!;
+    const live = (): boolean => !this.#closed && cursor.epoch === epoch;
+    const ahead = (offset: number): boolean =>
+      offset >= cursor.readOffset && !cursor.entries.has(offset) && !cursor.isSettled(offset);
+    const work = async (): Promise<void> => {
+      if (lane.position < 0) lane.position = await lanes.positionFor(lane.level, lane.floor);
+      if (!live()) return;
+      const room = LANE_OUTSTANDING_MAX - cursor.laneOutstanding;
+      if (room <= 0) return;
+      const found = await lanes.read(
+        lane.level,
+        lane.position,
+        Math.min(room, LANE_READ_RECORDS_MAX),
+      );
+      const committed = log.committedOffset;
+      const wanted = found
+        .map((entry) => entry.offset)
+        .filter((offset) => offset < committed && offset >= lane.floor && ahead(offset));
+      const records = await this.#readOffsets(log, wanted);
+      if (!live()) return;
+      const now = this.#host.clock.now();
+      for (const laneEntry of found) {
+        const offset = laneEntry.offset;
+        if (offset >= committed) return; // not readable yet: walked again on commit
+        if (offset >= lane.floor && offset > lane.lastWalked) {
+          const record = records.get(offset);
+          let valid: boolean;
+          if (record !== undefined) {
+            // Stale: a lane entry naming a message of another priority (a torn log tail).
+            valid = recordPriority(record) === lane.level;
+            // The read position may have passed it meanwhile (then it is tracked or settled).
+            if (valid && ahead(offset)) this.#track(cursor, record, now, this.#host.maxAgeMs);
+          } else {
+            const tracked = cursor.entries.get(offset);
+            valid = tracked === undefined || tracked.message.priority === lane.level;
+          }
+          if (valid) lane.walked(offset);
+        }
+        lane.position = laneEntry.position + 1;
+      }
+    };
+    work()
+      .catch(() => undefined) // a failed lane read costs priority order only
+      .finally(() => {
+        lane.reading = false;
+        this.#walking[lane.level]!--;
+        if (!live()) return;
+        this.#advanceLane(cursor, lane);
+        this.#dispatch();
+      });
+  }
+
+  /** The records at `offsets` (ascending), read in runs: neighbours share a read. */
+  async #readOffsets(
+    log: PartitionLog,
+    offsets: readonly number[],
+  ): Promise<Map<number, StoredRecord>> {
+    const records = new Map<number, StoredRecord>();
+    let index = 0;
+    while (index < offsets.length) {
+      const first = offsets[index]!;
+      let last = index;
+      while (last + 1 < offsets.length && offsets[last + 1]! - first < CURSOR_READ_RECORDS_MAX)
+        last++;
+      const span = offsets[last]! - first + 1;
+      const read = await log.read(first, { maxRecords: span, maxBytes: CURSOR_READ_BYTES_MAX });
+      if (read.length === 0) break;
+      const wanted = new Set(offsets.slice(index, last + 1));
+      for (const record of read) if (wanted.has(record.offset)) records.set(record.offset, record);
+      const end = read[read.length - 1]!.offset;
+      while (index < offsets.length && offsets[index]! <= end) index++;
+    }
+    return records;
+  }
+
+  /** Moves a lane's floor over what is settled, forgetting those acks past the read position. */
+  #advanceLane(cursor: PartitionCursor, lane: LaneCursor): void {
+    const passed = lane.advance((offset) => cursor.isSettled(offset));
+    if (passed === null) return;
+    for (const offset of passed) {
+      if (offset >= cursor.readOffset && cursor.settled.delete(offset)) cursor.settledAhead++;
+    }
+    this.#journal.recordQuietly(OPERATION.laneFloor, cursor.partition, lane.floor, lane.level);
   }
 
   #skip(cursor: PartitionCursor, offset: number): void {
@@ -459,6 +610,10 @@ export class SubscriptionGroup implements DeliveryActions {
     if (this.#dispatching || this.#closed) return;
     this.#dispatching = true;
     try {
+      // Lane walks first: what they may find outranks what is ready (the dispatch waits).
+      if (this.#hasDemand()) {
+        for (const cursor of this.#cursors) if (!cursor.reading) this.#pumpLanes(cursor);
+      }
       if (this.config.mode === 'key-shared') this.#dispatchKeyShared();
       else this.#dispatchInOrder();
     } finally {
@@ -516,10 +671,18 @@ export class SubscriptionGroup implements DeliveryActions {
           best = cursor;
       }
       if (best === null) return null;
+      // A lane walk of a higher level may find a message that must go first: wait for it.
+      if (this.#walkingAbove(best.ready.peek()!.message.priority)) return null;
       this.#partitionRotation = (best.partition + 1) % cursors.length;
       const entry = best.ready.pop()!;
       if (this.#deliverable(entry, now)) return entry;
     }
+  }
+
+  #walkingAbove(priority: number): boolean {
+    for (let level = priority + 1; level <= PRIORITY_MAX; level++)
+      if (this.#walking[level]! > 0) return true;
+    return false;
   }
 
   /** False (and the entry dealt with) if the message must not be delivered any more. */
@@ -557,6 +720,7 @@ export class SubscriptionGroup implements DeliveryActions {
         !this.#totalFull() &&
         consumers.some((consumer) => consumer.credit > 0)
       ) {
+        if (this.#walkingAbove(cursor.ready.peek()!.message.priority)) break;
         const entry = cursor.ready.pop()!;
         if (!this.#deliverable(entry, now)) continue;
         const target = this.#keyTarget(entry);
@@ -657,11 +821,15 @@ export class SubscriptionGroup implements DeliveryActions {
     const cursor = this.#cursors[entry.partition]!;
     this.#detach(entry);
     cursor.settle(entry.offset);
-    if (wait) {
-      entry.settling = this.#journal.record(OPERATION.settle, entry.partition, entry.offset);
-      return entry.settling;
+    let settling: Promise<void> | undefined;
+    if (wait) settling = this.#journal.record(OPERATION.settle, entry.partition, entry.offset);
+    else this.#journal.recordQuietly(OPERATION.settle, entry.partition, entry.offset);
+    const priority = entry.message.priority;
+    if (priority > 0) this.#advanceLane(cursor, cursor.lanes[priority]!);
+    if (settling) {
+      entry.settling = settling;
+      return settling;
     }
-    this.#journal.recordQuietly(OPERATION.settle, entry.partition, entry.offset);
   }
 
   /** A delivery failed (nack, lease expiry): offer it again after a delay, or dead-letter it. */
@@ -863,7 +1031,7 @@ export class SubscriptionGroup implements DeliveryActions {
     let delayed = 0;
     const partitions = this.#cursors.map((cursor) => {
       const endOffset = this.#host.logs[cursor.partition]!.endOffset;
-      pending += Math.max(0, endOffset - cursor.floor - cursor.settled.size);
+      pending += Math.max(0, endOffset - cursor.floor - cursor.settled.size - cursor.settledAhead);
       return {
         partition: cursor.partition,
         ackFloor: cursor.floor,

@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { prioritySuite } from './semantics/priority.js';
+
+prioritySuite(embedded);

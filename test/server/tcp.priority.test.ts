@@ -1,0 +1,4 @@
+import { overTcp } from './tcp-harness.js';
+import { prioritySuite } from '../broker/semantics/priority.js';
+
+prioritySuite(overTcp);
