@@ -721,7 +721,7 @@ export class PartitionLog {
     for (let batch = this.#cache.batchAt(index); batch; batch = this.#cache.batchAt(++index)) {
       if (batch.header.baseOffset >= end || records.length >= maxRecords) break;
       if (records.length > 0 && bytes + batch.header.batchLength > maxBytes) break;
-      decodeBatch(batch.bytes, 0, batch.header, from, records);
+      decodeBatch(batch.bytes, 0, batch.header, from, records, maxRecords);
       bytes += batch.header.batchLength;
     }
     return limit(records, end, maxBytes, maxRecords);
@@ -802,7 +802,7 @@ export class PartitionLog {
           if (header.baseOffset + header.recordCount > next) {
             if (records.length > 0 && bytes + header.batchLength > maxBytes) return;
             if (!checkBatch(batch, batchAt, header)) throw this.#corrupt(segment, position + at);
-            decodeBatch(batch, batchAt, header, next, records);
+            decodeBatch(batch, batchAt, header, next, records, maxRecords);
             bytes += header.batchLength;
             next = header.baseOffset + header.recordCount;
           }

@@ -227,9 +227,10 @@ export function checkBatch(bytes: Uint8Array, position: number, header: BatchHea
 }
 
 /**
- * Decodes the records of a checked batch, skipping those below `fromOffset`. Throws
- * CORRUPT_DATA if the records do not parse to exactly the batch's length (a bug or a
- * CRC collision: never served).
+ * Decodes the records of a checked batch, skipping those below `fromOffset` (stepped over by
+ * their length, not parsed) and stopping once `into` holds `intoMax` records. Throws
+ * CORRUPT_DATA if the records decoded do not parse, or a batch decoded to its end does not
+ * end exactly at the batch's length (a bug or a CRC collision: never served).
  */
 export function decodeBatch(
   bytes: Uint8Array,
@@ -237,6 +238,7 @@ export function decodeBatch(
   header: BatchHeader,
   fromOffset: number,
   into: StoredRecord[],
+  intoMax = Infinity,
 ): void {
   const end = position + header.batchLength;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -247,6 +249,11 @@ export function decodeBatch(
     if (cursor + RECORD_FIXED_BYTES > end) throw corrupt('record runs past the batch');
     const recordEnd = cursor + 4 + view.getUint32(cursor, true);
     if (recordEnd > end) throw corrupt('record length runs past the batch');
+    if (header.baseOffset + i < fromOffset) {
+      cursor = recordEnd;
+      continue;
+    }
+    if (into.length >= intoMax) return;
     const timestamp = readU64(view, cursor + 4);
     const keyLength = view.getInt32(cursor + 12, true);
     cursor += 16;
@@ -289,9 +296,7 @@ export function decodeBatch(
     cursor += 4;
     if (cursor + bodyLength !== recordEnd) throw corrupt('record fields do not add up');
     const offset = header.baseOffset + i;
-    if (offset >= fromOffset) {
-      into.push({ offset, timestamp, key, headers, body: bytes.subarray(cursor, recordEnd) });
-    }
+    into.push({ offset, timestamp, key, headers, body: bytes.subarray(cursor, recordEnd) });
     cursor = recordEnd;
   }
   if (cursor !== end) throw corrupt('records do not fill the batch');

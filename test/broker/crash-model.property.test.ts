@@ -1,6 +1,6 @@
 /**
  * Broker-level fault model (property test, fast-check): random seeded sequences of publishes
- * (awaited or left running), consumes that ack what they get (acks awaited), nacks, purges,
+ * (awaited or left running, some with a priority), consumes that ack what they get (acks awaited), nacks, purges,
  * seeks, clock moves and power cuts, run against the broker on a FaultyFileSystem over a
  * MemoryFileSystem, and against a model of what each message's fate must be. A power cut is
  * `fileSystem.crash()` (every unsynced byte dropped, sometimes a random part of it kept: a
@@ -220,6 +220,8 @@ class Run {
     const epoch = this.#epoch;
     const publishes: Promise<void>[] = [];
     for (let index = 0; index < count; index++) {
+      // Some with a priority, so priority lanes (their walks, floors and journal) are in play.
+      const priority = this.#published % 3 === 0 ? 0 : (this.#published % 9) + 1;
       const body = `m${this.#published++}`;
       const fate: Fate = {
         body,
@@ -231,7 +233,7 @@ class Run {
         uncertain: false,
       };
       this.#fates.set(body, fate);
-      const publish = this.client.publish(STREAM, body).then(
+      const publish = this.client.publish(STREAM, body, { priority }).then(
         (receipt) => {
           if (this.#epoch !== epoch) return; // the power went before we heard
           fate.state = 'confirmed';
