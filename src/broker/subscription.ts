@@ -37,6 +37,7 @@ import { deadLetterFor } from './dead-letter.js';
 import { DeliveredMessage, type DeliveryActions } from './delivery.js';
 import { DueTimer } from './due-timer.js';
 import { decodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
+import { isExpired } from './message-expiry.js';
 import { failureInfo } from './failure-info.js';
 import { integerIn, rejection } from './option-checks.js';
 import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
@@ -61,7 +62,9 @@ export interface SubscriptionHost {
   readonly logs: readonly PartitionLog[];
   /** First offset of the partition still retained (retention may move it past the log's). */
   readonly startOffset: (partition: number) => number;
+  /** The stream's current limits (streams.update may change them): read on each use. */
   readonly maxAgeMs: number | null;
+  readonly ttlMs: number | null;
   readonly clock: Clock;
   /** Publishes a dead letter (a normal publish: it may fail with NO_ROUTE etc.). */
   readonly publish: (message: EncodedMessage) => Promise<void>;
@@ -334,11 +337,34 @@ export class SubscriptionGroup implements DeliveryActions {
   #catchUpStart(cursor: PartitionCursor): void {
     const start = this.#host.startOffset(cursor.partition);
     if (cursor.floor >= start) return;
-    if (this.config.deadLetterOverflow && this.config.deadLetter !== null) {
-      this.#deadLetterOverflow(cursor, start, this.config.deadLetter);
+    if (this.deadLettersOnRetention) {
+      void this.#deadLetterBelow(cursor, start, this.config.deadLetter!);
       return;
     }
     this.#letGoBelow(cursor, start);
+  }
+
+  /** Whether it dead-letters (some of) what retention lets go: deadLetterOverflow / deadLetterExpired. */
+  get deadLettersOnRetention(): boolean {
+    return (
+      this.config.deadLetter !== null &&
+      (this.config.deadLetterOverflow || this.config.deadLetterExpired)
+    );
+  }
+
+  /**
+   * The stream is about to delete segments below its start in `partition` (age retention):
+   * a subscription that dead-letters what retention lets go reads it back first, consumers or
+   * not. Resolves once done (at once if there is nothing to do, or a read is in flight: that
+   * pass's messages below the start are then counted dropped).
+   */
+  beforeRetention(partition: number): Promise<void> {
+    const cursor = this.#cursors[partition];
+    if (!cursor || this.#closed || this.#failure || cursor.reading || !this.deadLettersOnRetention)
+      return Promise.resolve();
+    const start = this.#host.startOffset(partition);
+    if (cursor.floor >= start) return Promise.resolve();
+    return this.#deadLetterBelow(cursor, start, this.config.deadLetter!);
   }
 
   /** Moves the cursor to `start`, letting go of what lies below (counted as dropped unless it was dead-lettered). */
@@ -350,13 +376,15 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   /**
-   * deadLetterOverflow: before letting go of what retention dropped below `start`, publishes
-   * each message this subscription had not settled to the dead-letter target (reason
-   * `overflow`). The records are read back from the log, which keeps them until their segment
-   * is deleted; those already deleted cannot be and are counted dropped. The cursor does not
-   * read meanwhile (`reading`), and everything below `start` goes once this is done.
+   * Before letting go of what retention dropped below `start`, publishes each message this
+   * subscription had not settled to the dead-letter target: reason `expired` for one past its
+   * ttl or the stream's maxAgeMs (deadLetterExpired), else `overflow` (deadLetterOverflow),
+   * else it is counted (expired or dropped). The records are read back from the log, which
+   * keeps them until their segment is deleted; those already deleted cannot be and are counted
+   * dropped. The cursor does not read meanwhile (`reading`), and everything below `start` goes
+   * once this is done.
    */
-  #deadLetterOverflow(cursor: PartitionCursor, start: number, target: string): void {
+  #deadLetterBelow(cursor: PartitionCursor, start: number, target: string): Promise<void> {
     cursor.reading = true;
     const epoch = cursor.epoch;
     const log = this.#host.logs[cursor.partition]!;
@@ -378,7 +406,19 @@ export class SubscriptionGroup implements DeliveryActions {
             cursor.entries.get(record.offset) ??
             newEntry(cursor.partition, decodeMessage(record, true), restored?.deliveryCount ?? 0);
           if (!this.#wanted(entry.message)) continue;
-          const letter = deadLetterFor(entry, this.#host.stream, target, 'overflow', null);
+          const expired = isExpired(entry.message, this.#host, this.#host.clock.now());
+          if (expired) this.#counters.expired++;
+          const reason =
+            expired && this.config.deadLetterExpired
+              ? 'expired'
+              : this.config.deadLetterOverflow && !expired
+                ? 'overflow'
+                : null;
+          if (reason === null) {
+            if (!expired) this.#counters.dropped++;
+            continue;
+          }
+          const letter = deadLetterFor(entry, this.#host.stream, target, reason, null);
           letters.push(
             this.#host.publish(letter).then(
               () => void this.#counters.deadLettered++,
@@ -390,7 +430,7 @@ export class SubscriptionGroup implements DeliveryActions {
         offset = below[below.length - 1]!.offset + 1;
       }
     };
-    work()
+    return work()
       .catch(() => undefined) // a failed read: what is left below start is dropped, as without
       .finally(() => {
         cursor.reading = false;
@@ -398,14 +438,13 @@ export class SubscriptionGroup implements DeliveryActions {
         const current = this.#host.startOffset(cursor.partition);
         // Anything dropped meanwhile (start moved again) waits for the next pass.
         if (cursor.floor < start) this.#letGoBelow(cursor, start, false);
-        if (current > start) this.#deadLetterOverflow(cursor, current, target);
+        if (current > start) void this.#deadLetterBelow(cursor, current, target);
         else this.#dispatch();
       });
   }
 
   #accept(cursor: PartitionCursor, records: readonly StoredRecord[]): void {
     const now = this.#host.clock.now();
-    const maxAgeMs = this.#host.maxAgeMs;
     for (const record of records) {
       const offset = record.offset;
       if (offset < cursor.readOffset) continue;
@@ -421,13 +460,18 @@ export class SubscriptionGroup implements DeliveryActions {
         cursor.settle(offset);
         continue;
       }
-      if (maxAgeMs !== null && message.timestamp < now - maxAgeMs) {
-        this.#counters.dropped++;
+      const expired = isExpired(message, this.#host, now);
+      if (expired && !(this.config.deadLetterExpired && this.config.deadLetter !== null)) {
+        this.#counters.expired++; // not journalled: read again after a restart, it expires again
         cursor.settle(offset);
         continue;
       }
       const entry = newEntry(cursor.partition, message, restored?.deliveryCount ?? 0);
       cursor.entries.set(offset, entry);
+      if (expired) {
+        this.#expire(entry);
+        continue;
+      }
       const availableAt = Math.max(message.deliverAt, restored?.availableAt ?? 0);
       if (availableAt > now) this.#delay(entry, availableAt);
       else this.#makeReady(entry);
@@ -529,13 +573,7 @@ export class SubscriptionGroup implements DeliveryActions {
       this.#settle(entry, false);
       return false;
     }
-    const maxAgeMs = this.#host.maxAgeMs;
-    if (maxAgeMs !== null && entry.message.timestamp < now - maxAgeMs) {
-      this.#counters.dropped++;
-      this.#settle(entry, false);
-      return false;
-    }
-    if (entry.message.expiresAt !== 0 && entry.message.expiresAt <= now) {
+    if (isExpired(entry.message, this.#host, now)) {
       this.#expire(entry);
       return false;
     }
