@@ -355,8 +355,8 @@ export class SubscriptionGroup implements DeliveryActions {
   /**
    * The stream is about to delete segments below its start in `partition` (age retention):
    * a subscription that dead-letters what retention lets go reads it back first, consumers or
-   * not. Resolves once done (at once if there is nothing to do, or a read is in flight: that
-   * pass's messages below the start are then counted dropped).
+   * not. Resolves once done, or at once if there is nothing to do or a read is in flight (the
+   * stream then keeps the segments below this subscription's floor until a later pass).
    */
   beforeRetention(partition: number): Promise<void> {
     const cursor = this.#cursors[partition];

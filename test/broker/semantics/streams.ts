@@ -202,6 +202,31 @@ export function streamsSuite(factory: HarnessFactory): void {
         await expectNothing(subscription);
       }));
 
+    test('update: a new ttlMs or maxAgeMs applies at once to an open subscription', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('quotes', { subjects: ['quotes'] });
+        const subscription = await client.subscribe('quotes', {
+          subscription: 'w',
+          maxInFlight: 1,
+        });
+        for (let index = 0; index < 3; index++) await client.publish('quotes', `q${index}`);
+        const [first] = await receiveN(subscription, 1);
+        clock.advance(1000);
+        await client.streams.update('quotes', { ttlMs: 500 });
+        await first!.ack(); // q1 and q2 wait behind it, 1000 ms old: past the new ttl
+        await expectNothing(subscription);
+        assert.equal((await client.subscriptions.info('quotes', 'w')).expired, 2);
+        await client.streams.update('quotes', { ttlMs: null, maxAgeMs: 2000 });
+        await client.publish('quotes', 'q3');
+        await client.publish('quotes', 'q4');
+        const [third] = await receiveN(subscription, 1);
+        assert.equal(third!.text(), 'q3');
+        clock.advance(2001);
+        await third!.ack();
+        await expectNothing(subscription);
+        assert.equal((await client.subscriptions.info('quotes', 'w')).expired, 3);
+      }));
+
     test('update refuses what is fixed at creation, naming the field; changes nothing then', () =>
       withBroker(factory, async ({ client }) => {
         await client.streams.create('fixed', { subjects: ['fixed'], maxMessages: 5 });
