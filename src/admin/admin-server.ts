@@ -4,8 +4,8 @@
  * does is something an SDK user could do too.
  *
  * Request life: match the route (405 with INVALID_ARGUMENT for a wrong method) -> for POST,
- * PATCH and DELETE, refuse a cross-origin request (NOT_AUTHORIZED) -> run the handler -> JSON, or an
- * error `{ error: { code, message } }` with the registry's HTTP status.
+ * PATCH and DELETE, refuse a cross-origin request (NOT_AUTHORIZED) -> run the handler -> JSON,
+ * or an error `{ error: { code, message } }` with the registry's HTTP status.
  *
  * Closing: stop accepting, end the event streams, cancel re-drives (each stops within about a
  * chunk), stop the sampler, give open requests ADMIN_CLOSE_GRACE_MS, then cut the rest, and
