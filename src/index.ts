@@ -31,6 +31,7 @@ export type {
   RetentionPolicy,
   StartPosition,
   StorageKind,
+  StreamChanges,
   StreamConfig,
   StreamInfo,
   StreamOptions,

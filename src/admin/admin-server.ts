@@ -3,9 +3,9 @@
  * (ui/) at /. It talks to the broker only through its own in-process Client, so everything it
  * does is something an SDK user could do too.
  *
- * Request life: match the route (405 with INVALID_ARGUMENT for a wrong method) -> for POST and
- * DELETE, refuse a cross-origin request (NOT_AUTHORIZED) -> run the handler -> JSON, or an
- * error `{ error: { code, message } }` with the registry's HTTP status.
+ * Request life: match the route (405 with INVALID_ARGUMENT for a wrong method) -> for POST,
+ * PATCH and DELETE, refuse a cross-origin request (NOT_AUTHORIZED) -> run the handler -> JSON,
+ * or an error `{ error: { code, message } }` with the registry's HTTP status.
  *
  * Closing: stop accepting, end the event streams, cancel re-drives (each stops within about a
  * chunk), stop the sampler, give open requests ADMIN_CLOSE_GRACE_MS, then cut the rest, and
@@ -159,7 +159,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   };
 }
 
-/** A POST or DELETE from a page of another origin is refused (the API has no CORS). */
+/** A POST, PATCH or DELETE from a page of another origin is refused (the API has no CORS). */
 function crossOrigin(request: http.IncomingMessage): boolean {
   const origin = request.headers.origin;
   if (origin === undefined) return false;

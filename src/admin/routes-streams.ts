@@ -163,6 +163,22 @@ export function streamRoutes(context: AdminContext): Route[] {
       },
     },
     {
+      method: 'PATCH',
+      path: '/api/streams/{stream}',
+      tag: 'streams',
+      summary:
+        'Changes a live stream (streams.update): subjects, maxAgeMs, maxBytes, maxMessages, overflow, dedupWindowMs, maxMessageBytes, ttlMs; null clears a limit. Any other field is INVALID_ARGUMENT.',
+      body: {
+        description: 'StreamChanges: only the fields to change',
+        example: { maxMessages: 100000, maxAgeMs: null, ttlMs: 60000 },
+      },
+      handler: async ({ params, body }) => {
+        const changes = objectBody(await body());
+        const info = await client.streams.update(params.stream!, changes);
+        return streamView(info, streamStatsByName(context).get(info.name));
+      },
+    },
+    {
       method: 'DELETE',
       path: '/api/streams/{stream}',
       tag: 'streams',

@@ -9,8 +9,8 @@
  * removed at open. Memory streams live in an in-memory file system with the same layout, and
  * go with the process.
  *
- * Concurrency: operations that change metadata (create / delete / purge streams, create /
- * delete / seek subscriptions) run one at a time, in call order (`#serially`). Publishing
+ * Concurrency: operations that change metadata (create / update / delete / purge streams,
+ * create / delete / seek subscriptions) run one at a time, in call order (`#serially`). Publishing
  * and delivery do not wait for them.
  */
 import * as path from 'node:path';
@@ -38,7 +38,12 @@ import { invalid, rejection, validateName } from './option-checks.js';
 import { Inbox } from './request-reply.js';
 import { Router } from './router.js';
 import { Stream, type StoreResult } from './stream.js';
-import { parseStoredStreamConfig, resolveStreamConfig, sameStreamConfig } from './stream-config.js';
+import {
+  changeStreamConfig,
+  parseStoredStreamConfig,
+  resolveStreamConfig,
+  sameStreamConfig,
+} from './stream-config.js';
 import { isInboxSubject } from './subject.js';
 import type { SubscriptionGroup } from './subscription.js';
 import { conflictingField, resolveSubscribe, validateStart } from './subscription-config.js';
@@ -257,6 +262,36 @@ export class BrokerCore {
         throw error;
       }
       this.#register(stream, sequence);
+      return stream.info();
+    });
+  }
+
+  /**
+   * streams.update: the changed configuration is written to stream.json (atomically, as
+   * create writes it) before the stream takes it, so a failed write changes nothing.
+   */
+  updateStream(name: string, changes: unknown): Promise<StreamInfo> {
+    return this.#serially(async () => {
+      const stream = this.#stream(name);
+      const config = changeStreamConfig(name, stream.config, changes);
+      if (sameStreamConfig(stream.config, config)) return stream.info();
+      const place = this.#place(config);
+      const directory = path.join(place.root, 'streams', name);
+      const metadata = (await readJsonFile(
+        place.fileSystem,
+        path.join(directory, 'stream.json'),
+      )) as {
+        sequence?: unknown;
+      } | null;
+      if (stream.closed) throw new WeirError('CLOSED', `stream ${name} is closed`);
+      await writeJsonFile(place.fileSystem, path.join(directory, 'stream.json'), {
+        version: METADATA_VERSION,
+        name,
+        sequence: metadata?.sequence ?? 0,
+        config,
+      });
+      stream.reconfigure(config);
+      this.#router.replace(stream, config.subjects);
       return stream.info();
     });
   }

@@ -58,6 +58,7 @@ export class InProcessClient implements Client {
       create: (name, options) => open(() => core.createStream(name, options)),
       info: (name) => open(() => core.streamInfo(name)),
       list: () => open(() => core.listStreams()),
+      update: (name, changes) => open(() => core.updateStream(name, changes)),
       delete: (name) => open(() => core.deleteStream(name)),
       purge: (name) => open(() => core.purgeStream(name)),
     };

@@ -20,12 +20,18 @@ interface Seen {
 }
 
 export class DedupWindow {
-  readonly #windowMs: number;
+  #windowMs: number;
   readonly #ids = new Map<string, Seen>();
   #evicted = 0;
 
   constructor(windowMs: number) {
     this.#windowMs = windowMs;
+  }
+
+  /** A changed window (streams.update): a shorter one forgets what it no longer covers. */
+  set windowMs(windowMs: number) {
+    this.#windowMs = windowMs;
+    if (windowMs === 0) this.#ids.clear();
   }
 
   get enabled(): boolean {

@@ -20,6 +20,16 @@ export class Router<T> {
     this.#cache.clear();
   }
 
+  /** New patterns for `target`, which keeps its place in the order. */
+  replace(target: T, patterns: readonly string[]): void {
+    this.#routes = this.#routes.map((route) =>
+      route.target === target
+        ? { target, patterns: patterns.map((pattern) => new SubjectPattern(pattern)) }
+        : route,
+    );
+    this.#cache.clear();
+  }
+
   remove(target: T): void {
     this.#routes = this.#routes.filter((route) => route.target !== target);
     this.#cache.clear();

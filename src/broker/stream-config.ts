@@ -1,10 +1,12 @@
 /**
  * A stream's configuration: validated once (INVALID_ARGUMENT naming the field), defaults
  * filled in, frozen. `sameStreamConfig` decides whether a second `create` is a no-op or
- * STREAM_EXISTS. The resolved form is what stream.json holds.
+ * STREAM_EXISTS; `changeStreamConfig` applies the changes `streams.update` may make. The
+ * resolved form is what stream.json holds.
  */
-import type { StreamConfig, StreamOptions } from '../protocol/index.js';
+import type { StreamChanges, StreamConfig, StreamOptions } from '../protocol/index.js';
 import {
+  DELAY_MS_MAX,
   DEDUP_WINDOW_MS_DEFAULT,
   DEDUP_WINDOW_MS_MAX,
   FSYNC_INTERVAL_MS_DEFAULT,
@@ -34,14 +36,29 @@ const STREAM_OPTIONS = [
   'dedupWindowMs',
   'maxMessageBytes',
   'segmentBytes',
+  'ttlMs',
 ] as const satisfies readonly (keyof StreamOptions)[];
 
-function limitOrNull(value: unknown, field: string): number | null {
+/** What `streams.update` may change: each is read afresh by whatever uses it (stream.ts). */
+const CHANGEABLE_OPTIONS = [
+  'subjects',
+  'maxAgeMs',
+  'maxBytes',
+  'maxMessages',
+  'overflow',
+  'dedupWindowMs',
+  'maxMessageBytes',
+  'ttlMs',
+] as const satisfies readonly (keyof StreamChanges & keyof StreamOptions)[];
+
+/** The limits for which null means none (and clears the limit in an update). */
+const NULLABLE_OPTIONS = ['maxAgeMs', 'maxBytes', 'maxMessages', 'ttlMs'] as const;
+
+function limitOrNull(value: unknown, field: string, max = Number.MAX_SAFE_INTEGER): number | null {
   if (value === undefined || value === null) return null;
-  return integerIn(value, field, 1, Number.MAX_SAFE_INTEGER);
+  return integerIn(value, field, 1, max);
 }
 
-/** Validates `options` for the stream `name`; returns the frozen configuration with defaults. */
 /**
  * Validates stream options and fills in defaults. `defaultStorage` is the broker's: a memory
  * broker's streams are memory streams.
@@ -108,6 +125,7 @@ export function resolveStreamConfig(
       input.segmentBytes === undefined
         ? SEGMENT_BYTES_DEFAULT
         : integerIn(input.segmentBytes, 'segmentBytes', SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX),
+    ttlMs: limitOrNull(input.ttlMs, 'ttlMs', DELAY_MS_MAX),
   };
   return deepFreeze(config);
 }
@@ -115,10 +133,44 @@ export function resolveStreamConfig(
 /** Re-validates a configuration read back from stream.json (it may be from an older version or edited). */
 export function parseStoredStreamConfig(name: string, value: unknown): StreamConfig {
   const stored = { ...(value as Record<string, unknown>) };
-  for (const field of ['maxAgeMs', 'maxBytes', 'maxMessages'] as const) {
+  for (const field of NULLABLE_OPTIONS) {
     if (stored[field] === null) delete stored[field];
   }
   return resolveStreamConfig(name, stored);
+}
+
+/**
+ * The configuration `current` becomes with `changes` (streams.update), validated as create
+ * validates it. A field that cannot change on a live stream is INVALID_ARGUMENT naming it,
+ * even when given its current value: an update says what it changes.
+ */
+export function changeStreamConfig(
+  name: string,
+  current: StreamConfig,
+  changes: unknown,
+): StreamConfig {
+  if (changes === undefined || changes === null || typeof changes !== 'object') {
+    throw invalid('changes', 'must be an object');
+  }
+  if (Array.isArray(changes)) throw invalid('changes', 'must be an object');
+  const input = changes as Record<string, unknown>;
+  const changeable: readonly string[] = CHANGEABLE_OPTIONS;
+  const known: readonly string[] = STREAM_OPTIONS;
+  for (const field of Object.keys(input)) {
+    if (input[field] === undefined || changeable.includes(field)) continue;
+    if (known.includes(field)) {
+      throw invalid(field, 'cannot be changed on a live stream (it is fixed at creation)');
+    }
+    throw invalid(`changes.${field}`, `is not an option (changeable: ${changeable.join(', ')})`);
+  }
+  const merged: Record<string, unknown> = { ...current };
+  for (const field of CHANGEABLE_OPTIONS) {
+    if (input[field] !== undefined) merged[field] = input[field];
+  }
+  for (const field of NULLABLE_OPTIONS) {
+    if (merged[field] === null) delete merged[field];
+  }
+  return resolveStreamConfig(name, merged, current.storage);
 }
 
 /** Equal configurations: subjects compared as a set. */

@@ -75,13 +75,14 @@ export interface StoreResult {
 
 export class Stream {
   readonly name: string;
-  readonly config: StreamConfig;
   readonly logs: readonly PartitionLog[];
   readonly lanes: readonly PriorityLanes[];
   readonly host: SubscriptionHost;
   readonly subscriptionStorage: SubscriptionStorage;
   readonly subscriptions = new Map<string, SubscriptionGroup>();
   readonly #environment: StreamEnvironment;
+  /** Replaced whole by `reconfigure` (streams.update): read it afresh, never keep a field of it. */
+  #config: StreamConfig;
   readonly #starts: number[];
   readonly #dedup: DedupWindow;
   readonly #unlisten: (() => void)[] = [];
@@ -101,7 +102,7 @@ export class Stream {
     lanes: PriorityLanes[],
   ) {
     this.name = name;
-    this.config = config;
+    this.#config = config;
     this.logs = logs;
     this.lanes = lanes;
     this.#environment = environment;
@@ -112,12 +113,18 @@ export class Stream {
       directory: path.join(environment.directory, 'subscriptions'),
       fsync: environment.inMemory ? 'never' : config.fsync,
     };
+    const current = (): StreamConfig => this.#config;
     this.host = {
       stream: name,
       logs,
       lanes,
       startOffset: (partition) => this.startOffset(partition),
-      maxAgeMs: config.maxAgeMs,
+      get maxAgeMs() {
+        return current().maxAgeMs;
+      },
+      get ttlMs() {
+        return current().ttlMs;
+      },
       clock: environment.clock,
       publish: environment.publish,
       respond: environment.respond,
@@ -169,6 +176,28 @@ export class Stream {
     return stream;
   }
 
+  get config(): StreamConfig {
+    return this.#config;
+  }
+
+  /**
+   * Takes a changed configuration (streams.update; the caller made it durable and checked
+   * that only what may change on a live stream did). In effect at once: publishes read it on
+   * each call, subscriptions through `host`. A lower maxMessages drops the oldest now, as a
+   * restart would; lower byte and age limits apply on the next retention tick.
+   */
+  reconfigure(config: StreamConfig): void {
+    if (this.#closed) throw new WeirError('CLOSED', `stream ${this.name} is closed`);
+    this.#config = config;
+    this.#dedup.windowMs = config.dedupWindowMs;
+    this.#counters.dropped += this.#trimToMaxMessages();
+    this.#startRetention();
+    // Subscriptions see a start moved by the trim, or older messages now past maxAgeMs.
+    this.logs.forEach((_log, partition) => {
+      for (const group of this.subscriptions.values()) group.onCommit(partition);
+    });
+  }
+
   /** Starts delivery notifications and the retention tick (after subscriptions are loaded). */
   start(): void {
     this.logs.forEach((log, partition) => {
@@ -178,7 +207,12 @@ export class Stream {
       this.#unlisten.push(log.onCommit(wake));
       this.lanes[partition]!.onCommit = wake;
     });
-    const config = this.config;
+    this.#startRetention();
+  }
+
+  #startRetention(): void {
+    const config = this.#config;
+    if (this.#retentionTimer !== null || this.#closed) return;
     if (
       config.retention === 'work-queue' ||
       config.maxAgeMs !== null ||
@@ -327,10 +361,11 @@ export class Stream {
     return fullest;
   }
 
-  /** At open: a stream over maxMessages (say, the limit was lowered) is trimmed to it. */
-  #trimToMaxMessages(): void {
+  /** A stream over maxMessages (the limit was lowered) is trimmed to it; returns how many went. */
+  #trimToMaxMessages(): number {
     const maxMessages = this.config.maxMessages;
-    if (maxMessages === null) return;
+    if (maxMessages === null) return 0;
+    let trimmed = 0;
     let excess = this.#messageCount() - maxMessages;
     while (excess > 0) {
       const fullest = this.#fullestPartition();
@@ -339,7 +374,9 @@ export class Stream {
       const drop = Math.min(excess, Math.max(1, count - Math.max(0, maxMessages - others)));
       this.#starts[fullest]! += drop;
       excess -= drop;
+      trimmed += drop;
     }
+    return trimmed;
   }
 
   /** Reads the ids stored within the window back into memory (the window survives restarts). */
@@ -396,9 +433,13 @@ export class Stream {
     const { maxAgeMs, maxBytes, overflow, retention } = this.config;
     for (let partition = 0; partition < this.logs.length && !this.#closed; partition++) {
       const log = this.logs[partition]!;
-      if (maxAgeMs !== null || (maxBytes !== null && overflow === 'drop-oldest')) {
+      // null: no subscription dead-letters expired messages, the log applies maxAgeMs itself.
+      const ageSafe =
+        maxAgeMs === null ? null : await this.#beforeAgeRetention(partition, maxAgeMs);
+      const logMaxAgeMs = ageSafe === null ? maxAgeMs : null;
+      if (logMaxAgeMs !== null || (maxBytes !== null && overflow === 'drop-oldest')) {
         await log.applyRetention({
-          ...(maxAgeMs !== null ? { maxAgeMs } : {}),
+          ...(logMaxAgeMs !== null ? { maxAgeMs: logMaxAgeMs } : {}),
           ...(maxBytes !== null && overflow === 'drop-oldest'
             ? { maxBytes: Math.ceil(maxBytes / this.logs.length) }
             : {}),
@@ -409,7 +450,7 @@ export class Stream {
         }
       }
       if (retention === 'work-queue') this.#starts[partition] = this.startOffset(partition);
-      const target = this.#starts[partition]!;
+      const target = Math.min(this.#starts[partition]!, ageSafe ?? Infinity);
       const stats = log.stats();
       if (
         target > log.startOffset &&
@@ -419,6 +460,37 @@ export class Stream {
       }
       await this.lanes[partition]!.truncateBelow(target);
     }
+  }
+
+  /**
+   * Age retention deletes whole segments in one step, so a subscription that dead-letters
+   * expired messages (deadLetterExpired) and lags would find them gone. When there is one,
+   * the start first moves over the messages past maxAgeMs (readers skip those already; the
+   * move is not persisted: after a restart they are read, and expire, again) and such
+   * subscriptions read them back; segments then go below the start (truncateBefore), not by
+   * the log's own clock, which may have moved on meanwhile. Returns the offset below which
+   * segments may go (the floor of a subscription that could not read back yet holds them
+   * until a later pass; a failed one does not), or null when no subscription asks.
+   */
+  async #beforeAgeRetention(partition: number, maxAgeMs: number): Promise<number | null> {
+    const wanting = (): SubscriptionGroup[] =>
+      [...this.subscriptions.values()].filter(
+        (group) => group.config.deadLetterExpired && group.deadLettersOnRetention,
+      );
+    if (wanting().length === 0) return null;
+    const log = this.logs[partition]!;
+    const boundary = await log.offsetForTime(this.#environment.clock.now() - maxAgeMs);
+    const start = this.startOffset(partition);
+    if (boundary > start && !this.#closed) {
+      this.#counters.dropped += boundary - start;
+      this.#starts[partition] = boundary;
+    }
+    await Promise.all(wanting().map((group) => group.beforeRetention(partition)));
+    let safe = this.#starts[partition]!;
+    for (const group of wanting()) {
+      if (group.failure === null) safe = Math.min(safe, group.floor(partition));
+    }
+    return safe;
   }
 
   /**

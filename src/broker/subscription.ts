@@ -47,6 +47,7 @@ import {
   type EncodedMessage,
   type StoredMessage,
 } from './message-codec.js';
+import { isExpired } from './message-expiry.js';
 import { failureInfo } from './failure-info.js';
 import { integerIn, rejection } from './option-checks.js';
 import type { LaneCursor } from './lane-cursor.js';
@@ -75,7 +76,9 @@ export interface SubscriptionHost {
   readonly lanes: readonly PriorityLanes[];
   /** First offset of the partition still retained (retention may move it past the log's). */
   readonly startOffset: (partition: number) => number;
+  /** The stream's current limits (streams.update may change them): read on each use. */
   readonly maxAgeMs: number | null;
+  readonly ttlMs: number | null;
   readonly clock: Clock;
   /** Publishes a dead letter (a normal publish: it may fail with NO_ROUTE etc.). */
   readonly publish: (message: EncodedMessage) => Promise<void>;
@@ -352,11 +355,34 @@ export class SubscriptionGroup implements DeliveryActions {
   #catchUpStart(cursor: PartitionCursor): void {
     const start = this.#host.startOffset(cursor.partition);
     if (cursor.floor >= start) return;
-    if (this.config.deadLetterOverflow && this.config.deadLetter !== null) {
-      this.#deadLetterOverflow(cursor, start, this.config.deadLetter);
+    if (this.deadLettersOnRetention) {
+      void this.#deadLetterBelow(cursor, start, this.config.deadLetter!);
       return;
     }
     this.#letGoBelow(cursor, start);
+  }
+
+  /** Whether it dead-letters (some of) what retention lets go: deadLetterOverflow / deadLetterExpired. */
+  get deadLettersOnRetention(): boolean {
+    return (
+      this.config.deadLetter !== null &&
+      (this.config.deadLetterOverflow || this.config.deadLetterExpired)
+    );
+  }
+
+  /**
+   * The stream is about to delete segments below its start in `partition` (age retention):
+   * a subscription that dead-letters what retention lets go reads it back first, consumers or
+   * not. Resolves once done, or at once if there is nothing to do or a read is in flight (the
+   * stream then keeps the segments below this subscription's floor until a later pass).
+   */
+  beforeRetention(partition: number): Promise<void> {
+    const cursor = this.#cursors[partition];
+    if (!cursor || this.#closed || this.#failure || cursor.reading || !this.deadLettersOnRetention)
+      return Promise.resolve();
+    const start = this.#host.startOffset(partition);
+    if (cursor.floor >= start) return Promise.resolve();
+    return this.#deadLetterBelow(cursor, start, this.config.deadLetter!);
   }
 
   /** Moves the cursor to `start`, letting go of what lies below (counted as dropped unless it was dead-lettered). */
@@ -368,13 +394,15 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   /**
-   * deadLetterOverflow: before letting go of what retention dropped below `start`, publishes
-   * each message this subscription had not settled to the dead-letter target (reason
-   * `overflow`). The records are read back from the log, which keeps them until their segment
-   * is deleted; those already deleted cannot be and are counted dropped. The cursor does not
-   * read meanwhile (`reading`), and everything below `start` goes once this is done.
+   * Before letting go of what retention dropped below `start`, publishes each message this
+   * subscription had not settled to the dead-letter target: reason `expired` for one past its
+   * ttl or the stream's maxAgeMs (deadLetterExpired), else `overflow` (deadLetterOverflow),
+   * else it is counted (expired or dropped). The records are read back from the log, which
+   * keeps them until their segment is deleted; those already deleted cannot be and are counted
+   * dropped. The cursor does not read meanwhile (`reading`), and everything below `start` goes
+   * once this is done.
    */
-  #deadLetterOverflow(cursor: PartitionCursor, start: number, target: string): void {
+  #deadLetterBelow(cursor: PartitionCursor, start: number, target: string): Promise<void> {
     cursor.reading = true;
     const epoch = cursor.epoch;
     const log = this.#host.logs[cursor.partition]!;
@@ -396,7 +424,19 @@ export class SubscriptionGroup implements DeliveryActions {
             cursor.entries.get(record.offset) ??
             newEntry(cursor.partition, decodeMessage(record, true), restored?.deliveryCount ?? 0);
           if (!this.#wanted(entry.message)) continue;
-          const letter = deadLetterFor(entry, this.#host.stream, target, 'overflow', null);
+          const expired = isExpired(entry.message, this.#host, this.#host.clock.now());
+          if (expired) this.#counters.expired++;
+          const reason =
+            expired && this.config.deadLetterExpired
+              ? 'expired'
+              : this.config.deadLetterOverflow && !expired
+                ? 'overflow'
+                : null;
+          if (reason === null) {
+            if (!expired) this.#counters.dropped++;
+            continue;
+          }
+          const letter = deadLetterFor(entry, this.#host.stream, target, reason, null);
           letters.push(
             this.#host.publish(letter).then(
               () => void this.#counters.deadLettered++,
@@ -408,7 +448,7 @@ export class SubscriptionGroup implements DeliveryActions {
         offset = below[below.length - 1]!.offset + 1;
       }
     };
-    work()
+    return work()
       .catch(() => undefined) // a failed read: what is left below start is dropped, as without
       .finally(() => {
         cursor.reading = false;
@@ -416,14 +456,13 @@ export class SubscriptionGroup implements DeliveryActions {
         const current = this.#host.startOffset(cursor.partition);
         // Anything dropped meanwhile (start moved again) waits for the next pass.
         if (cursor.floor < start) this.#letGoBelow(cursor, start, false);
-        if (current > start) this.#deadLetterOverflow(cursor, current, target);
+        if (current > start) void this.#deadLetterBelow(cursor, current, target);
         else this.#dispatch();
       });
   }
 
   #accept(cursor: PartitionCursor, records: readonly StoredRecord[]): void {
     const now = this.#host.clock.now();
-    const maxAgeMs = this.#host.maxAgeMs;
     for (const record of records) {
       const offset = record.offset;
       if (offset < cursor.readOffset) continue;
@@ -437,17 +476,12 @@ export class SubscriptionGroup implements DeliveryActions {
         cursor.settle(offset); // acked ahead, through its lane
         continue;
       }
-      this.#track(cursor, record, now, maxAgeMs);
+      this.#track(cursor, record, now);
     }
   }
 
   /** Starts tracking a record read from the log (or settles it at once if it is not for us). */
-  #track(
-    cursor: PartitionCursor,
-    record: StoredRecord,
-    now: number,
-    maxAgeMs: number | null,
-  ): void {
+  #track(cursor: PartitionCursor, record: StoredRecord, now: number): void {
     const offset = record.offset;
     const restored = cursor.restored.get(offset);
     if (restored) cursor.restored.delete(offset);
@@ -456,13 +490,18 @@ export class SubscriptionGroup implements DeliveryActions {
       cursor.settle(offset);
       return;
     }
-    if (maxAgeMs !== null && message.timestamp < now - maxAgeMs) {
-      this.#counters.dropped++;
+    const expired = isExpired(message, this.#host, now);
+    if (expired && !(this.config.deadLetterExpired && this.config.deadLetter !== null)) {
+      this.#counters.expired++; // not journalled: read again after a restart, it expires again
       cursor.settle(offset);
       return;
     }
     const entry = newEntry(cursor.partition, message, restored?.deliveryCount ?? 0);
     cursor.entries.set(offset, entry);
+    if (expired) {
+      this.#expire(entry);
+      return;
+    }
     const availableAt = Math.max(message.deliverAt, restored?.availableAt ?? 0);
     if (availableAt > now) this.#delay(entry, availableAt);
     else this.#makeReady(entry);
@@ -531,7 +570,7 @@ export class SubscriptionGroup implements DeliveryActions {
             // Stale: a lane entry naming a message of another priority (a torn log tail).
             valid = recordPriority(record) === lane.level;
             // The read position may have passed it meanwhile (then it is tracked or settled).
-            if (valid && ahead(offset)) this.#track(cursor, record, now, this.#host.maxAgeMs);
+            if (valid && ahead(offset)) this.#track(cursor, record, now);
           } else {
             const tracked = cursor.entries.get(offset);
             valid = tracked === undefined || tracked.message.priority === lane.level;
@@ -692,13 +731,7 @@ export class SubscriptionGroup implements DeliveryActions {
       this.#settle(entry, false);
       return false;
     }
-    const maxAgeMs = this.#host.maxAgeMs;
-    if (maxAgeMs !== null && entry.message.timestamp < now - maxAgeMs) {
-      this.#counters.dropped++;
-      this.#settle(entry, false);
-      return false;
-    }
-    if (entry.message.expiresAt !== 0 && entry.message.expiresAt <= now) {
+    if (isExpired(entry.message, this.#host, now)) {
       this.#expire(entry);
       return false;
     }

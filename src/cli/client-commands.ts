@@ -8,6 +8,7 @@ import type {
   Client,
   DeadLetterReason,
   Message,
+  StreamChanges,
   StreamInfo,
   StreamOptions,
 } from '../protocol/index.js';
@@ -44,6 +45,22 @@ export async function streamAdd(url: string, name: string, options: StreamOption
   await withClient(url, async (client) => {
     const info = await client.streams.create(name, options);
     console.log(streamLine(info));
+  });
+}
+
+/** Changes a live stream; prints its new configuration (human format, or the StreamInfo as JSON). */
+export async function streamEdit(
+  url: string,
+  name: string,
+  changes: StreamChanges,
+  json: boolean,
+): Promise<void> {
+  if (Object.keys(changes).length === 0) {
+    throw new WeirError('INVALID_ARGUMENT', 'nothing to change: give at least one option');
+  }
+  await withClient(url, async (client) => {
+    const info = await client.streams.update(name, changes);
+    console.log(json ? JSON.stringify(info, null, 2) : formatStreamInfo(info));
   });
 }
 

@@ -21,3 +21,26 @@ export function collect(value: string, previous: string[]): string[] {
 
 export const urlOption = () =>
   new Option('--url <url>', 'server address (env WEIR_URL)').default(URL_DEFAULT);
+
+/**
+ * A parser of a limit for `weir stream edit`: an integer ≥ `min`, or `none` (kept as the
+ * string: commander turns a parsed null into ''; `noneToNull` makes it null for the API).
+ */
+export function limitOrNone(name: string, min = 1) {
+  const parse = integer(name, min);
+  return (value: string): number | 'none' => {
+    if (value === 'none') return 'none';
+    try {
+      return parse(value);
+    } catch {
+      throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, or none`);
+    }
+  };
+}
+
+/** Options parsed with `limitOrNone`: 'none' becomes null (clears the limit). */
+export function noneToNull(options: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(options).map(([name, value]) => [name, value === 'none' ? null : value]),
+  );
+}

@@ -12,11 +12,16 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { isWeirError } from '../util/index.js';
 import { HTTP_PORT_DEFAULT, SERVER_PORT_DEFAULT } from '../limits.js';
 import { isLogLevel, type LogLevel } from '../server/index.js';
-import type { DeadLetterReason, FsyncPolicy, StreamOptions } from '../protocol/index.js';
+import type {
+  DeadLetterReason,
+  FsyncPolicy,
+  StreamChanges,
+  StreamOptions,
+} from '../protocol/index.js';
 import { runDemo } from './demo.js';
 import { serve } from './serve.js';
 import { benchCommand } from './bench-command.js';
-import { collect, integer, urlOption } from './command-options.js';
+import { collect, integer, limitOrNone, noneToNull, urlOption } from './command-options.js';
 import { registerQueueCommands } from './queue-program.js';
 import { replyCommand } from './reply-command.js';
 import { registerSubscriptionCommands } from './subscription-program.js';
@@ -27,6 +32,7 @@ import {
   publishCommand,
   requestCommand,
   streamAdd,
+  streamEdit,
   streamInfo,
   streamList,
   streamPurge,
@@ -133,6 +139,11 @@ stream
     'largest message accepted',
     integer('max-message-bytes', 1),
   )
+  .option(
+    '--ttl-ms <ms>',
+    'a message without its own ttl expires this long after it is stored',
+    integer('ttl-ms', 1),
+  )
   .action(
     async (name: string, options: Record<string, unknown> & { url: string; subjects?: string }) => {
       const { url, subjects, ...rest } = options;
@@ -141,6 +152,51 @@ stream
         ...(subjects === undefined ? {} : { subjects: subjects.split(',') }),
       } as StreamOptions;
       await streamAdd(url, name, streamOptions);
+    },
+  );
+stream
+  .command('edit <name>')
+  .description(
+    'change a live stream: subjects, limits, overflow, dedup window, message size, ttl (none clears a limit)',
+  )
+  .addOption(urlOption())
+  .option('--subjects <patterns>', 'comma-separated subject patterns (replace the current ones)')
+  .option('--max-age-ms <ms|none>', 'drop messages older than this', limitOrNone('max-age-ms'))
+  .option(
+    '--max-bytes <bytes|none>',
+    'keep at most about this many bytes',
+    limitOrNone('max-bytes'),
+  )
+  .option('--max-messages <n|none>', 'keep at most this many messages', limitOrNone('max-messages'))
+  .addOption(
+    new Option('--overflow <policy>', 'drop-oldest or reject-new').choices([
+      'drop-oldest',
+      'reject-new',
+    ]),
+  )
+  .option('--dedup-window-ms <ms>', 'de-duplication window (0: none)', integer('dedup-window-ms'))
+  .option(
+    '--max-message-bytes <bytes>',
+    'largest message accepted',
+    integer('max-message-bytes', 1),
+  )
+  .option(
+    '--ttl-ms <ms|none>',
+    'a message without its own ttl expires this long after it is stored',
+    limitOrNone('ttl-ms'),
+  )
+  .option('--json', 'print the new StreamInfo as JSON', false)
+  .action(
+    async (
+      name: string,
+      options: Record<string, unknown> & { url: string; subjects?: string; json: boolean },
+    ) => {
+      const { url, subjects, json, ...rest } = options;
+      const changes = {
+        ...noneToNull(rest),
+        ...(subjects === undefined ? {} : { subjects: subjects.split(',') }),
+      } as StreamChanges;
+      await streamEdit(url, name, changes, json);
     },
   );
 stream

@@ -27,7 +27,7 @@ export function formatStreamInfo(info: StreamInfo): string {
     ),
     row(
       'messages',
-      `at most ${formatBytes(config.maxMessageBytes)} each, dedup window ${config.dedupWindowMs} ms, segments of ${formatBytes(config.segmentBytes)}`,
+      `at most ${formatBytes(config.maxMessageBytes)} each, ttl ${limit(config.ttlMs, (ms) => `${ms} ms`)}, dedup window ${config.dedupWindowMs} ms, segments of ${formatBytes(config.segmentBytes)}`,
     ),
     row('stored', `${info.messages} messages, ${formatBytes(info.bytes)}`),
     row(

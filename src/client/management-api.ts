@@ -22,6 +22,7 @@ export function createStreamsApi(call: CallFunction): StreamsApi {
     create: async (name, options) => (await call('streams.create', [name, options])) as StreamInfo,
     info: async (name) => (await call('streams.info', [name])) as StreamInfo,
     list: async () => (await call('streams.list', [])) as StreamInfo[],
+    update: async (name, changes) => (await call('streams.update', [name, changes])) as StreamInfo,
     delete: async (name) => {
       await call('streams.delete', [name]);
     },

@@ -63,6 +63,26 @@ export interface StreamOptions {
   readonly maxMessageBytes?: number;
   /** Segment size of the stream's partition logs (retention deletes whole segments). Default 64 MiB. */
   readonly segmentBytes?: number;
+  /**
+   * A message published without its own `ttlMs` expires this long after it was stored in this
+   * stream (a shorter per-message ttlMs wins), 1..DELAY_MS_MAX. Default: none.
+   */
+  readonly ttlMs?: number;
+}
+
+/**
+ * What `streams.update` may change on a live stream; a field left out stays as it is, null
+ * clears a limit. Partitions, storage, fsync, retention and segment size are fixed at creation.
+ */
+export interface StreamChanges {
+  readonly subjects?: readonly string[];
+  readonly maxAgeMs?: number | null;
+  readonly maxBytes?: number | null;
+  readonly maxMessages?: number | null;
+  readonly overflow?: OverflowPolicy;
+  readonly dedupWindowMs?: number;
+  readonly maxMessageBytes?: number;
+  readonly ttlMs?: number | null;
 }
 
 /** A stream's configuration with every default filled in (what `streams.info` returns). */
@@ -81,6 +101,8 @@ export interface StreamConfig {
   readonly dedupWindowMs: number;
   readonly maxMessageBytes: number;
   readonly segmentBytes: number;
+  /** Stream-level default time to live of a message; null: none. */
+  readonly ttlMs: number | null;
 }
 
 /** A failure the broker recorded (a log, journal, read or retention pass that failed). */
@@ -138,6 +160,11 @@ export interface StreamsApi {
   create(name: string, options?: StreamOptions): Promise<StreamInfo>;
   info(name: string): Promise<StreamInfo>;
   list(): Promise<StreamInfo[]>;
+  /**
+   * Changes what can change on a live stream (see StreamChanges; INVALID_ARGUMENT naming any
+   * other field). Durable before it resolves, in effect at once for publishers and consumers.
+   */
+  update(name: string, changes: StreamChanges): Promise<StreamInfo>;
   /** Deletes the stream, its messages and its subscriptions (their consumers end). */
   delete(name: string): Promise<void>;
   /** Removes every message; subscriptions stay and continue with what comes next. */

@@ -3,7 +3,7 @@
  * the hot path, and JSON keeps them easy to extend). Each method names the Client call it
  * makes; arguments arrive as a JSON array and are checked by the broker like any caller's.
  */
-import type { Client, DeadLetter } from '../protocol/index.js';
+import type { Client, DeadLetter, StreamChanges } from '../protocol/index.js';
 import { WeirError } from '../util/index.js';
 
 type Method = (client: Client, parameters: readonly unknown[]) => Promise<unknown>;
@@ -40,6 +40,8 @@ const METHODS = new Map<string, Method>(
       client.streams.create(text(p, 0, 'stream name'), options(p, 1)),
     'streams.info': (client, p) => client.streams.info(text(p, 0, 'stream name')),
     'streams.list': (client) => client.streams.list(),
+    'streams.update': (client, p) =>
+      client.streams.update(text(p, 0, 'stream name'), p[1] as StreamChanges),
     'streams.delete': (client, p) => client.streams.delete(text(p, 0, 'stream name')),
     'streams.purge': (client, p) => client.streams.purge(text(p, 0, 'stream name')),
     'subscriptions.info': (client, p) =>

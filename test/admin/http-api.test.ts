@@ -55,6 +55,46 @@ describe('HTTP API: streams', () => {
       assert.deepEqual(await client.streams.list(), []);
     }));
 
+  test('PATCH /api/streams/{stream} changes a live stream and answers its new info', () =>
+    withAdmin({}, async ({ url, request, client }) => {
+      await client.streams.create('orders', { subjects: ['orders.eu'] });
+      for (let index = 0; index < 5; index++) await client.publish('orders.eu', `o${index}`);
+      const changed = await request('PATCH', '/api/streams/orders', {
+        subjects: ['orders.eu', 'orders.us'],
+        maxMessages: 2,
+        ttlMs: 60_000,
+      });
+      assert.equal(changed.status, 200);
+      assert.deepEqual(changed.json.config.subjects, ['orders.eu', 'orders.us']);
+      assert.equal(changed.json.config.maxMessages, 2);
+      assert.equal(changed.json.config.ttlMs, 60_000);
+      assert.equal(changed.json.messages, 2);
+      assert.equal(typeof changed.json.inPerSecond, 'number');
+      await client.publish('orders.us', 'routed now');
+
+      const cleared = await request('PATCH', '/api/streams/orders', { maxMessages: null });
+      assert.equal(cleared.json.config.maxMessages, null);
+
+      const fixed = await request('PATCH', '/api/streams/orders', { partitions: 3 });
+      assert.equal(fixed.status, 400);
+      assert.equal(fixed.json.error.code, 'INVALID_ARGUMENT');
+      assert.match(fixed.json.error.message, /partitions/);
+      const missing = await request('PATCH', '/api/streams/nope', { maxMessages: 1 });
+      assert.equal(missing.status, 404);
+      assert.equal(missing.json.error.code, 'STREAM_NOT_FOUND');
+
+      const crossOrigin = await fetch(`${url}/api/streams/orders`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json', origin: 'http://evil.example' },
+        body: JSON.stringify({ maxMessages: 1 }),
+      });
+      assert.equal(crossOrigin.status, 403);
+      assert.equal((await client.streams.info('orders')).config.maxMessages, null);
+
+      const openapi = await request('GET', '/api/openapi.json');
+      assert.ok(openapi.json.paths['/api/streams/{stream}'].patch, 'the route is documented');
+    }));
+
   test('refusals carry the wire code and the HTTP status of the error registry', () =>
     withAdmin({}, async ({ request }) => {
       const missing = await request('GET', '/api/streams/nope');

@@ -1,8 +1,18 @@
-/** Delay and schedule, TTL (never delivered expired, dead-lettered on request), priority. */
+/**
+ * Delay and schedule, TTL (never delivered expired, dead-lettered on request), priority; a
+ * stream's ttlMs and maxAgeMs expire messages like a per-message ttl.
+ */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { RETENTION_INTERVAL_MS, SEGMENT_BYTES_MIN } from '../../../src/limits.js';
 import { DEAD_LETTER_HEADERS } from '../../../src/protocol/index.js';
-import { expectNothing, receiveN, withBroker, type HarnessFactory } from './harness.js';
+import {
+  advanceUntil,
+  expectNothing,
+  receiveN,
+  withBroker,
+  type HarnessFactory,
+} from './harness.js';
 
 export function delayTtlPrioritySuite(factory: HarnessFactory): void {
   describe('delay, ttl and priority', () => {
@@ -97,6 +107,136 @@ export function delayTtlPrioritySuite(factory: HarnessFactory): void {
           await message!.ack();
         }
         assert.deepEqual(order, ['high', 'high2', 'mid', 'low', 'low2']);
+      }));
+  });
+
+  describe('stream ttl and max age expiry', () => {
+    test("a stream's ttlMs expires a message without its own ttl, in that stream only", () =>
+      withBroker(factory, async ({ client, clock }) => {
+        const created = await client.streams.create('quotes', {
+          subjects: ['quotes'],
+          ttlMs: 100,
+        });
+        assert.equal(created.config.ttlMs, 100);
+        assert.equal(
+          (await client.streams.create('archive', { subjects: ['quotes'] })).config.ttlMs,
+          null,
+        );
+        await client.publish('quotes', 'stale');
+        clock.advance(99);
+        await client.publish('quotes', 'fresh');
+        clock.advance(1); // 'stale' is 100 ms old: expired; 'fresh' has 99 ms to go
+        const subscription = await client.subscribe('quotes', { subscription: 'w' });
+        const [message] = await receiveN(subscription, 1);
+        assert.equal(message!.text(), 'fresh');
+        await expectNothing(subscription);
+        assert.equal((await client.subscriptions.info('quotes', 'w')).expired, 1);
+        // The same publish, stored in a stream without a ttl, does not expire there.
+        const archive = await client.subscribe('archive', { subscription: 'a' });
+        const kept = await receiveN(archive, 2);
+        assert.deepEqual(
+          kept.map((item) => item.text()),
+          ['stale', 'fresh'],
+        );
+      }));
+
+    test("a per-message ttlMs shorter than the stream's wins", () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('quotes', { subjects: ['quotes'], ttlMs: 60_000 });
+        await client.publish('quotes', 'short', { ttlMs: 50 });
+        await client.publish('quotes', 'plain');
+        clock.advance(50);
+        const subscription = await client.subscribe('quotes', { subscription: 'w' });
+        const [message] = await receiveN(subscription, 1);
+        assert.equal(message!.text(), 'plain');
+        await expectNothing(subscription);
+        assert.equal((await client.subscriptions.info('quotes', 'w')).expired, 1);
+      }));
+
+    test('a message past maxAgeMs is dead-lettered with reason expired when the subscription asks', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('fresh', { subjects: ['fresh'], maxAgeMs: 100 });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        await client.publish('fresh', 'old');
+        clock.advance(101);
+        await client.publish('fresh', 'new');
+        const subscription = await client.subscribe('fresh', {
+          subscription: 'w',
+          deadLetter: 'dead.fresh',
+          deadLetterExpired: true,
+        });
+        const [message] = await receiveN(subscription, 1);
+        assert.equal(message!.text(), 'new');
+        await expectNothing(subscription);
+        const reader = await client.subscribe('dead', { subscription: 'r' });
+        const [dead] = await receiveN(reader, 1);
+        assert.equal(dead!.text(), 'old');
+        assert.equal(dead!.headers[DEAD_LETTER_HEADERS.reason], 'expired');
+        const info = await client.subscriptions.info('fresh', 'w');
+        assert.equal(info.expired, 1);
+        assert.equal(info.deadLettered, 1);
+        assert.equal(info.dropped, 0);
+      }));
+
+    test('without deadLetterExpired a message past maxAgeMs is counted expired, not delivered', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('fresh', { subjects: ['fresh'], maxAgeMs: 100 });
+        await client.publish('fresh', 'old');
+        clock.advance(101);
+        await client.publish('fresh', 'new');
+        const subscription = await client.subscribe('fresh', { subscription: 'w' });
+        const [message] = await receiveN(subscription, 1);
+        assert.equal(message!.text(), 'new');
+        await message!.nack({ delayMs: 200 }); // due again once it is past maxAgeMs
+        clock.advance(200);
+        await expectNothing(subscription);
+        const info = await client.subscriptions.info('fresh', 'w');
+        assert.equal(info.expired, 2);
+        assert.equal(info.dropped, 0);
+      }));
+
+    test('a lagging subscription dead-letters what age retention deletes before it read it', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('fresh', {
+          subjects: ['fresh'],
+          maxAgeMs: 1000,
+          segmentBytes: SEGMENT_BYTES_MIN,
+        });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const options = {
+          subscription: 'lagging',
+          deadLetter: 'dead.fresh',
+          deadLetterExpired: true,
+        } as const;
+        await (await client.subscribe('fresh', options)).close(); // no consumer from here on
+        const count = 40; // of 500 bytes: several 4 KiB segments
+        for (let index = 0; index < count; index++) {
+          await client.publish('fresh', new Uint8Array(500), { headers: { n: String(index) } });
+        }
+        const bytesBefore = (await client.streams.info('fresh')).bytes;
+        clock.advance(1001);
+        await advanceUntil(
+          clock,
+          RETENTION_INTERVAL_MS,
+          async () => {
+            const info = await client.streams.info('fresh');
+            return info.partitions[0]!.startOffset === count && info.bytes < bytesBefore;
+          },
+          'age retention deletes segments',
+          10_000, // a pass publishes its dead letters (fsyncs) while steps go by
+        );
+        const reader = await client.subscribe('dead', { subscription: 'r' });
+        const dead = await receiveN(reader, count);
+        for (const letter of dead) {
+          assert.equal(letter.headers[DEAD_LETTER_HEADERS.reason], 'expired');
+        }
+        await client.publish('fresh', 'new');
+        const again = await client.subscribe('fresh', options);
+        const [message] = await receiveN(again, 1);
+        assert.equal(message!.text(), 'new');
+        const info = await client.subscriptions.info('fresh', 'lagging');
+        assert.equal(info.expired, count);
+        assert.equal(info.dropped, 0);
       }));
   });
 }

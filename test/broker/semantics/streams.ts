@@ -1,7 +1,13 @@
-/** The streams API: create (idempotent), info, list, delete, purge; options validated. */
+/** The streams API: create (idempotent), info, list, update, delete, purge; options validated. */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { receiveN, rejectsWith, withBroker, type HarnessFactory } from './harness.js';
+import {
+  expectNothing,
+  receiveN,
+  rejectsWith,
+  withBroker,
+  type HarnessFactory,
+} from './harness.js';
 
 export function streamsSuite(factory: HarnessFactory): void {
   describe('streams', () => {
@@ -135,6 +141,140 @@ export function streamsSuite(factory: HarnessFactory): void {
         await client.publish('logs', 'new');
         const [next] = await receiveN(subscription, 1);
         assert.equal(next!.text(), 'new');
+      }));
+
+    test('update: a lower maxMessages applies at once, null clears it', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('recent', { subjects: ['recent'] });
+        for (let index = 0; index < 10; index++) await client.publish('recent', `r${index}`);
+        const updated = await client.streams.update('recent', { maxMessages: 3 });
+        assert.equal(updated.config.maxMessages, 3);
+        assert.equal(updated.messages, 3);
+        assert.equal(updated.dropped, 7);
+        await client.publish('recent', 'r10');
+        assert.equal((await client.streams.info('recent')).messages, 3);
+        const subscription = await client.subscribe('recent', { subscription: 'w' });
+        assert.deepEqual(
+          (await receiveN(subscription, 3)).map((message) => message.text()),
+          ['r8', 'r9', 'r10'],
+        );
+        await expectNothing(subscription);
+        const cleared = await client.streams.update('recent', { maxMessages: null });
+        assert.equal(cleared.config.maxMessages, null);
+        for (let index = 11; index < 16; index++) await client.publish('recent', `r${index}`);
+        assert.equal((await client.streams.info('recent')).messages, 8);
+      }));
+
+    test('update: new subjects route at once, to consumers that stay connected', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.eu'] });
+        await client.streams.create('all', { subjects: ['orders.>'] });
+        const subscription = await client.subscribe('orders', { subscription: 'w' });
+        await rejectsWith(
+          client.streams.update('orders', { subjects: [] }),
+          'INVALID_ARGUMENT',
+          /subjects/,
+        );
+        await rejectsWith(
+          client.streams.update('orders', { subjects: ['orders.us', 'orders.us'] }),
+          'INVALID_ARGUMENT',
+          /subjects/,
+        );
+        const before = await client.publish('orders.us', 'us0');
+        assert.deepEqual(
+          before.streams.map((stored) => stored.stream),
+          ['all'],
+        );
+        const updated = await client.streams.update('orders', {
+          subjects: ['orders.eu', 'orders.us'],
+        });
+        assert.deepEqual(updated.config.subjects, ['orders.eu', 'orders.us']);
+        const after = await client.publish('orders.us', 'us1');
+        // The stream keeps its place in creation order.
+        assert.deepEqual(
+          after.streams.map((stored) => stored.stream),
+          ['orders', 'all'],
+        );
+        const [message] = await receiveN(subscription, 1);
+        assert.equal(message!.text(), 'us1');
+        await client.streams.update('orders', { subjects: ['orders.us'] });
+        await client.publish('orders.eu', 'eu0');
+        await expectNothing(subscription);
+      }));
+
+    test('update: a new ttlMs or maxAgeMs applies at once to an open subscription', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('quotes', { subjects: ['quotes'] });
+        const subscription = await client.subscribe('quotes', {
+          subscription: 'w',
+          maxInFlight: 1,
+        });
+        for (let index = 0; index < 3; index++) await client.publish('quotes', `q${index}`);
+        const [first] = await receiveN(subscription, 1);
+        clock.advance(1000);
+        await client.streams.update('quotes', { ttlMs: 500 });
+        await first!.ack(); // q1 and q2 wait behind it, 1000 ms old: past the new ttl
+        await expectNothing(subscription);
+        assert.equal((await client.subscriptions.info('quotes', 'w')).expired, 2);
+        await client.streams.update('quotes', { ttlMs: null, maxAgeMs: 2000 });
+        await client.publish('quotes', 'q3');
+        await client.publish('quotes', 'q4');
+        const [third] = await receiveN(subscription, 1);
+        assert.equal(third!.text(), 'q3');
+        clock.advance(2001);
+        await third!.ack();
+        await expectNothing(subscription);
+        assert.equal((await client.subscriptions.info('quotes', 'w')).expired, 3);
+      }));
+
+    test('update refuses what is fixed at creation, naming the field; changes nothing then', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('fixed', { subjects: ['fixed'], maxMessages: 5 });
+        await rejectsWith(
+          client.streams.update('fixed', { partitions: 2 } as never),
+          'INVALID_ARGUMENT',
+          /partitions/,
+        );
+        for (const field of ['storage', 'retention', 'fsync', 'segmentBytes']) {
+          await rejectsWith(
+            client.streams.update('fixed', { [field]: 'x', maxMessages: 1 }),
+            'INVALID_ARGUMENT',
+            new RegExp(field),
+          );
+        }
+        await rejectsWith(
+          client.streams.update('fixed', { maxMessages: 0 }),
+          'INVALID_ARGUMENT',
+          /maxMessages/,
+        );
+        await rejectsWith(
+          client.streams.update('fixed', { ttlMs: -5 }),
+          'INVALID_ARGUMENT',
+          /ttlMs/,
+        );
+        await rejectsWith(client.streams.update('nope', { maxMessages: 1 }), 'STREAM_NOT_FOUND');
+        assert.equal((await client.streams.info('fixed')).config.maxMessages, 5);
+      }));
+
+    test('update survives a restart (file stream)', (context) =>
+      withBroker(factory, async ({ client, restart }) => {
+        if (!restart) return context.skip('this broker cannot restart');
+        await client.streams.create('kept', { subjects: ['kept'], storage: 'file' });
+        const updated = await client.streams.update('kept', {
+          subjects: ['kept', 'kept.>'],
+          maxAgeMs: 60_000,
+          maxBytes: 1_000_000,
+          overflow: 'reject-new',
+          dedupWindowMs: 5_000,
+          maxMessageBytes: 4096,
+          ttlMs: 30_000,
+        });
+        const reopened = await restart();
+        const info = await reopened.streams.info('kept');
+        assert.deepEqual(info.config, updated.config);
+        assert.equal(info.config.ttlMs, 30_000);
+        await reopened.publish('kept.deep', 'routed by the new subjects');
+        await rejectsWith(reopened.publish('kept', new Uint8Array(5000)), 'MESSAGE_TOO_LARGE');
       }));
   });
 }
