@@ -118,11 +118,13 @@ export const READY_RECORDS_MAX = 2048;
 /** One cursor read asks the log for at most this many records and bytes. */
 export const CURSOR_READ_RECORDS_MAX = 512;
 /**
- * Per subscription and partition, the priority-lane messages it walked and has not settled in
- * lane order (all levels together): what it holds past its read-ahead to serve higher
- * priorities first, and the out-of-order acks it remembers for them.
+ * Per subscription and partition, the messages of a priority above 0 it takes ahead of its
+ * read position through the priority lanes and holds unsettled (so a priority holds over the
+ * whole backlog), and the acks of such messages it remembers above its ack floor: past that,
+ * priority applies to what is read ahead until the floor moves on.
  */
-export const LANE_OUTSTANDING_MAX = 2048;
+export const LANE_AHEAD_TRACKED_MAX = 1024;
+export const LANE_AHEAD_SETTLED_MAX = 20_000;
 /** Lane entries read at once. */
 export const LANE_READ_RECORDS_MAX = 256;
 /** Offsets a priority lane queues while its log opens (past that it misses entries). */

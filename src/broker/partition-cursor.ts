@@ -10,10 +10,10 @@
  * `readOffset - floor` is bounded by UNSETTLED_WINDOW_MAX, so `settled`, `entries` and
  * `restored` are bounded whatever the backlog.
  *
- * Priority lanes (lane-cursor.ts) add messages of a priority above 0 walked ahead of
- * `readOffset`: tracked in `entries`, their acks in `settled` until their lane's floor passes
- * them. A message below its lane's floor is settled even if `settled` does not hold it:
- * `settledAt` is the check for a message whose priority is known.
+ * Priority lanes (lane-cursor.ts) add messages of a priority above 0 taken *ahead* of
+ * `readOffset`: tracked in `entries` (`aheadTracked` of them, not settled yet) and, once
+ * settled, in `settled` like any ack above the floor. They are bounded apart from the window
+ * (LANE_AHEAD_TRACKED_MAX, LANE_AHEAD_SETTLED_MAX).
  *
  * Single-threaded: only the owning SubscriptionGroup touches it, synchronously.
  */
@@ -59,6 +59,8 @@ export interface Entry extends HeapItem {
   settling: Promise<void> | null;
   /** dead-lettering: the dead letter, kept to publish again if its publish failed. */
   letter: EncodedMessage | null;
+  /** Taken ahead of the read position through a priority lane (counted in aheadTracked). */
+  ahead: boolean;
 }
 
 export function newEntry(partition: number, message: StoredMessage, deliveryCount: number): Entry {
@@ -78,6 +80,7 @@ export function newEntry(partition: number, message: StoredMessage, deliveryCoun
     lastError: null,
     settling: null,
     letter: null,
+    ahead: false,
   };
 }
 
@@ -104,11 +107,8 @@ export class PartitionCursor {
    * completes, so work-queue retention deletes only what stays settled after a power cut.
    */
   durableFloor: number;
-  /**
-   * Settled offsets past `readOffset` that `settled` no longer holds (their lane floor passed
-   * them): counted, so that `pending` stays right.
-   */
-  settledAhead = 0;
+  /** Entries taken ahead of `readOffset` through a lane and not settled yet. */
+  aheadTracked = 0;
   /** Index = priority level; [0] unused (priority 0 is read in offset order). */
   readonly lanes: readonly LaneCursor[];
 
@@ -119,23 +119,7 @@ export class PartitionCursor {
     this.durableFloor = state.floor;
     this.settled = state.settled;
     this.restored = state.tracked;
-    this.lanes = Array.from(
-      { length: PRIORITY_MAX + 1 },
-      (_, level) => new LaneCursor(level, Math.max(state.floor, state.laneFloors[level] ?? 0)),
-    );
-  }
-
-  /** Whether the message at `offset`, of priority `priority`, is settled. */
-  settledAt(offset: number, priority: number): boolean {
-    return this.isSettled(offset) || (priority > 0 && offset < this.lanes[priority]!.floor);
-  }
-
-  /** Lane-walked messages not yet passed by their lane floors, all levels. */
-  get laneOutstanding(): number {
-    let count = 0;
-    for (let level = 1; level <= PRIORITY_MAX; level++)
-      count += this.lanes[level]!.outstandingCount;
-    return count;
+    this.lanes = Array.from({ length: PRIORITY_MAX + 1 }, (_, level) => new LaneCursor(level));
   }
 
   get windowFull(): boolean {
@@ -185,10 +169,8 @@ export class PartitionCursor {
       this.floor = offset;
       this.readOffset = offset;
       this.epoch++;
-      this.settledAhead = 0;
-      for (const lane of this.lanes) lane.reset(offset);
+      for (const lane of this.lanes) lane.reset();
     } else {
-      for (const lane of this.lanes) lane.dropBelow(offset);
       assert(offset > this.floor, 'moveTo only moves forward without forgetting');
       for (const settled of this.settled) if (settled < offset) this.settled.delete(settled);
       for (const restored of this.restored.keys())
@@ -209,11 +191,6 @@ export class PartitionCursor {
         tracked.set(entry.offset, { deliveryCount: entry.deliveryCount, availableAt });
       }
     }
-    return {
-      floor: this.floor,
-      settled: new Set(this.settled),
-      tracked,
-      laneFloors: this.lanes.map((lane) => lane.floor),
-    };
+    return { floor: this.floor, settled: new Set(this.settled), tracked };
   }
 }

@@ -6,20 +6,18 @@
  * operations are still queued.
  *
  * Entry layout (little-endian), operations back to back:
- *   u8  type   1 SETTLE  2 DELIVER  3 NACK  4 SEEK  5 LANE_FLOOR
+ *   u8  type   1 SETTLE  2 DELIVER  3 NACK  4 SEEK
  *   u16 partition
  *   f64 offset (an integer below 2^53)
  *   SETTLE:  -                              the message is settled (acked, terminated, dead-lettered, expired)
  *   DELIVER: u32 deliveryCount              the message was delivered this many times
  *   NACK:    f64 availableAt (ms)           not to be offered again before then
- *   SEEK:    -                              ack floor := offset, everything above forgotten (lane floors too)
- *   LANE_FLOOR: u32 level                    every message of priority `level` below offset is settled
+ *   SEEK:    -                              ack floor := offset, everything above forgotten
  *
  * Snapshot layout:
  *   u32 SNAPSHOT_VERSION, u16 partitionCount, then per partition:
  *   f64 floor, u32 settledCount, settledCount × f64 offset,
- *   u32 trackedCount, trackedCount × (f64 offset, u32 deliveryCount, f64 availableAt),
- *   (version 2) u8 laneCount, laneCount × f64 lane floor (levels 1..laneCount)
+ *   u32 trackedCount, trackedCount × (f64 offset, u32 deliveryCount, f64 availableAt)
  *
  * Recovery rule: state = snapshot (or "nothing settled, floor 0") with every entry replayed
  * in order. Delivery counts may lag by one delivery after a crash (DELIVER is not awaited
@@ -31,15 +29,12 @@ import {
   JOURNAL_ENTRY_OPERATIONS_MAX,
   JOURNAL_QUEUED_OPERATIONS_MAX,
 } from '../limits.js';
-import { PRIORITY_MAX } from '../limits.js';
 import { WeirError, assert } from '../util/index.js';
 
-export const OPERATION = { settle: 1, deliver: 2, nack: 3, seek: 4, laneFloor: 5 } as const;
+export const OPERATION = { settle: 1, deliver: 2, nack: 3, seek: 4 } as const;
 type OperationType = (typeof OPERATION)[keyof typeof OPERATION];
 
-const SNAPSHOT_VERSION = 2;
-/** Snapshots written before priority lanes: no lane floors. */
-const SNAPSHOT_VERSION_NO_LANES = 1;
+const SNAPSHOT_VERSION = 1;
 const HEAD_BYTES = 1 + 2 + 8;
 
 export interface TrackedState {
@@ -52,11 +47,6 @@ export interface PartitionSnapshot {
   floor: number;
   readonly settled: Set<number>;
   readonly tracked: Map<number, TrackedState>;
-  /**
-   * Index = priority level (1..PRIORITY_MAX; [0] unused): every message of that priority
-   * below it is settled, whether it is in `settled` or not (see priority lanes).
-   */
-  readonly laneFloors: number[];
 }
 
 interface Operation {
@@ -69,23 +59,11 @@ interface Operation {
 }
 
 function operationBytes(type: OperationType): number {
-  return (
-    HEAD_BYTES +
-    (type === OPERATION.deliver || type === OPERATION.laneFloor
-      ? 4
-      : type === OPERATION.nack
-        ? 8
-        : 0)
-  );
+  return HEAD_BYTES + (type === OPERATION.deliver ? 4 : type === OPERATION.nack ? 8 : 0);
 }
 
 export function emptyPartitionSnapshot(floor = 0): PartitionSnapshot {
-  return {
-    floor,
-    settled: new Set(),
-    tracked: new Map(),
-    laneFloors: new Array<number>(PRIORITY_MAX + 1).fill(0),
-  };
+  return { floor, settled: new Set(), tracked: new Map() };
 }
 
 function advanceFloor(state: PartitionSnapshot): void {
@@ -101,11 +79,6 @@ function apply(state: PartitionSnapshot, type: number, offset: number, value: nu
       state.floor = offset;
       state.settled.clear();
       state.tracked.clear();
-      state.laneFloors.fill(0);
-      return;
-    case OPERATION.laneFloor:
-      if (value >= 1 && value <= PRIORITY_MAX)
-        state.laneFloors[value] = Math.max(state.laneFloors[value]!, offset);
       return;
     case OPERATION.settle:
       if (offset < state.floor) return;
@@ -134,8 +107,7 @@ function apply(state: PartitionSnapshot, type: number, offset: number, value: nu
 export function encodeSnapshot(partitions: readonly PartitionSnapshot[]): Uint8Array {
   let bytes = 4 + 2;
   for (const partition of partitions)
-    bytes +=
-      8 + 4 + partition.settled.size * 8 + 4 + partition.tracked.size * 20 + 1 + 8 * PRIORITY_MAX;
+    bytes += 8 + 4 + partition.settled.size * 8 + 4 + partition.tracked.size * 20;
   const buffer = new ArrayBuffer(bytes);
   const view = new DataView(buffer);
   let at = 0;
@@ -158,10 +130,6 @@ export function encodeSnapshot(partitions: readonly PartitionSnapshot[]): Uint8A
       view.setFloat64(at + 12, tracked.availableAt, true);
       at += 20;
     }
-    view.setUint8(at, PRIORITY_MAX);
-    at += 1;
-    for (let level = 1; level <= PRIORITY_MAX; level++, at += 8)
-      view.setFloat64(at, partition.laneFloors[level] ?? 0, true);
   }
   assert(at === bytes, 'snapshot size');
   return new Uint8Array(buffer);
@@ -171,8 +139,7 @@ function decodeSnapshot(bytes: Uint8Array, partitionCount: number): PartitionSna
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const corrupt = (): WeirError =>
     new WeirError('CORRUPT_DATA', 'subscription snapshot is malformed');
-  const version = bytes.length < 6 ? 0 : view.getUint32(0, true);
-  if (version !== SNAPSHOT_VERSION && version !== SNAPSHOT_VERSION_NO_LANES) throw corrupt();
+  if (bytes.length < 6 || view.getUint32(0, true) !== SNAPSHOT_VERSION) throw corrupt();
   const stored = view.getUint16(4, true);
   let at = 6;
   const need = (count: number): void => {
@@ -196,15 +163,6 @@ function decodeSnapshot(bytes: Uint8Array, partitionCount: number): PartitionSna
         availableAt: view.getFloat64(at + 12, true),
       });
     }
-    if (version !== SNAPSHOT_VERSION_NO_LANES) {
-      need(1);
-      const lanes = view.getUint8(at);
-      at += 1;
-      need(lanes * 8);
-      for (let level = 1; level <= lanes; level++, at += 8) {
-        if (level <= PRIORITY_MAX) state.laneFloors[level] = view.getFloat64(at, true);
-      }
-    }
     partitions.push(state);
   }
   while (partitions.length < partitionCount) partitions.push(emptyPartitionSnapshot());
@@ -221,8 +179,7 @@ function applyEntry(partitions: PartitionSnapshot[], entry: Uint8Array): void {
     const partition = view.getUint16(at + 1, true);
     const offset = view.getFloat64(at + 3, true);
     let value = 0;
-    if (type === OPERATION.deliver || type === OPERATION.laneFloor)
-      value = view.getUint32(at + HEAD_BYTES, true);
+    if (type === OPERATION.deliver) value = view.getUint32(at + HEAD_BYTES, true);
     else if (type === OPERATION.nack) value = view.getFloat64(at + HEAD_BYTES, true);
     at += operationBytes(type);
     const state = partitions[partition];
@@ -439,7 +396,7 @@ function encodeOperations(
     view.setUint8(at, operation.type);
     view.setUint16(at + 1, operation.partition, true);
     view.setFloat64(at + 3, operation.offset, true);
-    if (operation.type === OPERATION.deliver || operation.type === OPERATION.laneFloor)
+    if (operation.type === OPERATION.deliver)
       view.setUint32(at + HEAD_BYTES, operation.value, true);
     else if (operation.type === OPERATION.nack)
       view.setFloat64(at + HEAD_BYTES, operation.value, true);

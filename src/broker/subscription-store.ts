@@ -114,7 +114,6 @@ async function clampToLogs(
     const end = host.logs[partition]!.endOffset;
     const pastEnd =
       partitionState.floor > end ||
-      partitionState.laneFloors.some((laneFloor) => laneFloor > end) ||
       [...partitionState.settled].some((offset) => offset >= end) ||
       [...partitionState.tracked.keys()].some((offset) => offset >= end);
     if (!pastEnd) return;
@@ -136,11 +135,6 @@ async function clampToLogs(
       if (offset >= end) partitionState.tracked.delete(offset);
     }
     writes.push(journal.record(OPERATION.seek, partition, partitionState.floor));
-    partitionState.laneFloors.forEach((laneFloor, level) => {
-      if (level === 0 || laneFloor <= partitionState.floor) return;
-      partitionState.laneFloors[level] = Math.min(laneFloor, end);
-      writes.push(journal.record(OPERATION.laneFloor, partition, Math.min(laneFloor, end), level));
-    });
     for (const offset of partitionState.settled) {
       writes.push(journal.record(OPERATION.settle, partition, offset));
     }

@@ -7,8 +7,8 @@
  *
  * Memory: per partition at most READY_RECORDS_MAX messages read ahead, plus what is in
  * flight or delayed, all within the UNSETTLED_WINDOW_MAX offsets above the ack floor, plus at
- * most LANE_OUTSTANDING_MAX messages of a priority above 0 found through the partition's
- * priority lanes anywhere past that (so priority holds over the whole backlog, not only over
+ * most LANE_AHEAD_TRACKED_MAX messages of a priority above 0 found through the partition's
+ * priority lanes anywhere past that (and LANE_AHEAD_SETTLED_MAX acks of such messages) (so priority holds over the whole backlog, not only over
  * what was read ahead). A subscription without consumers reads nothing.
  *
  * Concurrency: everything here runs on the event loop; state changes are synchronous, and
@@ -28,11 +28,13 @@ import {
   CURSOR_READ_BYTES_MAX,
   CURSOR_READ_RECORDS_MAX,
   DEAD_LETTER_RETRY_MS_MIN,
-  LANE_OUTSTANDING_MAX,
+  LANE_AHEAD_SETTLED_MAX,
+  LANE_AHEAD_TRACKED_MAX,
   LANE_READ_RECORDS_MAX,
   LEASE_MS_MAX,
   PRIORITY_MAX,
   READY_RECORDS_MAX,
+  UNSETTLED_WINDOW_MAX,
 } from '../limits.js';
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { WeirError, assert, type Clock } from '../util/index.js';
@@ -418,7 +420,7 @@ export class SubscriptionGroup implements DeliveryActions {
         this.#counters.dropped += below[0]!.offset - offset; // deleted from disk already
         const letters: Promise<void>[] = [];
         for (const record of below) {
-          if (cursor.settledAt(record.offset, recordPriority(record))) continue;
+          if (cursor.isSettled(record.offset)) continue;
           const restored = cursor.restored.get(record.offset);
           const entry =
             cursor.entries.get(record.offset) ??
@@ -470,10 +472,10 @@ export class SubscriptionGroup implements DeliveryActions {
       // recovery lost them (log.lostRanges). Counted, then settled.
       if (cursor.readOffset < offset) this.#skip(cursor, offset);
       cursor.readOffset = offset + 1;
-      if (cursor.isSettled(offset) || cursor.entries.has(offset)) continue; // (a lane took it)
-      if (cursor.settledAt(offset, recordPriority(record))) {
-        cursor.settledAhead = Math.max(0, cursor.settledAhead - 1);
-        cursor.settle(offset); // acked ahead, through its lane
+      if (cursor.isSettled(offset)) continue;
+      const tracked = cursor.entries.get(offset);
+      if (tracked !== undefined) {
+        this.#notAhead(cursor, tracked); // a lane took it ahead: now it is within the read-ahead
         continue;
       }
       this.#track(cursor, record, now);
@@ -481,30 +483,37 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   /** Starts tracking a record read from the log (or settles it at once if it is not for us). */
-  #track(cursor: PartitionCursor, record: StoredRecord, now: number): void {
+  #track(cursor: PartitionCursor, record: StoredRecord, now: number): Entry | null {
     const offset = record.offset;
     const restored = cursor.restored.get(offset);
     if (restored) cursor.restored.delete(offset);
     const message = decodeMessage(record, true);
     if (!this.#wanted(message)) {
       cursor.settle(offset);
-      return;
+      return null;
     }
     const expired = isExpired(message, this.#host, now);
     if (expired && !(this.config.deadLetterExpired && this.config.deadLetter !== null)) {
       this.#counters.expired++; // not journalled: read again after a restart, it expires again
       cursor.settle(offset);
-      return;
+      return null;
     }
     const entry = newEntry(cursor.partition, message, restored?.deliveryCount ?? 0);
     cursor.entries.set(offset, entry);
     if (expired) {
       this.#expire(entry);
-      return;
+      return null;
     }
     const availableAt = Math.max(message.deliverAt, restored?.availableAt ?? 0);
     if (availableAt > now) this.#delay(entry, availableAt);
     else this.#makeReady(entry);
+    return entry;
+  }
+
+  #notAhead(cursor: PartitionCursor, entry: Entry): void {
+    if (!entry.ahead) return;
+    entry.ahead = false;
+    cursor.aheadTracked--;
   }
 
   // ---- priority lanes --------------------------------------------------------------------
@@ -513,27 +522,31 @@ export class SubscriptionGroup implements DeliveryActions {
   #pumpLanes(cursor: PartitionCursor): void {
     const lanes = this.#host.lanes[cursor.partition];
     if (lanes === undefined) return;
+    const committed = this.#host.logs[cursor.partition]!.committedOffset;
     for (let level = PRIORITY_MAX; level >= 1; level--) {
-      if (cursor.laneOutstanding >= LANE_OUTSTANDING_MAX) return;
+      // Walk in reads of some size, not one entry per ack.
+      const room = this.#laneRoom(cursor);
+      if (room <= 0 || (room < LANE_READ_RECORDS_MAX / 4 && cursor.aheadTracked > 0)) return;
       const lane = cursor.lanes[level]!;
       if (lane.reading || !lanes.has(level)) continue;
-      // Walk in reads of some size, not one entry per ack.
-      if (
-        lane.outstandingCount > 0 &&
-        LANE_OUTSTANDING_MAX - cursor.laneOutstanding < LANE_READ_RECORDS_MAX
-      )
-        continue;
       if (lane.position >= 0 && lane.position >= lanes.end(level)) continue;
+      if (lane.blockedAt >= committed) continue;
       this.#walkLane(cursor, lanes, lane);
     }
   }
 
+  /** How many more messages the lanes may take ahead of the read position now. */
+  #laneRoom(cursor: PartitionCursor): number {
+    if (cursor.settled.size >= UNSETTLED_WINDOW_MAX + LANE_AHEAD_SETTLED_MAX) return 0;
+    return LANE_AHEAD_TRACKED_MAX - cursor.aheadTracked;
+  }
+
   /**
    * Reads the next entries of one lane. An entry past the read position is fetched from the
-   * log and tracked now (a message of this priority ahead of the backlog); one within it is
-   * tracked already or settled. Every entry walked is outstanding until its lane floor passes
-   * it. An entry whose message has another priority (a lane that outlived a torn log tail) is
-   * skipped.
+   * log and tracked now, ahead of the backlog (a message of this priority); one within it is
+   * tracked already or settled. An entry whose message has another priority (a lane that
+   * outlived a torn log tail) is skipped; a message a lane lacks (a power cut took its entry)
+   * is simply delivered in offset order.
    */
   #walkLane(cursor: PartitionCursor, lanes: PriorityLanes, lane: LaneCursor): void {
     lane.reading = true;
@@ -544,50 +557,52 @@ export class SubscriptionGroup implements DeliveryActions {
     const ahead = (offset: number): boolean =>
       offset >= cursor.readOffset && !cursor.entries.has(offset) && !cursor.isSettled(offset);
     const work = async (): Promise<void> => {
-      if (lane.position < 0) lane.position = await lanes.positionFor(lane.level, lane.floor);
+      if (lane.position < 0) lane.position = await lanes.positionFor(lane.level, cursor.floor);
       if (!live()) return;
-      const room = LANE_OUTSTANDING_MAX - cursor.laneOutstanding;
-      if (room <= 0) return;
-      const found = await lanes.read(
-        lane.level,
-        lane.position,
-        Math.min(room, LANE_READ_RECORDS_MAX),
-      );
+      const found = await lanes.read(lane.level, lane.position, LANE_READ_RECORDS_MAX);
       const committed = log.committedOffset;
-      const wanted = found
-        .map((entry) => entry.offset)
-        .filter((offset) => offset < committed && offset >= lane.floor && ahead(offset));
+      // Only as many as there is room for: the walk stops at the first one left.
+      let room = this.#laneRoom(cursor);
+      let take = 0;
+      const wanted: number[] = [];
+      for (const entry of found) {
+        if (entry.offset >= committed) break;
+        if (ahead(entry.offset)) {
+          if (room-- <= 0) break;
+          wanted.push(entry.offset);
+        }
+        take++;
+      }
       const records = await this.#readOffsets(log, wanted);
       if (!live()) return;
       const now = this.#host.clock.now();
-      for (const laneEntry of found) {
-        const offset = laneEntry.offset;
-        if (offset >= committed) return; // not readable yet: walked again on commit
-        if (offset >= lane.floor && offset > lane.lastWalked) {
-          const record = records.get(offset);
-          let valid: boolean;
-          if (record !== undefined) {
-            // Stale: a lane entry naming a message of another priority (a torn log tail).
-            valid = recordPriority(record) === lane.level;
-            // The read position may have passed it meanwhile (then it is tracked or settled).
-            if (valid && ahead(offset)) this.#track(cursor, record, now);
-          } else {
-            const tracked = cursor.entries.get(offset);
-            valid = tracked === undefined || tracked.message.priority === lane.level;
+      for (let index = 0; index < take; index++) {
+        const laneEntry = found[index]!;
+        const record = records.get(laneEntry.offset);
+        // Stale if its message has another priority (a lane that outlived a torn log tail);
+        // the read position may have passed it meanwhile (then it is tracked or settled).
+        if (
+          record !== undefined &&
+          recordPriority(record) === lane.level &&
+          ahead(laneEntry.offset)
+        ) {
+          const entry = this.#track(cursor, record, now);
+          if (entry !== null) {
+            entry.ahead = true;
+            cursor.aheadTracked++;
           }
-          if (valid) lane.walked(offset);
         }
         lane.position = laneEntry.position + 1;
       }
+      const next = found[take];
+      if (next !== undefined && next.offset >= committed) lane.blockedAt = next.offset;
     };
     work()
       .catch(() => undefined) // a failed lane read costs priority order only
       .finally(() => {
         lane.reading = false;
         this.#walking[lane.level]!--;
-        if (!live()) return;
-        this.#advanceLane(cursor, lane);
-        this.#dispatch();
+        if (live()) this.#dispatch();
       });
   }
 
@@ -612,16 +627,6 @@ export class SubscriptionGroup implements DeliveryActions {
       while (index < offsets.length && offsets[index]! <= end) index++;
     }
     return records;
-  }
-
-  /** Moves a lane's floor over what is settled, forgetting those acks past the read position. */
-  #advanceLane(cursor: PartitionCursor, lane: LaneCursor): void {
-    const passed = lane.advance((offset) => cursor.isSettled(offset));
-    if (passed === null) return;
-    for (const offset of passed) {
-      if (offset >= cursor.readOffset && cursor.settled.delete(offset)) cursor.settledAhead++;
-    }
-    this.#journal.recordQuietly(OPERATION.laneFloor, cursor.partition, lane.floor, lane.level);
   }
 
   #skip(cursor: PartitionCursor, offset: number): void {
@@ -844,6 +849,7 @@ export class SubscriptionGroup implements DeliveryActions {
     } else if (entry.state === 'delayed' || entry.state === 'dead-lettering') {
       this.#timers.remove(entry);
     }
+    this.#notAhead(this.#cursors[entry.partition]!, entry);
     entry.state = 'settled';
   }
 
@@ -857,8 +863,6 @@ export class SubscriptionGroup implements DeliveryActions {
     let settling: Promise<void> | undefined;
     if (wait) settling = this.#journal.record(OPERATION.settle, entry.partition, entry.offset);
     else this.#journal.recordQuietly(OPERATION.settle, entry.partition, entry.offset);
-    const priority = entry.message.priority;
-    if (priority > 0) this.#advanceLane(cursor, cursor.lanes[priority]!);
     if (settling) {
       entry.settling = settling;
       return settling;
@@ -1064,7 +1068,7 @@ export class SubscriptionGroup implements DeliveryActions {
     let delayed = 0;
     const partitions = this.#cursors.map((cursor) => {
       const endOffset = this.#host.logs[cursor.partition]!.endOffset;
-      pending += Math.max(0, endOffset - cursor.floor - cursor.settled.size - cursor.settledAhead);
+      pending += Math.max(0, endOffset - cursor.floor - cursor.settled.size);
       return {
         partition: cursor.partition,
         ackFloor: cursor.floor,

@@ -19,7 +19,7 @@ import {
   type PartitionSnapshot,
 } from '../../src/broker/subscription-journal.js';
 
-type Operation = [type: 1 | 2 | 3 | 4 | 5, partition: number, offset: number, value: number];
+type Operation = [type: 1 | 2 | 3 | 4, partition: number, offset: number, value: number];
 
 /** The meaning of the operations, written plainly. */
 function model(operations: readonly Operation[], partitions: number): PartitionSnapshot[] {
@@ -30,9 +30,6 @@ function model(operations: readonly Operation[], partitions: number): PartitionS
       part.floor = offset;
       part.settled.clear();
       part.tracked.clear();
-      part.laneFloors.fill(0);
-    } else if (type === OPERATION.laneFloor) {
-      part.laneFloors[value] = Math.max(part.laneFloors[value]!, offset);
     } else if (type === OPERATION.settle) {
       if (offset >= part.floor) {
         part.settled.add(offset);
@@ -54,23 +51,15 @@ function normal(state: readonly PartitionSnapshot[]): unknown {
     floor: part.floor,
     settled: [...part.settled].sort((a, b) => a - b),
     tracked: [...part.tracked.entries()].sort(([a], [b]) => a - b),
-    laneFloors: part.laneFloors,
   }));
 }
 
-const operation: fc.Arbitrary<Operation> = fc
-  .tuple(
-    fc.constantFrom<1 | 2 | 3 | 4 | 5>(1, 1, 1, 2, 2, 3, 4, 5),
-    fc.integer({ min: 0, max: 1 }),
-    fc.integer({ min: 0, max: 40 }),
-    fc.integer({ min: 1, max: 1000 }),
-  )
-  .map(([type, partition, offset, value]): Operation => [
-    type,
-    partition,
-    offset,
-    type === OPERATION.laneFloor ? 1 + (value % 9) : value, // a priority level
-  ]);
+const operation: fc.Arbitrary<Operation> = fc.tuple(
+  fc.constantFrom<1 | 2 | 3 | 4>(1, 1, 1, 2, 2, 3, 4),
+  fc.integer({ min: 0, max: 1 }),
+  fc.integer({ min: 0, max: 40 }),
+  fc.integer({ min: 1, max: 1000 }),
+);
 
 test('replay rebuilds the state of the operations, through checkpoints taken from a live state ahead of the journal', async () => {
   await fc.assert(
@@ -163,39 +152,4 @@ test('the journal checkpoints once it has grown by JOURNAL_CHECKPOINT_BYTES, and
   } finally {
     await rm(directory, { recursive: true, force: true });
   }
-});
-
-test('a snapshot written before priority lanes (version 1) still opens, with no lane floors', async () => {
-  const fileSystem = new MemoryFileSystem();
-  // Version 1 layout: u32 version, u16 partitions, per partition f64 floor, u32 settled, u32 tracked.
-  const old = new Uint8Array(4 + 2 + 8 + 4 + 8 + 4);
-  const view = new DataView(old.buffer);
-  view.setUint32(0, 1, true);
-  view.setUint16(4, 1, true);
-  view.setFloat64(6, 7, true);
-  view.setUint32(14, 1, true);
-  view.setFloat64(18, 9, true);
-  view.setUint32(26, 0, true);
-  const first = await SubscriptionJournal.open({
-    directory: '/journal',
-    fileSystem,
-    fsync: 'always',
-    partitions: 1,
-    snapshot: () => old,
-    checkpointBytes: 1,
-  });
-  await first.journal.record(OPERATION.deliver, 0, 8, 1); // makes it write `old` as its checkpoint
-  await first.journal.close();
-  const reopened = await SubscriptionJournal.open({
-    directory: '/journal',
-    fileSystem,
-    fsync: 'always',
-    partitions: 1,
-    snapshot: () => old,
-  });
-  const [state] = reopened.state;
-  assert.equal(state!.floor, 7);
-  assert.deepEqual([...state!.settled], [9]);
-  assert.deepEqual(state!.laneFloors, new Array(10).fill(0));
-  await reopened.journal.close();
 });
