@@ -19,8 +19,6 @@ import {
   BACKOFF_MULTIPLIER_MAX,
   DELAY_MS_MAX,
   FILTER_PATTERNS_MAX,
-  HEADER_FILTER_ENTRIES_MAX,
-  HEADER_NAME_BYTES_MAX,
   IN_FLIGHT_DEFAULT,
   IN_FLIGHT_MAX,
   LEASE_MS_DEFAULT,
@@ -29,6 +27,7 @@ import {
   MAX_DELIVERIES_MAX,
   PARTITIONS_MAX,
 } from '../limits.js';
+import { validateHeaderFilter } from './header-filter.js';
 import { validatePattern, validateSubject } from './subject.js';
 import {
   booleanOption,
@@ -157,28 +156,6 @@ function validateFilter(value: unknown): string[] {
   return patterns.map((pattern: unknown, index) =>
     validatePattern(pattern, typeof value === 'string' ? 'filter' : `filter[${index}]`),
   );
-}
-
-function validateHeaderFilter(value: unknown): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('headerFilter', 'must be an object of header name -> value');
-  }
-  // Sorted, so that two equal filters compare equal.
-  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
-    a < b ? -1 : 1,
-  );
-  if (entries.length > HEADER_FILTER_ENTRIES_MAX) {
-    throw invalid('headerFilter', `holds more than ${HEADER_FILTER_ENTRIES_MAX} entries`);
-  }
-  const filter: Record<string, string> = {};
-  for (const [name, expected] of entries) {
-    if (name.length === 0 || Buffer.byteLength(name) > HEADER_NAME_BYTES_MAX) {
-      throw invalid('headerFilter', `has a bad header name ${JSON.stringify(name)}`);
-    }
-    if (typeof expected !== 'string') throw invalid(`headerFilter.${name}`, 'must be a string');
-    filter[name] = expected;
-  }
-  return filter;
 }
 
 /** Validates subscribe options; throws INVALID_ARGUMENT naming the field. */

@@ -38,6 +38,7 @@ import { DeliveredMessage, type DeliveryActions } from './delivery.js';
 import { DueTimer } from './due-timer.js';
 import { decodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { failureInfo } from './failure-info.js';
+import { compileHeaderFilter, type HeaderMatcher } from './header-filter.js';
 import { integerIn, rejection } from './option-checks.js';
 import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
 import { hashKey } from './partition-hash.js';
@@ -85,7 +86,7 @@ export class SubscriptionGroup implements DeliveryActions {
   readonly #journal: SubscriptionJournal;
   readonly #cursors: PartitionCursor[];
   readonly #filter: SubjectFilter;
-  readonly #headerFilter: [string, string][];
+  readonly #headerFilter: HeaderMatcher;
   readonly #consumers: Consumer[] = [];
   readonly #timers: DueTimer<Entry>;
   readonly #keyOwners = new Map<number, KeyOwner>();
@@ -127,7 +128,7 @@ export class SubscriptionGroup implements DeliveryActions {
     assert(options.state.length === options.host.logs.length, 'one state per partition');
     this.#cursors = options.state.map((state, partition) => new PartitionCursor(partition, state));
     this.#filter = new SubjectFilter(options.config.filter);
-    this.#headerFilter = Object.entries(options.config.headerFilter);
+    this.#headerFilter = compileHeaderFilter(options.config.headerFilter);
     this.#timers = new DueTimer<Entry>(
       options.host.clock,
       (entry, now) => this.#onDue(entry, now),
@@ -448,9 +449,7 @@ export class SubscriptionGroup implements DeliveryActions {
 
   #wanted(message: StoredMessage): boolean {
     if (!this.#filter.matches(message.subject)) return false;
-    for (const [name, value] of this.#headerFilter)
-      if (message.headers[name] !== value) return false;
-    return true;
+    return this.#headerFilter.matches(message.headers);
   }
 
   // ---- dispatch --------------------------------------------------------------------------
