@@ -2,6 +2,7 @@
 import type { SubscriptionInfo } from '../protocol/index.js';
 import { withClient } from './client-commands.js';
 import { parseStartPosition } from './start-position.js';
+import { formatHeaderFilter } from './where-filter.js';
 
 /** Messages not yet settled in each partition: end offset minus ack floor. */
 function lag(info: SubscriptionInfo): number {
@@ -21,6 +22,7 @@ export function formatSubscriptionInfo(info: SubscriptionInfo): string {
     `subscription   ${info.name} on ${info.stream} (${info.durable ? 'durable' : 'ephemeral'})`,
     `mode           ${config.mode}, ack ${config.ack}, lease ${config.leaseMs} ms`,
     `filter         ${config.filter.length === 0 ? 'every message' : config.filter.join(', ')}`,
+    `header filter  ${formatHeaderFilter(config.headerFilter)}`,
     `dead letters   ${config.deadLetter ?? 'none'}, max deliveries ${config.maxDeliveries ?? 'no limit'}`,
     `consumers      ${info.consumers}`,
     `lag            ${lag(info)}`,
