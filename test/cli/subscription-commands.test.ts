@@ -163,3 +163,34 @@ test('weir sub --where / --header-filter subscribe with a header filter policy; 
       /INVALID_ARGUMENT: headerFilter\.price\[0\]\.numeric is an empty range/,
     );
   }));
+
+test('weir sub add creates a durable subscription with a header filter without consuming', () =>
+  withCli(async ({ client, run }) => {
+    await client.streams.create('orders', { fsync: 'never' });
+    await client.publish('orders', 'no', { headers: { kind: 'deleted' } });
+    await client.publish('orders', 'yes', { headers: { kind: 'created', sku: 'AB-1' } });
+    const args = ['sub', 'add', 'orders', 'picked', '--where', 'kind in created,updated'];
+    const added = await run([...args, '--where', 'sku^=AB-']);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /^picked +durable +shared +0 consumers/m);
+    const info = await client.subscriptions.info('orders', 'picked');
+    assert.deepEqual(info.config.headerFilter, {
+      kind: ['created', 'updated'],
+      sku: [{ prefix: 'AB-' }],
+    });
+    assert.equal(info.delivered, 0);
+
+    const again = await run([...args, '--where', 'sku^=AB-']);
+    assert.equal(again.code, 0, again.stderr);
+    const other = await run(args);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /SUBSCRIPTION_EXISTS/);
+
+    const consumer = await client.subscribe('orders', { subscription: 'picked' });
+    const message = await consumer.receive({ timeoutMs: 5000 });
+    assert.equal(message?.text(), 'yes');
+    assert.equal(message.deliveryCount, 1, 'sub add delivered nothing');
+    await message.ack();
+    assert.equal(await consumer.receive({ timeoutMs: 150 }), null);
+    await consumer.close();
+  }));
