@@ -224,6 +224,8 @@ interface AnythingBut {
 /** One name's conditions, grouped by kind; any one that holds matches. */
 interface NameTest {
   readonly name: string;
+  /** The rule is one exact string (today's common form): compared directly. */
+  readonly only: string | null;
   readonly whenAbsent: boolean;
   readonly whenPresent: boolean;
   readonly exact: ReadonlySet<string>;
@@ -280,7 +282,13 @@ function nameTest(name: string, rule: string | readonly HeaderCondition[]): Name
       }
     }
   }
-  return { name, whenAbsent, whenPresent, exact, prefixes, anythingBut, ranges };
+  const only =
+    typeof rule === 'string'
+      ? rule
+      : rule.length === 1 && typeof rule[0] === 'string'
+        ? rule[0]
+        : null;
+  return { name, only, whenAbsent, whenPresent, exact, prefixes, anythingBut, ranges };
 }
 
 function inRange(number: number, range: NumericRange): boolean {
@@ -318,6 +326,10 @@ export function compileHeaderFilter(policy: HeaderFilter): HeaderMatcher {
     matches(headers: Headers): boolean {
       for (const test of tests) {
         const value = headers[test.name];
+        if (test.only !== null) {
+          if (value !== test.only) return false;
+          continue;
+        }
         // typeof: a name such as "constructor" must not find the object's prototype.
         if (!valueMatches(test, typeof value === 'string' ? value : undefined)) return false;
       }
