@@ -157,11 +157,16 @@ function validateCondition(value: unknown, field: string): [HeaderCondition, num
 
 /**
  * Validates a policy; throws INVALID_ARGUMENT naming the path of the bad part
- * (`headerFilter.price[0].numeric`). Returns a copy with the names sorted, so that two equal
+ * (`headerFilter.price[0].numeric`). `stored`: read back from disk, where a plain string
+ * value written before HEADER_FILTER_STRING_BYTES_MAX existed is taken whatever its size. Returns a copy with the names sorted, so that two equal
  * policies compare equal, and each condition as given (a plain string stays a string, so a
  * policy of today's `{ name: value }` form is stored unchanged).
  */
-export function validateHeaderFilter(value: unknown, field = 'headerFilter'): HeaderFilter {
+export function validateHeaderFilter(
+  value: unknown,
+  field = 'headerFilter',
+  origin: 'given' | 'stored' = 'given',
+): HeaderFilter {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     throw invalid(field, 'must be an object of header name -> a string or a list of conditions');
   }
@@ -178,7 +183,11 @@ export function validateHeaderFilter(value: unknown, field = 'headerFilter'): He
       throw invalid(field, `has a bad header name ${JSON.stringify(name.slice(0, 64))}`);
     }
     const path = `${field}.${name}`;
-    if (typeof rule === 'string') {
+    if (typeof rule === 'string' && origin === 'stored') {
+      // Today's `{ name: value }` form had no bound on the value: a stored one keeps working.
+      copied.push([name, rule]);
+      total += 1;
+    } else if (typeof rule === 'string') {
       copied.push([name, filterString(rule, path, true)]);
       total += 1;
     } else if (Array.isArray(rule)) {

@@ -158,8 +158,11 @@ function validateFilter(value: unknown): string[] {
   );
 }
 
-/** Validates subscribe options; throws INVALID_ARGUMENT naming the field. */
-export function resolveSubscribe(options: unknown): ResolvedSubscribe {
+/**
+ * Validates subscribe options; throws INVALID_ARGUMENT naming the field. `stored`: a
+ * configuration read back from disk (see parseStoredSubscriptionConfig).
+ */
+export function resolveSubscribe(options: unknown, stored = false): ResolvedSubscribe {
   const input = optionsObject(options, 'subscribe options', SUBSCRIBE_OPTIONS);
   const name =
     input.subscription === undefined ? null : validateName(input.subscription, 'subscription');
@@ -167,7 +170,10 @@ export function resolveSubscribe(options: unknown): ResolvedSubscribe {
   for (const field of CONFIG_FIELDS) if (input[field] !== undefined) given.add(field);
   const config: SubscriptionConfig = {
     filter: input.filter === undefined ? [] : validateFilter(input.filter),
-    headerFilter: input.headerFilter === undefined ? {} : validateHeaderFilter(input.headerFilter),
+    headerFilter:
+      input.headerFilter === undefined
+        ? {}
+        : validateHeaderFilter(input.headerFilter, 'headerFilter', stored ? 'stored' : 'given'),
     mode:
       input.mode === undefined
         ? 'shared'
@@ -210,13 +216,16 @@ export function resolveSubscribe(options: unknown): ResolvedSubscribe {
   return { name, config: deepFreeze(config), given, start: deepFreeze(start), maxInFlight };
 }
 
-/** Re-validates a configuration read back from subscription.json. */
+/**
+ * Re-validates a configuration read back from subscription.json. A header filter written
+ * before its string bound existed may exceed it: it is taken, so that the broker still opens.
+ */
 export function parseStoredSubscriptionConfig(value: unknown): SubscriptionConfig {
   const stored = { ...(value as Record<string, unknown>) };
   for (const field of ['maxDeliveries', 'deadLetter', 'maxInFlightTotal'] as const) {
     if (stored[field] === null) delete stored[field];
   }
-  return resolveSubscribe(stored).config;
+  return resolveSubscribe(stored, true).config;
 }
 
 /** The first given option whose value differs from `stored`, or null when they agree. */

@@ -7,6 +7,11 @@ import {
   parseDecimal,
   validateHeaderFilter,
 } from '../../src/broker/header-filter.js';
+import {
+  parseStoredSubscriptionConfig,
+  resolveSubscribe,
+} from '../../src/broker/subscription-config.js';
+import { HEADER_FILTER_STRING_BYTES_MAX } from '../../src/limits.js';
 import type { HeaderCondition, HeaderFilter, Headers } from '../../src/protocol/index.js';
 
 /** The semantics of docs/concepts.md, written the plain way. */
@@ -157,4 +162,28 @@ test('a condition object with an unknown extra key is refused, naming it', () =>
     () => validateHeaderFilter({ a: [{ 'anything-but': { prefix: 'x', other: 1 } }] }),
     /headerFilter\.a\[0\]\.anything-but must be \{ prefix: string \}/,
   );
+});
+
+test('a stored { name: value } filter of the original form opens whatever the size of its value', () => {
+  const long = 'x'.repeat(HEADER_FILTER_STRING_BYTES_MAX + 1);
+  assert.throws(
+    () => resolveSubscribe({ subscription: 's', headerFilter: { tag: long } }),
+    /headerFilter\.tag is longer than/,
+  );
+  // subscription.json as the broker before header filter policies wrote it.
+  const config = parseStoredSubscriptionConfig({
+    filter: [],
+    headerFilter: { tag: long, region: 'eu' },
+    mode: 'shared',
+    ack: 'explicit',
+    leaseMs: 30000,
+    maxDeliveries: null,
+    deadLetter: null,
+    deadLetterExpired: false,
+    deadLetterOverflow: false,
+    backoff: { initialMs: 100, maxMs: 60000, multiplier: 2, jitter: 0 },
+    maxInFlightTotal: null,
+  });
+  assert.deepEqual(config.headerFilter, { region: 'eu', tag: long });
+  assert.equal(compileHeaderFilter(config.headerFilter).matches({ region: 'eu', tag: long }), true);
 });
