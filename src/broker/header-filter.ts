@@ -157,10 +157,11 @@ function validateCondition(value: unknown, field: string): [HeaderCondition, num
 
 /**
  * Validates a policy; throws INVALID_ARGUMENT naming the path of the bad part
- * (`headerFilter.price[0].numeric`). `stored`: read back from disk, where a plain string
- * value written before HEADER_FILTER_STRING_BYTES_MAX existed is taken whatever its size. Returns a copy with the names sorted, so that two equal
+ * (`headerFilter.price[0].numeric`). Returns a copy with the names sorted, so that two equal
  * policies compare equal, and each condition as given (a plain string stays a string, so a
- * policy of today's `{ name: value }` form is stored unchanged).
+ * policy of today's `{ name: value }` form is stored unchanged). `stored`: read back from
+ * disk, where a plain string value written before HEADER_FILTER_STRING_BYTES_MAX existed is
+ * taken whatever its size.
  */
 export function validateHeaderFilter(
   value: unknown,
@@ -192,6 +193,9 @@ export function validateHeaderFilter(
       total += 1;
     } else if (Array.isArray(rule)) {
       if (rule.length === 0) throw invalid(path, 'must list at least one condition');
+      if (rule.length > HEADER_FILTER_VALUES_PER_NAME_MAX) {
+        throw invalid(path, `holds more than ${HEADER_FILTER_VALUES_PER_NAME_MAX} values`);
+      }
       let count = 0;
       const conditions = rule.map((item: unknown, index) => {
         const [condition, values] = validateCondition(item, `${path}[${index}]`);
