@@ -125,8 +125,16 @@ export const BACKOFF_MULTIPLIER_DEFAULT = 2;
 export const BACKOFF_MULTIPLIER_MAX = 100;
 /** A backoff given as a list of delays has at most this many entries. */
 export const BACKOFF_DELAYS_MAX = 64;
-/** Header-filter entries one subscription holds. */
-export const HEADER_FILTER_ENTRIES_MAX = 64;
+/**
+ * A subscription's header filter policy: header names it tests, conditions (values) under one
+ * name, conditions in the whole policy (an anything-but list counts each of its values), and
+ * the bytes of one string in it (a value or a prefix). The policy is tested on every message
+ * the subscription reads, so its size is the cost per message.
+ */
+export const HEADER_FILTER_NAMES_MAX = 64;
+export const HEADER_FILTER_VALUES_PER_NAME_MAX = 128;
+export const HEADER_FILTER_CONDITIONS_MAX = 512;
+export const HEADER_FILTER_STRING_BYTES_MAX = 1 * KiB;
 /** Settlements (acks, nacks, deliveries) gathered into one journal entry. */
 export const JOURNAL_ENTRY_OPERATIONS_MAX = 16_384;
 /**
@@ -183,6 +191,10 @@ assert(READY_RECORDS_MAX <= UNSETTLED_WINDOW_MAX, 'read-ahead stays inside the u
 assert(CURSOR_READ_RECORDS_MAX <= READY_RECORDS_MAX, 'one read fits the ready buffer');
 assert(CURSOR_READ_BYTES_MAX <= READ_BYTES_MAX, 'cursor reads are valid log reads');
 assert(BACKOFF_INITIAL_MS_DEFAULT <= BACKOFF_MAX_MS_DEFAULT, 'backoff initial <= max');
+assert(
+  HEADER_FILTER_VALUES_PER_NAME_MAX <= HEADER_FILTER_CONDITIONS_MAX,
+  'one name of a header filter fits the whole policy',
+);
 assert(DEAD_LETTER_LIST_DEFAULT <= DEAD_LETTER_LIST_MAX, 'dead-letter list default <= max');
 assert(REDRIVE_RATE_DEFAULT <= REDRIVE_RATE_MAX, 'redrive default <= max');
 assert(

@@ -39,6 +39,7 @@ import { DueTimer } from './due-timer.js';
 import { decodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { isExpired } from './message-expiry.js';
 import { failureInfo } from './failure-info.js';
+import { compileHeaderFilter, type HeaderMatcher } from './header-filter.js';
 import { integerIn, rejection } from './option-checks.js';
 import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
 import { hashKey } from './partition-hash.js';
@@ -88,7 +89,7 @@ export class SubscriptionGroup implements DeliveryActions {
   readonly #journal: SubscriptionJournal;
   readonly #cursors: PartitionCursor[];
   readonly #filter: SubjectFilter;
-  readonly #headerFilter: [string, string][];
+  readonly #headerFilter: HeaderMatcher;
   readonly #consumers: Consumer[] = [];
   readonly #timers: DueTimer<Entry>;
   readonly #keyOwners = new Map<number, KeyOwner>();
@@ -130,7 +131,7 @@ export class SubscriptionGroup implements DeliveryActions {
     assert(options.state.length === options.host.logs.length, 'one state per partition');
     this.#cursors = options.state.map((state, partition) => new PartitionCursor(partition, state));
     this.#filter = new SubjectFilter(options.config.filter);
-    this.#headerFilter = Object.entries(options.config.headerFilter);
+    this.#headerFilter = compileHeaderFilter(options.config.headerFilter);
     this.#timers = new DueTimer<Entry>(
       options.host.clock,
       (entry, now) => this.#onDue(entry, now),
@@ -492,9 +493,7 @@ export class SubscriptionGroup implements DeliveryActions {
 
   #wanted(message: StoredMessage): boolean {
     if (!this.#filter.matches(message.subject)) return false;
-    for (const [name, value] of this.#headerFilter)
-      if (message.headers[name] !== value) return false;
-    return true;
+    return this.#headerFilter.matches(message.headers);
   }
 
   // ---- dispatch --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ import { connect } from '../client/index.js';
 import type {
   Client,
   DeadLetterReason,
+  HeaderFilter,
   Message,
   StreamChanges,
   StreamInfo,
@@ -147,6 +148,8 @@ export interface SubscribeCommandOptions {
   readonly maxDeliveries?: number;
   readonly deadLetter?: string;
   readonly backoffMs?: number;
+  /** From --where / --header-filter (where-filter.ts). */
+  readonly headerFilter?: HeaderFilter;
   readonly json: boolean;
   readonly timeoutMs?: number;
 }
@@ -183,6 +186,7 @@ export async function subscribeCommand(
     const subscription = await client.subscribe(stream, {
       ...(options.subscription === undefined ? {} : { subscription: options.subscription }),
       ...(options.filter === undefined ? {} : { filter: options.filter }),
+      ...(options.headerFilter === undefined ? {} : { headerFilter: options.headerFilter }),
       ...(options.ack ? {} : { ack: 'none' as const }),
       ...(options.maxDeliveries === undefined ? {} : { maxDeliveries: options.maxDeliveries }),
       ...(options.deadLetter === undefined ? {} : { deadLetter: options.deadLetter }),

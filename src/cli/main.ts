@@ -25,6 +25,7 @@ import { collect, integer, limitOrNone, noneToNull, urlOption } from './command-
 import { registerQueueCommands } from './queue-program.js';
 import { replyCommand } from './reply-command.js';
 import { registerSubscriptionCommands } from './subscription-program.js';
+import { headerFilterFromFlags } from './where-filter.js';
 import {
   deadLetterList,
   deadLetterRedrive,
@@ -264,6 +265,16 @@ const sub = program
   .option('--subscription <name>', 'durable subscription name (default: ephemeral)')
   .option('--filter <pattern>', 'subject filter inside the stream')
   .option(
+    '--where <condition>',
+    "header filter, repeatable, ANDed: 'name=v', 'name in a,b', 'name^=prefix', 'name exists', '!name', 'name!=v', 'name not in a,b', 'name!^=prefix', 'name>=100' (==, >, >=, <, <=; two bounds make a range) (new subscription)",
+    collect,
+    [],
+  )
+  .option(
+    '--header-filter <json>',
+    'a header filter policy as JSON, e.g. \'{"kind":["a","b"]}\' (new subscription)',
+  )
+  .option(
     '--start <position>',
     'earliest, latest, an offset (N or PARTITION:N) or an ISO 8601 time, for a new subscription (default: latest, or earliest for a new durable one)',
   )
@@ -294,11 +305,17 @@ const sub = program
         maxDeliveries?: number;
         deadLetter?: string;
         backoffMs?: number;
+        where: string[];
+        headerFilter?: string;
         json: boolean;
       },
     ) => {
-      const { url, ...rest } = options;
-      await subscribeCommand(url, name, rest);
+      const { url, where, headerFilter: headerFilterJson, ...rest } = options;
+      const headerFilter = headerFilterFromFlags(where, headerFilterJson);
+      await subscribeCommand(url, name, {
+        ...rest,
+        ...(headerFilter === undefined ? {} : { headerFilter }),
+      });
     },
   );
 

@@ -265,13 +265,35 @@ export type Backoff =
     }
   | readonly number[];
 
+/** A numeric comparison of a header filter: one bound, or a lower and an upper bound. */
+export type NumericComparison =
+  | readonly ['=' | '<' | '<=' | '>' | '>=', number]
+  | readonly ['>' | '>=', number, '<' | '<=', number];
+
+/**
+ * One condition on a header's value (docs/concepts.md, "Header filter policies"): an exact
+ * string, a prefix, presence or absence, anything but some values, or a numeric range.
+ */
+export type HeaderCondition =
+  | string
+  | { readonly prefix: string }
+  | { readonly exists: boolean }
+  | { readonly 'anything-but': string | readonly string[] | { readonly prefix: string } }
+  | { readonly numeric: NumericComparison };
+
+/**
+ * Header name -> a string (exact match) or a list of conditions of which one must hold; every
+ * name must match. Like an SNS filter policy on message attributes.
+ */
+export type HeaderFilter = { readonly [name: string]: string | readonly HeaderCondition[] };
+
 export interface SubscribeOptions {
   /** Durable name; absent: an ephemeral subscription, in memory, gone with the consumer. */
   readonly subscription?: string;
   /** Subject pattern(s) inside the stream. Default: every message. */
   readonly filter?: string | readonly string[];
-  /** Only messages whose headers have each of these values (content-based routing). */
-  readonly headerFilter?: Headers;
+  /** Only messages whose headers match this policy (content-based routing). Default: all. */
+  readonly headerFilter?: HeaderFilter;
   /** Default `shared`. */
   readonly mode?: SubscriptionMode;
   /** Default `explicit`; `none` is at-most-once (settled when handed to the consumer). */
@@ -303,7 +325,8 @@ export interface SubscribeOptions {
 /** A subscription's configuration with defaults filled in. */
 export interface SubscriptionConfig {
   readonly filter: readonly string[];
-  readonly headerFilter: Headers;
+  /** As given, names sorted; {} when none. */
+  readonly headerFilter: HeaderFilter;
   readonly mode: SubscriptionMode;
   readonly ack: AckPolicy;
   readonly leaseMs: number;

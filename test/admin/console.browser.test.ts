@@ -308,4 +308,30 @@ describe('the console in a browser', () => {
       assert.deepEqual(setup!.pageErrors, [], 'no error in the page');
     },
   );
+
+  test(
+    'a subscription page shows its header filter policy in the --where syntax',
+    { skip },
+    async () => {
+      const { sdk } = setup!;
+      await sdk.streams.create('shop', { subjects: ['shop.>'] });
+      await (
+        await sdk.subscribe('shop', {
+          subscription: 'big',
+          headerFilter: {
+            kind: ['created', { prefix: 'up' }],
+            price: [{ numeric: ['>=', 100, '<', 200] }],
+          },
+        })
+      ).close();
+      const page = await open('#/subscriptions/shop/big');
+      const detail = page.getByTestId('subscription-detail');
+      await detail.getByText('price>=100').waitFor();
+      assert.match(
+        (await detail.textContent()) ?? '',
+        /header filter\(kind=created or kind\^=up\) and price>=100 and price<200/,
+      );
+      assert.deepEqual(setup!.pageErrors, [], 'no error in the page');
+    },
+  );
 });
