@@ -26,6 +26,8 @@ export type {
   PublishReceipt,
   ReceiveOptions,
   RedriveOptions,
+  RedriveResult,
+  RedriveTarget,
   RequestOptions,
   RespondOptions,
   RetentionPolicy,

@@ -33,7 +33,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { WeirError, assert, type Clock } from '../util/index.js';
 import { backoffDelay, backoffMaxDelay } from './backoff.js';
 import type { Consumer } from './consumer.js';
-import { deadLetterFor } from './dead-letter.js';
+import { deadLetterFor, isForAnotherSubscription } from './dead-letter.js';
 import { DeliveredMessage, type DeliveryActions } from './delivery.js';
 import { DueTimer } from './due-timer.js';
 import { decodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
@@ -378,7 +378,14 @@ export class SubscriptionGroup implements DeliveryActions {
             cursor.entries.get(record.offset) ??
             newEntry(cursor.partition, decodeMessage(record, true), restored?.deliveryCount ?? 0);
           if (!this.#wanted(entry.message)) continue;
-          const letter = deadLetterFor(entry, this.#host.stream, target, 'overflow', null);
+          const letter = deadLetterFor(
+            entry,
+            this.#host.stream,
+            this.name,
+            target,
+            'overflow',
+            null,
+          );
           letters.push(
             this.#host.publish(letter).then(
               () => void this.#counters.deadLettered++,
@@ -447,6 +454,7 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   #wanted(message: StoredMessage): boolean {
+    if (isForAnotherSubscription(message, this.name)) return false;
     if (!this.#filter.matches(message.subject)) return false;
     for (const [name, value] of this.#headerFilter)
       if (message.headers[name] !== value) return false;
@@ -709,7 +717,7 @@ export class SubscriptionGroup implements DeliveryActions {
     }
     this.#detach(entry);
     entry.state = 'dead-lettering';
-    entry.letter = deadLetterFor(entry, this.#host.stream, target, reason, error);
+    entry.letter = deadLetterFor(entry, this.#host.stream, this.name, target, reason, error);
     return this.#publishLetter(entry);
   }
 
