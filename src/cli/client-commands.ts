@@ -8,6 +8,7 @@ import type {
   Client,
   DeadLetterReason,
   Message,
+  RedriveTarget,
   StreamInfo,
   StreamOptions,
 } from '../protocol/index.js';
@@ -253,17 +254,28 @@ export async function deadLetterRemove(
   });
 }
 
+export interface DeadLetterRedriveOptions {
+  readonly to?: RedriveTarget | undefined;
+  readonly limit?: number | undefined;
+  readonly rate?: number | undefined;
+}
+
 export async function deadLetterRedrive(
   url: string,
   subject: string,
-  limit: number | undefined,
-  ratePerSecond: number | undefined,
+  options: DeadLetterRedriveOptions,
 ): Promise<void> {
   await withClient(url, async (client) => {
-    const { redriven } = await client.deadLetters.redrive(subject, {
-      ...(limit === undefined ? {} : { limit }),
-      ...(ratePerSecond === undefined ? {} : { ratePerSecond }),
+    const { redriven, skipped } = await client.deadLetters.redrive(subject, {
+      ...(options.to === undefined ? {} : { to: options.to }),
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.rate === undefined ? {} : { ratePerSecond: options.rate }),
     });
     console.log(`re-drove ${redriven} dead letter(s) from ${subject}`);
+    if (skipped > 0) {
+      console.log(
+        `left ${skipped} in place: their subscription or stream is gone (try --to stream or --to subject)`,
+      );
+    }
   });
 }
