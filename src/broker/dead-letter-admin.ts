@@ -9,7 +9,7 @@
  *
  *   subscription  (default) stored in its origin stream, in its original partition when it
  *                 has no key (the key decides otherwise), marked `:for-subscription` so that
- *                 only the subscription it died in takes it; a dead letter that does not name
+ *                 of the durable subscriptions only the one it died in takes it; a dead letter that does not name
  *                 its subscription (older data) is treated as `stream`
  *   stream        stored in its origin stream: every subscription of it receives it again
  *   subject       a normal publish to its original subject: every stream capturing it

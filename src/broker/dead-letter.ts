@@ -13,7 +13,7 @@
  *
  * `fromDeadLetter` reads them back (list, redrive); `originalHeaders` strips them again.
  * A dead letter re-driven to its subscription carries `:for-subscription` (message-codec.ts):
- * `isForAnotherSubscription` tells every other subscription of the stream to pass over it.
+ * `isForAnotherSubscription` tells every other durable subscription of the stream to pass over it.
  */
 import {
   DEAD_LETTER_HEADERS,
@@ -114,7 +114,15 @@ export function fromDeadLetter(
   };
 }
 
-/** True when `message` was re-driven to another subscription than `subscription`. */
-export function isForAnotherSubscription(message: StoredMessage, subscription: string): boolean {
-  return message.forSubscription !== null && message.forSubscription !== subscription;
+/**
+ * True when `message` was re-driven to another durable subscription than `subscription`, which
+ * then passes over it. Ephemeral subscriptions (taps, live tails, the console's message peek)
+ * see a stream as it is stored, re-driven copies included.
+ */
+export function isForAnotherSubscription(
+  message: StoredMessage,
+  subscription: string,
+  durable: boolean,
+): boolean {
+  return durable && message.forSubscription !== null && message.forSubscription !== subscription;
 }

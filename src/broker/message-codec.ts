@@ -12,7 +12,7 @@
  *   :reply-to        subject a responder replies to
  *   :correlation-id  ties a reply to its request
  *   :for-subscription  a dead letter re-driven to the subscription it died in: every other
- *                    subscription of the stream passes over it
+ *                    durable subscription of the stream passes over it
  *
  * These names are part of the on-disk format; new fields get new names, old ones never change
  * meaning. A reader ignores system names it does not know.

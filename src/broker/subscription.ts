@@ -454,7 +454,7 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   #wanted(message: StoredMessage): boolean {
-    if (isForAnotherSubscription(message, this.name)) return false;
+    if (isForAnotherSubscription(message, this.name, this.durable)) return false;
     if (!this.#filter.matches(message.subject)) return false;
     for (const [name, value] of this.#headerFilter)
       if (message.headers[name] !== value) return false;

@@ -463,7 +463,8 @@ export interface DeadLetterListOptions {
 
 /**
  * Where a re-driven dead letter goes. `subscription`: back to the subscription it died in only
- * (stored in its origin stream, where every other subscription passes over it); `stream`:
+ * (stored in its origin stream, where every other durable subscription passes over it; ephemeral
+ * ones see it as stored); `stream`:
  * stored in its origin stream, every subscription of it receives it again; `subject`: a normal
  * publish to its original subject, every stream capturing that subject stores it.
  */

@@ -167,7 +167,7 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
         assert.equal((await client.deadLetters.list('dead.orders')).length, 0);
       }));
 
-    test('redrive returns a dead letter to the subscription it died in only, in its partition, as it was', () =>
+    test('redrive returns a dead letter to the subscription it died in only (of the durable ones), in its partition, as it was', () =>
       withBroker(factory, async ({ client }) => {
         await client.streams.create('orders', { subjects: ['orders.>'], partitions: 3 });
         await client.streams.create('dead', { subjects: ['dead.>'] });
@@ -190,6 +190,7 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
         const [dead] = await client.deadLetters.list('dead.orders');
         assert.equal(dead!.origin.subscription, 'billing');
         assert.equal(dead!.origin.partition, receipt.partition);
+        const tap = await client.subscribe('orders', {}); // ephemeral: sees the stream as stored
 
         assert.deepEqual(await client.deadLetters.redrive('dead.orders'), {
           redriven: 1,
@@ -204,6 +205,8 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
         assert.equal(back!.partition, receipt.partition, 'keyless: its original partition');
         assert.equal(back!.deliveryCount, 1);
         await back!.ack();
+        assert.equal((await receiveN(tap, 1))[0]!.text(), 'poison');
+        await tap.close();
         await expectNothing(audit);
         await eventually(
           async () => (await client.subscriptions.info('orders', 'audit')).pending === 0,
