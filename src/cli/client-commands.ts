@@ -225,8 +225,9 @@ export async function deadLetterList(
     if (letters.length === 0) console.log(`no dead letters on ${subject}`);
     for (const letter of letters) {
       const error = letter.error === null ? '' : ` error="${letter.error}"`;
+      const died = letter.origin.subscription === null ? '' : ` in ${letter.origin.subscription}`;
       console.log(
-        `[${letter.stream}/${letter.partition}@${letter.offset}] ${letter.reason} after ${letter.deliveries} deliveries${error} from ${letter.origin.stream}/${letter.origin.partition}@${letter.origin.offset} ${letter.origin.subject}: ${Buffer.from(letter.body).toString('utf8')}`,
+        `[${letter.stream}/${letter.partition}@${letter.offset}] ${letter.reason} after ${letter.deliveries} deliveries${error} from ${letter.origin.stream}/${letter.origin.partition}@${letter.origin.offset} ${letter.origin.subject}${died}: ${Buffer.from(letter.body).toString('utf8')}`,
       );
     }
   });
