@@ -84,6 +84,7 @@ const FILE_VERSION = 1;
 export class RedriveJobs {
   readonly #client: Client;
   readonly #file: JsonFile | null;
+  readonly #fileName: string | null;
   readonly #jobs = new Map<string, RedriveJob>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #cancelled = new Set<string>();
@@ -97,13 +98,14 @@ export class RedriveJobs {
   constructor(client: Client, file: string | null) {
     this.#client = client;
     this.#file = file === null ? null : new JsonFile(file, ADMIN_REDRIVE_FILE_BYTES_MAX);
+    this.#fileName = file;
   }
 
   /** Loads the saved jobs and resumes those that were running. Call once, before start(). */
   async open(): Promise<void> {
     const document = this.#file === null ? null : await this.#file.load();
     if (document === null) return;
-    const { nextId, jobs } = parseSaved(document);
+    const { nextId, jobs } = parseSaved(document, this.#fileName!);
     this.#nextId = nextId;
     for (const job of jobs) this.#jobs.set(job.id, job);
     for (const job of jobs) {
@@ -310,8 +312,11 @@ export class RedriveJobs {
   }
 }
 
-function corrupt(what: string): WeirError {
-  return new WeirError('CORRUPT_DATA', `the saved re-drive jobs: ${what}`);
+function corrupt(file: string, what: string): WeirError {
+  return new WeirError(
+    'CORRUPT_DATA',
+    `${file}: ${what} (the admin server's saved re-drive jobs; move it away to start without them)`,
+  );
 }
 
 function isCount(value: unknown): value is number {
@@ -319,12 +324,12 @@ function isCount(value: unknown): value is number {
 }
 
 /** The saved jobs, checked field by field (the requests are checked again by the broker). */
-function parseSaved(document: unknown): { nextId: number; jobs: RedriveJob[] } {
+function parseSaved(document: unknown, file: string): { nextId: number; jobs: RedriveJob[] } {
   const { version, nextId, jobs } = (document ?? {}) as Record<string, unknown>;
-  if (version !== FILE_VERSION) throw corrupt(`unknown version ${String(version)}`);
-  if (!isCount(nextId)) throw corrupt('nextId is not a count');
+  if (version !== FILE_VERSION) throw corrupt(file, `unknown version ${String(version)}`);
+  if (!isCount(nextId)) throw corrupt(file, 'nextId is not a count');
   if (!Array.isArray(jobs) || jobs.length > ADMIN_REDRIVE_JOBS_MAX) {
-    throw corrupt(`jobs is not a list of at most ${ADMIN_REDRIVE_JOBS_MAX}`);
+    throw corrupt(file, `jobs is not a list of at most ${ADMIN_REDRIVE_JOBS_MAX}`);
   }
   return {
     nextId,
@@ -351,7 +356,7 @@ function parseSaved(document: unknown): { nextId: number; jobs: RedriveJob[] } {
             typeof error.message === 'string')
         )
       ) {
-        throw corrupt(`job ${JSON.stringify(job.id)} is malformed`);
+        throw corrupt(file, `job ${JSON.stringify(job.id)} is malformed`);
       }
       return {
         id: job.id,

@@ -134,4 +134,26 @@ describe('re-drive jobs across a restart', () => {
         await broker.close();
       }
     }));
+
+  test('a saved jobs file that is not what the admin server wrote stops it with CORRUPT_DATA naming the file', () =>
+    withTemporaryDirectory(async (dataDir) => {
+      const broker = await Broker.open({ dataDir });
+      try {
+        await fs.mkdir(path.join(dataDir, 'admin'));
+        const file = path.join(dataDir, 'admin', 'redrive-jobs.json');
+        for (const text of ['{"version":1,', '{"version":99,"nextId":1,"jobs":[]}']) {
+          await fs.writeFile(file, text);
+          await assert.rejects(
+            startAdminServer({ broker, port: 0, uiDirectory: null }),
+            (error: unknown) => {
+              assert.equal((error as { code?: unknown }).code, 'CORRUPT_DATA');
+              assert.match((error as Error).message, /redrive-jobs\.json/);
+              return true;
+            },
+          );
+        }
+      } finally {
+        await broker.close();
+      }
+    }));
 });
