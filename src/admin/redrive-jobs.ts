@@ -83,8 +83,7 @@ const FILE_VERSION = 1;
 
 export class RedriveJobs {
   readonly #client: Client;
-  readonly #file: JsonFile | null;
-  readonly #fileName: string | null;
+  readonly #file: { readonly name: string; readonly json: JsonFile } | null;
   readonly #jobs = new Map<string, RedriveJob>();
   readonly #running = new Map<string, Promise<void>>();
   readonly #cancelled = new Set<string>();
@@ -97,15 +96,16 @@ export class RedriveJobs {
   /** `file`: where the jobs are saved (null: in memory only). */
   constructor(client: Client, file: string | null) {
     this.#client = client;
-    this.#file = file === null ? null : new JsonFile(file, ADMIN_REDRIVE_FILE_BYTES_MAX);
-    this.#fileName = file;
+    this.#file =
+      file === null ? null : { name: file, json: new JsonFile(file, ADMIN_REDRIVE_FILE_BYTES_MAX) };
   }
 
   /** Loads the saved jobs and resumes those that were running. Call once, before start(). */
   async open(): Promise<void> {
-    const document = this.#file === null ? null : await this.#file.load();
+    if (this.#file === null) return;
+    const document = await this.#file.json.load();
     if (document === null) return;
-    const { nextId, jobs } = parseSaved(document, this.#fileName!);
+    const { nextId, jobs } = parseSaved(document, this.#file.name);
     this.#nextId = nextId;
     for (const job of jobs) this.#jobs.set(job.id, job);
     for (const job of jobs) {
@@ -297,7 +297,7 @@ export class RedriveJobs {
   #saveNow(): Promise<void> {
     if (this.#file === null) return Promise.resolve();
     this.#savedMs = Date.now();
-    return this.#file.save(() => ({
+    return this.#file.json.save(() => ({
       version: FILE_VERSION,
       nextId: this.#nextId,
       jobs: [...this.#jobs.values()],
