@@ -291,6 +291,38 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
         assert.equal((await receiveN(audit, 1))[0]!.text(), 'orphan');
       }));
 
+    test('a dead letter written before Weir named its subscription is re-driven to its whole origin stream', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const billing = await client.subscribe('orders', { subscription: 'billing' });
+        const audit = await client.subscribe('orders', { subscription: 'audit' });
+        // What an older broker wrote: the dead-letter headers without weir-origin-subscription.
+        await client.publish('dead.orders', 'old', {
+          headers: {
+            trace: 't-9',
+            [DEAD_LETTER_HEADERS.reason]: 'terminated',
+            [DEAD_LETTER_HEADERS.deliveries]: '1',
+            [DEAD_LETTER_HEADERS.originStream]: 'orders',
+            [DEAD_LETTER_HEADERS.originSubject]: 'orders.x',
+            [DEAD_LETTER_HEADERS.originPartition]: '0',
+            [DEAD_LETTER_HEADERS.originOffset]: '0',
+          },
+        });
+        const [dead] = await client.deadLetters.list('dead.orders');
+        assert.equal(dead!.origin.subscription, null);
+        assert.deepEqual(await client.deadLetters.redrive('dead.orders'), {
+          redriven: 1,
+          skipped: 0,
+        });
+        for (const subscription of [billing, audit]) {
+          const [message] = await receiveN(subscription, 1);
+          assert.equal(message!.text(), 'old');
+          assert.deepEqual(message!.headers, { trace: 't-9' });
+          await message!.ack();
+        }
+      }));
+
     test('messages retention drops before the subscription settled them are dead-lettered (overflow) when it asks', () =>
       withBroker(factory, async ({ client }) => {
         await client.streams.create('capped', { subjects: ['capped'], maxMessages: 3 });
