@@ -105,12 +105,13 @@ export function mount(container, params) {
   });
   const target = h(
     'select',
-    { name: 'to', dataset: { testid: 'redrive-to' } },
-    [
-      ['subscription', 'its subscription'],
-      ['stream', 'every subscription of its stream'],
-      ['subject', 'its subject (every stream)'],
-    ].map(([value, text]) => h('option', { value }, text)),
+    {
+      name: 'to',
+      title:
+        'its subscription: only the subscription each died in; its stream: every subscription of its origin stream; its subject: every stream capturing its subject',
+      dataset: { testid: 'redrive-to' },
+    },
+    ['subscription', 'stream', 'subject'].map((value) => h('option', { value }, `its ${value}`)),
   );
   const count = h('input', {
     name: 'count',
