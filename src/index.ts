@@ -29,6 +29,8 @@ export type {
   PublishReceipt,
   ReceiveOptions,
   RedriveOptions,
+  RedriveResult,
+  RedriveTarget,
   RequestOptions,
   RespondOptions,
   RetentionPolicy,

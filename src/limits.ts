@@ -373,6 +373,11 @@ export const ADMIN_BODY_PREVIEW_BYTES_MAX = 64 * KiB;
 /** Re-drive jobs remembered (running and finished; the oldest finished go first), and running at once. */
 export const ADMIN_REDRIVE_JOBS_MAX = 32;
 export const ADMIN_REDRIVES_RUNNING_MAX = 4;
+/** A running re-drive job's progress is saved to the data directory at most this often. */
+export const ADMIN_REDRIVE_SAVE_INTERVAL_MS = 1000;
+/** The saved re-drive jobs file is refused past this size: every job's request fits. */
+export const ADMIN_REDRIVE_FILE_BYTES_MAX =
+  ADMIN_REDRIVE_JOBS_MAX * ADMIN_REQUEST_BODY_BYTES_MAX + MiB;
 /** How long /readyz waits for the broker to answer. */
 export const ADMIN_READY_TIMEOUT_MS = 2000;
 /** Files and bytes of the console (ui/) the server loads into memory. */

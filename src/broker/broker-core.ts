@@ -416,12 +416,15 @@ export class BrokerCore {
     );
   }
 
-  /** Stores in one stream only, bypassing routing (dead-letter redrive to the origin stream). */
-  storeIn(stream: Stream, message: EncodedMessage): Promise<StoreResult> {
+  /**
+   * Stores in one stream only, bypassing routing (dead-letter redrive to the origin stream);
+   * a keyless message goes to `partition` when the stream has it.
+   */
+  storeIn(stream: Stream, message: EncodedMessage, partition?: number): Promise<StoreResult> {
     try {
       const now = this.now();
       stream.check(message, now);
-      return stream.store(message, now);
+      return stream.store(message, now, partition);
     } catch (error) {
       return rejection(error);
     }

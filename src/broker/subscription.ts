@@ -33,7 +33,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { WeirError, assert, type Clock } from '../util/index.js';
 import { backoffDelay, backoffMaxDelay } from './backoff.js';
 import type { Consumer } from './consumer.js';
-import { deadLetterFor } from './dead-letter.js';
+import { deadLetterFor, isForAnotherSubscription } from './dead-letter.js';
 import { DeliveredMessage, type DeliveryActions } from './delivery.js';
 import { DueTimer } from './due-timer.js';
 import { decodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
@@ -419,7 +419,7 @@ export class SubscriptionGroup implements DeliveryActions {
             if (!expired) this.#counters.dropped++;
             continue;
           }
-          const letter = deadLetterFor(entry, this.#host.stream, target, reason, null);
+          const letter = deadLetterFor(entry, this.#host.stream, this.name, target, reason, null);
           letters.push(
             this.#host.publish(letter).then(
               () => void this.#counters.deadLettered++,
@@ -492,6 +492,7 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   #wanted(message: StoredMessage): boolean {
+    if (isForAnotherSubscription(message, this.name, this.durable)) return false;
     if (!this.#filter.matches(message.subject)) return false;
     return this.#headerFilter.matches(message.headers);
   }
@@ -746,7 +747,7 @@ export class SubscriptionGroup implements DeliveryActions {
     }
     this.#detach(entry);
     entry.state = 'dead-lettering';
-    entry.letter = deadLetterFor(entry, this.#host.stream, target, reason, error);
+    entry.letter = deadLetterFor(entry, this.#host.stream, this.name, target, reason, error);
     return this.#publishLetter(entry);
   }
 

@@ -15,6 +15,7 @@ import { isLogLevel, type LogLevel } from '../server/index.js';
 import type {
   DeadLetterReason,
   FsyncPolicy,
+  RedriveTarget,
   StreamChanges,
   StreamOptions,
 } from '../protocol/index.js';
@@ -371,12 +372,21 @@ dlq
   );
 dlq
   .command('redrive <subject>')
-  .description('publish dead letters back to their origin subject, at a bounded rate')
+  .description('send dead letters back where they came from, at a bounded rate')
   .addOption(urlOption())
+  .addOption(
+    new Option(
+      '--to <target>',
+      'subscription: only the subscription each died in (default); stream: every subscription of its origin stream; subject: publish to its original subject',
+    ).choices(['subscription', 'stream', 'subject']),
+  )
   .option('--limit <n>', 'at most this many', integer('limit', 1))
   .option('--rate <per-second>', 'publishes per second', integer('rate', 1))
-  .action(async (subject: string, options: { url: string; limit?: number; rate?: number }) =>
-    deadLetterRedrive(options.url, subject, options.limit, options.rate),
+  .action(
+    async (
+      subject: string,
+      options: { url: string; to?: RedriveTarget; limit?: number; rate?: number },
+    ) => deadLetterRedrive(options.url, subject, options),
   );
 
 dlq

@@ -235,9 +235,14 @@ describe('the console in a browser', () => {
     await rows.nth(1).waitFor({ state: 'detached' });
     assert.match((await rows.first().textContent()) ?? '', /second failed/);
     await rows.first().getByTestId('dead-letter-check').check();
+    await page.getByTestId('redrive-to').selectOption('stream');
     await page.getByTestId('redrive-checked').click();
     await page.locator('[data-testid=redrive-state][data-state=done]').waitFor();
     await page.getByTestId('no-dead-letters').waitFor();
+    const [job] = (await (await fetch(`${setup!.admin.address().url}/api/redrives`)).json()) as {
+      request: { to?: string };
+    }[];
+    assert.equal(job?.request.to, 'stream', 'the chosen target goes with the re-drive');
     const back = await sdk.streams.info('jobs');
     assert.equal(
       back.messages,
