@@ -7,7 +7,8 @@
  * (at most a socket read or one frame) alive; the credit window bounds how many are kept.
  *
  * Settling goes through a MessageSettler (the consumer the message came on), which batches
- * entries into SETTLE frames; a message with no settler (ack `none`, a reply) settles at once.
+ * entries into SETTLE frames; a reply has no settler, and a delivery of an ack `none`
+ * subscription sends only its take (which settles it on the server).
  */
 import type { DeliveredMessage, SettleKind } from '../protocol/frames.js';
 import {
@@ -54,6 +55,8 @@ export class RemoteMessage implements Message {
   /** The server's token for this delivery (DELIVER gives it, every SETTLE entry carries it back). */
   readonly deliveryToken: number;
   readonly #settler: MessageSettler | null;
+  /** False for ack `none`: the take settles it, and nothing else may. */
+  readonly #acknowledges: boolean;
   readonly #responder: MessageResponder;
   /** The first ack: acking twice is not an error, the second ack gets the first's outcome. */
   #acked: Promise<void> | null = null;
@@ -65,6 +68,7 @@ export class RemoteMessage implements Message {
     stream: string | null,
     settler: MessageSettler | null,
     responder: MessageResponder,
+    acknowledges = true,
   ) {
     this.subject = delivered.subject;
     this.key = delivered.key;
@@ -81,6 +85,7 @@ export class RemoteMessage implements Message {
     this.correlationId = delivered.correlationId;
     this.deliveryToken = deliveryToken;
     this.#settler = settler;
+    this.#acknowledges = acknowledges;
     this.#responder = responder;
   }
 
@@ -94,7 +99,9 @@ export class RemoteMessage implements Message {
 
   /**
    * The application received it: tells the server (batched with the settles, not waited on)
-   * so that its lease starts now, not when it reached the SDK's buffer.
+   * so that its lease starts now, not when it reached the SDK's buffer. With ack `none` the
+   * take is what settles it on the server: one still in the SDK's buffer goes back when the
+   * consumer leaves, as embedded.
    */
   taken(): void {
     if (this.#settler === null) return;
@@ -131,15 +138,15 @@ export class RemoteMessage implements Message {
   }
 
   #settle(kind: SettleKind, value: number, reason: string | null): Promise<void> {
-    if (this.#settler === null) {
+    if (this.#settler === null || !this.#acknowledges) {
       // A reply (partition -1) was never stored: settling it does nothing. A delivery of an
-      // `ack: 'none'` subscription was settled when the broker handed it over: ack is a no-op,
+      // `ack: 'none'` subscription was settled when the application took it: ack is a no-op,
       // nack / term / extend are MESSAGE_SETTLED, as embedded.
       if (kind === 'ack' || this.partition < 0) return Promise.resolve();
       return Promise.reject(
         new WeirError(
           'MESSAGE_SETTLED',
-          `message ${this.partition}/${this.offset} was settled when delivered (ack: 'none')`,
+          `message ${this.partition}/${this.offset} was settled when taken (ack: 'none')`,
         ),
       );
     }

@@ -101,8 +101,9 @@ export class RemoteSubscription implements Subscription {
         delivered[index]!,
         tokens[index]!,
         this.stream,
-        this.#acknowledges ? attachment : null,
+        attachment,
         this.#host,
+        this.#acknowledges,
       );
       const waiter = this.#firstWaiter();
       if (waiter) {
