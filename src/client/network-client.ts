@@ -8,13 +8,15 @@
  *
  * No promise hangs: queued work (publishes, calls, subscribes, requests) waits a bounded time
  * for a connection; work in flight fails with CLOSED with its connection; close() fails all of
- * it with CLOSED and ends every subscription.
+ * it with CLOSED and closes every subscription (their queued settles and takes go out first,
+ * waited for at most CLIENT_CLOSE_SETTLES_WAIT_MS_MAX).
  *
  * Outgoing work leaves once per tick (`#flush` on setImmediate), in this order: settles and
  * UNSUBSCRIBEs (they free broker resources), calls/subscribes/requests, publishes.
  */
 import {
   CLIENT_CALL_WAIT_MS_MAX,
+  CLIENT_CLOSE_SETTLES_WAIT_MS_MAX,
   CLIENT_RECONNECT_DELAY_MS_FIRST,
   CLIENT_RECONNECT_DELAY_MS_MAX,
   REQUEST_TIMEOUT_MS_DEFAULT,
@@ -85,6 +87,8 @@ export class NetworkClient implements Client {
   #connection: Connection | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
+  /** Closed, but the subscriptions' last settles and UNSUBSCRIBEs still go out. */
+  #draining = false;
   #flushScheduled = false;
   #reconnectAttempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -336,7 +340,7 @@ export class NetworkClient implements Client {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#closed) return;
+    if (this.#flushScheduled || (this.#closed && !this.#draining)) return;
     this.#flushScheduled = true;
     setImmediate(() => this.#flush());
   }
@@ -346,6 +350,7 @@ export class NetworkClient implements Client {
     const connection = this.#connection;
     if (!connection?.isOpen) return;
     this.#consumers.flush();
+    if (this.#closed) return; // draining: only settles and UNSUBSCRIBEs
     this.#controls.flush(connection);
     this.#publisher.flush(connection);
   }
@@ -427,6 +432,20 @@ export class NetworkClient implements Client {
     this.#reconnectTimer = null;
     this.#publisher.failAll(error);
     this.#controls.failAll(error);
+    if (this.#connection?.isOpen) {
+      // As the embedded client closes its consumers: what the application took and settled
+      // before close() is recorded, what it took and did not settle counts as a delivery.
+      this.#draining = true;
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      await Promise.race([
+        this.#consumers.closeAll(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLIENT_CLOSE_SETTLES_WAIT_MS_MAX);
+        }),
+      ]);
+      if (timer) clearTimeout(timer);
+      this.#draining = false;
+    }
     this.#consumers.endAll();
     // In-flight requests fail with CLOSED as the connection ends.
     await this.#connection?.close(error);

@@ -5,7 +5,16 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isWeirError, type PublishOptions } from '../../../src/protocol/index.js';
-import { rejectsWith, WAIT_MS, withBroker, type HarnessFactory } from './harness.js';
+import {
+  eventually,
+  expectNothing,
+  publishMany,
+  receiveN,
+  rejectsWith,
+  WAIT_MS,
+  withBroker,
+  type HarnessFactory,
+} from './harness.js';
 
 export function paritySuite(factory: HarnessFactory): void {
   describe('transport parity', () => {
@@ -55,6 +64,98 @@ export function paritySuite(factory: HarnessFactory): void {
         assert.ok(unconfirmed && !isWeirError(unconfirmed));
         assert.equal(unconfirmed.stream, '');
         assert.deepEqual(await client.publishBatch([]), []);
+      }));
+
+    test("closing an ack: 'none' consumer hands back what the application never took", () =>
+      withBroker(factory, async ({ client, connect }) => {
+        await client.streams.create('metrics', { subjects: ['metrics'], fsync: 'never' });
+        const leaving = await client.subscribe('metrics', {
+          subscription: 'm',
+          ack: 'none',
+          maxInFlight: 10,
+        });
+        await publishMany(client, 'metrics', 5);
+        const [taken] = await receiveN(leaving, 1);
+        assert.equal(taken!.text(), 'm0');
+        // The other four wait in the consumer's buffer (embedded) or the SDK's (TCP), unsettled.
+        await eventually(
+          async () => (await client.subscriptions.info('metrics', 'm')).inFlight === 4,
+          undefined,
+          'four buffered, unsettled',
+        );
+        await leaving.close();
+        const other = await connect();
+        const staying = await other.subscribe('metrics', { subscription: 'm', ack: 'none' });
+        const rest = await receiveN(staying, 4);
+        assert.deepEqual(
+          rest.map((message) => message.text()),
+          ['m1', 'm2', 'm3', 'm4'],
+        );
+        for (const message of rest) assert.equal(message.deliveryCount, 1, message.text());
+        await expectNothing(staying);
+        const info = await client.subscriptions.info('metrics', 'm');
+        assert.equal(info.acked, 5);
+        assert.equal(info.inFlight, 0);
+        assert.equal(info.redelivered, 0);
+      }));
+
+    test("client.close() right after receive: an ack: 'none' message taken is not delivered again", () =>
+      withBroker(factory, async ({ client, connect }) => {
+        await client.streams.create('metrics', { subjects: ['metrics'], fsync: 'never' });
+        const closing = await connect();
+        const leaving = await closing.subscribe('metrics', {
+          subscription: 'm',
+          ack: 'none',
+          maxInFlight: 10,
+        });
+        await publishMany(client, 'metrics', 3);
+        await eventually(
+          async () => (await client.subscriptions.info('metrics', 'm')).inFlight === 3,
+          undefined,
+          'three buffered',
+        );
+        const [taken] = await receiveN(leaving, 1);
+        assert.equal(taken!.text(), 'm0');
+        await closing.close(); // no tick between: over TCP the take is still queued in the SDK
+        const staying = await client.subscribe('metrics', { subscription: 'm', ack: 'none' });
+        const rest = await receiveN(staying, 2);
+        assert.deepEqual(
+          rest.map((message) => message.text()),
+          ['m1', 'm2'],
+        );
+        await expectNothing(staying);
+      }));
+
+    test('client.close() right after receive and ack: the ack is recorded, the taken one counts', () =>
+      withBroker(factory, async ({ client, clock, connect }) => {
+        await client.streams.create('tasks', { subjects: ['tasks'] });
+        const closing = await connect();
+        const leaving = await closing.subscribe('tasks', {
+          subscription: 'w',
+          maxInFlight: 10,
+          backoff: [1000],
+        });
+        await publishMany(client, 'tasks', 3);
+        const [acked, kept] = await receiveN(leaving, 2);
+        assert.equal(acked!.text(), 'm0');
+        assert.equal(kept!.text(), 'm1');
+        const ack = acked!.ack(); // not awaited: still queued in the SDK over TCP
+        await closing.close();
+        await ack;
+        const staying = await client.subscribe('tasks', { subscription: 'w' });
+        // The one never taken comes back at once, uncounted.
+        const [untaken] = await receiveN(staying, 1);
+        assert.equal(untaken!.text(), 'm2');
+        assert.equal(untaken!.deliveryCount, 1);
+        await untaken!.ack();
+        await expectNothing(staying);
+        // The one taken and not settled failed as a nack would: back after the backoff.
+        clock.advance(1000);
+        const [again] = await receiveN(staying, 1);
+        assert.equal(again!.text(), 'm1');
+        assert.equal(again!.deliveryCount, 2);
+        await again!.ack();
+        await expectNothing(staying);
       }));
   });
 }
