@@ -46,9 +46,12 @@ import {
   type SubscriptionsApi,
 } from '../protocol/index.js';
 import {
+  checkIntegerIn,
   checkName,
   checkPublishOptions,
+  checkString,
   rejectWith,
+  toArgumentsJson,
   type ClientSettings,
 } from './argument-checks.js';
 import { encodeBody } from './body-encoding.js';
@@ -174,15 +177,20 @@ export class NetworkClient implements Client {
       return rejectWith(new WeirError('INVALID_ARGUMENT', 'entries must be an array'));
     }
     return Promise.all(
-      entries.map((entry: PublishInput) =>
-        this.publish(entry.subject, entry.body, entry.options).catch(toWeirError),
+      entries.map((entry: PublishInput | null | undefined, index) =>
+        typeof entry !== 'object' || entry === null
+          ? Promise.resolve(
+              new WeirError('INVALID_ARGUMENT', `entries[${index}] must be an object`),
+            )
+          : this.publish(entry.subject, entry.body, entry.options).catch(toWeirError),
       ),
     );
   }
 
   async subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw this.#closedError();
-    checkName(stream, 'stream');
+    // Only the type: the server looks the name up ('' is STREAM_NOT_FOUND, as embedded).
+    checkString(stream, 'stream');
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       throw new WeirError('INVALID_ARGUMENT', 'subscribe options must be an object');
     }
@@ -211,16 +219,7 @@ export class NetworkClient implements Client {
     try {
       checkName(subject, 'subject');
       const { timeoutMs: requested = REQUEST_TIMEOUT_MS_DEFAULT, ...rest } = options ?? {};
-      if (
-        typeof requested !== 'number' ||
-        !(requested > 0 && requested <= REQUEST_TIMEOUT_MS_MAX)
-      ) {
-        throw new WeirError(
-          'INVALID_ARGUMENT',
-          `timeoutMs must be a number in (0, ${REQUEST_TIMEOUT_MS_MAX}]`,
-        );
-      }
-      timeoutMs = requested;
+      timeoutMs = checkIntegerIn(requested, 'timeoutMs', 1, REQUEST_TIMEOUT_MS_MAX);
       // The server sets replyTo and correlationId of a request itself.
       const checked: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {
         ...checkPublishOptions(rest),
@@ -293,13 +292,9 @@ export class NetworkClient implements Client {
     while (length > 0 && args[length - 1] === undefined) length--;
     let argumentsJson: string;
     try {
-      argumentsJson = JSON.stringify(args.slice(0, length));
+      argumentsJson = toArgumentsJson(args.slice(0, length), `the arguments of ${method}`);
     } catch (error) {
-      return Promise.reject(
-        new WeirError('INVALID_ARGUMENT', `the arguments of ${method} cannot be written as JSON`, {
-          cause: error,
-        }),
-      );
+      return rejectWith(error);
     }
     return new Promise<unknown>((resolve, reject) => {
       this.#enqueueControl({

@@ -10,7 +10,9 @@
  * entries into SETTLE frames; a reply has no settler, and a delivery of an ack `none`
  * subscription sends only its take (which settles it on the server).
  */
+import { LEASE_MS_MAX } from '../limits.js';
 import type { DeliveredMessage, SettleKind } from '../protocol/frames.js';
+import { checkIntegerIn, rejectWith } from './argument-checks.js';
 import {
   WeirError,
   type Body,
@@ -111,20 +113,32 @@ export class RemoteMessage implements Message {
   }
 
   ack(): Promise<void> {
-    this.#acked ??= this.#settle('ack', Number.NaN, null);
+    this.#acked ??= this.#settle('ack', null, () => Number.NaN);
     return this.#acked;
   }
 
   nack(options?: NackOptions): Promise<void> {
-    return this.#settle('nack', options?.delayMs ?? Number.NaN, null);
+    const delayMs: unknown = options?.delayMs;
+    return this.#settle('nack', null, () =>
+      delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX),
+    );
   }
 
   term(reason?: string): Promise<void> {
-    return this.#settle('term', Number.NaN, reason ?? null);
+    const given: unknown = reason;
+    if (given !== undefined && typeof given !== 'string') {
+      return this.#settle('term', null, () => {
+        throw new WeirError('INVALID_ARGUMENT', 'reason must be a string');
+      });
+    }
+    return this.#settle('term', reason ?? null, () => Number.NaN);
   }
 
   extend(ms?: number): Promise<void> {
-    return this.#settle('extend', ms ?? Number.NaN, null);
+    const given: unknown = ms;
+    return this.#settle('extend', null, () =>
+      given === undefined ? Number.NaN : checkIntegerIn(given, 'ms', 1, LEASE_MS_MAX),
+    );
   }
 
   async respond(body: Body, options?: RespondOptions): Promise<void> {
@@ -137,7 +151,14 @@ export class RemoteMessage implements Message {
     });
   }
 
-  #settle(kind: SettleKind, value: number, reason: string | null): Promise<void> {
+  /**
+   * `value` gives the entry's value, or throws INVALID_ARGUMENT for what the caller gave: NaN
+   * on the wire means "the subscription's default", so a NaN (or a string) the caller passed is
+   * refused here with the embedded broker's message instead of being sent as that. Checked
+   * after the MESSAGE_SETTLED of an ack `none` delivery, as embedded checks it after the
+   * delivery is found current.
+   */
+  #settle(kind: SettleKind, reason: string | null, value: () => number): Promise<void> {
     if (this.#settler === null || !this.#acknowledges) {
       // A reply (partition -1) was never stored: settling it does nothing. A delivery of an
       // `ack: 'none'` subscription was settled when the application took it: ack is a no-op,
@@ -150,6 +171,12 @@ export class RemoteMessage implements Message {
         ),
       );
     }
-    return this.#settler.settle(this, kind, value, reason);
+    let entryValue: number;
+    try {
+      entryValue = value();
+    } catch (error) {
+      return rejectWith(error);
+    }
+    return this.#settler.settle(this, kind, entryValue, reason);
   }
 }
