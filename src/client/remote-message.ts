@@ -62,6 +62,8 @@ export class RemoteMessage implements Message {
   readonly #responder: MessageResponder;
   /** The first ack: acking twice is not an error, the second ack gets the first's outcome. */
   #acked: Promise<void> | null = null;
+  /** An ack, nack or term of this delivery was recorded: nothing more can settle it. */
+  #finished = false;
 
   /** `stream` null: a reply, which has no place in a stream ('' / -1 / -1) and token 0. */
   constructor(
@@ -164,19 +166,29 @@ export class RemoteMessage implements Message {
       // `ack: 'none'` subscription was settled when the application took it: ack is a no-op,
       // nack / term / extend are MESSAGE_SETTLED, as embedded.
       if (kind === 'ack' || this.partition < 0) return Promise.resolve();
-      return Promise.reject(
-        new WeirError(
-          'MESSAGE_SETTLED',
-          `message ${this.partition}/${this.offset} was settled when taken (ack: 'none')`,
-        ),
-      );
+      return Promise.reject(this.#settledError());
     }
     let entryValue: number;
     try {
       entryValue = value();
     } catch (error) {
+      // The embedded broker finds the delivery settled before it looks at the argument.
+      if (this.#finished) return Promise.reject(this.#settledError());
       return rejectWith(error);
     }
-    return this.#settler.settle(this, kind, entryValue, reason);
+    const settled = this.#settler.settle(this, kind, entryValue, reason);
+    if (kind === 'extend') return settled;
+    return settled.then(() => {
+      this.#finished = true;
+    });
+  }
+
+  #settledError(): WeirError {
+    return new WeirError(
+      'MESSAGE_SETTLED',
+      this.#acknowledges
+        ? `message ${this.partition}/${this.offset} was already settled`
+        : `message ${this.partition}/${this.offset} was settled when taken (ack: 'none')`,
+    );
   }
 }

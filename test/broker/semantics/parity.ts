@@ -247,6 +247,11 @@ export function paritySuite(factory: HarnessFactory): void {
         }
         // None of them settled it: the ack is the first settlement.
         await message!.ack();
+        // Once settled, MESSAGE_SETTLED comes before any look at the argument.
+        const notANumber = { delayMs: Number.NaN } as NackOptions;
+        await rejectsWith(message!.nack(notANumber), 'MESSAGE_SETTLED');
+        await rejectsWith(message!.term(5 as unknown as string), 'MESSAGE_SETTLED');
+        await rejectsWith(message!.extend(Number.NaN), 'MESSAGE_SETTLED');
         const info = await client.subscriptions.info('tasks', 'w');
         assert.equal(info.acked, 1);
         assert.equal(info.deadLettered, 0);
