@@ -300,6 +300,8 @@ export const CLIENT_CONNECT_TIMEOUT_MS_DEFAULT = 10_000;
 export const CLIENT_CONNECT_TIMEOUT_MS_MAX = 5 * 60 * 1000;
 /** After close() ends the socket, how long the SDK waits for the server's side before it cuts it. */
 export const CLIENT_CLOSE_WAIT_MS_MAX = 1000;
+/** How long client.close() waits for its subscriptions' queued settles and UNSUBSCRIBEs to be answered. */
+export const CLIENT_CLOSE_SETTLES_WAIT_MS_MAX = 5000;
 /** The client name sent in HELLO. */
 export const CLIENT_NAME_BYTES_MAX = 256;
 
