@@ -137,8 +137,16 @@ export const BACKOFF_MULTIPLIER_DEFAULT = 2;
 export const BACKOFF_MULTIPLIER_MAX = 100;
 /** A backoff given as a list of delays has at most this many entries. */
 export const BACKOFF_DELAYS_MAX = 64;
-/** Header-filter entries one subscription holds. */
-export const HEADER_FILTER_ENTRIES_MAX = 64;
+/**
+ * A subscription's header filter policy: header names it tests, conditions (values) under one
+ * name, conditions in the whole policy (an anything-but list counts each of its values), and
+ * the bytes of one string in it (a value or a prefix). The policy is tested on every message
+ * the subscription reads, so its size is the cost per message.
+ */
+export const HEADER_FILTER_NAMES_MAX = 64;
+export const HEADER_FILTER_VALUES_PER_NAME_MAX = 128;
+export const HEADER_FILTER_CONDITIONS_MAX = 512;
+export const HEADER_FILTER_STRING_BYTES_MAX = 1 * KiB;
 /** Settlements (acks, nacks, deliveries) gathered into one journal entry. */
 export const JOURNAL_ENTRY_OPERATIONS_MAX = 16_384;
 /**
@@ -195,6 +203,10 @@ assert(READY_RECORDS_MAX <= UNSETTLED_WINDOW_MAX, 'read-ahead stays inside the u
 assert(CURSOR_READ_RECORDS_MAX <= READY_RECORDS_MAX, 'one read fits the ready buffer');
 assert(CURSOR_READ_BYTES_MAX <= READ_BYTES_MAX, 'cursor reads are valid log reads');
 assert(BACKOFF_INITIAL_MS_DEFAULT <= BACKOFF_MAX_MS_DEFAULT, 'backoff initial <= max');
+assert(
+  HEADER_FILTER_VALUES_PER_NAME_MAX <= HEADER_FILTER_CONDITIONS_MAX,
+  'one name of a header filter fits the whole policy',
+);
 assert(DEAD_LETTER_LIST_DEFAULT <= DEAD_LETTER_LIST_MAX, 'dead-letter list default <= max');
 assert(REDRIVE_RATE_DEFAULT <= REDRIVE_RATE_MAX, 'redrive default <= max');
 assert(
@@ -300,6 +312,8 @@ export const CLIENT_CONNECT_TIMEOUT_MS_DEFAULT = 10_000;
 export const CLIENT_CONNECT_TIMEOUT_MS_MAX = 5 * 60 * 1000;
 /** After close() ends the socket, how long the SDK waits for the server's side before it cuts it. */
 export const CLIENT_CLOSE_WAIT_MS_MAX = 1000;
+/** How long client.close() waits for its subscriptions' queued settles and UNSUBSCRIBEs to be answered. */
+export const CLIENT_CLOSE_SETTLES_WAIT_MS_MAX = 5000;
 /** The client name sent in HELLO. */
 export const CLIENT_NAME_BYTES_MAX = 256;
 
@@ -373,6 +387,11 @@ export const ADMIN_BODY_PREVIEW_BYTES_MAX = 64 * KiB;
 /** Re-drive jobs remembered (running and finished; the oldest finished go first), and running at once. */
 export const ADMIN_REDRIVE_JOBS_MAX = 32;
 export const ADMIN_REDRIVES_RUNNING_MAX = 4;
+/** A running re-drive job's progress is saved to the data directory at most this often. */
+export const ADMIN_REDRIVE_SAVE_INTERVAL_MS = 1000;
+/** The saved re-drive jobs file is refused past this size: every job's request fits. */
+export const ADMIN_REDRIVE_FILE_BYTES_MAX =
+  ADMIN_REDRIVE_JOBS_MAX * ADMIN_REQUEST_BODY_BYTES_MAX + MiB;
 /** How long /readyz waits for the broker to answer. */
 export const ADMIN_READY_TIMEOUT_MS = 2000;
 /** Files and bytes of the console (ui/) the server loads into memory. */

@@ -7,12 +7,13 @@
  * PATCH and DELETE, refuse a cross-origin request (NOT_AUTHORIZED) -> run the handler -> JSON,
  * or an error `{ error: { code, message } }` with the registry's HTTP status.
  *
- * Closing: stop accepting, end the event streams, cancel re-drives (each stops within about a
- * chunk), stop the sampler, give open requests ADMIN_CLOSE_GRACE_MS, then cut the rest, and
+ * Closing: stop accepting, end the event streams, stop re-drives (each within about a chunk;
+ * saved as running, they resume when an admin server opens this data directory again), stop the sampler, give open requests ADMIN_CLOSE_GRACE_MS, then cut the rest, and
  * close the admin client. The broker itself belongs to the caller.
  */
 import * as http from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import * as path from 'node:path';
 import type { Broker } from '../broker/index.js';
 import {
   ADMIN_CLOSE_GRACE_MS,
@@ -87,7 +88,10 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     sampler,
     metrics: new AdminMetrics(sampler),
     peeker,
-    redrives: new RedriveJobs(client),
+    redrives: new RedriveJobs(
+      client,
+      broker.dataDir === null ? null : path.join(broker.dataDir, 'admin', 'redrive-jobs.json'),
+    ),
     events: new LiveEvents(sampler),
     router,
     version: options.version ?? '0.0.0-dev',
@@ -119,6 +123,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
 
   try {
     await sampler.start();
+    await context.redrives.open();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(options.port, options.host ?? '127.0.0.1', () => {
@@ -127,6 +132,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       });
     });
   } catch (error) {
+    await context.redrives.close();
     await sampler.stop();
     context.metrics.close();
     await client.close();

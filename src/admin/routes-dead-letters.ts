@@ -8,9 +8,11 @@
  */
 import {
   DEAD_LETTER_HEADERS,
+  REDRIVE_TARGETS,
   type DeadLetter,
   type DeadLetterPosition,
   type DeadLetterReason,
+  type RedriveTarget,
 } from '../protocol/index.js';
 import { DEAD_LETTER_LIST_DEFAULT, DEAD_LETTER_LIST_MAX, REDRIVE_RATE_MAX } from '../limits.js';
 import { isWeirError } from '../util/index.js';
@@ -60,6 +62,14 @@ function reasonOf(value: unknown, field: string): DeadLetterReason | undefined {
   return value as DeadLetterReason;
 }
 
+function targetOf(value: unknown): RedriveTarget | undefined {
+  if (value === undefined || value === null || value === '') return undefined;
+  if (typeof value !== 'string' || !REDRIVE_TARGETS.includes(value as RedriveTarget)) {
+    throw invalid('to', `must be one of ${REDRIVE_TARGETS.join(', ')}`);
+  }
+  return value as RedriveTarget;
+}
+
 function optionalString(value: unknown, field: string): string | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   if (typeof value !== 'string') throw invalid(field, 'must be a string');
@@ -90,6 +100,8 @@ function deadLetterView(letter: DeadLetter): Record<string, unknown> {
     [DEAD_LETTER_HEADERS.originOffset]: String(letter.origin.offset),
   };
   if (letter.error !== null) deadHeaders[DEAD_LETTER_HEADERS.error] = letter.error;
+  if (letter.origin.subscription !== null)
+    deadHeaders[DEAD_LETTER_HEADERS.originSubscription] = letter.origin.subscription;
   return {
     stream: letter.stream,
     partition: letter.partition,
@@ -183,18 +195,19 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
       path: '/api/dead-letters/{subject}/redrive',
       tag: 'dead letters',
       summary:
-        'Starts re-driving dead letters back to their origin stream at a bounded rate: all of them, or a selection by origin stream, reason and count (oldest first). Answers the job; follow it at /api/redrives/{id}.',
+        "Starts re-driving dead letters at a bounded rate: all of them, or a selection by origin stream, reason and count (oldest first). to: 'subscription' (default) back to the subscription each died in only, 'stream' to every subscription of its origin stream, 'subject' a normal publish to its original subject. Answers the job; follow it at /api/redrives/{id}.",
       body: {
         description:
-          '{ limit?, ratePerSecond?, originStream?, reason?, only?: [{ stream, partition, offset }] }',
-        example: { ratePerSecond: 100, reason: 'max-deliveries' },
+          "{ to?: 'subscription' | 'stream' | 'subject', limit?, ratePerSecond?, originStream?, reason?, only?: [{ stream, partition, offset }] }",
+        example: { to: 'subscription', ratePerSecond: 100, reason: 'max-deliveries' },
       },
       status: 202,
       handler: async ({ params, body }) => {
         const input = objectBody(await body());
-        onlyKeys(input, ['limit', 'ratePerSecond', 'originStream', 'reason', 'only']);
+        onlyKeys(input, ['to', 'limit', 'ratePerSecond', 'originStream', 'reason', 'only']);
         const request: RedriveRequest = {
           subject: params.subject!,
+          to: targetOf(input.to),
           limit: optionalInteger(input.limit, 'limit', 1, Number.MAX_SAFE_INTEGER),
           ratePerSecond: optionalInteger(input.ratePerSecond, 'ratePerSecond', 1, REDRIVE_RATE_MAX),
           originStream: optionalString(input.originStream, 'originStream'),
@@ -255,7 +268,8 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
       method: 'GET',
       path: '/api/redrives',
       tag: 'dead letters',
-      summary: 'Re-drive jobs, newest first: state, total, re-driven so far.',
+      summary:
+        'Re-drive jobs, newest first: state, total, re-driven and skipped so far (kept across restarts of a broker on disk).',
       handler: () => context.redrives.list(),
     },
     {

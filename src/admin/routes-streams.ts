@@ -115,6 +115,29 @@ const STREAM_EXAMPLE = {
   maxAgeMs: 604800000,
 };
 
+const SUBSCRIPTION_EXAMPLE = {
+  name: 'big-eu',
+  filter: 'orders.eu.>',
+  headerFilter: { kind: ['created', 'updated'], price: [{ numeric: ['>=', 100, '<', 200] }] },
+  maxDeliveries: 5,
+};
+
+/** The subscription-level options (SubscriptionConfig and start); not the per-consumer ones. */
+const SUBSCRIPTION_CREATE_OPTIONS = [
+  'filter',
+  'headerFilter',
+  'mode',
+  'ack',
+  'start',
+  'leaseMs',
+  'maxDeliveries',
+  'deadLetter',
+  'deadLetterExpired',
+  'deadLetterOverflow',
+  'backoff',
+  'maxInFlightTotal',
+];
+
 export function streamRoutes(context: AdminContext): Route[] {
   const { client } = context;
   return [
@@ -206,6 +229,31 @@ export function streamRoutes(context: AdminContext): Route[] {
       query: { internal: "true: also broker-owned subscriptions ('_…') and peeks" },
       handler: ({ params, query }) =>
         subscriptionViews(context, params.stream!, query.get('internal') === 'true'),
+    },
+    {
+      method: 'POST',
+      path: '/api/streams/{stream}/subscriptions',
+      tag: 'subscriptions',
+      summary:
+        'Creates a durable subscription: `name` and the subscription options of docs/http-api.md (a `headerFilter` policy among them). The same configuration again is not an error.',
+      body: { description: '{ name, ...options }', example: SUBSCRIPTION_EXAMPLE },
+      status: 201,
+      handler: async ({ params, body }) => {
+        const { name, ...options } = objectBody(await body());
+        onlyKeys(options, SUBSCRIPTION_CREATE_OPTIONS);
+        if (typeof name !== 'string') throw invalid('name', 'must be a string');
+        const stream = params.stream!;
+        // A consumer that takes nothing: what the subscription hands it goes back uncounted
+        // when it closes, so creating moves nothing.
+        const consumer = await client.subscribe(stream, {
+          ...options,
+          subscription: name,
+          maxInFlight: 1,
+        });
+        await consumer.close();
+        const info = await client.subscriptions.info(stream, name);
+        return subscriptionView(context, info, undefined);
+      },
     },
     {
       method: 'GET',

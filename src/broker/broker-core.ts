@@ -416,12 +416,15 @@ export class BrokerCore {
     );
   }
 
-  /** Stores in one stream only, bypassing routing (dead-letter redrive to the origin stream). */
-  storeIn(stream: Stream, message: EncodedMessage): Promise<StoreResult> {
+  /**
+   * Stores in one stream only, bypassing routing (dead-letter redrive to the origin stream);
+   * a keyless message goes to `partition` when the stream has it.
+   */
+  storeIn(stream: Stream, message: EncodedMessage, partition?: number): Promise<StoreResult> {
     try {
       const now = this.now();
       stream.check(message, now);
-      return stream.store(message, now);
+      return stream.store(message, now, partition);
     } catch (error) {
       return rejection(error);
     }
@@ -469,6 +472,7 @@ export class BrokerCore {
     let group: SubscriptionGroup;
     if (resolved.name === null) {
       const stream = this.#stream(streamName);
+      checkOffsetInRange(resolved.start, stream, 'start');
       group = await createEphemeral(
         stream.host,
         `_ephemeral-${this.#nextEphemeral++}`,
@@ -493,6 +497,7 @@ export class BrokerCore {
           }
           return existing;
         }
+        checkOffsetInRange(resolved.start, stream, 'start');
         if (stream.subscriptions.size >= SUBSCRIPTIONS_PER_STREAM_MAX) {
           throw new WeirError(
             'LIMIT_EXCEEDED',
@@ -544,6 +549,7 @@ export class BrokerCore {
 
   #group(streamName: string, name: string): { stream: Stream; group: SubscriptionGroup } {
     const stream = this.#stream(streamName);
+    if (typeof name !== 'string') throw invalid('subscription', 'must be a string');
     const group = stream.subscriptions.get(name);
     if (!group) {
       throw new WeirError(
@@ -585,6 +591,7 @@ export class BrokerCore {
     return this.#serially(async () => {
       const target = validateStart(position, 'position');
       const { stream, group } = this.#group(streamName, name);
+      checkOffsetInRange(target, stream, 'position');
       const floors = await floorsFor(target, stream.logs, (partition) =>
         stream.startOffset(partition),
       );
@@ -633,4 +640,24 @@ export class BrokerCore {
     }
     if (errors.length > 0) throw errors[0] as Error;
   }
+}
+
+/**
+ * An offset past a partition's end is refused with OFFSET_OUT_OF_RANGE (the end itself means
+ * "from the next message"); with no `partition` the offset applies to every partition, so it
+ * must be within each. An offset below a partition's start (retention removed it) is not an
+ * error: floorsFor clamps it to the start, as NATS JetStream starts at the first message it
+ * still has and Kafka consumers reset to the earliest.
+ */
+function checkOffsetInRange(position: StartPosition, stream: Stream, field: string): void {
+  if (typeof position !== 'object' || !('offset' in position)) return;
+  stream.logs.forEach((log, partition) => {
+    if (position.partition !== undefined && position.partition !== partition) return;
+    if (position.offset > log.endOffset) {
+      throw new WeirError(
+        'OFFSET_OUT_OF_RANGE',
+        `${field}.offset ${position.offset} is past the end of ${stream.name} partition ${partition} (its next offset is ${log.endOffset})`,
+      );
+    }
+  });
 }

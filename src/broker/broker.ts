@@ -35,13 +35,15 @@ export interface BrokerOptions {
 export class Broker {
   readonly #core: BrokerCore;
   readonly #lock: DataDirLock | null;
+  readonly #dataDir: string | null;
   readonly #clients = new Set<InProcessClient>();
   #nextClient = 1;
   #closing: Promise<void> | null = null;
 
-  private constructor(core: BrokerCore, lock: DataDirLock | null) {
+  private constructor(core: BrokerCore, lock: DataDirLock | null, dataDir: string | null) {
     this.#core = core;
     this.#lock = lock;
+    this.#dataDir = dataDir;
   }
 
   static async open(options: BrokerOptions): Promise<Broker> {
@@ -86,7 +88,7 @@ export class Broker {
         inMemory: storage === 'memory',
         clock,
       });
-      return new Broker(core, lock);
+      return new Broker(core, lock, lock === null ? null : root);
     } catch (error) {
       await lock?.release();
       throw error;
@@ -95,6 +97,14 @@ export class Broker {
 
   get closed(): boolean {
     return this.#closing !== null;
+  }
+
+  /**
+   * The data directory on the real disk, which this broker holds locked (the admin server keeps
+   * its files there); null for a memory broker or one over another file system.
+   */
+  get dataDir(): string | null {
+    return this.#dataDir;
   }
 
   /** Replies dropped because their requester was gone (closed, disconnected, timed out). */

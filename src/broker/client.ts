@@ -81,6 +81,8 @@ export class InProcessClient implements Client {
 
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt> {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
+    const refused = refusedOptions(options);
+    if (refused) return Promise.reject(refused);
     if (options?.confirm === false) {
       // Fire-and-forget (at-most-once), as over the network: not waited for, failures dropped.
       const { confirm: _confirm, ...rest } = options;
@@ -97,6 +99,9 @@ export class InProcessClient implements Client {
    * waits once per log touched.
    */
   publishBatch(entries: readonly PublishInput[]): Promise<(PublishReceipt | WeirError)[]> {
+    if (!Array.isArray(entries)) {
+      return Promise.reject(new WeirError('INVALID_ARGUMENT', 'entries must be an array'));
+    }
     const outcomes = new Array<PublishReceipt | WeirError>(entries.length);
     const waits: Promise<unknown>[] = [];
     // The logs to wait for, with the end offset in each; most frames touch one.
@@ -105,8 +110,17 @@ export class InProcessClient implements Client {
     let otherEnds: Map<PartitionLog, number> | null = null;
     let placedIn: (PartitionLog | null)[] | null = null;
     for (let index = 0; index < entries.length; index++) {
-      const entry = entries[index]!;
+      const entry = entries[index] as PublishInput | null | undefined;
+      if (typeof entry !== 'object' || entry === null) {
+        outcomes[index] = new WeirError('INVALID_ARGUMENT', `entries[${index}] must be an object`);
+        continue;
+      }
       let options = entry.options;
+      const refused = refusedOptions(options);
+      if (refused) {
+        outcomes[index] = refused;
+        continue;
+      }
       const confirm = options?.confirm !== false;
       if (!confirm) {
         const { confirm: _confirm, ...rest } = options!;
@@ -229,4 +243,19 @@ export class InProcessClient implements Client {
     this.#inbox = null;
     this.#onClose(this);
   }
+}
+
+/**
+ * What the network SDK refuses before sending (its argument-checks): publish options that are
+ * not a plain object, and a `confirm` that is not a boolean (taken as true here otherwise).
+ */
+function refusedOptions(options: PublishOptions | undefined): WeirError | null {
+  if (Array.isArray(options)) {
+    return new WeirError('INVALID_ARGUMENT', 'publish options must be an object');
+  }
+  const confirm: unknown = options?.confirm;
+  if (confirm !== undefined && typeof confirm !== 'boolean') {
+    return new WeirError('INVALID_ARGUMENT', 'confirm must be true or false');
+  }
+  return null;
 }

@@ -14,7 +14,7 @@ import { CONSUMER_RECEIVES_MAX, REQUEST_TIMEOUT_MS_MAX } from '../limits.js';
 import { WeirError } from '../util/index.js';
 import type { DeliveredMessage } from './delivery.js';
 import type { Entry, EntryHolder } from './partition-cursor.js';
-import { integerIn } from './option-checks.js';
+import { integerIn, rejection } from './option-checks.js';
 
 /** What a consumer needs from its subscription. */
 export interface ConsumerHost {
@@ -134,13 +134,20 @@ export class Consumer implements Subscription, EntryHolder {
   }
 
   receive(options?: ReceiveOptions): Promise<Message | null> {
+    // Checked first, and refused as a rejection: the same whether a message waits or not, and
+    // the same as over the network.
+    let timeoutMs: number | null;
+    try {
+      timeoutMs =
+        options?.timeoutMs === undefined
+          ? null
+          : integerIn(options.timeoutMs, 'timeoutMs', 0, REQUEST_TIMEOUT_MS_MAX);
+    } catch (error) {
+      return rejection(error);
+    }
     if (this.#closed) return Promise.resolve(null);
     const message = this.#next();
     if (message) return Promise.resolve(message);
-    const timeoutMs =
-      options?.timeoutMs === undefined
-        ? null
-        : integerIn(options.timeoutMs, 'timeoutMs', 0, REQUEST_TIMEOUT_MS_MAX);
     if (timeoutMs === 0) return Promise.resolve(null);
     if (this.#receivers.length >= CONSUMER_RECEIVES_MAX) {
       return Promise.reject(

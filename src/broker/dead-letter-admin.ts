@@ -4,16 +4,29 @@
  * re-driven is remembered per stream and subject in a broker-owned durable subscription
  * (`_redrive-<hash>`, never consumed): redrive settles each dead letter it re-drove (and
  * every message of another subject it passed over) there, and `list` skips what is settled.
- * A re-driven message is stored in its origin stream only (with its original subject, key,
- * body and user headers), at most `ratePerSecond` per second.
+ * A re-driven message keeps its original subject, key, body, user headers, priority, replyTo
+ * and correlationId, and goes (at most `ratePerSecond` per second) where `to` says:
+ *
+ *   subscription  (default) stored in its origin stream, in its original partition when it
+ *                 has no key (the key decides otherwise), marked `:for-subscription` so that
+ *                 of the durable subscriptions only the one it died in takes it; a dead letter that does not name
+ *                 its subscription (older data) is treated as `stream`
+ *   stream        stored in its origin stream: every subscription of it receives it again
+ *   subject       a normal publish to its original subject: every stream capturing it
+ *
+ * When that target is gone (origin stream or subscription deleted, no stream captures the
+ * subject), the dead letter stays where it is and counts as skipped: it is the only copy, and
+ * the caller can pick another `to` for it.
  */
-import type {
-  DeadLetter,
-  DeadLetterDeleteOptions,
-  DeadLetterListOptions,
-  RedriveOptions,
+import {
+  REDRIVE_TARGETS,
+  type DeadLetter,
+  type DeadLetterDeleteOptions,
+  type DeadLetterListOptions,
+  type RedriveOptions,
+  type RedriveResult,
 } from '../protocol/index.js';
-import { WeirError } from '../util/index.js';
+import { WeirError, isWeirError } from '../util/index.js';
 import {
   CURSOR_READ_RECORDS_MAX,
   DEAD_LETTER_LIST_DEFAULT,
@@ -75,31 +88,71 @@ export async function redriveDeadLetters(
   core: BrokerCore,
   subject: string,
   options: RedriveOptions | undefined,
-): Promise<{ redriven: number }> {
+): Promise<RedriveResult> {
   const input = optionsObject(options, 'redrive options', [
+    'to',
     'limit',
     'ratePerSecond',
     'originStream',
     'reason',
     'only',
   ]);
+  const to = input.to === undefined ? 'subscription' : oneOf(input.to, 'to', REDRIVE_TARGETS);
   const rate =
     input.ratePerSecond === undefined
       ? REDRIVE_RATE_DEFAULT
       : integerIn(input.ratePerSecond, 'ratePerSecond', 1, REDRIVE_RATE_MAX);
   const started = core.now();
   let redriven = 0;
+  let skipped = 0;
   await settleDeadLetters(core, subject, input, async (message, deadLetter) => {
-    const target: Stream | undefined = core.findStream(deadLetter.origin.stream);
-    if (!target) return false; // its origin is gone: it stays a dead letter
+    const { origin } = deadLetter;
+    const target: Stream | undefined = core.findStream(origin.stream);
+    const subscription = to === 'subscription' ? origin.subscription : null;
+    if (
+      to !== 'subject' &&
+      (!target || (subscription !== null && !target.subscriptions.has(subscription)))
+    ) {
+      skipped++;
+      return false;
+    }
     const due = started + (redriven * 1000) / rate;
     const wait = due - core.now();
     if (wait > 0) await new Promise<void>((resolve) => core.clock.setTimer(wait, resolve));
-    await core.storeIn(target, reencode(message, deadLetter.origin.subject, deadLetter.headers));
+    if (to === 'subject') {
+      if (!(await publishToSubject(core, message, deadLetter))) {
+        skipped++;
+        return false;
+      }
+    } else {
+      const redrive = reencode(message, origin.subject, deadLetter.headers, subscription);
+      await core.storeIn(target!, redrive, subscription === null ? undefined : origin.partition);
+    }
     redriven++;
     return true;
   });
-  return { redriven };
+  return { redriven, skipped };
+}
+
+/** A normal publish of the dead letter to its original subject; false when nothing captures it. */
+async function publishToSubject(
+  core: BrokerCore,
+  message: StoredMessage,
+  deadLetter: DeadLetter,
+): Promise<boolean> {
+  try {
+    await core.publish(deadLetter.origin.subject, message.body, {
+      headers: deadLetter.headers,
+      ...(message.key === null ? {} : { key: message.key }),
+      ...(message.priority > 0 ? { priority: message.priority } : {}),
+      ...(message.replyTo === null ? {} : { replyTo: message.replyTo }),
+      ...(message.correlationId === null ? {} : { correlationId: message.correlationId }),
+    });
+    return true;
+  } catch (error) {
+    if (isWeirError(error, 'NO_ROUTE')) return false;
+    throw error;
+  }
 }
 
 export async function deleteDeadLetters(

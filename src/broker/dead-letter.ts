@@ -8,9 +8,12 @@
  *   weir-deliveries               how many times it was delivered
  *   weir-dead-error               the term() reason or the last failure (nack, lease expiry)
  *   weir-origin-stream / -subject / -partition / -offset   where it came from
+ *   weir-origin-subscription      the subscription it died in (absent on older dead letters)
  *   weir-dead-first-failure-ms / weir-dead-last-failure-ms when it first / last failed
  *
  * `fromDeadLetter` reads them back (list, redrive); `originalHeaders` strips them again.
+ * A dead letter re-driven to its subscription carries `:for-subscription` (message-codec.ts):
+ * `isForAnotherSubscription` tells every other durable subscription of the stream to pass over it.
  */
 import {
   DEAD_LETTER_HEADERS,
@@ -38,10 +41,11 @@ function truncate(text: string): string {
     .replace(/\uFFFD+$/u, '');
 }
 
-/** The publish that dead-letters `entry` of stream `stream` to `target`. */
+/** The publish that dead-letters `entry` of subscription `subscription` of `stream` to `target`. */
 export function deadLetterFor(
   entry: Entry,
   stream: string,
+  subscription: string,
   target: string,
   reason: DeadLetterReason,
   error: string | null,
@@ -56,6 +60,7 @@ export function deadLetterFor(
   headers[DEAD_LETTER_HEADERS.originSubject] = message.subject;
   headers[DEAD_LETTER_HEADERS.originPartition] = String(entry.partition);
   headers[DEAD_LETTER_HEADERS.originOffset] = String(entry.offset);
+  headers[DEAD_LETTER_HEADERS.originSubscription] = subscription;
   if (entry.firstFailureAt > 0) {
     headers[DEAD_LETTER_HEADERS.firstFailureMs] = String(entry.firstFailureAt);
     headers[DEAD_LETTER_HEADERS.lastFailureMs] = String(entry.lastFailureAt);
@@ -104,6 +109,20 @@ export function fromDeadLetter(
       subject: originSubject,
       partition: Number(headers[DEAD_LETTER_HEADERS.originPartition] ?? -1),
       offset: Number(headers[DEAD_LETTER_HEADERS.originOffset] ?? -1),
+      subscription: headers[DEAD_LETTER_HEADERS.originSubscription] || null,
     },
   };
+}
+
+/**
+ * True when `message` was re-driven to another durable subscription than `subscription`, which
+ * then passes over it. Ephemeral subscriptions (taps, live tails, the console's message peek)
+ * see a stream as it is stored, re-driven copies included.
+ */
+export function isForAnotherSubscription(
+  message: StoredMessage,
+  subscription: string,
+  durable: boolean,
+): boolean {
+  return durable && message.forSubscription !== null && message.forSubscription !== subscription;
 }

@@ -11,6 +11,8 @@
  *   :priority        1..9 (absent: 0)
  *   :reply-to        subject a responder replies to
  *   :correlation-id  ties a reply to its request
+ *   :for-subscription  a dead letter re-driven to the subscription it died in: every other
+ *                    durable subscription of the stream passes over it
  *
  * These names are part of the on-disk format; new fields get new names, old ones never change
  * meaning. A reader ignores system names it does not know.
@@ -42,6 +44,7 @@ const EXPIRES_AT = ':expires-at';
 const PRIORITY = ':priority';
 const REPLY_TO = ':reply-to';
 const CORRELATION_ID = ':correlation-id';
+const FOR_SUBSCRIPTION = ':for-subscription';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -63,6 +66,8 @@ export interface StoredMessage {
   readonly priority: number;
   readonly replyTo: string | null;
   readonly correlationId: string | null;
+  /** Only this subscription takes it (a re-driven dead letter); null: every subscription. */
+  readonly forSubscription: string | null;
 }
 
 /** A publish ready to append: the record, and what routing and checks need. */
@@ -253,6 +258,7 @@ export function decodeMessage(record: StoredRecord, copy: boolean): StoredMessag
   let priority = 0;
   let replyTo: string | null = null;
   let correlationId: string | null = null;
+  let forSubscription: string | null = null;
   for (const name in stored) {
     const value = stored[name]!;
     if (name.charCodeAt(0) !== 58 /* ':' */) {
@@ -281,6 +287,9 @@ export function decodeMessage(record: StoredRecord, copy: boolean): StoredMessag
       case CORRELATION_ID:
         correlationId = value;
         break;
+      case FOR_SUBSCRIPTION:
+        forSubscription = value;
+        break;
       default:
         break; // a system field of a later version
     }
@@ -298,16 +307,22 @@ export function decodeMessage(record: StoredRecord, copy: boolean): StoredMessag
     priority,
     replyTo,
     correlationId,
+    forSubscription,
   };
 }
 
-/** The record that republishes a stored message elsewhere (dead letters, redrive). */
+/**
+ * The record that republishes a stored message elsewhere (dead letters, redrive);
+ * `forSubscription` names the only subscription that is to take it.
+ */
 export function reencode(
   message: StoredMessage,
   subject: string,
   headers: Headers,
+  forSubscription: string | null = null,
 ): EncodedMessage {
   const recordHeaders: Record<string, string> = { [SUBJECT]: subject, ...headers };
+  if (forSubscription !== null) recordHeaders[FOR_SUBSCRIPTION] = forSubscription;
   if (message.priority > 0) recordHeaders[PRIORITY] = String(message.priority);
   if (message.replyTo !== null) recordHeaders[REPLY_TO] = message.replyTo;
   if (message.correlationId !== null) recordHeaders[CORRELATION_ID] = message.correlationId;

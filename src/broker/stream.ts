@@ -284,9 +284,12 @@ export class Stream {
     }
   }
 
-  /** Stores the message (after `check`); resolves once durable under the stream's fsync policy. */
-  store(message: EncodedMessage, now: number): Promise<StoreResult> {
-    const placed = this.storeNow(message, now);
+  /**
+   * Stores the message (after `check`); resolves once durable under the stream's fsync policy.
+   * `partition` (for a keyless message) overrides the round robin.
+   */
+  store(message: EncodedMessage, now: number, partition?: number): Promise<StoreResult> {
+    const placed = this.storeNow(message, now, partition);
     if (placed !== null) {
       return this.logs[placed.partition]!.durable(placed.offset + 1).then(() => placed);
     }
@@ -305,12 +308,13 @@ export class Stream {
    * `logs[partition].durable(offset + 1)` resolves. Null for a duplicate within the dedup
    * window (call store(), which waits for the first). Throws what store() rejects with.
    */
-  storeNow(message: EncodedMessage, now: number): StoreResult | null {
+  storeNow(message: EncodedMessage, now: number, chosen?: number): StoreResult | null {
     if (message.id !== null && this.#dedup.enabled && this.#dedup.find(message.id, now) !== null)
       return null;
     const partitions = this.logs.length;
     let partition: number;
     if (message.key !== null) partition = partitionForKey(message.key, partitions);
+    else if (chosen !== undefined && chosen >= 0 && chosen < partitions) partition = chosen;
     else partition = this.#roundRobin = (this.#roundRobin + 1) % partitions;
     if (this.config.maxMessages !== null && this.config.overflow === 'drop-oldest')
       this.#makeRoom(partition);

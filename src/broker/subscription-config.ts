@@ -19,8 +19,6 @@ import {
   BACKOFF_MULTIPLIER_MAX,
   DELAY_MS_MAX,
   FILTER_PATTERNS_MAX,
-  HEADER_FILTER_ENTRIES_MAX,
-  HEADER_NAME_BYTES_MAX,
   IN_FLIGHT_DEFAULT,
   IN_FLIGHT_MAX,
   LEASE_MS_DEFAULT,
@@ -29,6 +27,7 @@ import {
   MAX_DELIVERIES_MAX,
   PARTITIONS_MAX,
 } from '../limits.js';
+import { validateHeaderFilter } from './header-filter.js';
 import { validatePattern, validateSubject } from './subject.js';
 import {
   booleanOption,
@@ -159,30 +158,11 @@ function validateFilter(value: unknown): string[] {
   );
 }
 
-function validateHeaderFilter(value: unknown): Record<string, string> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw invalid('headerFilter', 'must be an object of header name -> value');
-  }
-  // Sorted, so that two equal filters compare equal.
-  const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) =>
-    a < b ? -1 : 1,
-  );
-  if (entries.length > HEADER_FILTER_ENTRIES_MAX) {
-    throw invalid('headerFilter', `holds more than ${HEADER_FILTER_ENTRIES_MAX} entries`);
-  }
-  const filter: Record<string, string> = {};
-  for (const [name, expected] of entries) {
-    if (name.length === 0 || Buffer.byteLength(name) > HEADER_NAME_BYTES_MAX) {
-      throw invalid('headerFilter', `has a bad header name ${JSON.stringify(name)}`);
-    }
-    if (typeof expected !== 'string') throw invalid(`headerFilter.${name}`, 'must be a string');
-    filter[name] = expected;
-  }
-  return filter;
-}
-
-/** Validates subscribe options; throws INVALID_ARGUMENT naming the field. */
-export function resolveSubscribe(options: unknown): ResolvedSubscribe {
+/**
+ * Validates subscribe options; throws INVALID_ARGUMENT naming the field. `stored`: a
+ * configuration read back from disk (see parseStoredSubscriptionConfig).
+ */
+export function resolveSubscribe(options: unknown, stored = false): ResolvedSubscribe {
   const input = optionsObject(options, 'subscribe options', SUBSCRIBE_OPTIONS);
   const name =
     input.subscription === undefined ? null : validateName(input.subscription, 'subscription');
@@ -190,7 +170,10 @@ export function resolveSubscribe(options: unknown): ResolvedSubscribe {
   for (const field of CONFIG_FIELDS) if (input[field] !== undefined) given.add(field);
   const config: SubscriptionConfig = {
     filter: input.filter === undefined ? [] : validateFilter(input.filter),
-    headerFilter: input.headerFilter === undefined ? {} : validateHeaderFilter(input.headerFilter),
+    headerFilter:
+      input.headerFilter === undefined
+        ? {}
+        : validateHeaderFilter(input.headerFilter, 'headerFilter', stored ? 'stored' : 'given'),
     mode:
       input.mode === undefined
         ? 'shared'
@@ -233,13 +216,16 @@ export function resolveSubscribe(options: unknown): ResolvedSubscribe {
   return { name, config: deepFreeze(config), given, start: deepFreeze(start), maxInFlight };
 }
 
-/** Re-validates a configuration read back from subscription.json. */
+/**
+ * Re-validates a configuration read back from subscription.json. A header filter written
+ * before its string bound existed may exceed it: it is taken, so that the broker still opens.
+ */
 export function parseStoredSubscriptionConfig(value: unknown): SubscriptionConfig {
   const stored = { ...(value as Record<string, unknown>) };
   for (const field of ['maxDeliveries', 'deadLetter', 'maxInFlightTotal'] as const) {
     if (stored[field] === null) delete stored[field];
   }
-  return resolveSubscribe(stored).config;
+  return resolveSubscribe(stored, true).config;
 }
 
 /** The first given option whose value differs from `stored`, or null when they agree. */

@@ -40,7 +40,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { WeirError, assert, type Clock } from '../util/index.js';
 import { backoffDelay, backoffMaxDelay } from './backoff.js';
 import type { Consumer } from './consumer.js';
-import { deadLetterFor } from './dead-letter.js';
+import { deadLetterFor, isForAnotherSubscription } from './dead-letter.js';
 import { DeliveredMessage, type DeliveryActions } from './delivery.js';
 import { DueTimer } from './due-timer.js';
 import {
@@ -51,6 +51,7 @@ import {
 } from './message-codec.js';
 import { isExpired } from './message-expiry.js';
 import { failureInfo } from './failure-info.js';
+import { compileHeaderFilter, type HeaderMatcher } from './header-filter.js';
 import { integerIn, rejection } from './option-checks.js';
 import type { LaneCursor } from './lane-cursor.js';
 import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
@@ -104,7 +105,7 @@ export class SubscriptionGroup implements DeliveryActions {
   readonly #journal: SubscriptionJournal;
   readonly #cursors: PartitionCursor[];
   readonly #filter: SubjectFilter;
-  readonly #headerFilter: [string, string][];
+  readonly #headerFilter: HeaderMatcher;
   readonly #consumers: Consumer[] = [];
   readonly #timers: DueTimer<Entry>;
   readonly #keyOwners = new Map<number, KeyOwner>();
@@ -148,7 +149,7 @@ export class SubscriptionGroup implements DeliveryActions {
     assert(options.state.length === options.host.logs.length, 'one state per partition');
     this.#cursors = options.state.map((state, partition) => new PartitionCursor(partition, state));
     this.#filter = new SubjectFilter(options.config.filter);
-    this.#headerFilter = Object.entries(options.config.headerFilter);
+    this.#headerFilter = compileHeaderFilter(options.config.headerFilter);
     this.#timers = new DueTimer<Entry>(
       options.host.clock,
       (entry, now) => this.#onDue(entry, now),
@@ -438,7 +439,7 @@ export class SubscriptionGroup implements DeliveryActions {
             if (!expired) this.#counters.dropped++;
             continue;
           }
-          const letter = deadLetterFor(entry, this.#host.stream, target, reason, null);
+          const letter = deadLetterFor(entry, this.#host.stream, this.name, target, reason, null);
           letters.push(
             this.#host.publish(letter).then(
               () => void this.#counters.deadLettered++,
@@ -642,10 +643,9 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   #wanted(message: StoredMessage): boolean {
+    if (isForAnotherSubscription(message, this.name, this.durable)) return false;
     if (!this.#filter.matches(message.subject)) return false;
-    for (const [name, value] of this.#headerFilter)
-      if (message.headers[name] !== value) return false;
-    return true;
+    return this.#headerFilter.matches(message.headers);
   }
 
   // ---- dispatch --------------------------------------------------------------------------
@@ -914,7 +914,7 @@ export class SubscriptionGroup implements DeliveryActions {
     }
     this.#detach(entry);
     entry.state = 'dead-lettering';
-    entry.letter = deadLetterFor(entry, this.#host.stream, target, reason, error);
+    entry.letter = deadLetterFor(entry, this.#host.stream, this.name, target, reason, error);
     return this.#publishLetter(entry);
   }
 

@@ -7,7 +7,9 @@ import { connect } from '../client/index.js';
 import type {
   Client,
   DeadLetterReason,
+  HeaderFilter,
   Message,
+  RedriveTarget,
   StreamChanges,
   StreamInfo,
   StreamOptions,
@@ -147,6 +149,8 @@ export interface SubscribeCommandOptions {
   readonly maxDeliveries?: number;
   readonly deadLetter?: string;
   readonly backoffMs?: number;
+  /** From --where / --header-filter (where-filter.ts). */
+  readonly headerFilter?: HeaderFilter;
   readonly json: boolean;
   readonly timeoutMs?: number;
 }
@@ -183,6 +187,7 @@ export async function subscribeCommand(
     const subscription = await client.subscribe(stream, {
       ...(options.subscription === undefined ? {} : { subscription: options.subscription }),
       ...(options.filter === undefined ? {} : { filter: options.filter }),
+      ...(options.headerFilter === undefined ? {} : { headerFilter: options.headerFilter }),
       ...(options.ack ? {} : { ack: 'none' as const }),
       ...(options.maxDeliveries === undefined ? {} : { maxDeliveries: options.maxDeliveries }),
       ...(options.deadLetter === undefined ? {} : { deadLetter: options.deadLetter }),
@@ -241,8 +246,9 @@ export async function deadLetterList(
     if (letters.length === 0) console.log(`no dead letters on ${subject}`);
     for (const letter of letters) {
       const error = letter.error === null ? '' : ` error="${letter.error}"`;
+      const died = letter.origin.subscription === null ? '' : ` in ${letter.origin.subscription}`;
       console.log(
-        `[${letter.stream}/${letter.partition}@${letter.offset}] ${letter.reason} after ${letter.deliveries} deliveries${error} from ${letter.origin.stream}/${letter.origin.partition}@${letter.origin.offset} ${letter.origin.subject}: ${Buffer.from(letter.body).toString('utf8')}`,
+        `[${letter.stream}/${letter.partition}@${letter.offset}] ${letter.reason} after ${letter.deliveries} deliveries${error} from ${letter.origin.stream}/${letter.origin.partition}@${letter.origin.offset} ${letter.origin.subject}${died}: ${Buffer.from(letter.body).toString('utf8')}`,
       );
     }
   });
@@ -270,17 +276,28 @@ export async function deadLetterRemove(
   });
 }
 
+export interface DeadLetterRedriveOptions {
+  readonly to?: RedriveTarget | undefined;
+  readonly limit?: number | undefined;
+  readonly rate?: number | undefined;
+}
+
 export async function deadLetterRedrive(
   url: string,
   subject: string,
-  limit: number | undefined,
-  ratePerSecond: number | undefined,
+  options: DeadLetterRedriveOptions,
 ): Promise<void> {
   await withClient(url, async (client) => {
-    const { redriven } = await client.deadLetters.redrive(subject, {
-      ...(limit === undefined ? {} : { limit }),
-      ...(ratePerSecond === undefined ? {} : { ratePerSecond }),
+    const { redriven, skipped } = await client.deadLetters.redrive(subject, {
+      ...(options.to === undefined ? {} : { to: options.to }),
+      ...(options.limit === undefined ? {} : { limit: options.limit }),
+      ...(options.rate === undefined ? {} : { ratePerSecond: options.rate }),
     });
     console.log(`re-drove ${redriven} dead letter(s) from ${subject}`);
+    if (skipped > 0) {
+      console.log(
+        `left ${skipped} in place: their subscription or stream is gone (try --to stream or --to subject)`,
+      );
+    }
   });
 }

@@ -15,6 +15,7 @@ import { isLogLevel, type LogLevel } from '../server/index.js';
 import type {
   DeadLetterReason,
   FsyncPolicy,
+  RedriveTarget,
   StreamChanges,
   StreamOptions,
 } from '../protocol/index.js';
@@ -25,6 +26,7 @@ import { collect, integer, limitOrNone, noneToNull, urlOption } from './command-
 import { registerQueueCommands } from './queue-program.js';
 import { replyCommand } from './reply-command.js';
 import { registerSubscriptionCommands } from './subscription-program.js';
+import { headerFilterFromFlags } from './where-filter.js';
 import {
   deadLetterList,
   deadLetterRedrive,
@@ -264,6 +266,16 @@ const sub = program
   .option('--subscription <name>', 'durable subscription name (default: ephemeral)')
   .option('--filter <pattern>', 'subject filter inside the stream')
   .option(
+    '--where <condition>',
+    "header filter, repeatable, ANDed: 'name=v', 'name in a,b', 'name^=prefix', 'name exists', '!name', 'name!=v', 'name not in a,b', 'name!^=prefix', 'name>=100' (==, >, >=, <, <=; two bounds make a range) (new subscription)",
+    collect,
+    [],
+  )
+  .option(
+    '--header-filter <json>',
+    'a header filter policy as JSON, e.g. \'{"kind":["a","b"]}\' (new subscription)',
+  )
+  .option(
     '--start <position>',
     'earliest, latest, an offset (N or PARTITION:N) or an ISO 8601 time, for a new subscription (default: latest, or earliest for a new durable one)',
   )
@@ -294,11 +306,17 @@ const sub = program
         maxDeliveries?: number;
         deadLetter?: string;
         backoffMs?: number;
+        where: string[];
+        headerFilter?: string;
         json: boolean;
       },
     ) => {
-      const { url, ...rest } = options;
-      await subscribeCommand(url, name, rest);
+      const { url, where, headerFilter: headerFilterJson, ...rest } = options;
+      const headerFilter = headerFilterFromFlags(where, headerFilterJson);
+      await subscribeCommand(url, name, {
+        ...rest,
+        ...(headerFilter === undefined ? {} : { headerFilter }),
+      });
     },
   );
 
@@ -354,12 +372,21 @@ dlq
   );
 dlq
   .command('redrive <subject>')
-  .description('publish dead letters back to their origin subject, at a bounded rate')
+  .description('send dead letters back where they came from, at a bounded rate')
   .addOption(urlOption())
+  .addOption(
+    new Option(
+      '--to <target>',
+      'subscription: only the subscription each died in (default); stream: every subscription of its origin stream; subject: publish to its original subject',
+    ).choices(['subscription', 'stream', 'subject']),
+  )
   .option('--limit <n>', 'at most this many', integer('limit', 1))
   .option('--rate <per-second>', 'publishes per second', integer('rate', 1))
-  .action(async (subject: string, options: { url: string; limit?: number; rate?: number }) =>
-    deadLetterRedrive(options.url, subject, options.limit, options.rate),
+  .action(
+    async (
+      subject: string,
+      options: { url: string; to?: RedriveTarget; limit?: number; rate?: number },
+    ) => deadLetterRedrive(options.url, subject, options),
   );
 
 dlq

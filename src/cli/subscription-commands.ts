@@ -1,7 +1,8 @@
-/** `weir sub ls | info | rm | seek`: a stream's subscriptions, through the SDK. */
-import type { SubscriptionInfo } from '../protocol/index.js';
+/** `weir sub add | ls | info | rm | seek`: a stream's subscriptions, through the SDK. */
+import type { SubscribeOptions, SubscriptionInfo } from '../protocol/index.js';
 import { withClient } from './client-commands.js';
 import { parseStartPosition } from './start-position.js';
+import { formatHeaderFilter, headerFilterFromFlags } from './where-filter.js';
 
 /** Messages not yet settled in each partition: end offset minus ack floor. */
 function lag(info: SubscriptionInfo): number {
@@ -21,6 +22,7 @@ export function formatSubscriptionInfo(info: SubscriptionInfo): string {
     `subscription   ${info.name} on ${info.stream} (${info.durable ? 'durable' : 'ephemeral'})`,
     `mode           ${config.mode}, ack ${config.ack}, lease ${config.leaseMs} ms`,
     `filter         ${config.filter.length === 0 ? 'every message' : config.filter.join(', ')}`,
+    `header filter  ${formatHeaderFilter(config.headerFilter)}`,
     `dead letters   ${config.deadLetter ?? 'none'}, max deliveries ${config.maxDeliveries ?? 'no limit'}`,
     `consumers      ${info.consumers}`,
     `lag            ${lag(info)}`,
@@ -74,4 +76,42 @@ export async function subscriptionSeek(
   const position = parseStartPosition(start);
   await withClient(url, (client) => client.subscriptions.seek(stream, name, position));
   console.log(`moved subscription ${name} of ${stream} to ${start}`);
+}
+
+export interface SubscriptionAddOptions {
+  readonly filter?: string;
+  readonly where: readonly string[];
+  readonly headerFilter?: string;
+  readonly start?: string;
+  readonly maxDeliveries?: number;
+  readonly deadLetter?: string;
+  readonly backoffMs?: number;
+}
+
+/**
+ * Creates a durable subscription by attaching a consumer that takes nothing and closing it:
+ * what the broker hands it meanwhile goes back uncounted, so nothing is delivered.
+ */
+export async function subscriptionAdd(
+  url: string,
+  stream: string,
+  name: string,
+  flags: SubscriptionAddOptions,
+): Promise<void> {
+  const headerFilter = headerFilterFromFlags(flags.where, flags.headerFilter);
+  const start = flags.start === undefined ? undefined : parseStartPosition(flags.start);
+  const options: SubscribeOptions = {
+    subscription: name,
+    maxInFlight: 1,
+    ...(flags.filter === undefined ? {} : { filter: flags.filter }),
+    ...(headerFilter === undefined ? {} : { headerFilter }),
+    ...(start === undefined ? {} : { start }),
+    ...(flags.maxDeliveries === undefined ? {} : { maxDeliveries: flags.maxDeliveries }),
+    ...(flags.deadLetter === undefined ? {} : { deadLetter: flags.deadLetter }),
+    ...(flags.backoffMs === undefined ? {} : { backoff: [flags.backoffMs] }),
+  };
+  await withClient(url, async (client) => {
+    await (await client.subscribe(stream, options)).close();
+    console.log(subscriptionLine(await client.subscriptions.info(stream, name)));
+  });
 }

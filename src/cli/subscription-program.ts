@@ -1,7 +1,8 @@
-/** Registers `weir sub ls | info | rm | seek` under the `sub` command. */
+/** Registers `weir sub add | ls | info | rm | seek` under the `sub` command. */
 import type { Command } from 'commander';
-import { urlOption } from './command-options.js';
+import { collect, integer, urlOption } from './command-options.js';
 import {
+  subscriptionAdd,
   subscriptionInfo,
   subscriptionList,
   subscriptionRemove,
@@ -9,6 +10,50 @@ import {
 } from './subscription-commands.js';
 
 export function registerSubscriptionCommands(sub: Command): void {
+  sub
+    .command('add <stream> <name>')
+    .description(
+      'create a durable subscription without consuming (the same configuration again is not an error)',
+    )
+    .addOption(urlOption())
+    .option('--filter <pattern>', 'subject filter inside the stream')
+    .option(
+      '--where <condition>',
+      'header filter, repeatable, ANDed (see weir sub --help)',
+      collect,
+      [],
+    )
+    .option('--header-filter <json>', 'a header filter policy as JSON')
+    .option(
+      '--start <position>',
+      'earliest (default), latest, an offset (N or PARTITION:N) or an ISO 8601 time',
+    )
+    .option(
+      '--max-deliveries <n>',
+      'dead-letter after this many deliveries',
+      integer('max-deliveries', 1),
+    )
+    .option('--dead-letter <subject>', 'where dead letters go')
+    .option('--backoff-ms <ms>', 'delay before a retry', integer('backoff-ms'))
+    .action(
+      async (
+        stream: string,
+        name: string,
+        flags: {
+          url: string;
+          filter?: string;
+          where: string[];
+          headerFilter?: string;
+          start?: string;
+          maxDeliveries?: number;
+          deadLetter?: string;
+          backoffMs?: number;
+        },
+      ) => {
+        const { url, ...rest } = flags;
+        await subscriptionAdd(url, stream, name, rest);
+      },
+    );
   sub
     .command('ls <stream>')
     .description('list a stream’s subscriptions: lag, pending, in flight, delayed')

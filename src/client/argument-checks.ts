@@ -76,6 +76,47 @@ export function checkConnectOptions(options: unknown): ClientSettings {
   });
 }
 
+/**
+ * An integer option in min..max, refused with the embedded broker's own message (its
+ * option-checks `integerIn`), so that both transports say the same.
+ */
+export function checkIntegerIn(value: unknown, field: string, min: number, max: number): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw invalid(`${field} must be an integer in ${min}..${max} (got ${String(value)})`);
+  }
+  return value;
+}
+
+/**
+ * JSON of arguments for the server. JSON turns NaN and Infinity into null and drops functions,
+ * which the broker would then take as "not given" (its default), where the embedded broker,
+ * seeing the value itself, refuses it: refused here the same way.
+ */
+export function toArgumentsJson(value: unknown, what: string): string {
+  try {
+    return JSON.stringify(value, (key, item: unknown) => {
+      if (typeof item === 'number' && !Number.isFinite(item)) {
+        throw invalid(`${key || what} must be a finite number (got ${String(item)})`);
+      }
+      if (typeof item === 'function' || typeof item === 'symbol') {
+        throw invalid(`${key || what} cannot be a ${typeof item}`);
+      }
+      return item;
+    });
+  } catch (error) {
+    if (error instanceof WeirError) throw error;
+    throw new WeirError('INVALID_ARGUMENT', `${what} cannot be written as JSON`, {
+      cause: error,
+    });
+  }
+}
+
+/** A name the server looks up (a stream, say): only its type is checked here. */
+export function checkString(value: unknown, field: string): string {
+  if (typeof value !== 'string') throw invalid(`${field} must be a string`);
+  return value;
+}
+
 export function checkName(value: unknown, field: string): string {
   if (typeof value !== 'string' || value === '')
     throw invalid(`${field} must be a non-empty string`);

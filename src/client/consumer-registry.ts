@@ -146,6 +146,15 @@ export class ConsumerRegistry {
     }
   }
 
+  /**
+   * The client closes with its connection still up: each subscription closes as close() would
+   * close it, so its queued takes and settles reach the server ahead of its UNSUBSCRIBE and the
+   * broker hands back only what the application never took, as embedded.
+   */
+  async closeAll(): Promise<void> {
+    await Promise.all([...this.#subscriptions].map((subscription) => subscription.close()));
+  }
+
   /** The client closes: every subscription ends. */
   endAll(): void {
     for (const subscription of [...this.#subscriptions]) subscription.end();

@@ -8,6 +8,7 @@ import {
   WeirError,
   type DeadLetter,
   type DeadLettersApi,
+  type RedriveResult,
   type StreamInfo,
   type StreamsApi,
   type SubscriptionInfo,
@@ -56,7 +57,7 @@ export function createDeadLettersApi(call: CallFunction): DeadLettersApi {
       return result.map(fromWire);
     },
     redrive: async (subject, options) =>
-      (await call('deadLetters.redrive', [subject, options])) as { readonly redriven: number },
+      (await call('deadLetters.redrive', [subject, options])) as RedriveResult,
     delete: async (subject, options) =>
       (await call('deadLetters.delete', [subject, options])) as { readonly deleted: number },
   };

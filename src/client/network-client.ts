@@ -8,13 +8,15 @@
  *
  * No promise hangs: queued work (publishes, calls, subscribes, requests) waits a bounded time
  * for a connection; work in flight fails with CLOSED with its connection; close() fails all of
- * it with CLOSED and ends every subscription.
+ * it with CLOSED and closes every subscription (their queued settles and takes go out first,
+ * waited for at most CLIENT_CLOSE_SETTLES_WAIT_MS_MAX).
  *
  * Outgoing work leaves once per tick (`#flush` on setImmediate), in this order: settles and
  * UNSUBSCRIBEs (they free broker resources), calls/subscribes/requests, publishes.
  */
 import {
   CLIENT_CALL_WAIT_MS_MAX,
+  CLIENT_CLOSE_SETTLES_WAIT_MS_MAX,
   CLIENT_RECONNECT_DELAY_MS_FIRST,
   CLIENT_RECONNECT_DELAY_MS_MAX,
   REQUEST_TIMEOUT_MS_DEFAULT,
@@ -44,9 +46,12 @@ import {
   type SubscriptionsApi,
 } from '../protocol/index.js';
 import {
+  checkIntegerIn,
   checkName,
   checkPublishOptions,
+  checkString,
   rejectWith,
+  toArgumentsJson,
   type ClientSettings,
 } from './argument-checks.js';
 import { encodeBody } from './body-encoding.js';
@@ -85,6 +90,8 @@ export class NetworkClient implements Client {
   #connection: Connection | null = null;
   #closed = false;
   #closing: Promise<void> | null = null;
+  /** Closed, but the subscriptions' last settles and UNSUBSCRIBEs still go out. */
+  #draining = false;
   #flushScheduled = false;
   #reconnectAttempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
@@ -170,15 +177,20 @@ export class NetworkClient implements Client {
       return rejectWith(new WeirError('INVALID_ARGUMENT', 'entries must be an array'));
     }
     return Promise.all(
-      entries.map((entry: PublishInput) =>
-        this.publish(entry.subject, entry.body, entry.options).catch(toWeirError),
+      entries.map((entry: PublishInput | null | undefined, index) =>
+        typeof entry !== 'object' || entry === null
+          ? Promise.resolve(
+              new WeirError('INVALID_ARGUMENT', `entries[${index}] must be an object`),
+            )
+          : this.publish(entry.subject, entry.body, entry.options).catch(toWeirError),
       ),
     );
   }
 
   async subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw this.#closedError();
-    checkName(stream, 'stream');
+    // Only the type: the server looks the name up ('' is STREAM_NOT_FOUND, as embedded).
+    checkString(stream, 'stream');
     if (options !== undefined && (typeof options !== 'object' || options === null)) {
       throw new WeirError('INVALID_ARGUMENT', 'subscribe options must be an object');
     }
@@ -207,16 +219,7 @@ export class NetworkClient implements Client {
     try {
       checkName(subject, 'subject');
       const { timeoutMs: requested = REQUEST_TIMEOUT_MS_DEFAULT, ...rest } = options ?? {};
-      if (
-        typeof requested !== 'number' ||
-        !(requested > 0 && requested <= REQUEST_TIMEOUT_MS_MAX)
-      ) {
-        throw new WeirError(
-          'INVALID_ARGUMENT',
-          `timeoutMs must be a number in (0, ${REQUEST_TIMEOUT_MS_MAX}]`,
-        );
-      }
-      timeoutMs = requested;
+      timeoutMs = checkIntegerIn(requested, 'timeoutMs', 1, REQUEST_TIMEOUT_MS_MAX);
       // The server sets replyTo and correlationId of a request itself.
       const checked: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {
         ...checkPublishOptions(rest),
@@ -289,13 +292,9 @@ export class NetworkClient implements Client {
     while (length > 0 && args[length - 1] === undefined) length--;
     let argumentsJson: string;
     try {
-      argumentsJson = JSON.stringify(args.slice(0, length));
+      argumentsJson = toArgumentsJson(args.slice(0, length), `the arguments of ${method}`);
     } catch (error) {
-      return Promise.reject(
-        new WeirError('INVALID_ARGUMENT', `the arguments of ${method} cannot be written as JSON`, {
-          cause: error,
-        }),
-      );
+      return rejectWith(error);
     }
     return new Promise<unknown>((resolve, reject) => {
       this.#enqueueControl({
@@ -336,7 +335,7 @@ export class NetworkClient implements Client {
   }
 
   #scheduleFlush(): void {
-    if (this.#flushScheduled || this.#closed) return;
+    if (this.#flushScheduled || (this.#closed && !this.#draining)) return;
     this.#flushScheduled = true;
     setImmediate(() => this.#flush());
   }
@@ -346,6 +345,7 @@ export class NetworkClient implements Client {
     const connection = this.#connection;
     if (!connection?.isOpen) return;
     this.#consumers.flush();
+    if (this.#closed) return; // draining: only settles and UNSUBSCRIBEs
     this.#controls.flush(connection);
     this.#publisher.flush(connection);
   }
@@ -427,6 +427,20 @@ export class NetworkClient implements Client {
     this.#reconnectTimer = null;
     this.#publisher.failAll(error);
     this.#controls.failAll(error);
+    if (this.#connection?.isOpen) {
+      // As the embedded client closes its consumers: what the application took and settled
+      // before close() is recorded, what it took and did not settle counts as a delivery.
+      this.#draining = true;
+      let timer: ReturnType<typeof setTimeout> | null = null;
+      await Promise.race([
+        this.#consumers.closeAll(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, CLIENT_CLOSE_SETTLES_WAIT_MS_MAX);
+        }),
+      ]);
+      if (timer) clearTimeout(timer);
+      this.#draining = false;
+    }
     this.#consumers.endAll();
     // In-flight requests fail with CLOSED as the connection ends.
     await this.#connection?.close(error);

@@ -7,9 +7,12 @@
  * (at most a socket read or one frame) alive; the credit window bounds how many are kept.
  *
  * Settling goes through a MessageSettler (the consumer the message came on), which batches
- * entries into SETTLE frames; a message with no settler (ack `none`, a reply) settles at once.
+ * entries into SETTLE frames; a reply has no settler, and a delivery of an ack `none`
+ * subscription sends only its take (which settles it on the server).
  */
+import { LEASE_MS_MAX } from '../limits.js';
 import type { DeliveredMessage, SettleKind } from '../protocol/frames.js';
+import { checkIntegerIn, rejectWith } from './argument-checks.js';
 import {
   WeirError,
   type Body,
@@ -54,9 +57,13 @@ export class RemoteMessage implements Message {
   /** The server's token for this delivery (DELIVER gives it, every SETTLE entry carries it back). */
   readonly deliveryToken: number;
   readonly #settler: MessageSettler | null;
+  /** False for ack `none`: the take settles it, and nothing else may. */
+  readonly #acknowledges: boolean;
   readonly #responder: MessageResponder;
   /** The first ack: acking twice is not an error, the second ack gets the first's outcome. */
   #acked: Promise<void> | null = null;
+  /** An ack, nack or term of this delivery was recorded: nothing more can settle it. */
+  #finished = false;
 
   /** `stream` null: a reply, which has no place in a stream ('' / -1 / -1) and token 0. */
   constructor(
@@ -65,6 +72,7 @@ export class RemoteMessage implements Message {
     stream: string | null,
     settler: MessageSettler | null,
     responder: MessageResponder,
+    acknowledges = true,
   ) {
     this.subject = delivered.subject;
     this.key = delivered.key;
@@ -81,6 +89,7 @@ export class RemoteMessage implements Message {
     this.correlationId = delivered.correlationId;
     this.deliveryToken = deliveryToken;
     this.#settler = settler;
+    this.#acknowledges = acknowledges;
     this.#responder = responder;
   }
 
@@ -94,7 +103,9 @@ export class RemoteMessage implements Message {
 
   /**
    * The application received it: tells the server (batched with the settles, not waited on)
-   * so that its lease starts now, not when it reached the SDK's buffer.
+   * so that its lease starts now, not when it reached the SDK's buffer. With ack `none` the
+   * take is what settles it on the server: one still in the SDK's buffer goes back when the
+   * consumer leaves, as embedded.
    */
   taken(): void {
     if (this.#settler === null) return;
@@ -104,20 +115,32 @@ export class RemoteMessage implements Message {
   }
 
   ack(): Promise<void> {
-    this.#acked ??= this.#settle('ack', Number.NaN, null);
+    this.#acked ??= this.#settle('ack', null, () => Number.NaN);
     return this.#acked;
   }
 
   nack(options?: NackOptions): Promise<void> {
-    return this.#settle('nack', options?.delayMs ?? Number.NaN, null);
+    const delayMs: unknown = options?.delayMs;
+    return this.#settle('nack', null, () =>
+      delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX),
+    );
   }
 
   term(reason?: string): Promise<void> {
-    return this.#settle('term', Number.NaN, reason ?? null);
+    const given: unknown = reason;
+    if (given !== undefined && typeof given !== 'string') {
+      return this.#settle('term', null, () => {
+        throw new WeirError('INVALID_ARGUMENT', 'reason must be a string');
+      });
+    }
+    return this.#settle('term', reason ?? null, () => Number.NaN);
   }
 
   extend(ms?: number): Promise<void> {
-    return this.#settle('extend', ms ?? Number.NaN, null);
+    const given: unknown = ms;
+    return this.#settle('extend', null, () =>
+      given === undefined ? Number.NaN : checkIntegerIn(given, 'ms', 1, LEASE_MS_MAX),
+    );
   }
 
   async respond(body: Body, options?: RespondOptions): Promise<void> {
@@ -130,19 +153,42 @@ export class RemoteMessage implements Message {
     });
   }
 
-  #settle(kind: SettleKind, value: number, reason: string | null): Promise<void> {
-    if (this.#settler === null) {
+  /**
+   * `value` gives the entry's value, or throws INVALID_ARGUMENT for what the caller gave: NaN
+   * on the wire means "the subscription's default", so a NaN (or a string) the caller passed is
+   * refused here with the embedded broker's message instead of being sent as that. Checked
+   * after the MESSAGE_SETTLED of an ack `none` delivery, as embedded checks it after the
+   * delivery is found current.
+   */
+  #settle(kind: SettleKind, reason: string | null, value: () => number): Promise<void> {
+    if (this.#settler === null || !this.#acknowledges) {
       // A reply (partition -1) was never stored: settling it does nothing. A delivery of an
-      // `ack: 'none'` subscription was settled when the broker handed it over: ack is a no-op,
+      // `ack: 'none'` subscription was settled when the application took it: ack is a no-op,
       // nack / term / extend are MESSAGE_SETTLED, as embedded.
       if (kind === 'ack' || this.partition < 0) return Promise.resolve();
-      return Promise.reject(
-        new WeirError(
-          'MESSAGE_SETTLED',
-          `message ${this.partition}/${this.offset} was settled when delivered (ack: 'none')`,
-        ),
-      );
+      return Promise.reject(this.#settledError());
     }
-    return this.#settler.settle(this, kind, value, reason);
+    let entryValue: number;
+    try {
+      entryValue = value();
+    } catch (error) {
+      // The embedded broker finds the delivery settled before it looks at the argument.
+      if (this.#finished) return Promise.reject(this.#settledError());
+      return rejectWith(error);
+    }
+    const settled = this.#settler.settle(this, kind, entryValue, reason);
+    if (kind === 'extend') return settled;
+    return settled.then(() => {
+      this.#finished = true;
+    });
+  }
+
+  #settledError(): WeirError {
+    return new WeirError(
+      'MESSAGE_SETTLED',
+      this.#acknowledges
+        ? `message ${this.partition}/${this.offset} was already settled`
+        : `message ${this.partition}/${this.offset} was settled when taken (ack: 'none')`,
+    );
   }
 }

@@ -12,7 +12,12 @@
  * Concurrency: any number of receive() calls may wait at once (at most CONSUMER_RECEIVES_MAX);
  * messages go to them in call order.
  */
-import { CLIENT_CONSUMER_CREDIT_MAX, CONSUMER_RECEIVES_MAX, IN_FLIGHT_DEFAULT } from '../limits.js';
+import {
+  CLIENT_CONSUMER_CREDIT_MAX,
+  CONSUMER_RECEIVES_MAX,
+  IN_FLIGHT_DEFAULT,
+  REQUEST_TIMEOUT_MS_MAX,
+} from '../limits.js';
 import type { DeliveredMessage } from '../protocol/frames.js';
 import {
   WeirError,
@@ -21,6 +26,7 @@ import {
   type SubscribeOptions,
   type Subscription,
 } from '../protocol/index.js';
+import { checkIntegerIn, rejectWith, toArgumentsJson } from './argument-checks.js';
 import type { ConsumerAttachment } from './consumer-attachment.js';
 import { FifoQueue } from './fifo-queue.js';
 import { RemoteMessage, type MessageResponder } from './remote-message.js';
@@ -58,13 +64,7 @@ export class RemoteSubscription implements Subscription {
     this.#host = host;
     this.stream = stream;
     this.options = options;
-    try {
-      this.optionsJson = JSON.stringify(options);
-    } catch (error) {
-      throw new WeirError('INVALID_ARGUMENT', 'the subscribe options cannot be written as JSON', {
-        cause: error,
-      });
-    }
+    this.optionsJson = toArgumentsJson(options, 'the subscribe options');
     const maxInFlight =
       typeof options.maxInFlight === 'number' ? options.maxInFlight : IN_FLIGHT_DEFAULT;
     this.window = Math.max(1, Math.min(Math.floor(maxInFlight) || 1, CLIENT_CONSUMER_CREDIT_MAX));
@@ -101,8 +101,9 @@ export class RemoteSubscription implements Subscription {
         delivered[index]!,
         tokens[index]!,
         this.stream,
-        this.#acknowledges ? attachment : null,
+        attachment,
         this.#host,
+        this.#acknowledges,
       );
       const waiter = this.#firstWaiter();
       if (waiter) {
@@ -144,8 +145,11 @@ export class RemoteSubscription implements Subscription {
 
   receive(options?: ReceiveOptions): Promise<Message | null> {
     const timeoutMs = options?.timeoutMs;
-    if (timeoutMs !== undefined && !(typeof timeoutMs === 'number' && timeoutMs >= 0)) {
-      return Promise.reject(new WeirError('INVALID_ARGUMENT', 'timeoutMs must be a number >= 0'));
+    try {
+      if (timeoutMs !== undefined)
+        checkIntegerIn(timeoutMs, 'timeoutMs', 0, REQUEST_TIMEOUT_MS_MAX);
+    } catch (error) {
+      return rejectWith(error);
     }
     const message = this.#buffer.shift();
     if (message) {

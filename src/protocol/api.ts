@@ -265,13 +265,35 @@ export type Backoff =
     }
   | readonly number[];
 
+/** A numeric comparison of a header filter: one bound, or a lower and an upper bound. */
+export type NumericComparison =
+  | readonly ['=' | '<' | '<=' | '>' | '>=', number]
+  | readonly ['>' | '>=', number, '<' | '<=', number];
+
+/**
+ * One condition on a header's value (docs/concepts.md, "Header filter policies"): an exact
+ * string, a prefix, presence or absence, anything but some values, or a numeric range.
+ */
+export type HeaderCondition =
+  | string
+  | { readonly prefix: string }
+  | { readonly exists: boolean }
+  | { readonly 'anything-but': string | readonly string[] | { readonly prefix: string } }
+  | { readonly numeric: NumericComparison };
+
+/**
+ * Header name -> a string (exact match) or a list of conditions of which one must hold; every
+ * name must match. Like an SNS filter policy on message attributes.
+ */
+export type HeaderFilter = { readonly [name: string]: string | readonly HeaderCondition[] };
+
 export interface SubscribeOptions {
   /** Durable name; absent: an ephemeral subscription, in memory, gone with the consumer. */
   readonly subscription?: string;
   /** Subject pattern(s) inside the stream. Default: every message. */
   readonly filter?: string | readonly string[];
-  /** Only messages whose headers have each of these values (content-based routing). */
-  readonly headerFilter?: Headers;
+  /** Only messages whose headers match this policy (content-based routing). Default: all. */
+  readonly headerFilter?: HeaderFilter;
   /** Default `shared`. */
   readonly mode?: SubscriptionMode;
   /** Default `explicit`; `none` is at-most-once (settled when handed to the consumer). */
@@ -303,7 +325,8 @@ export interface SubscribeOptions {
 /** A subscription's configuration with defaults filled in. */
 export interface SubscriptionConfig {
   readonly filter: readonly string[];
-  readonly headerFilter: Headers;
+  /** As given, names sorted; {} when none. */
+  readonly headerFilter: HeaderFilter;
   readonly mode: SubscriptionMode;
   readonly ack: AckPolicy;
   readonly leaseMs: number;
@@ -451,6 +474,8 @@ export const DEAD_LETTER_HEADERS = {
   originSubject: 'weir-origin-subject',
   originPartition: 'weir-origin-partition',
   originOffset: 'weir-origin-offset',
+  /** The subscription it died in (absent on dead letters written before it existed). */
+  originSubscription: 'weir-origin-subscription',
   firstFailureMs: 'weir-dead-first-failure-ms',
   lastFailureMs: 'weir-dead-last-failure-ms',
 } as const;
@@ -476,6 +501,8 @@ export interface DeadLetter {
     readonly subject: string;
     readonly partition: number;
     readonly offset: number;
+    /** The subscription it died in; null for dead letters written before Weir recorded it. */
+    readonly subscription: string | null;
   };
 }
 
@@ -484,7 +511,23 @@ export interface DeadLetterListOptions {
   readonly limit?: number;
 }
 
+/**
+ * Where a re-driven dead letter goes. `subscription`: back to the subscription it died in only
+ * (stored in its origin stream, where every other durable subscription passes over it; ephemeral
+ * ones see it as stored); `stream`:
+ * stored in its origin stream, every subscription of it receives it again; `subject`: a normal
+ * publish to its original subject, every stream capturing that subject stores it.
+ */
+export type RedriveTarget = 'subscription' | 'stream' | 'subject';
+
+export const REDRIVE_TARGETS: readonly RedriveTarget[] = ['subscription', 'stream', 'subject'];
+
 export interface RedriveOptions {
+  /**
+   * Default 'subscription'; a dead letter that does not name its subscription (written by an
+   * older Weir) goes to its origin stream ('stream') instead.
+   */
+  readonly to?: RedriveTarget;
   /** Redrive at most this many. Default: all there are now. */
   readonly limit?: number;
   /** Publishes per second. Default 1000. */
@@ -504,13 +547,25 @@ export interface DeadLetterPosition {
 }
 
 /** Which dead letters `delete` removes: the same selection as `redrive`, without a rate. */
-export type DeadLetterDeleteOptions = Omit<RedriveOptions, 'ratePerSecond'>;
+export type DeadLetterDeleteOptions = Omit<RedriveOptions, 'ratePerSecond' | 'to'>;
+
+export interface RedriveResult {
+  readonly redriven: number;
+  /**
+   * Dead letters left in place because what they would go back to is gone (their origin
+   * subscription or origin stream); a later redrive with another `to` can still take them.
+   */
+  readonly skipped: number;
+}
 
 export interface DeadLettersApi {
   /** Dead letters published to `subject` and not yet re-driven or deleted, oldest first. */
   list(subject: string, options?: DeadLetterListOptions): Promise<DeadLetter[]>;
-  /** Publishes dead letters back to their origin subject (same key, body and user headers). */
-  redrive(subject: string, options?: RedriveOptions): Promise<{ readonly redriven: number }>;
+  /**
+   * Sends dead letters back where they came from (see RedriveTarget), with their key, body,
+   * user headers, priority, replyTo and correlationId, without the dead-letter headers.
+   */
+  redrive(subject: string, options?: RedriveOptions): Promise<RedriveResult>;
   /** Removes dead letters without re-driving them: `list` and `redrive` no longer see them. */
   delete(subject: string, options?: DeadLetterDeleteOptions): Promise<{ readonly deleted: number }>;
 }

@@ -18,8 +18,11 @@ export const FRAME_HEADER_BYTES = 10;
 /**
  * 2: DELIVER gives each message a deliveryToken, and SETTLE entries carry it back (frames.ts).
  * 3: SETTLE kind take: a lease starts when the application receives the message.
+ * 4: deliveries of an ack `none` subscription are taken too: the take settles them, so one
+ *    the application never took goes back with its consumer (a version 3 SDK sends no take
+ *    for them, and its ack `none` deliveries would never settle).
  */
-export const PROTOCOL_VERSION = 3;
+export const PROTOCOL_VERSION = 4;
 
 /**
  * Every opcode: who sends it, what it carries, the reply, the error codes it can return.

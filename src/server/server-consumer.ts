@@ -8,6 +8,8 @@
  * the older delivery and its token, so a late settle of the older one carries a token that is
  * not current and is refused with MESSAGE_SETTLED, as the embedded broker refuses it.
  *
+ * With ack `none` a delivery stays in `#unsettled` until its take, which settles it.
+ *
  * Memory: `#unsettled` holds at most one delivery per message the broker has in flight to this
  * consumer (its maxInFlight); the outgoing batch holds at most DELIVER_BATCH_MESSAGES_MAX.
  */
@@ -73,8 +75,10 @@ export class ServerConsumer {
     this.#acknowledges = acknowledges;
     this.#sink = sink;
     // The lease starts when the SDK hands the message to the application (a SETTLE take),
-    // not as DELIVER is written: a message in the SDK's buffer holds no lease.
-    if (acknowledges) subscription.deferTakes?.();
+    // not as DELIVER is written: a message in the SDK's buffer holds no lease. With ack
+    // `none` the take is what settles it, so one the application never took goes back with
+    // the consumer, as embedded, instead of being lost in the SDK's buffer.
+    subscription.deferTakes?.();
   }
 
   get unsettled(): number {
@@ -118,13 +122,11 @@ export class ServerConsumer {
       if (this.#closed) return; // closing hands it back with the subscription
       this.#credit--;
       const token = (this.#lastToken = this.#lastToken === TOKEN_MAX ? 1 : this.#lastToken + 1);
-      if (this.#acknowledges) {
-        const unsettled = (this.#unsettled[message.partition] ??= new Map());
-        const sizeBefore = unsettled.size;
-        unsettled.set(message.offset, message); // a redelivery replaces the older delivery
-        (this.#tokens[message.partition] ??= new Map()).set(message.offset, token);
-        this.#unsettledCount += unsettled.size - sizeBefore;
-      }
+      const unsettled = (this.#unsettled[message.partition] ??= new Map());
+      const sizeBefore = unsettled.size;
+      unsettled.set(message.offset, message); // a redelivery replaces the older delivery
+      (this.#tokens[message.partition] ??= new Map()).set(message.offset, token);
+      this.#unsettledCount += unsettled.size - sizeBefore;
       const writable = this.#sink.deliver(this.id, message, token);
       if (!writable) await this.#sink.drained();
     }
@@ -151,6 +153,7 @@ export class ServerConsumer {
         message: `message ${entry.partition}/${entry.offset} was delivered again since delivery ${entry.token}`,
       };
     }
+    if (!this.#acknowledges) return this.#takeUnacknowledged(entry, message);
     try {
       if (entry.kind === 'take') {
         if (this.subscription.take === undefined || this.subscription.take(message)) return null;
@@ -175,6 +178,27 @@ export class ServerConsumer {
     } catch (error) {
       return toEntryError(error);
     }
+  }
+
+  /**
+   * ack `none`: the take settles the delivery (the broker counts it acked as it reaches the
+   * application); anything else was settled by that take, as embedded says.
+   */
+  #takeUnacknowledged(entry: SettleEntry, message: Message): EntryError | null {
+    if (entry.kind !== 'take') {
+      return {
+        code: 'MESSAGE_SETTLED',
+        message: `message ${entry.partition}/${entry.offset} is settled as it is taken (ack: 'none')`,
+      };
+    }
+    this.#unsettled[entry.partition]!.delete(entry.offset);
+    this.#tokens[entry.partition]!.delete(entry.offset);
+    this.#unsettledCount--;
+    if (this.subscription.take === undefined || this.subscription.take(message)) return null;
+    return {
+      code: 'MESSAGE_SETTLED',
+      message: `message ${entry.partition}/${entry.offset} was passed back before it was taken`,
+    };
   }
 
   /** Stops pumping and closes the broker subscription, which hands unsettled leases back. */

@@ -235,9 +235,14 @@ describe('the console in a browser', () => {
     await rows.nth(1).waitFor({ state: 'detached' });
     assert.match((await rows.first().textContent()) ?? '', /second failed/);
     await rows.first().getByTestId('dead-letter-check').check();
+    await page.getByTestId('redrive-to').selectOption('stream');
     await page.getByTestId('redrive-checked').click();
     await page.locator('[data-testid=redrive-state][data-state=done]').waitFor();
     await page.getByTestId('no-dead-letters').waitFor();
+    const [job] = (await (await fetch(`${setup!.admin.address().url}/api/redrives`)).json()) as {
+      request: { to?: string };
+    }[];
+    assert.equal(job?.request.to, 'stream', 'the chosen target goes with the re-drive');
     const back = await sdk.streams.info('jobs');
     assert.equal(
       back.messages,
@@ -305,6 +310,32 @@ describe('the console in a browser', () => {
         await consumer;
         await worker.close();
       }
+      assert.deepEqual(setup!.pageErrors, [], 'no error in the page');
+    },
+  );
+
+  test(
+    'a subscription page shows its header filter policy in the --where syntax',
+    { skip },
+    async () => {
+      const { sdk } = setup!;
+      await sdk.streams.create('shop', { subjects: ['shop.>'] });
+      await (
+        await sdk.subscribe('shop', {
+          subscription: 'big',
+          headerFilter: {
+            kind: ['created', { prefix: 'up' }],
+            price: [{ numeric: ['>=', 100, '<', 200] }],
+          },
+        })
+      ).close();
+      const page = await open('#/subscriptions/shop/big');
+      const detail = page.getByTestId('subscription-detail');
+      await detail.getByText('price>=100').waitFor();
+      assert.match(
+        (await detail.textContent()) ?? '',
+        /header filter\(kind=created or kind\^=up\) and price>=100 and price<200/,
+      );
       assert.deepEqual(setup!.pageErrors, [], 'no error in the page');
     },
   );

@@ -72,7 +72,9 @@ describe('dead letters over HTTP', () => {
         subject: 'orders.eu.created',
         partition: 0,
         offset: 0,
+        subscription: 'billing',
       });
+      assert.equal(first.deadHeaders['weir-origin-subscription'], 'billing');
       assert.equal(first.key, 'k0');
       assert.deepEqual(first.headers, { trace: 't0' });
       assert.equal(first.deadHeaders['weir-dead-reason'], 'max-deliveries');
@@ -144,6 +146,39 @@ describe('dead letters over HTTP', () => {
         [slow.json.id, started.json.id],
         'newest first',
       );
+    }));
+
+  test("re-drive goes to the subscription by default, to every subscription with to: 'stream'; a bad to is refused", () =>
+    withAdmin({}, async (harness) => {
+      const { client, request } = harness;
+      await deadLetterSetup(client, 2);
+      const audit = await client.subscribe('orders', { subscription: 'audit' });
+      const original = await audit.receive({ timeoutMs: 2000 });
+      const second = await audit.receive({ timeoutMs: 2000 });
+      await original!.ack();
+      await second!.ack();
+      const bad = await request('POST', '/api/dead-letters/dead.orders/redrive', { to: 'queue' });
+      assert.equal(bad.status, 400);
+      assert.match(bad.json.error.message, /to/);
+      const run = async (body: Record<string, unknown>): Promise<Json> => {
+        const started = await request('POST', '/api/dead-letters/dead.orders/redrive', body);
+        assert.equal(started.status, 202, started.text);
+        return eventually(async () => {
+          const job = (await request('GET', `/api/redrives/${started.json.id}`)).json;
+          return job.state === 'running' ? null : job;
+        });
+      };
+      const toBilling = await run({ originStream: 'orders', limit: 1 });
+      assert.equal(toBilling.state, 'done');
+      assert.equal(toBilling.redriven, 1);
+      assert.equal(await audit.receive({ timeoutMs: 200 }), null, 'only billing gets it back');
+      const toStream = await run({ originStream: 'orders', limit: 1, to: 'stream' });
+      assert.equal(toStream.request.to, 'stream');
+      assert.equal(toStream.redriven, 1);
+      const copy = await audit.receive({ timeoutMs: 2000 });
+      assert.equal(JSON.parse(copy!.text()).index, 1, "to: 'stream' reaches audit too");
+      await copy!.ack();
+      await audit.close();
     }));
 
   test('a re-drive can be cancelled between chunks', () =>

@@ -90,3 +90,107 @@ test('weir sub ls / info show lag, pending, in flight and delayed; seek and rm a
     assert.equal(missing.code, 1);
     assert.match(missing.stderr, /SUBSCRIPTION_NOT_FOUND/);
   }));
+
+test('weir sub --where / --header-filter subscribe with a header filter policy; sub info shows it', () =>
+  withCli(async ({ client, run }) => {
+    await client.streams.create('orders', { fsync: 'never' });
+    await client.publish('orders', 'cheap', { headers: { kind: 'created', price: '20' } });
+    await client.publish('orders', 'cancelled', {
+      headers: { kind: 'created', price: '150', status: 'cancelled' },
+    });
+    await client.publish('orders', 'shipped', { headers: { kind: 'shipped', price: '150' } });
+    // anything-but needs the header: without a status, 'big' would not match status!=cancelled.
+    await client.publish('orders', 'big', {
+      headers: { kind: 'updated', price: '150', status: 'new' },
+    });
+    const result = await run([
+      'sub',
+      'orders',
+      '--subscription',
+      'big',
+      '--where',
+      'kind in created,updated',
+      '--where',
+      'price>=100',
+      '--where',
+      'price<200',
+      '--where',
+      'status!=cancelled',
+      '--count',
+      '1',
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /\[orders\/0@3\] orders \(delivery 1\): big$/m);
+    const info = await client.subscriptions.info('orders', 'big');
+    assert.deepEqual(info.config.headerFilter, {
+      kind: ['created', 'updated'],
+      price: [{ numeric: ['>=', 100, '<', 200] }],
+      status: [{ 'anything-but': ['cancelled'] }],
+    });
+    const shown = await run(['sub', 'info', 'orders', 'big']);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(
+      shown.stdout,
+      /^header filter {2}\(kind=created or kind=updated\) and price>=100 and price<200 and status not in cancelled$/m,
+    );
+
+    const json = await run([
+      'sub',
+      'orders',
+      '--subscription',
+      'json',
+      '--header-filter',
+      '{"kind":[{"prefix":"ship"}]}',
+      '--count',
+      '1',
+    ]);
+    assert.equal(json.code, 0, json.stderr);
+    assert.match(json.stdout, /: shipped$/m);
+
+    // Refused by the CLI's parser, and by the broker (the same INVALID_ARGUMENT, exit 2).
+    const bad = await run(['sub', 'orders', '--where', 'price>=cheap']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /INVALID_ARGUMENT: --where "price>=cheap": >= needs a finite decimal/);
+    const badJson = await run([
+      'sub',
+      'orders',
+      '--header-filter',
+      '{"price":[{"numeric":[">",5,"<",1]}]}',
+    ]);
+    assert.equal(badJson.code, 2);
+    assert.match(
+      badJson.stderr,
+      /INVALID_ARGUMENT: headerFilter\.price\[0\]\.numeric is an empty range/,
+    );
+  }));
+
+test('weir sub add creates a durable subscription with a header filter without consuming', () =>
+  withCli(async ({ client, run }) => {
+    await client.streams.create('orders', { fsync: 'never' });
+    await client.publish('orders', 'no', { headers: { kind: 'deleted' } });
+    await client.publish('orders', 'yes', { headers: { kind: 'created', sku: 'AB-1' } });
+    const args = ['sub', 'add', 'orders', 'picked', '--where', 'kind in created,updated'];
+    const added = await run([...args, '--where', 'sku^=AB-']);
+    assert.equal(added.code, 0, added.stderr);
+    assert.match(added.stdout, /^picked +durable +shared +0 consumers/m);
+    const info = await client.subscriptions.info('orders', 'picked');
+    assert.deepEqual(info.config.headerFilter, {
+      kind: ['created', 'updated'],
+      sku: [{ prefix: 'AB-' }],
+    });
+    assert.equal(info.delivered, 0);
+
+    const again = await run([...args, '--where', 'sku^=AB-']);
+    assert.equal(again.code, 0, again.stderr);
+    const other = await run(args);
+    assert.equal(other.code, 1);
+    assert.match(other.stderr, /SUBSCRIPTION_EXISTS/);
+
+    const consumer = await client.subscribe('orders', { subscription: 'picked' });
+    const message = await consumer.receive({ timeoutMs: 5000 });
+    assert.equal(message?.text(), 'yes');
+    assert.equal(message.deliveryCount, 1, 'sub add delivered nothing');
+    await message.ack();
+    assert.equal(await consumer.receive({ timeoutMs: 150 }), null);
+    await consumer.close();
+  }));

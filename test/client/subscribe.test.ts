@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { CLIENT_CLOSE_SETTLES_WAIT_MS_MAX } from '../../src/limits.js';
 import { OPCODES } from '../../src/protocol/frame.js';
 import type { Message } from '../../src/client/index.js';
 import type { RemoteMessage } from '../../src/client/remote-message.js';
@@ -285,3 +286,56 @@ test('close() resolves only once the acks made before it are recorded', options,
     );
   });
 });
+
+test(
+  'client.close() sends the takes and acks queued before it, then UNSUBSCRIBE',
+  options,
+  async () => {
+    await withClient(async (fake, client) => {
+      fake.addStream('orders');
+      await client.publish('orders', 'x');
+      await client.publish('orders', 'y');
+      const subscription = await client.subscribe('orders', { subscription: 'w' });
+      const message = (await subscription.receive({ timeoutMs: 2000 }))!;
+      await delay(50); // the take of the first goes out on its own
+      const takesBefore = fake.takes.length;
+      const second = (await subscription.receive({ timeoutMs: 2000 }))!;
+      fake.settleDelayMs = 100;
+      let acked = false;
+      const ack = message.ack().then(() => (acked = true));
+      await client.close(); // the take of the second and the ack are still queued
+      assert.equal(acked, true, 'the ack was answered before close() resolved');
+      await ack;
+      assert.equal(fake.takes.length, takesBefore + 1, 'the take of the second went out');
+      assert.equal(fake.takes.at(-1)!.offset, second.offset);
+      assert.deepEqual(
+        fake.frames
+          .filter(
+            (frame) => frame.opcode === OPCODES.SETTLE || frame.opcode === OPCODES.UNSUBSCRIBE,
+          )
+          .map((frame) => frame.opcode),
+        [OPCODES.SETTLE, OPCODES.UNSUBSCRIBE],
+      );
+    });
+  },
+);
+
+test(
+  'client.close() against a server that stopped answering ends within its bound',
+  options,
+  async () => {
+    await withClient(async (fake, client) => {
+      fake.addStream('orders');
+      await client.publish('orders', 'x');
+      const subscription = await client.subscribe('orders', { subscription: 'w' });
+      const message = (await subscription.receive({ timeoutMs: 2000 }))!;
+      fake.mute = true;
+      const ack = message.ack().catch((error: { code?: string }) => error.code);
+      const startedAt = Date.now();
+      await client.close();
+      const tookMs = Date.now() - startedAt;
+      assert.ok(tookMs <= CLIENT_CLOSE_SETTLES_WAIT_MS_MAX + 2000, `close() took ${tookMs} ms`);
+      assert.equal(await ack, 'CLOSED');
+    });
+  },
+);

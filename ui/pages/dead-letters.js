@@ -1,7 +1,8 @@
 /* global window, setTimeout, clearTimeout, URLSearchParams */
 // Dead letters: the targets the subscriptions name, one target's dead letters with reason,
 // error, attempts and origin, re-drive (all, a selection by origin, reason and count, or the
-// ticked rows) with a progress bar, and delete (matching or ticked).
+// ticked rows; to the subscription each died in, its whole origin stream, or its subject) with
+// a progress bar, and delete (matching or ticked).
 import { api } from '../lib/api.js';
 import { bodyDetails } from '../lib/body.js';
 import { h, replace, formatCount, formatTime, encodePath, table } from '../lib/dom.js';
@@ -102,6 +103,16 @@ export function mount(container, params) {
     class: 'short',
     dataset: { testid: 'redrive-rate' },
   });
+  const target = h(
+    'select',
+    {
+      name: 'to',
+      title:
+        'its subscription: only the subscription each died in; its stream: every subscription of its origin stream; its subject: every stream capturing its subject',
+      dataset: { testid: 'redrive-to' },
+    },
+    ['subscription', 'stream', 'subject'].map((value) => h('option', { value }, `its ${value}`)),
+  );
   const count = h('input', {
     name: 'count',
     type: 'number',
@@ -191,6 +202,7 @@ export function mount(container, params) {
                     letter.origin.stream,
                   ),
                   ` ${letter.origin.subject} p${letter.origin.partition}@${letter.origin.offset}`,
+                  letter.origin.subscription === null ? '' : ` (${letter.origin.subscription})`,
                 ),
                 h('td', { class: 'mono' }, letter.key ?? '–'),
                 h('td', { class: 'body-cell' }, bodyDetails(letter, view.value)),
@@ -216,6 +228,13 @@ export function mount(container, params) {
         { dataset: { testid: 'redrive-state', state: job.state } },
         `${job.state}: ${job.redriven}${job.total === null ? '' : ` of ${job.total}`} re-driven`,
       ),
+      job.skipped > 0
+        ? h(
+            'span',
+            { class: 'muted', dataset: { testid: 'redrive-skipped' } },
+            ` (${job.skipped} left in place: where they would go is gone)`,
+          )
+        : null,
       job.error
         ? h('span', { class: 'form-message error' }, ` ${job.error.code}: ${job.error.message}`)
         : null,
@@ -242,7 +261,7 @@ export function mount(container, params) {
   }
 
   async function redrive(mode) {
-    const body = { ratePerSecond: Math.max(1, Number(rate.value) || 100) };
+    const body = { to: target.value, ratePerSecond: Math.max(1, Number(rate.value) || 100) };
     if (mode === 'checked') {
       if (checked.size === 0) return;
       body.only = [...checked.values()];
@@ -298,6 +317,7 @@ export function mount(container, params) {
   const actions = h(
     'div',
     { class: 'inline-form' },
+    h('label', null, 'Back to ', target),
     h('label', null, 'Rate (msgs/s) ', rate),
     h(
       'button',

@@ -13,6 +13,7 @@ import {
   table,
   stallBadge,
 } from '../lib/dom.js';
+import { formatHeaderFilter } from '../lib/header-filter.js';
 
 function seekForm(stream, name, onDone) {
   const position = h(
@@ -109,6 +110,7 @@ function detail(stream, name) {
           ['mode', config.mode],
           ['ack', config.ack],
           ['filter', config.filter.join(', ') || 'every message'],
+          ['header filter', formatHeaderFilter(config.headerFilter)],
           ['lease', `${config.leaseMs} ms`],
           ['max deliveries', config.maxDeliveries ?? 'no limit'],
           ['dead letters to', config.deadLetter ?? 'none'],

@@ -1,8 +1,15 @@
-/** nack with delay, backoff, term, maxDeliveries, dead letters: headers, list, redrive. */
+/** nack with delay, backoff, term, maxDeliveries, dead letters: headers, list, redrive (and where to). */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { DEAD_LETTER_HEADERS } from '../../../src/protocol/index.js';
-import { eventually, expectNothing, receiveN, withBroker, type HarnessFactory } from './harness.js';
+import {
+  eventually,
+  expectNothing,
+  receiveN,
+  rejectsWith,
+  withBroker,
+  type HarnessFactory,
+} from './harness.js';
 
 export function retriesDeadLettersSuite(factory: HarnessFactory): void {
   describe('retries and dead letters', () => {
@@ -158,6 +165,162 @@ export function retriesDeadLettersSuite(factory: HarnessFactory): void {
         );
         assert.equal((await client.deadLetters.redrive('dead.orders')).redriven, 1);
         assert.equal((await client.deadLetters.list('dead.orders')).length, 0);
+      }));
+
+    test('redrive returns a dead letter to the subscription it died in only (of the durable ones), in its partition, as it was', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'], partitions: 3 });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const billing = await client.subscribe('orders', {
+          subscription: 'billing',
+          deadLetter: 'dead.orders',
+        });
+        const audit = await client.subscribe('orders', { subscription: 'audit' });
+        await client.publish('orders.eu', 'warm-up'); // the next keyless one goes elsewhere
+        const receipt = await client.publish('orders.eu.created', 'poison', {
+          headers: { trace: 't-1' },
+          priority: 3,
+          correlationId: 'c-1',
+        });
+        for (const message of await receiveN(audit, 2)) await message.ack();
+        const taken = await receiveN(billing, 2);
+        await taken.find((message) => message.text() === 'warm-up')!.ack();
+        await taken.find((message) => message.text() === 'poison')!.term('later');
+        await eventually(async () => (await client.deadLetters.list('dead.orders')).length === 1);
+        const [dead] = await client.deadLetters.list('dead.orders');
+        assert.equal(dead!.origin.subscription, 'billing');
+        assert.equal(dead!.origin.partition, receipt.partition);
+        const tap = await client.subscribe('orders', {}); // ephemeral: sees the stream as stored
+
+        assert.deepEqual(await client.deadLetters.redrive('dead.orders'), {
+          redriven: 1,
+          skipped: 0,
+        });
+        const [back] = await receiveN(billing, 1);
+        assert.equal(back!.text(), 'poison');
+        assert.equal(back!.subject, 'orders.eu.created');
+        assert.deepEqual(back!.headers, { trace: 't-1' });
+        assert.equal(back!.priority, 3);
+        assert.equal(back!.correlationId, 'c-1');
+        assert.equal(back!.partition, receipt.partition, 'keyless: its original partition');
+        assert.equal(back!.deliveryCount, 1);
+        await back!.ack();
+        assert.equal((await receiveN(tap, 1))[0]!.text(), 'poison');
+        await tap.close();
+        await expectNothing(audit);
+        await eventually(
+          async () => (await client.subscriptions.info('orders', 'audit')).pending === 0,
+          2000,
+          'audit passed over the re-driven copy',
+        );
+        assert.equal((await client.deadLetters.list('dead.orders')).length, 0);
+      }));
+
+    test("redrive to: 'stream' reaches every subscription of the origin stream, to: 'subject' every stream capturing the subject", () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('archive', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const billing = await client.subscribe('orders', {
+          subscription: 'billing',
+          deadLetter: 'dead.orders',
+        });
+        const audit = await client.subscribe('orders', { subscription: 'audit' });
+        const archive = await client.subscribe('archive', { subscription: 'keeper' });
+        for (const body of ['o0', 'o1']) await client.publish('orders.x', body, { key: 'k' });
+        for (const message of await receiveN(audit, 2)) await message.ack();
+        for (const message of await receiveN(archive, 2)) await message.ack();
+        for (const message of await receiveN(billing, 2)) await message.term('later');
+        await eventually(async () => (await client.deadLetters.list('dead.orders')).length === 2);
+
+        const toStream = await client.deadLetters.redrive('dead.orders', {
+          to: 'stream',
+          limit: 1,
+        });
+        assert.equal(toStream.redriven, 1);
+        for (const subscription of [billing, audit]) {
+          const [message] = await receiveN(subscription, 1);
+          assert.equal(message!.text(), 'o0');
+          assert.equal(message!.key, 'k');
+          await message!.ack();
+        }
+        await expectNothing(archive);
+
+        const toSubject = await client.deadLetters.redrive('dead.orders', { to: 'subject' });
+        assert.equal(toSubject.redriven, 1);
+        for (const subscription of [billing, audit, archive]) {
+          const [message] = await receiveN(subscription, 1);
+          assert.equal(message!.text(), 'o1');
+          assert.equal(message!.key, 'k');
+          assert.equal(message!.headers[DEAD_LETTER_HEADERS.reason], undefined);
+          await message!.ack();
+        }
+        await rejectsWith(
+          client.deadLetters.redrive('dead.orders', { to: 'queue' as 'stream' }),
+          'INVALID_ARGUMENT',
+          /to/,
+        );
+      }));
+
+    test('a dead letter whose subscription is gone stays in place (skipped) until re-driven elsewhere', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const billing = await client.subscribe('orders', {
+          subscription: 'billing',
+          deadLetter: 'dead.orders',
+        });
+        const audit = await client.subscribe('orders', { subscription: 'audit' });
+        await client.publish('orders.x', 'orphan');
+        await (await receiveN(audit, 1))[0]!.ack();
+        await (await receiveN(billing, 1))[0]!.term('later');
+        await eventually(async () => (await client.deadLetters.list('dead.orders')).length === 1);
+        await billing.close();
+        await client.subscriptions.delete('orders', 'billing');
+
+        assert.deepEqual(await client.deadLetters.redrive('dead.orders'), {
+          redriven: 0,
+          skipped: 1,
+        });
+        assert.equal((await client.deadLetters.list('dead.orders')).length, 1, 'still there');
+        await expectNothing(audit);
+        assert.deepEqual(await client.deadLetters.redrive('dead.orders', { to: 'stream' }), {
+          redriven: 1,
+          skipped: 0,
+        });
+        assert.equal((await receiveN(audit, 1))[0]!.text(), 'orphan');
+      }));
+
+    test('a dead letter written before Weir named its subscription is re-driven to its whole origin stream', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const billing = await client.subscribe('orders', { subscription: 'billing' });
+        const audit = await client.subscribe('orders', { subscription: 'audit' });
+        // What an older broker wrote: the dead-letter headers without weir-origin-subscription.
+        await client.publish('dead.orders', 'old', {
+          headers: {
+            trace: 't-9',
+            [DEAD_LETTER_HEADERS.reason]: 'terminated',
+            [DEAD_LETTER_HEADERS.deliveries]: '1',
+            [DEAD_LETTER_HEADERS.originStream]: 'orders',
+            [DEAD_LETTER_HEADERS.originSubject]: 'orders.x',
+            [DEAD_LETTER_HEADERS.originPartition]: '0',
+            [DEAD_LETTER_HEADERS.originOffset]: '0',
+          },
+        });
+        const [dead] = await client.deadLetters.list('dead.orders');
+        assert.equal(dead!.origin.subscription, null);
+        assert.deepEqual(await client.deadLetters.redrive('dead.orders'), {
+          redriven: 1,
+          skipped: 0,
+        });
+        for (const subscription of [billing, audit]) {
+          const [message] = await receiveN(subscription, 1);
+          assert.equal(message!.text(), 'old');
+          assert.deepEqual(message!.headers, { trace: 't-9' });
+          await message!.ack();
+        }
       }));
 
     test('messages retention drops before the subscription settled them are dead-lettered (overflow) when it asks', () =>
