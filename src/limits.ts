@@ -125,6 +125,12 @@ export const CURSOR_READ_RECORDS_MAX = 512;
  */
 export const LANE_AHEAD_TRACKED_MAX = 1024;
 export const LANE_AHEAD_SETTLED_MAX = 20_000;
+/**
+ * Messages a lane walk fetches with one read of the partition log when their offsets lie
+ * this close; farther apart, each is read on its own. A read decodes its whole span, but
+ * one read per message costs more (bench/priority.ts: 16 halved the drain rate of 512).
+ */
+export const LANE_READ_SPAN_MAX = 512;
 /** Lane entries read at once. */
 export const LANE_READ_RECORDS_MAX = 256;
 /** Offsets a priority lane queues while its log opens (past that it misses entries). */

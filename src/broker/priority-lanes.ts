@@ -138,6 +138,12 @@ export class PriorityLanes {
     return this.#lanes[level]?.log != null;
   }
 
+  /** The highest offset recorded in the lane of `level` (-1: none). */
+  last(level: number): number {
+    const lane = this.#lanes[level];
+    return lane === undefined ? -1 : Math.max(lane.last, lane.pending.at(-1) ?? -1);
+  }
+
   /** Records that the message at `offset` has priority `level` (1..PRIORITY_MAX). */
   add(level: number, offset: number): void {
     if (this.#closed) return;

@@ -31,6 +31,7 @@ import {
   LANE_AHEAD_SETTLED_MAX,
   LANE_AHEAD_TRACKED_MAX,
   LANE_READ_RECORDS_MAX,
+  LANE_READ_SPAN_MAX,
   LEASE_MS_MAX,
   PRIORITY_MAX,
   READY_RECORDS_MAX,
@@ -530,6 +531,12 @@ export class SubscriptionGroup implements DeliveryActions {
       if (room <= 0 || (room < LANE_READ_RECORDS_MAX / 4 && cursor.aheadTracked > 0)) return;
       const lane = cursor.lanes[level]!;
       if (lane.reading || !lanes.has(level)) continue;
+      if (lanes.last(level) < cursor.readOffset) {
+        // All of it lies within the read-ahead, tracked or settled there: nothing to take
+        // ahead, and no walk to wait for. A later walk finds its place again.
+        lane.position = -1;
+        continue;
+      }
       if (lane.position >= 0 && lane.position >= lanes.end(level)) continue;
       if (lane.blockedAt >= committed) continue;
       this.#walkLane(cursor, lanes, lane);
@@ -558,7 +565,7 @@ export class SubscriptionGroup implements DeliveryActions {
     const ahead = (offset: number): boolean =>
       offset >= cursor.readOffset && !cursor.entries.has(offset) && !cursor.isSettled(offset);
     const work = async (): Promise<void> => {
-      if (lane.position < 0) lane.position = await lanes.positionFor(lane.level, cursor.floor);
+      if (lane.position < 0) lane.position = await lanes.positionFor(lane.level, cursor.readOffset);
       if (!live()) return;
       const found = await lanes.read(lane.level, lane.position, LANE_READ_RECORDS_MAX);
       const committed = log.committedOffset;
@@ -617,8 +624,7 @@ export class SubscriptionGroup implements DeliveryActions {
     while (index < offsets.length) {
       const first = offsets[index]!;
       let last = index;
-      while (last + 1 < offsets.length && offsets[last + 1]! - first < CURSOR_READ_RECORDS_MAX)
-        last++;
+      while (last + 1 < offsets.length && offsets[last + 1]! - first < LANE_READ_SPAN_MAX) last++;
       const span = offsets[last]! - first + 1;
       const read = await log.read(first, { maxRecords: span, maxBytes: CURSOR_READ_BYTES_MAX });
       if (read.length === 0) break;
