@@ -415,3 +415,19 @@ export const LOST_RANGES_MAX = 64;
 
 assert(DEAD_LETTER_RETRY_MS_MIN <= LEASE_MS_MAX, 'a dead-letter retry is within a lease');
 assert(LOST_RANGES_MAX >= 1, 'a log can report a lost range');
+
+// ---- broker: scheduler for delayed messages (issue 12) ----
+/**
+ * Scheduled (delayed) messages a partition's scheduler indexes in memory; the rest wait on
+ * disk only, past the index's horizon, and are read back when the index runs low.
+ */
+export const SCHEDULE_INDEX_MAX = 100_000;
+/** Due messages one move pass takes from the schedule into the partition log. */
+export const SCHEDULE_MOVE_BATCH_MAX = 1024;
+/** A scheduler's checkpoint is written at most this often while messages move (and at close). */
+export const SCHEDULE_CHECKPOINT_MS = 1000;
+
+assert(SCHEDULE_INDEX_MAX >= 16, 'the schedule index holds a useful number of entries');
+assert(SCHEDULE_MOVE_BATCH_MAX <= SCHEDULE_INDEX_MAX, 'one move pass fits in the index');
+/** A move pass the partition log refused for now (LIMIT_EXCEEDED) is tried again after this. */
+export const SCHEDULE_RETRY_MS = 50;
