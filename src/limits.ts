@@ -429,5 +429,7 @@ export const SCHEDULE_CHECKPOINT_MS = 1000;
 
 assert(SCHEDULE_INDEX_MAX >= 16, 'the schedule index holds a useful number of entries');
 assert(SCHEDULE_MOVE_BATCH_MAX <= SCHEDULE_INDEX_MAX, 'one move pass fits in the index');
+/** Records per batch in a schedule log (moves read single records; a read decodes a batch). */
+export const SCHEDULE_BATCH_RECORDS_MAX = 16;
 /** A move pass the partition log refused for now (LIMIT_EXCEEDED) is tried again after this. */
 export const SCHEDULE_RETRY_MS = 50;

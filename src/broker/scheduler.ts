@@ -46,6 +46,7 @@ import type { PartitionLog, RecordInput, StoredRecord } from '../storage/index.j
 import {
   CURSOR_READ_BYTES_MAX,
   CURSOR_READ_RECORDS_MAX,
+  SCHEDULE_BATCH_RECORDS_MAX,
   SCHEDULE_CHECKPOINT_MS,
   SCHEDULE_INDEX_MAX,
   SCHEDULE_MOVE_BATCH_MAX,
@@ -328,32 +329,30 @@ export class PartitionScheduler {
     return false;
   }
 
-  /** The records at `offsets` (any order), returned in that order. */
+  /**
+   * The records at `offsets` (any order), returned in that order. Reads go in offset order; one
+   * read serves every wanted offset it returns (a read decodes its whole batch anyway).
+   */
   async #readRecords(offsets: readonly number[]): Promise<StoredRecord[]> {
     const sorted = [...offsets].sort((a, b) => a - b);
     const byOffset = new Map<number, StoredRecord>();
     let at = 0;
     while (at < sorted.length) {
-      let run = 1;
-      while (at + run < sorted.length && sorted[at + run] === sorted[at]! + run) run++;
-      let next = sorted[at]!;
-      const end = next + run;
-      while (next < end) {
-        const records = await this.#schedule.read(next, {
-          maxRecords: Math.min(end - next, CURSOR_READ_RECORDS_MAX),
-        });
-        const first = records[0];
-        assert(
-          first !== undefined && first.offset === next,
-          'a pending schedule record is readable',
-        );
-        for (const record of records) {
-          if (record.offset >= end) break;
+      const next = sorted[at]!;
+      const last = sorted[Math.min(sorted.length - 1, at + CURSOR_READ_RECORDS_MAX - 1)]!;
+      const records = await this.#schedule.read(next, {
+        maxRecords: Math.min(last - next + 1, SCHEDULE_BATCH_RECORDS_MAX, CURSOR_READ_RECORDS_MAX),
+      });
+      const first = records[0];
+      assert(first !== undefined && first.offset === next, 'a pending schedule record is readable');
+      for (const record of records) {
+        while (at < sorted.length && sorted[at]! < record.offset) at++;
+        if (at >= sorted.length) break;
+        if (sorted[at] === record.offset) {
           byOffset.set(record.offset, record);
-          next = record.offset + 1;
+          at++;
         }
       }
-      at += run;
     }
     return offsets.map((offset) => byOffset.get(offset)!);
   }

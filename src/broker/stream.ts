@@ -36,7 +36,11 @@ import type {
   StreamInfo,
 } from '../protocol/index.js';
 import { openLog, type FileSystem, type PartitionLog, type RecordInput } from '../storage/index.js';
-import { RETENTION_INTERVAL_MS, WORK_QUEUE_ROLL_BYTES_MIN } from '../limits.js';
+import {
+  RETENTION_INTERVAL_MS,
+  SCHEDULE_BATCH_RECORDS_MAX,
+  WORK_QUEUE_ROLL_BYTES_MIN,
+} from '../limits.js';
 import { WeirError, isWeirError, toWeirError, type Clock, type Timer } from '../util/index.js';
 import { DedupWindow, type SeenPosition } from './dedup-window.js';
 import { failureInfoOrNull } from './failure-info.js';
@@ -198,6 +202,8 @@ export class Stream {
         fsyncIntervalMs: config.fsyncIntervalMs,
         segmentBytes: config.segmentBytes,
         clock: () => environment.clock.now(),
+        // Moves read single records in due order, not offset order: a read decodes a batch.
+        batchRecordsMax: SCHEDULE_BATCH_RECORDS_MAX,
         ...(environment.inMemory ? { tailCacheBytes: 0 } : {}),
       });
       try {
