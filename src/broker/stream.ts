@@ -569,6 +569,7 @@ export class Stream {
         lostRanges: log.lostRanges,
         lost: stats.lostOffsets,
         scheduled: this.#schedulers[partition]?.pending ?? 0,
+        scheduleIndexed: this.#schedulers[partition]?.indexSize ?? 0,
       };
     });
     return {

@@ -115,6 +115,8 @@ export interface PartitionInfo {
   readonly lost: number;
   /** Delayed messages waiting in the partition's schedule (they enter the partition when due). */
   readonly scheduled: number;
+  /** Of those, the keys the scheduler holds in memory (at most SCHEDULE_INDEX_MAX). */
+  readonly scheduleIndexed: number;
 }
 
 export interface StreamInfo {
