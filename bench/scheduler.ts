@@ -55,6 +55,10 @@ interface RunResult {
   latenessP50Ms: number;
   latenessP99Ms: number;
   latenessMaxMs: number;
+  /** When it entered the partition log (its record timestamp) - deliverAt. */
+  moveLatenessP50Ms: number;
+  moveLatenessP99Ms: number;
+  moveLatenessMaxMs: number;
   steadyDelivered: number;
 }
 
@@ -119,12 +123,14 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     }, 500);
 
     const lateness = new Float64Array(messages);
+    const moveLateness = new Float64Array(messages);
     let delivered = 0;
     const consuming = (async () => {
       while (delivered < messages) {
         const message = await subscription.receive({ timeoutMs: DUE_FROM_MS + DUE_SPAN_MS });
         if (message === null) throw new Error(`nothing within a minute after ${delivered}`);
         const deliverAt = Number(message.text());
+        moveLateness[delivered] = message.timestamp - deliverAt;
         lateness[delivered++] = Date.now() - deliverAt;
         void message.ack();
       }
@@ -158,6 +164,7 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     stopping = true;
     const steadyDelivered = await steady;
     lateness.sort();
+    moveLateness.sort();
     return {
       published,
       delivered,
@@ -170,6 +177,9 @@ async function run(messages: number, parent: string): Promise<RunResult> {
       latenessP50Ms: percentile(lateness, 0.5),
       latenessP99Ms: percentile(lateness, 0.99),
       latenessMaxMs: lateness[lateness.length - 1] ?? NaN,
+      moveLatenessP50Ms: percentile(moveLateness, 0.5),
+      moveLatenessP99Ms: percentile(moveLateness, 0.99),
+      moveLatenessMaxMs: moveLateness[moveLateness.length - 1] ?? NaN,
       steadyDelivered,
     };
   } finally {
@@ -238,6 +248,9 @@ async function main(): Promise<void> {
     'latenessP50Ms',
     'latenessP99Ms',
     'latenessMaxMs',
+    'moveLatenessP50Ms',
+    'moveLatenessP99Ms',
+    'moveLatenessMaxMs',
     'steadyDelivered',
   ] as const) {
     console.log(`  ${field.padEnd(18)} ${summary(field)}`);

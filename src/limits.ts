@@ -431,5 +431,7 @@ assert(SCHEDULE_INDEX_MAX >= 16, 'the schedule index holds a useful number of en
 assert(SCHEDULE_MOVE_BATCH_MAX <= SCHEDULE_INDEX_MAX, 'one move pass fits in the index');
 /** Records per batch in a schedule log (moves read single records; a read decodes a batch). */
 export const SCHEDULE_BATCH_RECORDS_MAX = 16;
+/** Reads of due records one move pass keeps in flight (each reads a few records, at random). */
+export const SCHEDULE_READS_CONCURRENT = 8;
 /** A move pass the partition log refused for now (LIMIT_EXCEEDED) is tried again after this. */
 export const SCHEDULE_RETRY_MS = 50;

@@ -50,6 +50,7 @@ import {
   SCHEDULE_CHECKPOINT_MS,
   SCHEDULE_INDEX_MAX,
   SCHEDULE_MOVE_BATCH_MAX,
+  SCHEDULE_READS_CONCURRENT,
   SCHEDULE_RETRY_MS,
 } from '../limits.js';
 import {
@@ -63,7 +64,11 @@ import {
 } from '../util/index.js';
 import type { FileSystem } from '../storage/index.js';
 import { movedRecord, storedDeliverAt, storedScheduledOffset } from './message-codec.js';
-import { readScheduleCheckpoint, writeScheduleCheckpoint } from './schedule-checkpoint.js';
+import {
+  readScheduleCheckpoint,
+  writeScheduleCheckpoint,
+  type ScheduleCheckpoint,
+} from './schedule-checkpoint.js';
 import { keyBefore, ScheduleIndex, SmallestKeys } from './schedule-index.js';
 
 /** A scheduler stopped moving: `{ directory, code, message }`. */
@@ -93,6 +98,7 @@ export class PartitionScheduler {
   readonly #appendDue: (records: RecordInput[]) => number;
   readonly #index: ScheduleIndex;
   readonly #lane = new Lane();
+  readonly #checkpointLane = new Lane();
   /** The last key moved (-1, -1: none). */
   #movedDueAt = -1;
   #movedOffset = -1;
@@ -325,7 +331,10 @@ export class PartitionScheduler {
     }
     this.moved += count;
     this.#movedSinceCheckpoint = true;
-    await this.#main.durable(base + count);
+    // Not awaited: the next pass need not wait for this one's fsync (moves stay in order in
+    // the log, which keeps a prefix); a checkpoint flushes the partition log before it is
+    // written, and a failed append fails the log, so the next appendDue throws.
+    this.#main.durable(base + count).catch((error: unknown) => this.#fail(error));
     return false;
   }
 
@@ -336,25 +345,33 @@ export class PartitionScheduler {
   async #readRecords(offsets: readonly number[]): Promise<StoredRecord[]> {
     const sorted = [...offsets].sort((a, b) => a - b);
     const byOffset = new Map<number, StoredRecord>();
-    let at = 0;
-    while (at < sorted.length) {
-      const next = sorted[at]!;
-      const last = sorted[Math.min(sorted.length - 1, at + CURSOR_READ_RECORDS_MAX - 1)]!;
-      const records = await this.#schedule.read(next, {
-        maxRecords: Math.min(last - next + 1, SCHEDULE_BATCH_RECORDS_MAX, CURSOR_READ_RECORDS_MAX),
-      });
-      const first = records[0];
-      assert(first !== undefined && first.offset === next, 'a pending schedule record is readable');
-      for (const record of records) {
-        while (at < sorted.length && sorted[at]! < record.offset) at++;
-        if (at >= sorted.length) break;
-        if (sorted[at] === record.offset) {
-          byOffset.set(record.offset, record);
-          at++;
-        }
+    // Reads run SCHEDULE_READS_CONCURRENT at a time: each is one small read of the file.
+    let taken = 0;
+    const reader = async (): Promise<void> => {
+      while (taken < sorted.length) {
+        const next = sorted[taken]!;
+        let end = taken + 1;
+        while (end < sorted.length && sorted[end]! - next < SCHEDULE_BATCH_RECORDS_MAX) end++;
+        taken = end;
+        const records = await this.#schedule.read(next, {
+          maxRecords: sorted[end - 1]! - next + 1,
+        });
+        const first = records[0];
+        assert(
+          first !== undefined && first.offset === next,
+          'a pending schedule record is readable',
+        );
+        for (const record of records) byOffset.set(record.offset, record);
       }
-    }
-    return offsets.map((offset) => byOffset.get(offset)!);
+    };
+    const readers: Promise<void>[] = [];
+    for (let i = 0; i < SCHEDULE_READS_CONCURRENT; i++) readers.push(reader());
+    await Promise.all(readers);
+    return offsets.map((offset) => {
+      const record = byOffset.get(offset);
+      assert(record !== undefined, 'every due record was read');
+      return record;
+    });
   }
 
   #fail(error: unknown): void {
@@ -504,29 +521,66 @@ export class PartitionScheduler {
       wait,
       () => {
         this.#checkpointTimer = null;
-        this.#lane.run(() => this.#writeCheckpoint()).catch((error: unknown) => this.#fail(error));
+        this.#checkpointInBackground().catch((error: unknown) => this.#fail(error));
       },
       { unref: true },
     );
   }
 
   /**
-   * Runs in the lane (or at open): every move made so far is durable, none is in flight.
-   * Flushes the partition log first (under fsync interval / never, durable means written),
-   * then truncates the schedule below what is pending.
+   * A checkpoint while moves go on: the key and partition-log end are taken in the lane (no
+   * pass between its pop and its append, so every move up to the key is queued below that
+   * end); the wait for them to be durable and the file write happen outside it, so passes do
+   * not wait for those fsyncs. Checkpoint writes run one at a time (#checkpointLane).
    */
-  async #writeCheckpoint(): Promise<void> {
-    if (this.#failure) return;
+  async #checkpointInBackground(): Promise<void> {
+    const snapshot = await this.#lane.run(() => Promise.resolve(this.#snapshot()));
+    if (snapshot === null) return;
+    await this.#checkpointLane.run(() => this.#persist(snapshot));
+    await this.#lane.run(() => this.#truncate());
+  }
+
+  #snapshot(): ScheduleCheckpoint | null {
+    if (this.#failure || this.#closed) return null;
     this.#movedSinceCheckpoint = false;
     this.#lastCheckpointAt = this.#clock.now();
-    await this.#main.flush();
-    await writeScheduleCheckpoint(this.#fileSystem, this.#schedule.directory, {
+    return {
       movedDueAt: this.#movedDueAt,
       movedOffset: this.#movedOffset,
       mainOffset: this.#main.endOffset,
-    });
+    };
+  }
+
+  /** Makes the moves below the snapshot durable (flush: under fsync interval / never too), then writes it. */
+  async #persist(snapshot: ScheduleCheckpoint): Promise<void> {
+    await this.#main.flush();
+    if (this.#failure) return;
+    await writeScheduleCheckpoint(this.#fileSystem, this.#schedule.directory, snapshot);
+  }
+
+  /** In the lane (no pass holds popped keys): drops whole schedule segments below what is pending. */
+  async #truncate(): Promise<void> {
+    if (this.#failure || this.#closed) return;
     const lowest = Math.min(this.#index.minOffset(), this.#diskLowOffset, this.#schedule.endOffset);
     if (lowest > this.#schedule.startOffset) await this.#schedule.truncateBefore(lowest);
+  }
+
+  /** At open and close (nothing moves): a checkpoint, then truncation. */
+  async #writeCheckpoint(): Promise<void> {
+    const snapshot = this.#snapshotAlways();
+    await this.#checkpointLane.run(() => this.#persist(snapshot));
+    const lowest = Math.min(this.#index.minOffset(), this.#diskLowOffset, this.#schedule.endOffset);
+    if (lowest > this.#schedule.startOffset) await this.#schedule.truncateBefore(lowest);
+  }
+
+  #snapshotAlways(): ScheduleCheckpoint {
+    this.#movedSinceCheckpoint = false;
+    this.#lastCheckpointAt = this.#clock.now();
+    return {
+      movedDueAt: this.#movedDueAt,
+      movedOffset: this.#movedOffset,
+      mainOffset: this.#main.endOffset,
+    };
   }
 
   /**
@@ -568,6 +622,7 @@ export class PartitionScheduler {
     await this.#lane.idle();
     this.#closed = true;
     if (this.#scan) await this.#scan;
+    await this.#checkpointLane.idle();
     try {
       if (!this.#failure && this.#main.failure === null) await this.#writeCheckpoint();
     } finally {
