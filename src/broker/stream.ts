@@ -39,6 +39,7 @@ import { openLog, type FileSystem, type PartitionLog, type RecordInput } from '.
 import {
   RETENTION_INTERVAL_MS,
   SCHEDULE_BATCH_RECORDS_MAX,
+  SCHEDULE_READ_CHUNK_BYTES_MIN,
   WORK_QUEUE_ROLL_BYTES_MIN,
 } from '../limits.js';
 import { WeirError, isWeirError, toWeirError, type Clock, type Timer } from '../util/index.js';
@@ -204,6 +205,7 @@ export class Stream {
         clock: () => environment.clock.now(),
         // Moves read single records in due order, not offset order: a read decodes a batch.
         batchRecordsMax: SCHEDULE_BATCH_RECORDS_MAX,
+        readChunkBytesMin: SCHEDULE_READ_CHUNK_BYTES_MIN,
         ...(environment.inMemory ? { tailCacheBytes: 0 } : {}),
       });
       try {

@@ -97,6 +97,8 @@ export interface LogOptions {
    * in random order (a stream's schedule) keeps batches small: a read decodes a whole batch.
    */
   readonly batchRecordsMax?: number;
+  /** A disk read reads at least this much (default READ_CHUNK_BYTES_MIN); less for single-record reads. */
+  readonly readChunkBytesMin?: number;
 }
 
 export interface RetentionLimits {
@@ -176,6 +178,7 @@ export class PartitionLog {
   readonly #clock: () => number;
   readonly #kind: LogKind;
   readonly #batchRecordsMax: number;
+  readonly #readChunkBytesMin: number;
   readonly #cache: TailCache;
   readonly #lane = new Lane();
   #segments: Segment[];
@@ -234,6 +237,7 @@ export class PartitionLog {
     this.#clock = options.clock ?? Date.now;
     this.#kind = options.kind ?? 'stream';
     this.#batchRecordsMax = options.batchRecordsMax ?? BATCH_RECORDS_MAX;
+    this.#readChunkBytesMin = options.readChunkBytesMin ?? READ_CHUNK_BYTES_MIN;
     this.#cache = new TailCache(options.tailCacheBytes ?? TAIL_CACHE_BYTES_DEFAULT);
     this.#segments = segments;
     this.#endOffset = this.#active.nextOffset;
@@ -273,6 +277,12 @@ export class PartitionLog {
       Number.MAX_SAFE_INTEGER,
     );
     checkRange('tailCacheBytes', options.tailCacheBytes ?? 0, 0, TAIL_CACHE_BYTES_MAX);
+    checkRange(
+      'readChunkBytesMin',
+      options.readChunkBytesMin ?? READ_CHUNK_BYTES_MIN,
+      BATCH_HEADER_BYTES,
+      READ_CHUNK_BYTES_MIN,
+    );
     checkRange(
       'batchRecordsMax',
       options.batchRecordsMax ?? BATCH_RECORDS_MAX,
@@ -793,7 +803,10 @@ export class PartitionLog {
         const length = Math.min(
           segment.size - position,
           Math.max(maxBytes - bytes, BATCH_HEADER_BYTES) + BATCH_BYTES_TARGET,
-          Math.max(READ_CHUNK_BYTES_MIN, Math.ceil((maxRecords - records.length) * average * 1.25)),
+          Math.max(
+            this.#readChunkBytesMin,
+            Math.ceil((maxRecords - records.length) * average * 1.25),
+          ),
         );
         const chunk = Buffer.allocUnsafe(length);
         const got = await segment.read(chunk, length, position);
