@@ -285,8 +285,8 @@ export class PartitionScheduler {
 
   /**
    * One move pass: takes due keys (at most SCHEDULE_MOVE_BATCH_MAX), reads their records and
-   * appends them to the partition log in key order; resolves once that append is durable.
-   * Resolves true if it should be tried again shortly (the partition log refused for now).
+   * queues them in the partition log in key order (one enqueue). Resolves true if it should be
+   * tried again shortly (the partition log refused for now).
    */
   async #pass(): Promise<boolean> {
     if (this.#closed || this.#failure) return false;
