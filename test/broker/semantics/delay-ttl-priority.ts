@@ -212,7 +212,7 @@ export function delayTtlPrioritySuite(factory: HarnessFactory): void {
         if (!restart) return context.skip('this broker cannot restart');
         await client.streams.create('jobs', { subjects: ['jobs'], storage: 'file' });
         await client.publish('jobs', 'soon', { delayMs: 1000 });
-        await client.publish('jobs', 'later', { delayMs: 2000 });
+        await client.publish('jobs', 'later', { delayMs: 2000, id: 'later-1' });
         const subscription = await client.subscribe('jobs', { subscription: 'w' });
         clock.advance(1000);
         const [soon] = await receiveN(subscription, 1);
@@ -220,6 +220,10 @@ export function delayTtlPrioritySuite(factory: HarnessFactory): void {
         await soon!.ack();
         const reopened = await restart();
         assert.equal((await reopened.streams.info('jobs')).scheduled, 1);
+        // The dedup window knows the scheduled one after the restart too.
+        const again1 = await reopened.publish('jobs', 'later', { delayMs: 1000, id: 'later-1' });
+        assert.equal(again1.duplicate, true);
+        assert.equal(again1.scheduled, true);
         const again = await reopened.subscribe('jobs', { subscription: 'w' });
         await expectNothing(again);
         clock.advance(1000);
