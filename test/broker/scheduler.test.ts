@@ -11,6 +11,10 @@ import { ScheduleIndex, SmallestKeys, keyBefore } from '../../src/broker/schedul
 import { PartitionScheduler } from '../../src/broker/scheduler.js';
 import { MemoryFileSystem, openLog, type PartitionLog } from '../../src/storage/index.js';
 import { ManualClock } from '../../src/util/index.js';
+import { existsSync } from 'node:fs';
+import * as path from 'node:path';
+import { Broker } from '../../src/broker/index.js';
+import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
 
 /** mulberry32. */
 function generator(seed: number): () => number {
@@ -238,4 +242,23 @@ describe('partition scheduler', () => {
     await scheduler.close();
     await main.close();
   });
+});
+
+describe('stream with a schedule', () => {
+  test('deleting the stream removes its schedule directory', () =>
+    withTemporaryDirectory(async (dataDir) => {
+      const clock = new ManualClock();
+      const broker = await Broker.open({ dataDir, clock });
+      try {
+        const client = broker.connect();
+        await client.streams.create('jobs', { subjects: ['jobs'] });
+        await client.publish('jobs', 'later', { delayMs: 60_000 });
+        const schedule = path.join(dataDir, 'streams', 'jobs', 'schedule', '0');
+        assert.ok(existsSync(schedule), 'the schedule lives under the stream');
+        await client.streams.delete('jobs');
+        assert.ok(!existsSync(path.join(dataDir, 'streams', 'jobs')), 'the stream directory went');
+      } finally {
+        await broker.close();
+      }
+    }));
 });
