@@ -429,8 +429,8 @@ export const SCHEDULE_CHECKPOINT_MS = 1000;
 
 assert(SCHEDULE_INDEX_MAX >= 16, 'the schedule index holds a useful number of entries');
 assert(SCHEDULE_MOVE_BATCH_MAX <= SCHEDULE_INDEX_MAX, 'one move pass fits in the index');
-/** Records per batch in a schedule log (moves read single records; a read decodes a batch). */
-export const SCHEDULE_BATCH_RECORDS_MAX = 16;
+/** Records per batch in a schedule log (moves read single records; a read decodes its batch). */
+export const SCHEDULE_BATCH_RECORDS_MAX = 4;
 /** Reads of due records one move pass keeps in flight (each reads a few records, at random). */
 export const SCHEDULE_READS_CONCURRENT = 16;
 /** A schedule log's disk reads are this small at least (two index intervals: a few records). */
