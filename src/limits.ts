@@ -452,3 +452,25 @@ export const LOST_RANGES_MAX = 64;
 
 assert(DEAD_LETTER_RETRY_MS_MIN <= LEASE_MS_MAX, 'a dead-letter retry is within a lease');
 assert(LOST_RANGES_MAX >= 1, 'a log can report a lost range');
+
+// ---- broker: scheduler for delayed messages (issue 12) ----
+/**
+ * Scheduled (delayed) messages a partition's scheduler indexes in memory; the rest wait on
+ * disk only, past the index's horizon, and are read back when the index runs low.
+ */
+export const SCHEDULE_INDEX_MAX = 100_000;
+/** Due messages one move pass takes from the schedule into the partition log. */
+export const SCHEDULE_MOVE_BATCH_MAX = 1024;
+/** A scheduler's checkpoint is written at most this often while messages move (and at close). */
+export const SCHEDULE_CHECKPOINT_MS = 1000;
+
+assert(SCHEDULE_INDEX_MAX >= 16, 'the schedule index holds a useful number of entries');
+assert(SCHEDULE_MOVE_BATCH_MAX <= SCHEDULE_INDEX_MAX, 'one move pass fits in the index');
+/** Records per batch in a schedule log (moves read single records; a read decodes its batch). */
+export const SCHEDULE_BATCH_RECORDS_MAX = 4;
+/** Reads of due records one move pass keeps in flight (each reads a few records, at random). */
+export const SCHEDULE_READS_CONCURRENT = 16;
+/** A schedule log's disk reads are this small at least (two index intervals: a few records). */
+export const SCHEDULE_READ_CHUNK_BYTES_MIN = 2 * INDEX_INTERVAL_BYTES;
+/** A move pass the partition log refused for now (LIMIT_EXCEEDED) is tried again after this. */
+export const SCHEDULE_RETRY_MS = 50;

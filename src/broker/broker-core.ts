@@ -37,7 +37,7 @@ import { readJsonFile, writeJsonFile } from './metadata-file.js';
 import { invalid, rejection, validateName } from './option-checks.js';
 import { Inbox } from './request-reply.js';
 import { Router } from './router.js';
-import { Stream, type StoreResult } from './stream.js';
+import { Stream, storeResultOf, type StoreResult } from './stream.js';
 import {
   changeStreamConfig,
   parseStoredStreamConfig,
@@ -364,9 +364,11 @@ export class BrokerCore {
             partition: placed.partition,
             offset: placed.offset,
             duplicate: false,
-            streams: [placed],
+            scheduled: placed.scheduled,
+            streams: [storeResultOf(placed)],
           };
-          return { receipt, log: stream.logs[placed.partition]!, end: placed.offset + 1 };
+          // A scheduled message is durable once its schedule append is.
+          return { receipt, log: placed.log, end: placed.end };
         }
       }
     }
@@ -394,6 +396,7 @@ export class BrokerCore {
         partition: -1,
         offset: -1,
         duplicate: false,
+        scheduled: false,
         streams: [],
       });
     }
@@ -408,6 +411,7 @@ export class BrokerCore {
         partition: result.partition,
         offset: result.offset,
         duplicate: result.duplicate,
+        scheduled: result.scheduled,
         streams: [result],
       }));
     }

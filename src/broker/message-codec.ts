@@ -13,6 +13,9 @@
  *   :correlation-id  ties a reply to its request
  *   :for-subscription  a dead letter re-driven to the subscription it died in: every other
  *                    durable subscription of the stream passes over it
+ *   :scheduled       on a message the scheduler moved into the partition log when it fell due
+ *                    (scheduler.ts): its offset in the stream partition's schedule (decimal).
+ *                    The record's timestamp is then the move time; :deliver-at stays.
  *
  * These names are part of the on-disk format; new fields get new names, old ones never change
  * meaning. A reader ignores system names it does not know.
@@ -45,6 +48,7 @@ const PRIORITY = ':priority';
 const REPLY_TO = ':reply-to';
 const CORRELATION_ID = ':correlation-id';
 const FOR_SUBSCRIPTION = ':for-subscription';
+const SCHEDULED = ':scheduled';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -78,6 +82,8 @@ export interface EncodedMessage {
   readonly id: string | null;
   /** Key + user headers + body, compared with a stream's maxMessageBytes. */
   readonly bytes: number;
+  /** Not delivered before this time (ms since the epoch); 0: no delay. */
+  readonly deliverAt: number;
 }
 
 export function encodeBody(body: Body): Uint8Array {
@@ -131,6 +137,7 @@ export function encodeMessage(
   let key: string | null = null;
   let keyBytes: Uint8Array | null = null;
   let id: string | null = null;
+  let deliverAtMs = 0;
   if (options !== undefined) {
     if (typeof options !== 'object' || options === null)
       throw invalid('publish options', 'must be an object');
@@ -160,7 +167,10 @@ export function encodeMessage(
     }
     if (options.delayMs !== undefined) {
       const delayMs = timeOption(options.delayMs, 'delayMs');
-      if (delayMs > 0) headers[DELIVER_AT] = String(now + delayMs);
+      if (delayMs > 0) {
+        deliverAtMs = now + delayMs;
+        headers[DELIVER_AT] = String(deliverAtMs);
+      }
     }
     if (options.deliverAt !== undefined) {
       const deliverAt = options.deliverAt;
@@ -175,7 +185,10 @@ export function encodeMessage(
           `must be a time in ms since the epoch, at most ${DELAY_MS_MAX} ms from now`,
         );
       }
-      if (deliverAt > now) headers[DELIVER_AT] = String(deliverAt);
+      if (deliverAt > now) {
+        deliverAtMs = deliverAt;
+        headers[DELIVER_AT] = String(deliverAt);
+      }
     }
     if (options.ttlMs !== undefined) {
       const ttlMs = timeOption(options.ttlMs, 'ttlMs');
@@ -210,6 +223,7 @@ export function encodeMessage(
     key,
     id,
     bytes,
+    deliverAt: deliverAtMs,
   };
 }
 
@@ -336,6 +350,33 @@ export function reencode(
     key: message.key,
     id: null,
     bytes,
+    deliverAt: 0,
+  };
+}
+
+/** A stored record's :deliver-at (0: none), without decoding the rest. */
+export function storedDeliverAt(record: StoredRecord): number {
+  return integerHeader(record.headers?.[DELIVER_AT]);
+}
+
+/** A partition-log record's :scheduled (its schedule offset), or -1 if the scheduler did not move it. */
+export function storedScheduledOffset(record: StoredRecord): number {
+  const value = record.headers?.[SCHEDULED];
+  if (value === undefined) return -1;
+  const offset = Number(value);
+  return Number.isSafeInteger(offset) && offset >= 0 ? offset : -1;
+}
+
+/**
+ * The record a due schedule record becomes in the partition log: the same key, body, user and
+ * system headers, plus :scheduled; timestamped `now` (when it entered the stream).
+ */
+export function movedRecord(record: StoredRecord, now: number): RecordInput {
+  return {
+    timestamp: now,
+    key: record.key,
+    headers: { ...record.headers, [SCHEDULED]: String(record.offset) },
+    body: record.body,
   };
 }
 

@@ -5,6 +5,8 @@
  *   stream.json                 written by the broker (name, creation sequence, config)
  *   partitions/<p>/             one PartitionLog per partition
  *   priority/<p>/<level>/       the partition's priority lanes (priority-lanes.ts)
+ *   schedule/<p>/               the partition's schedule: delayed messages until they are due
+ *                               (scheduler.ts), and the scheduler's checkpoint
  *   subscriptions/<name>/       durable subscriptions (see subscription-store.ts)
  *
  * Retention keeps a logical start offset per partition, which may lie past the log's first
@@ -18,6 +20,10 @@
  * the limits and floors. drop-oldest's moves are not persisted (one marker write per publish
  * would cost an fsync each): on open `maxMessages` is applied again to what is stored.
  *
+ * A publish whose deliverAt lies in the future goes to the partition's scheduler, which
+ * appends it to the partition log when it is due; its receipt says `scheduled` (offset -1).
+ * Publishes and due moves enter a partition log through one method (#enqueue).
+ *
  * Concurrency: `check` and `store` are synchronous up to the log append, so concurrent
  * publishes keep their call order in each partition.
  */
@@ -30,8 +36,13 @@ import type {
   StreamConfig,
   StreamInfo,
 } from '../protocol/index.js';
-import { openLog, type FileSystem, type PartitionLog } from '../storage/index.js';
-import { RETENTION_INTERVAL_MS, WORK_QUEUE_ROLL_BYTES_MIN } from '../limits.js';
+import { openLog, type FileSystem, type PartitionLog, type RecordInput } from '../storage/index.js';
+import {
+  RETENTION_INTERVAL_MS,
+  SCHEDULE_BATCH_RECORDS_MAX,
+  SCHEDULE_READ_CHUNK_BYTES_MIN,
+  WORK_QUEUE_ROLL_BYTES_MIN,
+} from '../limits.js';
 import { WeirError, isWeirError, toWeirError, type Clock, type Timer } from '../util/index.js';
 import { DedupWindow, type SeenPosition } from './dedup-window.js';
 import { failureInfoOrNull } from './failure-info.js';
@@ -44,6 +55,7 @@ import {
 } from './message-codec.js';
 import { partitionForKey } from './partition-hash.js';
 import { PriorityLanes } from './priority-lanes.js';
+import { PartitionScheduler } from './scheduler.js';
 import type { SubscriptionGroup, SubscriptionHost } from './subscription.js';
 import type { SubscriptionStorage } from './subscription-store.js';
 
@@ -64,13 +76,35 @@ export interface StreamEnvironment {
     body: Body,
     options: RespondOptions | undefined,
   ) => Promise<void>;
+  /** Keys a scheduler keeps in memory (default SCHEDULE_INDEX_MAX; tests use less). */
+  readonly scheduleIndexMax?: number;
 }
 
 export interface StoreResult {
   readonly stream: string;
   readonly partition: number;
+  /** -1 for a scheduled message (it gets its offset when it is due). */
   readonly offset: number;
   readonly duplicate: boolean;
+  /** Held by the scheduler until its deliverAt. */
+  readonly scheduled: boolean;
+}
+
+/** What storeNow() queued: durable once `log.durable(end)` resolves. */
+export interface PlacedMessage extends StoreResult {
+  readonly log: PartitionLog;
+  readonly end: number;
+}
+
+/** The receipt entry of a placed message (without its log). */
+export function storeResultOf(placed: PlacedMessage): StoreResult {
+  return {
+    stream: placed.stream,
+    partition: placed.partition,
+    offset: placed.offset,
+    duplicate: placed.duplicate,
+    scheduled: placed.scheduled,
+  };
 }
 
 export class Stream {
@@ -84,6 +118,8 @@ export class Stream {
   /** Replaced whole by `reconfigure` (streams.update): read it afresh, never keep a field of it. */
   #config: StreamConfig;
   readonly #starts: number[];
+  /** One per partition, set by open(). */
+  #schedulers: PartitionScheduler[] = [];
   readonly #dedup: DedupWindow;
   readonly #unlisten: (() => void)[] = [];
   #roundRobin = 0;
@@ -171,6 +207,14 @@ export class Stream {
       throw error;
     }
     const stream = new Stream(environment, name, config, logs, lanes);
+    try {
+      await stream.#openSchedulers();
+    } catch (error) {
+      for (const scheduler of stream.#schedulers) await scheduler.close().catch(() => undefined);
+      for (const log of logs) await log.close();
+      for (const lane of lanes) await lane.close();
+      throw error;
+    }
     await stream.#rebuildDedup();
     stream.#trimToMaxMessages();
     return stream;
@@ -198,8 +242,50 @@ export class Stream {
     });
   }
 
+  async #openSchedulers(): Promise<void> {
+    const environment = this.#environment;
+    const config = this.config;
+    for (let partition = 0; partition < this.logs.length; partition++) {
+      const schedule = await openLog({
+        directory: path.join(environment.directory, 'schedule', String(partition)),
+        fileSystem: environment.fileSystem,
+        fsync: environment.inMemory ? 'never' : config.fsync,
+        fsyncIntervalMs: config.fsyncIntervalMs,
+        segmentBytes: config.segmentBytes,
+        clock: () => environment.clock.now(),
+        // Moves read single records in due order, not offset order: a read decodes a batch.
+        batchRecordsMax: SCHEDULE_BATCH_RECORDS_MAX,
+        readChunkBytesMin: SCHEDULE_READ_CHUNK_BYTES_MIN,
+        ...(environment.inMemory ? { tailCacheBytes: 0 } : {}),
+      });
+      try {
+        this.#schedulers.push(
+          await PartitionScheduler.open({
+            schedule,
+            main: this.logs[partition]!,
+            fileSystem: environment.fileSystem,
+            clock: environment.clock,
+            appendDue: (records) => this.#enqueue(partition, records),
+            ...(environment.scheduleIndexMax !== undefined
+              ? { indexMax: environment.scheduleIndexMax }
+              : {}),
+          }),
+        );
+      } catch (error) {
+        await schedule.close();
+        throw error;
+      }
+    }
+  }
+
+  /** The partitions' schedulers (stats, tests). */
+  get schedulers(): readonly PartitionScheduler[] {
+    return this.#schedulers;
+  }
+
   /** Starts delivery notifications and the retention tick (after subscriptions are loaded). */
   start(): void {
+    for (const scheduler of this.#schedulers) scheduler.start();
     this.logs.forEach((log, partition) => {
       const wake = (): void => {
         for (const group of this.subscriptions.values()) group.onCommit(partition);
@@ -256,6 +342,13 @@ export class Stream {
     return count;
   }
 
+  /** Scheduled messages not yet due (they count against maxMessages: they will enter). */
+  #scheduledCount(): number {
+    let count = 0;
+    for (const scheduler of this.#schedulers) count += scheduler.pending;
+    return count;
+  }
+
   #byteCount(): number {
     let bytes = 0;
     for (const log of this.logs) bytes += log.stats().bytes + log.pendingBytes;
@@ -276,7 +369,7 @@ export class Stream {
       return;
     const { maxMessages, maxBytes } = this.config;
     if (
-      (maxMessages !== null && this.#messageCount() + 1 > maxMessages) ||
+      (maxMessages !== null && this.#messageCount() + this.#scheduledCount() + 1 > maxMessages) ||
       (maxBytes !== null && this.#byteCount() + message.bytes > maxBytes)
     ) {
       this.#counters.rejected++;
@@ -290,9 +383,7 @@ export class Stream {
    */
   store(message: EncodedMessage, now: number, partition?: number): Promise<StoreResult> {
     const placed = this.storeNow(message, now, partition);
-    if (placed !== null) {
-      return this.logs[placed.partition]!.durable(placed.offset + 1).then(() => placed);
-    }
+    if (placed !== null) return placed.log.durable(placed.end).then(() => storeResultOf(placed));
     // A duplicate: report where the first was stored, once that is durable.
     this.#counters.duplicates++;
     const seen = this.#dedup.find(message.id!, now)!;
@@ -300,15 +391,17 @@ export class Stream {
       stream: this.name,
       ...position,
       duplicate: true,
+      scheduled: position.offset < 0,
     }));
   }
 
   /**
    * store() without a promise: queues the message and says where it goes; it is durable once
-   * `logs[partition].durable(offset + 1)` resolves. Null for a duplicate within the dedup
+   * `placed.log.durable(placed.end)` resolves (the partition log, or the partition's schedule
+   * for a message whose deliverAt is later than `now`). Null for a duplicate within the dedup
    * window (call store(), which waits for the first). Throws what store() rejects with.
    */
-  storeNow(message: EncodedMessage, now: number, chosen?: number): StoreResult | null {
+  storeNow(message: EncodedMessage, now: number, chosen?: number): PlacedMessage | null {
     if (message.id !== null && this.#dedup.enabled && this.#dedup.find(message.id, now) !== null)
       return null;
     const partitions = this.logs.length;
@@ -316,10 +409,33 @@ export class Stream {
     if (message.key !== null) partition = partitionForKey(message.key, partitions);
     else if (chosen !== undefined && chosen >= 0 && chosen < partitions) partition = chosen;
     else partition = this.#roundRobin = (this.#roundRobin + 1) % partitions;
-    if (this.config.maxMessages !== null && this.config.overflow === 'drop-oldest')
-      this.#makeRoom(partition);
-    const offset = this.#enqueue(partition, message.record);
+    if (message.deliverAt > now) {
+      const scheduler = this.#schedulers[partition]!;
+      const scheduled = scheduler.schedule(message.record, message.deliverAt);
+      if (scheduled >= 0) {
+        const log = scheduler.scheduleLog;
+        if (message.id !== null && this.#dedup.enabled) {
+          this.#dedup.remember(
+            message.id,
+            now,
+            log.durable(scheduled + 1).then((): SeenPosition => ({ partition, offset: -1 })),
+          );
+        }
+        return {
+          stream: this.name,
+          partition,
+          offset: -1,
+          duplicate: false,
+          scheduled: true,
+          log,
+          end: scheduled + 1,
+        };
+      }
+      // The scheduler cannot keep move order (the clock went back): the partition log's
+      // subscriptions hold it until its time instead.
+    }
     const log = this.logs[partition]!;
+    const offset = this.#enqueue(partition, message.record);
     if (message.id !== null && this.#dedup.enabled) {
       this.#dedup.remember(
         message.id,
@@ -327,22 +443,45 @@ export class Stream {
         log.durable(offset + 1).then((): SeenPosition => ({ partition, offset })),
       );
     }
-    return { stream: this.name, partition, offset, duplicate: false };
+    return {
+      stream: this.name,
+      partition,
+      offset,
+      duplicate: false,
+      scheduled: false,
+      log,
+      end: offset + 1,
+    };
   }
 
-  /** Every append to a partition log goes through here (its priority lane learns of it). */
-  #enqueue(partition: number, record: EncodedMessage['record']): number {
-    const offset = this.logs[partition]!.enqueue(record);
-    const priority = recordPriority(record);
-    if (priority > 0) this.lanes[partition]!.add(priority, offset);
+  /**
+   * The one way into a partition log, for publishes and for due scheduled messages: makes room
+   * under drop-oldest, then queues, and tells the priority lanes. Returns the offset of the
+   * first record.
+   */
+  #enqueue(partition: number, records: RecordInput | RecordInput[]): number {
+    if (this.config.maxMessages !== null && this.config.overflow === 'drop-oldest') {
+      this.#makeRoom(partition, Array.isArray(records) ? records.length : 1);
+    }
+    const offset = this.logs[partition]!.enqueue(records);
+    const lanes = this.lanes[partition]!;
+    if (Array.isArray(records)) {
+      records.forEach((record, index) => {
+        const priority = recordPriority(record);
+        if (priority > 0) lanes.add(priority, offset + index);
+      });
+    } else {
+      const priority = recordPriority(records);
+      if (priority > 0) lanes.add(priority, offset);
+    }
     return offset;
   }
 
-  /** drop-oldest: one message goes (from the partition taking the new one, else the fullest). */
-  #makeRoom(partition: number): void {
+  /** drop-oldest: messages go (from the partition taking the new ones, else the fullest). */
+  #makeRoom(partition: number, incoming: number): void {
     const maxMessages = this.config.maxMessages!;
     let count = this.#messageCount();
-    while (count + 1 > maxMessages && count > 0) {
+    while (count + incoming > maxMessages && count > 0) {
       let victim = partition;
       if (this.logs[victim]!.endOffset - this.startOffset(victim) === 0)
         victim = this.#fullestPartition();
@@ -383,12 +522,18 @@ export class Stream {
     return trimmed;
   }
 
-  /** Reads the ids stored within the window back into memory (the window survives restarts). */
+  /**
+   * Reads the ids stored within the window back into memory (the window survives restarts):
+   * from the schedules (offset -1: scheduled), then from the partition logs.
+   */
   async #rebuildDedup(): Promise<void> {
     if (!this.#dedup.enabled) return;
     const now = this.#environment.clock.now();
-    for (let partition = 0; partition < this.logs.length; partition++) {
-      const log = this.logs[partition]!;
+    const logs = [...this.#schedulers.map((scheduler) => scheduler.scheduleLog), ...this.logs];
+    for (let index = 0; index < logs.length; index++) {
+      const scheduled = index < this.#schedulers.length;
+      const partition = scheduled ? index : index - this.#schedulers.length;
+      const log = logs[index]!;
       let offset = Math.max(
         log.startOffset,
         await log.offsetForTime(now - this.config.dedupWindowMs),
@@ -398,8 +543,12 @@ export class Stream {
         if (records.length === 0) break;
         for (const record of records) {
           const id = storedId(record);
-          if (id !== null)
-            this.#dedup.remember(id, record.timestamp, { partition, offset: record.offset });
+          if (id !== null) {
+            this.#dedup.remember(id, record.timestamp, {
+              partition,
+              offset: scheduled ? -1 : record.offset,
+            });
+          }
         }
         offset = records[records.length - 1]!.offset + 1;
       }
@@ -505,6 +654,8 @@ export class Stream {
    * segments wholly below it are deleted.
    */
   async purge(): Promise<void> {
+    // The schedules first: a move that was under way lands below the partition ends taken next.
+    for (const scheduler of this.#schedulers) await scheduler.purge();
     const ends = this.logs.map((log) => log.endOffset);
     for (let partition = 0; partition < this.logs.length; partition++) {
       const log = this.logs[partition]!;
@@ -530,6 +681,8 @@ export class Stream {
         failure: failureInfoOrNull(log.failure),
         lostRanges: log.lostRanges,
         lost: stats.lostOffsets,
+        scheduled: this.#schedulers[partition]?.pending ?? 0,
+        scheduleIndexed: this.#schedulers[partition]?.indexSize ?? 0,
       };
     });
     return {
@@ -537,6 +690,7 @@ export class Stream {
       config: this.config,
       messages: partitions.reduce((sum, partition) => sum + partition.messages, 0),
       bytes: partitions.reduce((sum, partition) => sum + partition.bytes, 0),
+      scheduled: partitions.reduce((sum, partition) => sum + partition.scheduled, 0),
       partitions,
       subscriptions: [...this.subscriptions.values()]
         .filter((group) => group.durable)
@@ -575,7 +729,8 @@ export class Stream {
     this.#dedup.clear();
     // Close everything even if something fails; report the first failure.
     let failure: Error | null = null;
-    for (const closeable of [...groups, ...this.logs, ...this.lanes]) {
+    // Schedulers before the logs: their last checkpoint flushes the partition logs.
+    for (const closeable of [...groups, ...this.#schedulers, ...this.logs, ...this.lanes]) {
       try {
         await closeable.close();
       } catch (error) {

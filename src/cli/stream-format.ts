@@ -30,6 +30,10 @@ export function formatStreamInfo(info: StreamInfo): string {
       `at most ${formatBytes(config.maxMessageBytes)} each, ttl ${limit(config.ttlMs, (ms) => `${ms} ms`)}, dedup window ${config.dedupWindowMs} ms, segments of ${formatBytes(config.segmentBytes)}`,
     ),
     row('stored', `${info.messages} messages, ${formatBytes(info.bytes)}`),
+    // Only when some wait (and an older server sends no count).
+    ...(info.scheduled > 0
+      ? [row('scheduled', `${info.scheduled} delayed messages, entering when due`)]
+      : []),
     row(
       'since open',
       `${info.dropped} dropped, ${info.rejected} rejected, ${info.duplicates} duplicates`,

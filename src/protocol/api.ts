@@ -135,6 +135,10 @@ export interface PartitionInfo {
   readonly lostRanges: readonly LostRange[];
   /** Offsets in every lost range. */
   readonly lost: number;
+  /** Delayed messages waiting in the partition's schedule (they enter the partition when due). */
+  readonly scheduled: number;
+  /** Of those, the keys the scheduler holds in memory (at most SCHEDULE_INDEX_MAX). */
+  readonly scheduleIndexed: number;
 }
 
 export interface StreamInfo {
@@ -142,6 +146,8 @@ export interface StreamInfo {
   readonly config: StreamConfig;
   readonly messages: number;
   readonly bytes: number;
+  /** Delayed messages waiting in the schedules, over all partitions (not in `messages` yet). */
+  readonly scheduled: number;
   readonly partitions: readonly PartitionInfo[];
   /** Names of the durable subscriptions. */
   readonly subscriptions: readonly string[];
@@ -219,6 +225,7 @@ export const UNCONFIRMED_RECEIPT: PublishReceipt = Object.freeze({
   partition: -1,
   offset: -1,
   duplicate: false,
+  scheduled: false,
   streams: Object.freeze([]),
 });
 
@@ -233,11 +240,17 @@ export interface PublishReceipt {
   readonly offset: number;
   /** true: the id was seen within the dedup window of the first stream, nothing was stored there. */
   readonly duplicate: boolean;
+  /**
+   * true: the message was delayed (deliverAt later than the publish) and waits in the
+   * partition's schedule; `offset` is then -1 (it gets one when it is due and enters).
+   */
+  readonly scheduled: boolean;
   readonly streams: readonly {
     readonly stream: string;
     readonly partition: number;
     readonly offset: number;
     readonly duplicate: boolean;
+    readonly scheduled: boolean;
   }[];
 }
 

@@ -173,6 +173,11 @@ export function readPublishEntry(reader: Reader): PublishEntry {
   return { subject, body, options };
 }
 
+/** Bits of a receipt entry's flags byte (before issue 12 it was 0 or 1: duplicate). */
+const RECEIPT_DUPLICATE = 1;
+/** The message waits in the partition's schedule; the entry's offset (0) means nothing. */
+const RECEIPT_SCHEDULED = 2;
+
 export function writeReceiptOrError(writer: Writer, outcome: PublishReceipt | WeirError): void {
   if (outcome instanceof WeirError) {
     writer.u8(1).u16(ERROR_CODES[outcome.code].number).string(outcome.message);
@@ -180,34 +185,50 @@ export function writeReceiptOrError(writer: Writer, outcome: PublishReceipt | We
   }
   writer.u8(0).u16(outcome.streams.length);
   for (const entry of outcome.streams) {
+    // A scheduled entry has no offset yet (-1): 0 goes on the wire, with RECEIPT_SCHEDULED.
     writer
       .string(entry.stream)
       .u32(entry.partition)
-      .u64(entry.offset)
-      .u8(entry.duplicate ? 1 : 0);
+      .u64(entry.scheduled ? 0 : entry.offset)
+      .u8((entry.duplicate ? RECEIPT_DUPLICATE : 0) | (entry.scheduled ? RECEIPT_SCHEDULED : 0));
   }
 }
 
 export function readReceiptOrError(reader: Reader): PublishReceipt | WeirError {
   if (reader.u8() !== 0) return new WeirError(errorCodeFromNumber(reader.u16()), reader.text());
   const count = reader.u16();
-  const streams: { stream: string; partition: number; offset: number; duplicate: boolean }[] = [];
+  const streams: {
+    stream: string;
+    partition: number;
+    offset: number;
+    duplicate: boolean;
+    scheduled: boolean;
+  }[] = [];
   for (let i = 0; i < count; i++) {
+    const stream = reader.text();
+    const partition = reader.u32();
+    const offset = reader.u64();
+    const flags = reader.u8();
+    const scheduled = (flags & RECEIPT_SCHEDULED) !== 0;
     streams.push({
-      stream: reader.text(),
-      partition: reader.u32(),
-      offset: reader.u64(),
-      duplicate: reader.u8() === 1,
+      stream,
+      partition,
+      offset: scheduled ? -1 : offset,
+      duplicate: (flags & RECEIPT_DUPLICATE) !== 0,
+      scheduled,
     });
   }
   const first = streams[0];
   // A publish to a request inbox is delivered to the requester and stored in no stream.
-  if (!first) return { stream: '', partition: -1, offset: -1, duplicate: false, streams };
+  if (!first) {
+    return { stream: '', partition: -1, offset: -1, duplicate: false, scheduled: false, streams };
+  }
   return {
     stream: first.stream,
     partition: first.partition,
     offset: first.offset,
     duplicate: first.duplicate,
+    scheduled: first.scheduled,
     streams,
   };
 }

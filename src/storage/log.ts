@@ -92,6 +92,13 @@ export interface LogOptions {
   readonly clock?: () => number;
   /** For telemetry: a stream partition (default) or a subscription journal. */
   readonly kind?: LogKind;
+  /**
+   * Records one batch holds at most (default BATCH_RECORDS_MAX). A log read by single offsets
+   * in random order (a stream's schedule) keeps batches small: a read decodes a whole batch.
+   */
+  readonly batchRecordsMax?: number;
+  /** A disk read reads at least this much (default READ_CHUNK_BYTES_MIN); less for single-record reads. */
+  readonly readChunkBytesMin?: number;
 }
 
 export interface RetentionLimits {
@@ -170,6 +177,8 @@ export class PartitionLog {
   readonly #segmentAgeMs: number;
   readonly #clock: () => number;
   readonly #kind: LogKind;
+  readonly #batchRecordsMax: number;
+  readonly #readChunkBytesMin: number;
   readonly #cache: TailCache;
   readonly #lane = new Lane();
   #segments: Segment[];
@@ -227,6 +236,8 @@ export class PartitionLog {
     this.#segmentAgeMs = options.segmentAgeMs ?? SEGMENT_AGE_MS_DEFAULT;
     this.#clock = options.clock ?? Date.now;
     this.#kind = options.kind ?? 'stream';
+    this.#batchRecordsMax = options.batchRecordsMax ?? BATCH_RECORDS_MAX;
+    this.#readChunkBytesMin = options.readChunkBytesMin ?? READ_CHUNK_BYTES_MIN;
     this.#cache = new TailCache(options.tailCacheBytes ?? TAIL_CACHE_BYTES_DEFAULT);
     this.#segments = segments;
     this.#endOffset = this.#active.nextOffset;
@@ -266,6 +277,18 @@ export class PartitionLog {
       Number.MAX_SAFE_INTEGER,
     );
     checkRange('tailCacheBytes', options.tailCacheBytes ?? 0, 0, TAIL_CACHE_BYTES_MAX);
+    checkRange(
+      'readChunkBytesMin',
+      options.readChunkBytesMin ?? READ_CHUNK_BYTES_MIN,
+      BATCH_HEADER_BYTES,
+      READ_CHUNK_BYTES_MIN,
+    );
+    checkRange(
+      'batchRecordsMax',
+      options.batchRecordsMax ?? BATCH_RECORDS_MAX,
+      1,
+      BATCH_RECORDS_MAX,
+    );
     checkRange(
       'fsyncIntervalMs',
       options.fsyncIntervalMs ?? FSYNC_INTERVAL_MS_DEFAULT,
@@ -568,7 +591,7 @@ export class PartitionLog {
     for (let i = this.#queuedHead; i < sizes.length; i++) {
       const size = sizes[i]!;
       const full =
-        open && (batchBytes + size > BATCH_BYTES_TARGET || batchRecords >= BATCH_RECORDS_MAX);
+        open && (batchBytes + size > BATCH_BYTES_TARGET || batchRecords >= this.#batchRecordsMax);
       const grows = !open || full ? BATCH_HEADER_BYTES + size : size;
       if (bytes + grows > limitBytes && (bytes > 0 || !takeOne)) break;
       if (full) cuts.push(i);
@@ -780,7 +803,10 @@ export class PartitionLog {
         const length = Math.min(
           segment.size - position,
           Math.max(maxBytes - bytes, BATCH_HEADER_BYTES) + BATCH_BYTES_TARGET,
-          Math.max(READ_CHUNK_BYTES_MIN, Math.ceil((maxRecords - records.length) * average * 1.25)),
+          Math.max(
+            this.#readChunkBytesMin,
+            Math.ceil((maxRecords - records.length) * average * 1.25),
+          ),
         );
         const chunk = Buffer.allocUnsafe(length);
         const got = await segment.read(chunk, length, position);

@@ -117,12 +117,16 @@ describe('stall detector on a live broker', () => {
       assert.ok(await leasing.receive({ timeoutMs: 2000 }));
       assert.equal(await stallOf(harness, 'jobs', 'leasing'), 'all-leased');
 
-      // messages-delayed: everything waits for its deliverAt.
+      // messages-delayed: everything waits for a retry backoff. (A publish with a delay waits
+      // in the stream's schedule since issue 12: the subscription holds nothing until it is due.)
       const waiting = await client.subscribe('jobs', {
         subscription: 'waiting',
         filter: 'jobs.later',
       });
-      await client.publish('jobs.later', 'tomorrow', { delayMs: 60_000 });
+      await client.publish('jobs.later', 'tomorrow');
+      const retried = await waiting.receive({ timeoutMs: 2000 });
+      assert.ok(retried);
+      await retried.nack({ delayMs: 60_000 });
       assert.equal(await stallOf(harness, 'jobs', 'waiting'), 'messages-delayed');
 
       const overview = (await harness.request('GET', '/api/stats')).json;

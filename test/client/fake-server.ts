@@ -390,7 +390,8 @@ export class FakeServer {
         partition: 0,
         offset: 0,
         duplicate: false,
-        streams: [{ stream: '', partition: 0, offset: 0, duplicate: false }],
+        scheduled: false,
+        streams: [{ stream: '', partition: 0, offset: 0, duplicate: false, scheduled: false }],
       };
     }
     return this.#store.append(entry);

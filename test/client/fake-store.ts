@@ -47,14 +47,20 @@ export class FakeStore {
 
   /** Stores the entry in every stream whose prefix its subject starts with. */
   append(entry: PublishEntry): PublishReceipt | WeirError {
-    const streams: { stream: string; partition: number; offset: number; duplicate: boolean }[] = [];
+    const streams: {
+      stream: string;
+      partition: number;
+      offset: number;
+      duplicate: boolean;
+      scheduled: boolean;
+    }[] = [];
     for (const [name, stream] of this.#streams) {
       if (!entry.subject.startsWith(stream.prefix)) continue;
       // Copy: the entry's body is a view into a chunk the decoder may reuse.
       const body = Uint8Array.from(entry.body);
       const offset = stream.messages.length;
       stream.messages.push({ entry: { ...entry, body }, offset, timestamp: Date.now() });
-      streams.push({ stream: name, partition: 0, offset, duplicate: false });
+      streams.push({ stream: name, partition: 0, offset, duplicate: false, scheduled: false });
     }
     if (streams.length === 0)
       return new WeirError('NO_ROUTE', `no stream captures ${entry.subject}`);

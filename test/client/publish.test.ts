@@ -29,7 +29,10 @@ test(
         partition: 0,
         offset: 3,
         duplicate: false,
-        streams: [{ stream: 'orders', partition: 0, offset: 3, duplicate: false }],
+        scheduled: false,
+        streams: [
+          { stream: 'orders', partition: 0, offset: 3, duplicate: false, scheduled: false },
+        ],
       });
       assert.deepEqual(
         fake.framesOf(OPCODES.PUBLISH).map((frame) => frame.count),
@@ -120,7 +123,14 @@ test(
         client.publish('orders', 'c'),
         client.publish('orders', 'd', { confirm: false }),
       ]);
-      const unconfirmed = { stream: '', partition: -1, offset: -1, duplicate: false, streams: [] };
+      const unconfirmed = {
+        stream: '',
+        partition: -1,
+        offset: -1,
+        duplicate: false,
+        scheduled: false,
+        streams: [],
+      };
       assert.deepEqual(receipts[0], unconfirmed);
       assert.deepEqual(receipts[3], unconfirmed);
       assert.equal(receipts[2].offset, 2);

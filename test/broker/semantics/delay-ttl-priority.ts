@@ -4,12 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RETENTION_INTERVAL_MS, SEGMENT_BYTES_MIN } from '../../../src/limits.js';
+import { DELAY_MS_MAX, RETENTION_INTERVAL_MS, SEGMENT_BYTES_MIN } from '../../../src/limits.js';
 import { DEAD_LETTER_HEADERS } from '../../../src/protocol/index.js';
 import {
   advanceUntil,
   expectNothing,
   receiveN,
+  rejectsWith,
+  WAIT_MS,
   withBroker,
   type HarnessFactory,
 } from './harness.js';
@@ -237,6 +239,165 @@ export function delayTtlPrioritySuite(factory: HarnessFactory): void {
         const info = await client.subscriptions.info('fresh', 'lagging');
         assert.equal(info.expired, count);
         assert.equal(info.dropped, 0);
+      }));
+  });
+
+  describe('scheduler', () => {
+    test('a message delayed by a year does not block the 100,500 published after it', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('later', { subjects: ['later'], storage: 'memory' });
+        const receipt = await client.publish('later', 'next year', { delayMs: DELAY_MS_MAX - 1 });
+        const subscription = await client.subscribe('later', {
+          subscription: 'w',
+          mode: 'shared',
+          maxInFlight: 2000,
+        });
+        const total = 100_500;
+        const batch = 500;
+        const deadline = Date.now() + 240_000;
+        let published = 0;
+        let received = 0;
+        const entries = Array.from({ length: batch }, () => ({ subject: 'later', body: 'x' }));
+        while (received < total) {
+          assert.ok(Date.now() < deadline, `only ${received} of ${total} delivered in time`);
+          if (published < total && published - received < 10_000) {
+            const receipts = await client.publishBatch(entries);
+            for (const outcome of receipts) {
+              if (outcome instanceof Error) throw outcome;
+            }
+            published += batch;
+          }
+          for (;;) {
+            const message = await subscription.receive({
+              timeoutMs: published === total ? WAIT_MS : 1,
+            });
+            if (message === null) {
+              assert.ok(published < total, `only ${received} of ${total} delivered`);
+              break;
+            }
+            assert.equal(message.text(), 'x');
+            await message.ack();
+            received++;
+            if (received === published) break;
+          }
+        }
+        assert.equal(received, total);
+        assert.equal(receipt.scheduled, true);
+        const info = await client.streams.info('later');
+        assert.equal(info.scheduled, 1);
+        assert.equal(info.messages, total);
+      }));
+
+    test('delayed messages enter in due order, not publish order', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('jobs', { subjects: ['jobs'] });
+        for (const delayMs of [500, 100, 400, 200, 300, 250]) {
+          await client.publish('jobs', `d${delayMs}`, { delayMs });
+        }
+        const subscription = await client.subscribe('jobs', {
+          subscription: 'w',
+          mode: 'exclusive',
+        });
+        clock.advance(99);
+        await expectNothing(subscription);
+        clock.advance(401); // all due at once
+        const messages = await receiveN(subscription, 6);
+        assert.deepEqual(
+          messages.map((message) => message.text()),
+          ['d100', 'd200', 'd250', 'd300', 'd400', 'd500'],
+        );
+        for (const message of messages) await message.ack();
+      }));
+
+    test('a delayed publish is confirmed as scheduled, a duplicate of it too', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('jobs', { subjects: ['jobs'] });
+        const now = await client.publish('jobs', 'now');
+        assert.equal(now.scheduled, false);
+        assert.equal(now.streams[0]!.scheduled, false);
+        const later = await client.publish('jobs', 'later', {
+          deliverAt: clock.now() + 60_000,
+          id: 'job-1',
+        });
+        assert.equal(later.scheduled, true);
+        assert.equal(later.offset, -1);
+        assert.equal(later.duplicate, false);
+        assert.deepEqual(later.streams, [
+          {
+            stream: 'jobs',
+            partition: later.partition,
+            offset: -1,
+            duplicate: false,
+            scheduled: true,
+          },
+        ]);
+        const again = await client.publish('jobs', 'later', { delayMs: 60_000, id: 'job-1' });
+        assert.equal(again.duplicate, true);
+        assert.equal(again.scheduled, true);
+        assert.equal(again.offset, -1);
+        const info = await client.streams.info('jobs');
+        assert.equal(info.scheduled, 1);
+        assert.equal(info.messages, 1);
+        assert.equal(info.partitions[later.partition]!.scheduled, 1);
+      }));
+
+    test('a delayed message waits out a restart and is delivered once, when due', (context) =>
+      withBroker(factory, async ({ client, clock, restart }) => {
+        if (!restart) return context.skip('this broker cannot restart');
+        await client.streams.create('jobs', { subjects: ['jobs'], storage: 'file' });
+        await client.publish('jobs', 'soon', { delayMs: 1000 });
+        await client.publish('jobs', 'later', { delayMs: 2000, id: 'later-1' });
+        const subscription = await client.subscribe('jobs', { subscription: 'w' });
+        clock.advance(1000);
+        const [soon] = await receiveN(subscription, 1);
+        assert.equal(soon!.text(), 'soon');
+        await soon!.ack();
+        const reopened = await restart();
+        assert.equal((await reopened.streams.info('jobs')).scheduled, 1);
+        // The dedup window knows the scheduled one after the restart too.
+        const again1 = await reopened.publish('jobs', 'later', { delayMs: 1000, id: 'later-1' });
+        assert.equal(again1.duplicate, true);
+        assert.equal(again1.scheduled, true);
+        const again = await reopened.subscribe('jobs', { subscription: 'w' });
+        await expectNothing(again);
+        clock.advance(1000);
+        const [later] = await receiveN(again, 1);
+        assert.equal(later!.text(), 'later');
+        await later!.ack();
+        await expectNothing(again);
+        assert.equal((await reopened.streams.info('jobs')).scheduled, 0);
+      }));
+
+    test('purge drops scheduled messages, and they stay dropped after a restart', (context) =>
+      withBroker(factory, async ({ client, clock, restart }) => {
+        await client.streams.create('jobs', { subjects: ['jobs'], storage: 'file' });
+        for (let index = 0; index < 3; index++) {
+          await client.publish('jobs', `purged${index}`, { delayMs: 1000 });
+        }
+        await client.streams.purge('jobs');
+        assert.equal((await client.streams.info('jobs')).scheduled, 0);
+        await client.publish('jobs', 'kept', { delayMs: 1000 });
+        let current = client;
+        if (restart) current = await restart();
+        else context.diagnostic('no restart: purge checked in memory only');
+        assert.equal((await current.streams.info('jobs')).scheduled, 1);
+        const subscription = await current.subscribe('jobs', { subscription: 'w' });
+        clock.advance(1000);
+        const [kept] = await receiveN(subscription, 1);
+        assert.equal(kept!.text(), 'kept');
+        await expectNothing(subscription);
+      }));
+
+    test('scheduled messages count against maxMessages under reject-new', () =>
+      withBroker(factory, async ({ client }) => {
+        await client.streams.create('small', {
+          subjects: ['small'],
+          maxMessages: 2,
+          overflow: 'reject-new',
+        });
+        await client.publish('small', 'a', { delayMs: 1000 });
+        await client.publish('small', 'b');
+        await rejectsWith(client.publish('small', 'c', { delayMs: 1000 }), 'STREAM_FULL');
       }));
   });
 }

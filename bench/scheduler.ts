@@ -1,0 +1,277 @@
+/**
+ * `npm run bench:scheduler`: the scheduler for delayed messages (issue 12 item 3), embedded.
+ *
+ * Main figure: N delayed messages (default 1,000,000, 32-byte bodies) published to a file
+ * stream (fsync 'always', 1 partition) with deliverAt spread uniformly over 20–60 s from the
+ * start, while a steady load runs beside them on another stream (1,000 msgs/s published and
+ * consumed, acked). One shared consumer takes the delayed ones and acks each. Reported: heap
+ * and RSS while they are pending (peak, and at the last sample before the first is due), the
+ * scheduler's index size (stream info `scheduleIndexed`), lateness = delivery time - deliverAt
+ * (p50, p99, max) and the count delivered (must equal published).
+ *
+ * Second line (--year, on by default): one message delayed by a year, then 100,500 normal
+ * messages, memory stream, shared subscription acking: time until all 100,500 are delivered
+ * (before the scheduler, delivery stopped after 99,999).
+ *
+ *   node dist/bench/scheduler.js [--messages N] [--runs R] [--dir DIR] [--json] [--progress]
+ *
+ * The machine is shared (other builds and tests may run): figures are noisy.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { Broker } from '../src/broker/index.js';
+import { DELAY_MS_MAX } from '../src/limits.js';
+import type { Client, PublishInput } from '../src/protocol/index.js';
+
+const DUE_FROM_MS = 20_000;
+const DUE_SPAN_MS = 40_000;
+const PUBLISH_BATCH = 1000;
+const STEADY_PER_SECOND = 1000;
+const STEADY_TICK_MS = 10;
+const IN_FLIGHT = 5000;
+const YEAR_FOLLOWERS = 100_500;
+
+function option(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 && process.argv[index + 1] !== undefined ? process.argv[index + 1]! : fallback;
+}
+
+function percentile(sorted: Float64Array, fraction: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
+}
+
+const MiB = 1024 * 1024;
+
+interface RunResult {
+  published: number;
+  delivered: number;
+  publishSeconds: number;
+  peakHeapMiB: number;
+  peakRssMiB: number;
+  pendingHeapMiB: number;
+  pendingRssMiB: number;
+  indexMax: number;
+  latenessP50Ms: number;
+  latenessP99Ms: number;
+  latenessMaxMs: number;
+  /** When it entered the partition log (its record timestamp) - deliverAt. */
+  moveLatenessP50Ms: number;
+  moveLatenessP99Ms: number;
+  moveLatenessMaxMs: number;
+  steadyDelivered: number;
+}
+
+async function steadyLoad(client: Client, stop: () => boolean): Promise<number> {
+  await client.streams.create('steady', { subjects: ['steady'], fsync: 'always' });
+  const subscription = await client.subscribe('steady', { subscription: 's', mode: 'shared' });
+  let delivered = 0;
+  const consuming = (async () => {
+    while (!stop()) {
+      const message = await subscription.receive({ timeoutMs: 200 });
+      if (message === null) continue;
+      delivered++;
+      void message.ack();
+    }
+  })();
+  const perTick = (STEADY_PER_SECOND * STEADY_TICK_MS) / 1000;
+  const entries: PublishInput[] = Array.from({ length: perTick }, () => ({
+    subject: 'steady',
+    body: 'steady load message',
+  }));
+  while (!stop()) {
+    await client.publishBatch(entries);
+    await new Promise((resolve) => setTimeout(resolve, STEADY_TICK_MS));
+  }
+  await consuming;
+  await subscription.close();
+  return delivered;
+}
+
+async function run(messages: number, parent: string): Promise<RunResult> {
+  const dataDir = mkdtempSync(path.join(parent, 'weir-bench-scheduler-'));
+  const broker = await Broker.open({ dataDir });
+  try {
+    const client = broker.connect();
+    await client.streams.create('later', { subjects: ['later'], fsync: 'always' });
+    let stopping = false;
+    const steady = steadyLoad(broker.connect(), () => stopping);
+    const subscription = await client.subscribe('later', {
+      subscription: 'w',
+      mode: 'shared',
+      maxInFlight: IN_FLIGHT,
+    });
+    const start = Date.now();
+    const firstDue = start + DUE_FROM_MS;
+    let peakHeap = 0;
+    let peakRss = 0;
+    let pendingHeap = 0;
+    let pendingRss = 0;
+    let indexMax = 0;
+    let samples = 0;
+    const progress = process.argv.includes('--progress');
+    const sampler = setInterval(() => {
+      const usage = process.memoryUsage();
+      peakHeap = Math.max(peakHeap, usage.heapUsed);
+      peakRss = Math.max(peakRss, usage.rss);
+      if (Date.now() < firstDue) {
+        pendingHeap = usage.heapUsed;
+        pendingRss = usage.rss;
+      }
+      void client.streams.info('later').then((info) => {
+        for (const partition of info.partitions)
+          indexMax = Math.max(indexMax, partition.scheduleIndexed);
+        if (progress && ++samples % 10 === 0) {
+          console.error(
+            `${((Date.now() - start) / 1000).toFixed(0)} s: scheduled ${info.scheduled}, indexed ${info.partitions[0]!.scheduleIndexed}, entered ${info.partitions[0]!.endOffset}, delivered ${delivered}`,
+          );
+        }
+      });
+    }, 500);
+
+    const lateness = new Float64Array(messages);
+    const moveLateness = new Float64Array(messages);
+    let delivered = 0;
+    const consuming = (async () => {
+      while (delivered < messages) {
+        const message = await subscription.receive({ timeoutMs: DUE_FROM_MS + DUE_SPAN_MS });
+        if (message === null) throw new Error(`nothing within a minute after ${delivered}`);
+        const deliverAt = Number(message.text());
+        moveLateness[delivered] = message.timestamp - deliverAt;
+        lateness[delivered++] = Date.now() - deliverAt;
+        void message.ack();
+      }
+    })();
+
+    // Publish the delayed messages, due uniformly over [20 s, 60 s) from the start.
+    let published = 0;
+    while (published < messages) {
+      const count = Math.min(PUBLISH_BATCH, messages - published);
+      const entries: PublishInput[] = [];
+      for (let i = 0; i < count; i++) {
+        const deliverAt = firstDue + Math.floor(Math.random() * DUE_SPAN_MS);
+        entries.push({
+          subject: 'later',
+          body: String(deliverAt).padEnd(32, ' '),
+          options: { deliverAt },
+        });
+      }
+      const receipts = await client.publishBatch(entries);
+      for (const receipt of receipts) {
+        if (receipt instanceof Error) throw receipt;
+        if (!receipt.scheduled) throw new Error('a delayed publish was not scheduled');
+      }
+      published += count;
+    }
+    const publishSeconds = (Date.now() - start) / 1000;
+    if (Date.now() >= firstDue) throw new Error('publishing took longer than the first delay');
+
+    await consuming;
+    clearInterval(sampler);
+    stopping = true;
+    const steadyDelivered = await steady;
+    lateness.sort();
+    moveLateness.sort();
+    return {
+      published,
+      delivered,
+      publishSeconds: Number(publishSeconds.toFixed(1)),
+      peakHeapMiB: Math.round(peakHeap / MiB),
+      peakRssMiB: Math.round(peakRss / MiB),
+      pendingHeapMiB: Math.round(pendingHeap / MiB),
+      pendingRssMiB: Math.round(pendingRss / MiB),
+      indexMax,
+      latenessP50Ms: percentile(lateness, 0.5),
+      latenessP99Ms: percentile(lateness, 0.99),
+      latenessMaxMs: lateness[lateness.length - 1] ?? NaN,
+      moveLatenessP50Ms: percentile(moveLateness, 0.5),
+      moveLatenessP99Ms: percentile(moveLateness, 0.99),
+      moveLatenessMaxMs: moveLateness[moveLateness.length - 1] ?? NaN,
+      steadyDelivered,
+    };
+  } finally {
+    await broker.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+/** One year-delayed message, then 100,500 normal ones: seconds until all are delivered. */
+async function year(): Promise<number> {
+  const broker = await Broker.open({ storage: 'memory' });
+  try {
+    const client = broker.connect();
+    await client.streams.create('later', { subjects: ['later'], storage: 'memory' });
+    await client.publish('later', 'next year', { delayMs: DELAY_MS_MAX - 1 });
+    const subscription = await client.subscribe('later', {
+      subscription: 'w',
+      mode: 'shared',
+      maxInFlight: IN_FLIGHT,
+    });
+    const started = Date.now();
+    const entries: PublishInput[] = Array.from({ length: 500 }, () => ({
+      subject: 'later',
+      body: 'x',
+    }));
+    for (let published = 0; published < YEAR_FOLLOWERS; published += entries.length) {
+      await client.publishBatch(entries);
+    }
+    for (let received = 0; received < YEAR_FOLLOWERS; received++) {
+      const message = await subscription.receive({ timeoutMs: 10_000 });
+      if (message === null) throw new Error(`blocked after ${received} of ${YEAR_FOLLOWERS}`);
+      void message.ack();
+    }
+    return (Date.now() - started) / 1000;
+  } finally {
+    await broker.close();
+  }
+}
+
+async function main(): Promise<void> {
+  const messages = Number(option('messages', '1000000'));
+  const runs = Number(option('runs', '3'));
+  const parent = option('dir', os.tmpdir());
+  const results: RunResult[] = [];
+  for (let index = 0; index < runs; index++) {
+    const result = await run(messages, parent);
+    console.log(JSON.stringify({ run: index + 1, messages, ...result }));
+    results.push(result);
+  }
+  const summary = (field: keyof RunResult): string => {
+    const values = results.map((result) => result[field]).sort((a, b) => a - b);
+    const median = values[Math.floor(values.length / 2)]!;
+    return `${median.toLocaleString('en-US')} (${values[0]!.toLocaleString('en-US')}–${values[values.length - 1]!.toLocaleString('en-US')})`;
+  };
+  console.log(
+    `\nscheduler: ${messages} delayed × 32 B due over ${DUE_FROM_MS / 1000}–${(DUE_FROM_MS + DUE_SPAN_MS) / 1000} s, file stream fsync always, steady ${STEADY_PER_SECOND} msgs/s beside`,
+  );
+  for (const field of [
+    'delivered',
+    'publishSeconds',
+    'pendingHeapMiB',
+    'pendingRssMiB',
+    'peakHeapMiB',
+    'peakRssMiB',
+    'indexMax',
+    'latenessP50Ms',
+    'latenessP99Ms',
+    'latenessMaxMs',
+    'moveLatenessP50Ms',
+    'moveLatenessP99Ms',
+    'moveLatenessMaxMs',
+    'steadyDelivered',
+  ] as const) {
+    console.log(`  ${field.padEnd(18)} ${summary(field)}`);
+  }
+  const years: number[] = [];
+  if (!process.argv.includes('--no-year')) {
+    for (let index = 0; index < runs; index++) years.push(await year());
+    years.sort((a, b) => a - b);
+    console.log(
+      `one year-delayed message + ${YEAR_FOLLOWERS.toLocaleString('en-US')} later ones: all delivered in ${years[Math.floor(years.length / 2)]!.toFixed(1)} s (median of ${runs})`,
+    );
+  }
+  if (process.argv.includes('--json'))
+    console.log(JSON.stringify({ messages, runs: results, years }));
+}
+
+await main();

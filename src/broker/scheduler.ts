@@ -1,0 +1,641 @@
+/**
+ * A stream partition's scheduler: messages published with a delay (deliverAt later than the
+ * publish) wait in the partition's *schedule*, a second PartitionLog under
+ * `<stream>/schedule/<partition>/`, instead of the partition log; when one falls due the
+ * scheduler appends it to the partition log, where subscriptions see a normal new message. So
+ * no subscription holds a far-future message, and none blocks a partition.
+ *
+ * Memory: a ScheduleIndex (schedule-index.ts) of at most `indexMax` keys (dueAt, offset) and a
+ * horizon: every pending record with a key below the horizon is in the index, the others are
+ * on disk only. When the index runs under half full and the horizon is finite, a refill scan
+ * reads the schedule log (from the lowest offset pending on disk) and takes the smallest
+ * 3/4 × indexMax keys at or past the horizon (the brief said a quarter and a half: a refill
+ * reads everything pending, so fewer, larger ones cost less, and starting earlier keeps the
+ * index from running dry while the scan reads).
+ *
+ * Order. Moves happen in key order: a pass pops the smallest keys (due, and committed in the
+ * schedule log; an uncommitted smallest key stops the pass until it commits), and appends
+ * them, in that order, to the partition log with ONE enqueue; passes run one at a time. A new
+ * record gets a key larger than every key moved so far (its dueAt is later than now, hence
+ * than every due time moved; its offset is the largest). So the moved records are always
+ * exactly those with a key at most `moved` (the last key moved), and in the partition log
+ * their moves lie in key order. (A clock that goes back could break that; a publish whose
+ * dueAt is before the last moved due time is therefore refused here and stored directly in the
+ * partition log by the stream, where the subscriptions' own delay path holds it.)
+ *
+ * Exactly once across crashes. The checkpoint (schedule-checkpoint.ts) says (moved key K,
+ * partition-log offset M): every record with a key <= K is moved durably, and every later move
+ * lies at a partition-log offset >= M. It is written in the pass lane (so no move is in flight)
+ * after the partition log is flushed, at most every SCHEDULE_CHECKPOINT_MS. On open, the
+ * partition log is read from M to its end: the largest key among the records carrying
+ * :scheduled there (the moves since the checkpoint that survived; the partition log keeps a
+ * prefix, and moves lie in key order, so no gap) becomes K. Pending is then: offset >= the
+ * schedule log's start and key > K. A crash before a move is durable loses the move and keeps
+ * the record pending; a crash after keeps the move and K covers it: no loss, no second move.
+ * Limit: retention that deletes partition-log records at or past M before the next checkpoint
+ * would hide moves from that read (moves would repeat after a crash): checkpoints follow moves
+ * within SCHEDULE_CHECKPOINT_MS, so only a retention shorter than that can.
+ *
+ * Disk: after a checkpoint the schedule log is truncated below its lowest pending offset
+ * (whole segments), so its size follows what is pending.
+ *
+ * Concurrency: `schedule` is synchronous (called inside the stream's publish path); move
+ * passes, checkpoints and purge run one at a time in #lane; a refill scan runs beside them
+ * (moves take keys below the horizon, the scan looks at keys at or past it) and is abandoned
+ * if an eviction lowers the horizon or a purge happens while it reads.
+ */
+import * as diagnosticsChannel from 'node:diagnostics_channel';
+import type { PartitionLog, RecordInput, StoredRecord } from '../storage/index.js';
+import {
+  CURSOR_READ_BYTES_MAX,
+  CURSOR_READ_RECORDS_MAX,
+  SCHEDULE_BATCH_RECORDS_MAX,
+  SCHEDULE_CHECKPOINT_MS,
+  SCHEDULE_INDEX_MAX,
+  SCHEDULE_MOVE_BATCH_MAX,
+  SCHEDULE_READS_CONCURRENT,
+  SCHEDULE_RETRY_MS,
+} from '../limits.js';
+import {
+  assert,
+  isWeirError,
+  Lane,
+  toWeirError,
+  WeirError,
+  type Clock,
+  type Timer,
+} from '../util/index.js';
+import type { FileSystem } from '../storage/index.js';
+import { movedRecord, storedDeliverAt, storedScheduledOffset } from './message-codec.js';
+import {
+  readScheduleCheckpoint,
+  writeScheduleCheckpoint,
+  type ScheduleCheckpoint,
+} from './schedule-checkpoint.js';
+import { keyBefore, ScheduleIndex, SmallestKeys } from './schedule-index.js';
+
+/** A scheduler stopped moving: `{ directory, code, message }`. */
+export const schedulerFailedChannel = diagnosticsChannel.channel('weir:scheduler:failed');
+
+export interface SchedulerOptions {
+  /** The schedule log (the scheduler owns it from now on, and closes it). */
+  readonly schedule: PartitionLog;
+  /** The partition log moves go to (the stream owns it). */
+  readonly main: PartitionLog;
+  readonly fileSystem: FileSystem;
+  readonly clock: Clock;
+  /**
+   * Enqueues due records in the partition log (the stream's one enqueue path); returns the
+   * offset of the first; throws what PartitionLog.enqueue throws.
+   */
+  readonly appendDue: (records: RecordInput[]) => number;
+  /** Default SCHEDULE_INDEX_MAX (tests use less). */
+  readonly indexMax?: number;
+}
+
+export class PartitionScheduler {
+  readonly #schedule: PartitionLog;
+  readonly #main: PartitionLog;
+  readonly #fileSystem: FileSystem;
+  readonly #clock: Clock;
+  readonly #appendDue: (records: RecordInput[]) => number;
+  readonly #index: ScheduleIndex;
+  readonly #lane = new Lane();
+  readonly #checkpointLane = new Lane();
+  /** The last key moved (-1, -1: none). */
+  #movedDueAt = -1;
+  #movedOffset = -1;
+  /** Pending records (scheduled, not moved, not purged). */
+  #pending = 0;
+  /** Lowest offset of a pending record on disk only (past the horizon); Infinity if none known. */
+  #diskLowOffset = Infinity;
+  /** Records past the horizon whose append is not yet committed: a refill scan cannot read them. */
+  #uncommittedDue: number[] = [];
+  #uncommittedOffsets: number[] = [];
+  /** Bumped by evictions and purges: a refill scan that started before is abandoned. */
+  #generation = 0;
+  #scan: Promise<void> | null = null;
+  #timer: Timer | null = null;
+  #timerDueAt = Infinity;
+  #passRunning = false;
+  #passQueued = false;
+  #checkpointTimer: Timer | null = null;
+  #lastCheckpointAt = 0;
+  #movedSinceCheckpoint = false;
+  #started = false;
+  #closed = false;
+  #failure: WeirError | null = null;
+  #unlisten: (() => void) | null = null;
+  /** Moved messages since open (for tests and metrics). */
+  moved = 0;
+
+  private constructor(options: SchedulerOptions) {
+    this.#schedule = options.schedule;
+    this.#main = options.main;
+    this.#fileSystem = options.fileSystem;
+    this.#clock = options.clock;
+    this.#appendDue = options.appendDue;
+    this.#index = new ScheduleIndex(options.indexMax ?? SCHEDULE_INDEX_MAX);
+  }
+
+  /** Recovers what is pending (see the header) and writes a fresh checkpoint. */
+  static async open(options: SchedulerOptions): Promise<PartitionScheduler> {
+    const scheduler = new PartitionScheduler(options);
+    await scheduler.#recover();
+    return scheduler;
+  }
+
+  get pending(): number {
+    return this.#pending;
+  }
+
+  /** Keys held in memory (at most the index capacity). */
+  get indexSize(): number {
+    return this.#index.size;
+  }
+
+  get indexCapacity(): number {
+    return this.#index.capacity;
+  }
+
+  get failure(): WeirError | null {
+    return this.#failure ?? this.#schedule.failure;
+  }
+
+  get scheduleLog(): PartitionLog {
+    return this.#schedule;
+  }
+
+  /**
+   * Queues a record in the schedule; returns its schedule offset (durable once
+   * `scheduleLog.durable(offset + 1)` resolves), or -1 if it cannot keep move order (its due
+   * time is before the last one moved: the clock went back) and belongs in the partition log.
+   * Throws what PartitionLog.enqueue throws.
+   */
+  schedule(record: RecordInput, dueAt: number): number {
+    if (this.#closed) throw new WeirError('CLOSED', 'the scheduler is closed');
+    if (this.#failure) throw this.#failure;
+    if (dueAt < this.#movedDueAt) return -1;
+    const offset = this.#schedule.enqueue(record);
+    this.#pending++;
+    this.#place(dueAt, offset);
+    if (this.#started && dueAt < this.#timerDueAt) this.#arm();
+    return offset;
+  }
+
+  /** Offers a key to the index; one it does not take waits on disk. */
+  #place(dueAt: number, offset: number): void {
+    const evicted = this.#index.offer(dueAt, offset);
+    if (evicted === -1) {
+      this.#diskLowOffset = Math.min(this.#diskLowOffset, offset);
+      if (offset >= this.#schedule.committedOffset) {
+        this.#uncommittedDue.push(dueAt);
+        this.#uncommittedOffsets.push(offset);
+      }
+    } else if (evicted !== Infinity) {
+      this.#diskLowOffset = Math.min(this.#diskLowOffset, evicted);
+      this.#generation++;
+    }
+  }
+
+  #onScheduleCommit(committedOffset: number): void {
+    const offsets = this.#uncommittedOffsets;
+    let count = 0;
+    while (count < offsets.length && offsets[count]! < committedOffset) count++;
+    if (count > 0) {
+      offsets.splice(0, count);
+      this.#uncommittedDue.splice(0, count);
+    }
+    // A due key may have waited for its commit.
+    if (this.#index.firstDueAt <= this.#clock.now()) this.#arm();
+  }
+
+  /** Starts moving (after the stream's subscriptions are loaded). */
+  start(): void {
+    if (this.#started || this.#closed) return;
+    this.#started = true;
+    this.#unlisten = this.#schedule.onCommit((committed) => this.#onScheduleCommit(committed));
+    this.#arm();
+    this.#maybeRefill();
+  }
+
+  /**
+   * (Re)arms the move timer at the smallest due time. A key already due runs a pass at once
+   * (not through the clock: a ManualClock would hold it until the next advance), unless it
+   * waits for its schedule append to commit (the commit listener arms then).
+   */
+  #arm(): void {
+    if (this.#closed || this.#failure || !this.#started || this.#passRunning) return;
+    const dueAt = this.#index.firstDueAt;
+    if (dueAt <= this.#clock.now()) {
+      if (this.#index.firstOffset >= this.#schedule.committedOffset) return;
+      this.#cancelTimer();
+      if (!this.#passQueued) {
+        this.#passQueued = true;
+        queueMicrotask(() => {
+          this.#passQueued = false;
+          this.#runPass();
+        });
+      }
+      return;
+    }
+    if (this.#timer !== null && this.#timerDueAt <= dueAt) return;
+    this.#cancelTimer();
+    if (dueAt === Infinity) return;
+    this.#timerDueAt = dueAt;
+    this.#timer = this.#clock.setTimer(dueAt - this.#clock.now(), () => {
+      this.#timer = null;
+      this.#timerDueAt = Infinity;
+      this.#runPass();
+    });
+  }
+
+  #cancelTimer(): void {
+    this.#timer?.cancel();
+    this.#timer = null;
+    this.#timerDueAt = Infinity;
+  }
+
+  #runPass(): void {
+    if (this.#closed || this.#passRunning) return;
+    this.#passRunning = true;
+    this.#lane
+      .run(() => this.#pass())
+      .then(
+        (retry) => {
+          this.#passRunning = false;
+          if (retry && !this.#closed) {
+            this.#cancelTimer();
+            this.#timer = this.#clock.setTimer(SCHEDULE_RETRY_MS, () => {
+              this.#timer = null;
+              this.#timerDueAt = Infinity;
+              this.#runPass();
+            });
+            this.#timerDueAt = -Infinity;
+          } else this.#arm();
+          this.#maybeRefill();
+          this.#maybeCheckpoint();
+        },
+        (error: unknown) => {
+          this.#passRunning = false;
+          this.#fail(error);
+        },
+      );
+  }
+
+  /**
+   * One move pass: takes due keys (at most SCHEDULE_MOVE_BATCH_MAX), reads their records and
+   * queues them in the partition log in key order (one enqueue). Resolves true if it should be
+   * tried again shortly (the partition log refused for now).
+   */
+  async #pass(): Promise<boolean> {
+    if (this.#closed || this.#failure) return false;
+    const now = this.#clock.now();
+    const committed = this.#schedule.committedOffset;
+    const dues: number[] = [];
+    const offsets: number[] = [];
+    const index = this.#index;
+    while (
+      index.size > 0 &&
+      dues.length < SCHEDULE_MOVE_BATCH_MAX &&
+      index.firstDueAt <= now &&
+      index.firstOffset < committed
+    ) {
+      dues.push(index.firstDueAt);
+      offsets.push(index.firstOffset);
+      index.pop();
+    }
+    if (dues.length === 0) return false;
+    const previousDueAt = this.#movedDueAt;
+    const previousOffset = this.#movedOffset;
+    this.#movedDueAt = dues[dues.length - 1]!;
+    this.#movedOffset = offsets[offsets.length - 1]!;
+    this.#pending -= dues.length;
+    const restore = (): void => {
+      this.#movedDueAt = previousDueAt;
+      this.#movedOffset = previousOffset;
+      this.#pending += dues.length;
+      for (let i = 0; i < dues.length; i++) this.#place(dues[i]!, offsets[i]!);
+    };
+    let base: number;
+    let count: number;
+    try {
+      const records = await this.#readRecords(offsets);
+      const movedAt = this.#clock.now();
+      const inputs = records.map((record) => movedRecord(record, movedAt));
+      count = inputs.length;
+      base = this.#appendDue(inputs);
+    } catch (error) {
+      // Nothing moved: the keys go back (a failure stops the scheduler, and no checkpoint is
+      // written after one, so a restart finds them pending whatever happens here).
+      restore();
+      if (isWeirError(error, 'LIMIT_EXCEEDED')) return true; // the partition log is backed up
+      throw error;
+    }
+    this.moved += count;
+    this.#movedSinceCheckpoint = true;
+    // Not awaited: the next pass need not wait for this one's fsync (moves stay in order in
+    // the log, which keeps a prefix); a checkpoint flushes the partition log before it is
+    // written, and a failed append fails the log, so the next appendDue throws.
+    this.#main.durable(base + count).catch((error: unknown) => this.#fail(error));
+    return false;
+  }
+
+  /**
+   * The records at `offsets` (any order), returned in that order. Reads go in offset order; one
+   * read serves every wanted offset it returns (a read decodes its whole batch anyway).
+   */
+  async #readRecords(offsets: readonly number[]): Promise<StoredRecord[]> {
+    const sorted = [...offsets].sort((a, b) => a - b);
+    const byOffset = new Map<number, StoredRecord>();
+    // Reads run SCHEDULE_READS_CONCURRENT at a time: each is one small read of the file.
+    let taken = 0;
+    const reader = async (): Promise<void> => {
+      while (taken < sorted.length) {
+        const next = sorted[taken]!;
+        let end = taken + 1;
+        while (end < sorted.length && sorted[end]! - next < SCHEDULE_BATCH_RECORDS_MAX) end++;
+        taken = end;
+        const records = await this.#schedule.read(next, {
+          maxRecords: sorted[end - 1]! - next + 1,
+        });
+        const first = records[0];
+        assert(
+          first !== undefined && first.offset === next,
+          'a pending schedule record is readable',
+        );
+        for (const record of records) byOffset.set(record.offset, record);
+      }
+    };
+    const readers: Promise<void>[] = [];
+    for (let i = 0; i < SCHEDULE_READS_CONCURRENT; i++) readers.push(reader());
+    await Promise.all(readers);
+    return offsets.map((offset) => {
+      const record = byOffset.get(offset);
+      assert(record !== undefined, 'every due record was read');
+      return record;
+    });
+  }
+
+  #fail(error: unknown): void {
+    if (this.#closed && isWeirError(error, 'CLOSED')) return;
+    if (this.#failure) return;
+    const failure = toWeirError(error);
+    this.#failure = failure;
+    this.#cancelTimer();
+    if (schedulerFailedChannel.hasSubscribers) {
+      schedulerFailedChannel.publish({
+        directory: this.#schedule.directory,
+        code: failure.code,
+        message: failure.message,
+      });
+    }
+  }
+
+  // ---- refill ------------------------------------------------------------------------------
+
+  #maybeRefill(): void {
+    const index = this.#index;
+    if (this.#scan !== null || this.#closed || this.#failure || !index.bounded) return;
+    if (index.size >= index.capacity / 2) return;
+    this.#scan = this.#refill()
+      .catch((error: unknown) => this.#fail(error))
+      .finally(() => {
+        this.#scan = null;
+        if (!this.#closed) {
+          this.#arm();
+          this.#maybeRefill();
+        }
+      });
+  }
+
+  /**
+   * Reads the schedule log for the smallest keys at or past the horizon and takes them into
+   * the index. Records committed while it reads are read too (it reads to the committed end
+   * it finds when it stops); those not yet committed are in #uncommitted*.
+   */
+  async #refill(): Promise<void> {
+    const generation = this.#generation;
+    const index = this.#index;
+    const fromDueAt = index.horizonDueAt;
+    const fromOffset = index.horizonOffset;
+    const taken = await this.#scanSchedule(
+      (dueAt, offset) => !keyBefore(dueAt, offset, fromDueAt, fromOffset),
+      () => generation !== this.#generation || this.#closed,
+    );
+    if (taken === null) return;
+    this.#commitScan(taken);
+  }
+
+  /**
+   * Scans the schedule log for keys `wanted` accepts, keeping the smallest SCHEDULE_INDEX_MAX/2;
+   * null if `abandoned` turned true on the way. Ends synchronously after its last read, with
+   * the keys of records not yet committed added.
+   */
+  async #scanSchedule(
+    wanted: (dueAt: number, offset: number) => boolean,
+    abandoned: () => boolean,
+    counted?: { count: number },
+  ): Promise<SmallestKeys | null> {
+    // Up to 3/4 of the index: what is in it when the scan ends is below half, so the merge
+    // rarely evicts; a refill reads the whole schedule, so each should bring in much.
+    const taken = new SmallestKeys(Math.max(1, Math.floor((this.#index.capacity * 3) / 4)));
+    // Pending records past the horizon all lie at or after #diskLowOffset.
+    let offset = Math.max(
+      this.#schedule.startOffset,
+      Number.isFinite(this.#diskLowOffset) && counted === undefined ? this.#diskLowOffset : 0,
+    );
+    for (;;) {
+      if (abandoned()) return null;
+      if (offset >= this.#schedule.committedOffset) break;
+      const records = await this.#schedule.read(offset, {
+        maxRecords: CURSOR_READ_RECORDS_MAX,
+        maxBytes: CURSOR_READ_BYTES_MAX,
+      });
+      if (records.length === 0) break;
+      for (const record of records) {
+        const dueAt = storedDeliverAt(record);
+        if (!wanted(dueAt, record.offset)) continue;
+        taken.offer(dueAt, record.offset);
+        if (counted) counted.count++;
+      }
+      offset = records[records.length - 1]!.offset + 1;
+    }
+    if (abandoned()) return null;
+    const offsets = this.#uncommittedOffsets;
+    for (let i = 0; i < offsets.length; i++) {
+      const uncommitted = offsets[i]!;
+      const dueAt = this.#uncommittedDue[i]!;
+      if (uncommitted >= offset && wanted(dueAt, uncommitted)) taken.offer(dueAt, uncommitted);
+    }
+    return taken;
+  }
+
+  /** Takes a scan's keys into the index; synchronous with the scan's end. */
+  #commitScan(taken: SmallestKeys): void {
+    const index = this.#index;
+    index.setHorizon(taken.rejectedDueAt, taken.rejectedOffset);
+    this.#diskLowOffset = taken.rejectedLowestOffset;
+    taken.forEach((dueAt, offset) => this.#place(dueAt, offset));
+  }
+
+  // ---- recovery and checkpoints ------------------------------------------------------------
+
+  async #recover(): Promise<void> {
+    const schedule = this.#schedule;
+    const main = this.#main;
+    const checkpoint = await readScheduleCheckpoint(this.#fileSystem, schedule.directory);
+    if (checkpoint !== null) {
+      this.#movedDueAt = checkpoint.movedDueAt;
+      this.#movedOffset = checkpoint.movedOffset;
+    }
+    if (schedule.committedOffset > schedule.startOffset) {
+      // The moves since the checkpoint that survived: the largest key among them.
+      let offset = Math.max(checkpoint?.mainOffset ?? 0, main.startOffset);
+      while (offset < main.committedOffset) {
+        const records = await main.read(offset, {
+          maxRecords: CURSOR_READ_RECORDS_MAX,
+          maxBytes: CURSOR_READ_BYTES_MAX,
+        });
+        if (records.length === 0) break;
+        for (const record of records) {
+          const scheduled = storedScheduledOffset(record);
+          if (scheduled < 0) continue;
+          const dueAt = storedDeliverAt(record);
+          if (keyBefore(this.#movedDueAt, this.#movedOffset, dueAt, scheduled)) {
+            this.#movedDueAt = dueAt;
+            this.#movedOffset = scheduled;
+          }
+        }
+        offset = records[records.length - 1]!.offset + 1;
+      }
+      const movedDueAt = this.#movedDueAt;
+      const movedOffset = this.#movedOffset;
+      const counted = { count: 0 };
+      const taken = await this.#scanSchedule(
+        (dueAt, offset) => keyBefore(movedDueAt, movedOffset, dueAt, offset),
+        () => false,
+        counted,
+      );
+      this.#pending = counted.count;
+      this.#commitScan(taken!);
+    }
+    await this.#writeCheckpoint();
+  }
+
+  #maybeCheckpoint(): void {
+    if (!this.#movedSinceCheckpoint || this.#checkpointTimer !== null || this.#closed) return;
+    const wait = Math.max(0, this.#lastCheckpointAt + SCHEDULE_CHECKPOINT_MS - this.#clock.now());
+    this.#checkpointTimer = this.#clock.setTimer(
+      wait,
+      () => {
+        this.#checkpointTimer = null;
+        this.#checkpointInBackground().catch((error: unknown) => this.#fail(error));
+      },
+      { unref: true },
+    );
+  }
+
+  /**
+   * A checkpoint while moves go on: the key and partition-log end are taken in the lane (no
+   * pass between its pop and its append, so every move up to the key is queued below that
+   * end); the wait for them to be durable and the file write happen outside it, so passes do
+   * not wait for those fsyncs. Checkpoint writes run one at a time (#checkpointLane).
+   */
+  async #checkpointInBackground(): Promise<void> {
+    const snapshot = await this.#lane.run(() => Promise.resolve(this.#snapshot()));
+    if (snapshot === null) return;
+    await this.#checkpointLane.run(() => this.#persist(snapshot));
+    await this.#lane.run(() => this.#truncate());
+  }
+
+  #snapshot(): ScheduleCheckpoint | null {
+    if (this.#failure || this.#closed) return null;
+    this.#movedSinceCheckpoint = false;
+    this.#lastCheckpointAt = this.#clock.now();
+    return {
+      movedDueAt: this.#movedDueAt,
+      movedOffset: this.#movedOffset,
+      mainOffset: this.#main.endOffset,
+    };
+  }
+
+  /** Makes the moves below the snapshot durable (flush: under fsync interval / never too), then writes it. */
+  async #persist(snapshot: ScheduleCheckpoint): Promise<void> {
+    await this.#main.flush();
+    if (this.#failure) return;
+    await writeScheduleCheckpoint(this.#fileSystem, this.#schedule.directory, snapshot);
+  }
+
+  /** In the lane (no pass holds popped keys): drops whole schedule segments below what is pending. */
+  async #truncate(): Promise<void> {
+    if (this.#failure || this.#closed) return;
+    const lowest = Math.min(this.#index.minOffset(), this.#diskLowOffset, this.#schedule.endOffset);
+    if (lowest > this.#schedule.startOffset) await this.#schedule.truncateBefore(lowest);
+  }
+
+  /** At open and close (nothing moves): a checkpoint, then truncation. */
+  async #writeCheckpoint(): Promise<void> {
+    const snapshot = this.#snapshotAlways();
+    await this.#checkpointLane.run(() => this.#persist(snapshot));
+    const lowest = Math.min(this.#index.minOffset(), this.#diskLowOffset, this.#schedule.endOffset);
+    if (lowest > this.#schedule.startOffset) await this.#schedule.truncateBefore(lowest);
+  }
+
+  #snapshotAlways(): ScheduleCheckpoint {
+    this.#movedSinceCheckpoint = false;
+    this.#lastCheckpointAt = this.#clock.now();
+    return {
+      movedDueAt: this.#movedDueAt,
+      movedOffset: this.#movedOffset,
+      mainOffset: this.#main.endOffset,
+    };
+  }
+
+  /**
+   * Drops every record scheduled before the call (a stream purge). The schedule log's start
+   * moves past them (persisted by its start marker) before this resolves, so a restart does
+   * not bring them back.
+   */
+  purge(): Promise<void> {
+    return this.#lane.run(async () => {
+      if (this.#closed) throw new WeirError('CLOSED', 'the scheduler is closed');
+      const end = this.#schedule.endOffset;
+      this.#generation++;
+      await this.#schedule.flush();
+      await this.#schedule.advanceStart(end);
+      this.#index.dropBelow(end);
+      if (this.#diskLowOffset < end) {
+        // Records past the horizon below `end` are gone; what lies past `end` a scan finds.
+        this.#diskLowOffset = end;
+      }
+      // Nothing moved while the lane was held: what is pending was scheduled after `end`.
+      this.#pending = this.#schedule.endOffset - end;
+      await this.#schedule.truncateBefore(end);
+      this.#cancelTimer();
+      queueMicrotask(() => {
+        this.#arm();
+        this.#maybeRefill();
+      });
+    });
+  }
+
+  /** Stops moving; writes a last checkpoint; closes the schedule log. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#cancelTimer();
+    this.#checkpointTimer?.cancel();
+    this.#unlisten?.();
+    this.#started = false;
+    // Let a running pass finish, so that the checkpoint covers it.
+    await this.#lane.idle();
+    this.#closed = true;
+    if (this.#scan) await this.#scan;
+    await this.#checkpointLane.idle();
+    try {
+      if (!this.#failure && this.#main.failure === null) await this.#writeCheckpoint();
+    } finally {
+      await this.#schedule.close();
+    }
+  }
+}
