@@ -20,7 +20,7 @@
  * A leftover `checkpoint.tmp` is an unfinished write and is deleted (the previous file holds).
  */
 import * as path from 'node:path';
-import type { FileSystem } from '../storage/index.js';
+import { replaceFile, type FileSystem } from '../storage/index.js';
 import { assert, crc32c } from '../util/index.js';
 
 export const SCHEDULE_CHECKPOINT_MAGIC = 0x31435357; // 'WSC1'
@@ -89,22 +89,5 @@ export async function writeScheduleCheckpoint(
   directory: string,
   checkpoint: ScheduleCheckpoint,
 ): Promise<void> {
-  const bytes = encodeScheduleCheckpoint(checkpoint);
-  const file = path.join(directory, CHECKPOINT_FILE);
-  const temporary = file + '.tmp';
-  const handle = await fileSystem.open(temporary);
-  try {
-    await handle.truncate(0);
-    let written = 0;
-    while (written < bytes.length) {
-      const count = await handle.write(bytes, written, bytes.length - written, written);
-      assert(count > 0, 'a write makes progress');
-      written += count;
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fileSystem.rename(temporary, file);
-  await fileSystem.syncDirectory(directory);
+  await replaceFile(fileSystem, directory, CHECKPOINT_FILE, encodeScheduleCheckpoint(checkpoint));
 }

@@ -83,6 +83,7 @@ export {
   type RetentionResult,
 } from './log.js';
 export { openJournal, Journal, type JournalOptions } from './journal.js';
+export { replaceFile } from './replace-file.js';
 export {
   attachStorageTelemetry,
   CONFIRM_SAMPLE_EVERY,

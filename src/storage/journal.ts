@@ -30,6 +30,7 @@ import {
 } from '../limits.js';
 import { nodeFileSystem, type FileSystem } from './file-system.js';
 import { PartitionLog, type FsyncPolicy } from './log.js';
+import { replaceFile } from './replace-file.js';
 
 export const CHECKPOINT_MAGIC = 0x31504357; // 'WCP1'
 const CHECKPOINT_HEADER_BYTES = 20;
@@ -142,20 +143,13 @@ export class Journal {
     // take offsets the next replay skips.
     await this.#log.flush();
     const bytes = encodeCheckpoint(entryOffset, state);
-    const file = path.join(this.directory, 'checkpoint');
-    const temporary = file + '.tmp';
-    const handle = await this.#fileSystem.open(temporary);
-    try {
-      await handle.truncate(0);
-      let written = 0;
-      while (written < bytes.length)
-        written += await handle.write(bytes, written, bytes.length - written, written);
-      if (this.#fsync !== 'never') await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await this.#fileSystem.rename(temporary, file);
-    if (this.#fsync !== 'never') await this.#fileSystem.syncDirectory(this.directory);
+    await replaceFile(
+      this.#fileSystem,
+      this.directory,
+      'checkpoint',
+      bytes,
+      this.#fsync !== 'never',
+    );
     this.#snapshot = state;
     this.#snapshotOffset = entryOffset;
     this.#bytesSinceCheckpoint = 0;

@@ -19,6 +19,7 @@
 import * as path from 'node:path';
 import { assert, crc32c, WeirError } from '../util/index.js';
 import type { FileSystem } from './file-system.js';
+import { replaceFile } from './replace-file.js';
 
 export const START_MARKER_MAGIC = 0x31545357; // 'WST1'
 const START_MARKER_FILE = 'start';
@@ -67,22 +68,5 @@ export async function writeStartMarker(
   directory: string,
   startOffset: number,
 ): Promise<void> {
-  const bytes = encodeStartMarker(startOffset);
-  const file = path.join(directory, START_MARKER_FILE);
-  const temporary = file + '.tmp';
-  const handle = await fileSystem.open(temporary);
-  try {
-    await handle.truncate(0);
-    let written = 0;
-    while (written < bytes.length) {
-      const count = await handle.write(bytes, written, bytes.length - written, written);
-      assert(count > 0, 'a write makes progress');
-      written += count;
-    }
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await fileSystem.rename(temporary, file);
-  await fileSystem.syncDirectory(directory);
+  await replaceFile(fileSystem, directory, START_MARKER_FILE, encodeStartMarker(startOffset));
 }
