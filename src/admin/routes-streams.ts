@@ -3,7 +3,11 @@
  * request time) with the sampler's live figures (rates, lag in seconds, stall), at most one
  * sample old.
  */
-import type { StreamInfo, SubscriptionInfo } from '../protocol/index.js';
+import {
+  SUBSCRIPTION_CREATE_OPTION_NAMES,
+  type StreamInfo,
+  type SubscriptionInfo,
+} from '../protocol/index.js';
 import { isWeirError } from '../util/index.js';
 import type { AdminContext } from './admin-context.js';
 import type { ConsumerSnapshot } from './connections-view.js';
@@ -122,22 +126,6 @@ const SUBSCRIPTION_EXAMPLE = {
   maxDeliveries: 5,
 };
 
-/** The subscription-level options (SubscriptionConfig and start); not the per-consumer ones. */
-const SUBSCRIPTION_CREATE_OPTIONS = [
-  'filter',
-  'headerFilter',
-  'mode',
-  'ack',
-  'start',
-  'leaseMs',
-  'maxDeliveries',
-  'deadLetter',
-  'deadLetterExpired',
-  'deadLetterOverflow',
-  'backoff',
-  'maxInFlightTotal',
-];
-
 export function streamRoutes(context: AdminContext): Route[] {
   const { client } = context;
   return [
@@ -240,7 +228,7 @@ export function streamRoutes(context: AdminContext): Route[] {
       status: 201,
       handler: async ({ params, body }) => {
         const { name, ...options } = objectBody(await body());
-        onlyKeys(options, SUBSCRIPTION_CREATE_OPTIONS);
+        onlyKeys(options, SUBSCRIPTION_CREATE_OPTION_NAMES);
         if (typeof name !== 'string') throw invalid('name', 'must be a string');
         const stream = params.stream!;
         // A consumer that takes nothing: what the subscription hands it goes back uncounted

@@ -5,11 +5,12 @@
  * `conflictingField` names the first option a consumer gave that differs from the stored
  * configuration (SUBSCRIPTION_EXISTS); options it did not give are taken as stored.
  */
-import type {
-  Backoff,
-  StartPosition,
-  SubscribeOptions,
-  SubscriptionConfig,
+import {
+  SUBSCRIPTION_CREATE_OPTION_NAMES,
+  type Backoff,
+  type StartPosition,
+  type SubscribeOptions,
+  type SubscriptionConfig,
 } from '../protocol/index.js';
 import {
   BACKOFF_DELAYS_MAX,
@@ -42,19 +43,8 @@ import {
 
 const SUBSCRIBE_OPTIONS = [
   'subscription',
-  'filter',
-  'headerFilter',
-  'mode',
-  'ack',
-  'start',
-  'leaseMs',
-  'maxDeliveries',
-  'deadLetter',
-  'deadLetterExpired',
-  'deadLetterOverflow',
-  'backoff',
+  ...SUBSCRIPTION_CREATE_OPTION_NAMES,
   'maxInFlight',
-  'maxInFlightTotal',
 ] as const satisfies readonly (keyof SubscribeOptions)[];
 
 /** The fields of SubscriptionConfig, compared one by one. */

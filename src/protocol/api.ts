@@ -335,6 +335,25 @@ export interface SubscribeOptions {
   readonly maxInFlightTotal?: number;
 }
 
+/**
+ * The options that make a subscription what it is (its SubscriptionConfig, and where it
+ * starts), not those of one consumer: what creating one without consuming takes.
+ */
+export const SUBSCRIPTION_CREATE_OPTION_NAMES = [
+  'filter',
+  'headerFilter',
+  'mode',
+  'ack',
+  'start',
+  'leaseMs',
+  'maxDeliveries',
+  'deadLetter',
+  'deadLetterExpired',
+  'deadLetterOverflow',
+  'backoff',
+  'maxInFlightTotal',
+] as const satisfies readonly (keyof SubscribeOptions)[];
+
 /** A subscription's configuration with defaults filled in. */
 export interface SubscriptionConfig {
   readonly filter: readonly string[];
