@@ -31,7 +31,7 @@ const READY_FAILED_STATUS = 503;
 /** One thing that failed, as /readyz names it. */
 interface ReadyFailure {
   readonly stream: string;
-  /** 'partition', 'retention' or 'subscription' */
+  /** 'partition', 'schedule', 'retention' or 'subscription' */
   readonly what: string;
   readonly partition?: number;
   readonly subscription?: string;
@@ -39,7 +39,7 @@ interface ReadyFailure {
   readonly message: string;
 }
 
-/** Every failed partition log, retention pass and subscription (journal or read), from info. */
+/** Every failed partition log, scheduler, retention pass and subscription (journal or read), from info. */
 async function storageFailures(
   context: AdminContext,
 ): Promise<{ streams: number; failures: ReadyFailure[] }> {
@@ -53,6 +53,14 @@ async function storageFailures(
           what: 'partition',
           partition: partition.partition,
           ...partition.failure,
+        });
+      }
+      if (partition.scheduleFailure) {
+        failures.push({
+          stream: stream.name,
+          what: 'schedule',
+          partition: partition.partition,
+          ...partition.scheduleFailure,
         });
       }
     }

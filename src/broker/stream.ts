@@ -683,6 +683,7 @@ export class Stream {
         lost: stats.lostOffsets,
         scheduled: this.#schedulers[partition]?.pending ?? 0,
         scheduleIndexed: this.#schedulers[partition]?.indexSize ?? 0,
+        scheduleFailure: failureInfoOrNull(this.#schedulers[partition]?.failure ?? null),
       };
     });
     return {

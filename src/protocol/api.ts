@@ -139,6 +139,11 @@ export interface PartitionInfo {
   readonly scheduled: number;
   /** Of those, the keys the scheduler holds in memory (at most SCHEDULE_INDEX_MAX). */
   readonly scheduleIndexed: number;
+  /**
+   * Set once the partition's scheduler stopped (a write or fsync of its schedule failed): no
+   * delayed message is taken or moved since; what was confirmed stays on disk.
+   */
+  readonly scheduleFailure: FailureInfo | null;
 }
 
 export interface StreamInfo {

@@ -47,3 +47,38 @@ test('/readyz answers 503 naming a subscription whose journal failed, and /metri
     await broker.close().catch(() => undefined);
   }
 });
+
+test('a scheduler whose schedule failed shows in stream info (scheduleFailure) and /readyz', async () => {
+  const fileSystem = new FaultyFileSystem(new MemoryFileSystem());
+  const broker = await Broker.open({ dataDir: '/data', fileSystem });
+  const admin = await startAdminServer({
+    broker,
+    port: 0,
+    sampleIntervalMs: TEST_SAMPLE_INTERVAL_MS,
+  });
+  try {
+    const url = admin.address().url;
+    const client = broker.connect();
+    await client.streams.create('jobs', { subjects: ['jobs'] });
+    await client.publish('jobs', 'later', { delayMs: 60_000 });
+    assert.equal((await client.streams.info('jobs')).partitions[0]!.scheduleFailure, null);
+    fileSystem.inject({ operation: 'write', code: 'EIO', path: /schedule/ });
+    await assert.rejects(client.publish('jobs', 'never', { delayMs: 60_000 }), {
+      code: 'STORAGE_FAILED',
+    });
+    const [partition] = (await client.streams.info('jobs')).partitions;
+    assert.equal(partition!.scheduleFailure?.code, 'STORAGE_FAILED');
+    assert.equal(partition!.failure, null, 'the partition log itself is fine');
+    await client.publish('jobs', 'now'); // and still takes messages
+    const ready = await request(url, 'GET', '/readyz');
+    assert.equal(ready.status, 503);
+    const failures = ready.json.failures as { what: string; partition?: number; code: string }[];
+    assert.deepEqual(
+      failures.map((failure) => [failure.what, failure.partition, failure.code]),
+      [['schedule', 0, 'STORAGE_FAILED']],
+    );
+  } finally {
+    await admin.close();
+    await broker.close().catch(() => undefined);
+  }
+});
