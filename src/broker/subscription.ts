@@ -307,7 +307,10 @@ export class SubscriptionGroup implements DeliveryActions {
   /** New messages were committed to `partition`. */
   onCommit(partition: number): void {
     const cursor = this.#cursors[partition];
-    if (cursor) this.#pump(cursor);
+    if (cursor === undefined) return;
+    // A lane may have a new entry too (the dispatch does the same before it delivers).
+    if (!cursor.reading && this.#hasDemand()) this.#pumpLanes(cursor);
+    this.#pump(cursor);
   }
 
   #hasDemand(): boolean {
@@ -325,7 +328,6 @@ export class SubscriptionGroup implements DeliveryActions {
     if (cursor.reading || !this.#hasDemand()) return;
     this.#catchUpStart(cursor);
     if (cursor.reading) return; // dead-lettering what retention drops first
-    this.#pumpLanes(cursor);
     const log = this.#host.logs[cursor.partition]!;
     if (cursor.readOffset >= log.committedOffset) return;
     if (cursor.ready.size >= CURSOR_READ_RECORDS_MAX || cursor.windowFull) return;

@@ -22,6 +22,13 @@ export function collect(value: string, previous: string[]): string[] {
 export const urlOption = () =>
   new Option('--url <url>', 'server address (env WEIR_URL)').default(URL_DEFAULT);
 
+/** A stream's overflow policy (`stream add`, `stream edit`). */
+export const overflowOption = () =>
+  new Option('--overflow <policy>', 'drop-oldest or reject-new').choices([
+    'drop-oldest',
+    'reject-new',
+  ]);
+
 /**
  * A parser of a limit for `weir stream edit`: an integer ≥ `min`, or `none` (kept as the
  * string: commander turns a parsed null into ''; `noneToNull` makes it null for the API).

@@ -22,7 +22,14 @@ import type {
 import { runDemo } from './demo.js';
 import { serve } from './serve.js';
 import { benchCommand } from './bench-command.js';
-import { collect, integer, limitOrNone, noneToNull, urlOption } from './command-options.js';
+import {
+  collect,
+  integer,
+  limitOrNone,
+  noneToNull,
+  overflowOption,
+  urlOption,
+} from './command-options.js';
 import { registerQueueCommands } from './queue-program.js';
 import { replyCommand } from './reply-command.js';
 import { registerSubscriptionCommands } from './subscription-program.js';
@@ -129,12 +136,7 @@ stream
   .option('--max-age-ms <ms>', 'drop messages older than this', integer('max-age-ms', 1))
   .option('--max-bytes <bytes>', 'keep at most about this many bytes', integer('max-bytes', 1))
   .option('--max-messages <n>', 'keep at most this many messages', integer('max-messages', 1))
-  .addOption(
-    new Option('--overflow <policy>', 'drop-oldest or reject-new').choices([
-      'drop-oldest',
-      'reject-new',
-    ]),
-  )
+  .addOption(overflowOption())
   .option('--dedup-window-ms <ms>', 'de-duplication window', integer('dedup-window-ms'))
   .option(
     '--max-message-bytes <bytes>',
@@ -170,12 +172,7 @@ stream
     limitOrNone('max-bytes'),
   )
   .option('--max-messages <n|none>', 'keep at most this many messages', limitOrNone('max-messages'))
-  .addOption(
-    new Option('--overflow <policy>', 'drop-oldest or reject-new').choices([
-      'drop-oldest',
-      'reject-new',
-    ]),
-  )
+  .addOption(overflowOption())
   .option('--dedup-window-ms <ms>', 'de-duplication window (0: none)', integer('dedup-window-ms'))
   .option(
     '--max-message-bytes <bytes>',

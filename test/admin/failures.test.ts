@@ -1,13 +1,20 @@
-/** Issue 11 (9): a failed subscription journal shows in /readyz (503, named) and in /metrics. */
+/**
+ * Issue 11 (9): a failed subscription journal shows in /readyz (503, named) and in /metrics;
+ * so does a failed scheduler.
+ */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Broker } from '../../src/broker/index.js';
 import { startAdminServer } from '../../src/admin/index.js';
+import type { Client } from '../../src/protocol/index.js';
 import { MemoryFileSystem } from '../../src/storage/index.js';
 import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
 import { eventually, request, TEST_SAMPLE_INTERVAL_MS } from './admin-fixture.js';
 
-test('/readyz answers 503 naming a subscription whose journal failed, and /metrics reports it', async () => {
+/** A broker on a fault-injecting memory file system with its admin server; closes both. */
+async function withFaultyBroker(
+  body: (context: { fileSystem: FaultyFileSystem; client: Client; url: string }) => Promise<void>,
+): Promise<void> {
   const fileSystem = new FaultyFileSystem(new MemoryFileSystem());
   const broker = await Broker.open({ dataDir: '/data', fileSystem });
   const admin = await startAdminServer({
@@ -16,8 +23,15 @@ test('/readyz answers 503 naming a subscription whose journal failed, and /metri
     sampleIntervalMs: TEST_SAMPLE_INTERVAL_MS,
   });
   try {
-    const url = admin.address().url;
-    const client = broker.connect();
+    await body({ fileSystem, client: broker.connect(), url: admin.address().url });
+  } finally {
+    await admin.close();
+    await broker.close().catch(() => undefined);
+  }
+}
+
+test('/readyz answers 503 naming a subscription whose journal failed, and /metrics reports it', async () => {
+  await withFaultyBroker(async ({ fileSystem, client, url }) => {
     await client.streams.create('jobs', { subjects: ['jobs'] });
     const subscription = await client.subscribe('jobs', { subscription: 'w' });
     await client.publish('jobs', 'one');
@@ -42,23 +56,11 @@ test('/readyz answers 503 naming a subscription whose journal failed, and /metri
       5000,
       'the failed gauge',
     );
-  } finally {
-    await admin.close();
-    await broker.close().catch(() => undefined);
-  }
+  });
 });
 
 test('a scheduler whose schedule failed shows in stream info (scheduleFailure) and /readyz', async () => {
-  const fileSystem = new FaultyFileSystem(new MemoryFileSystem());
-  const broker = await Broker.open({ dataDir: '/data', fileSystem });
-  const admin = await startAdminServer({
-    broker,
-    port: 0,
-    sampleIntervalMs: TEST_SAMPLE_INTERVAL_MS,
-  });
-  try {
-    const url = admin.address().url;
-    const client = broker.connect();
+  await withFaultyBroker(async ({ fileSystem, client, url }) => {
     await client.streams.create('jobs', { subjects: ['jobs'] });
     await client.publish('jobs', 'later', { delayMs: 60_000 });
     assert.equal((await client.streams.info('jobs')).partitions[0]!.scheduleFailure, null);
@@ -77,8 +79,5 @@ test('a scheduler whose schedule failed shows in stream info (scheduleFailure) a
       failures.map((failure) => [failure.what, failure.partition, failure.code]),
       [['schedule', 0, 'STORAGE_FAILED']],
     );
-  } finally {
-    await admin.close();
-    await broker.close().catch(() => undefined);
-  }
+  });
 });

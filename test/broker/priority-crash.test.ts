@@ -11,7 +11,7 @@ import { Broker } from '../../src/broker/index.js';
 import type { Client, PublishInput } from '../../src/protocol/index.js';
 import { MemoryFileSystem } from '../../src/storage/index.js';
 import { ManualClock } from '../../src/util/index.js';
-import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
+import { FaultyFileSystem, seededRandom } from '../helpers/faulty-file-system.js';
 
 const DATA_DIR = '/priority-crash';
 /** Larger than the read-ahead (READY_RECORDS_MAX), so priority messages are taken ahead. */
@@ -19,17 +19,6 @@ const BACKLOG = 5_000;
 const URGENT = 300;
 const ROUNDS = 6;
 const RECEIVE_MS = 10_000;
-
-/** A small seeded generator (mulberry32): the same seed gives the same run. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let value = Math.imul(state ^ (state >>> 15), 1 | state);
-    value = (value + Math.imul(value ^ (value >>> 7), 61 | value)) ^ value;
-    return ((value ^ (value >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 async function publishAll(client: Client, entries: PublishInput[]): Promise<void> {
   for (let start = 0; start < entries.length; start += 1_000) {
@@ -39,7 +28,7 @@ async function publishAll(client: Client, entries: PublishInput[]): Promise<void
 }
 
 async function run(seed: number): Promise<void> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const clock = new ManualClock(1_700_000_000_000);
   let fileSystem = new FaultyFileSystem(new MemoryFileSystem(), { seed });
   let broker = await Broker.open({ dataDir: DATA_DIR, fileSystem, clock });

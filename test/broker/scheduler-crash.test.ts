@@ -14,7 +14,7 @@ import { SEGMENT_BYTES_MIN } from '../../src/limits.js';
 import type { Client } from '../../src/protocol/index.js';
 import { MemoryFileSystem } from '../../src/storage/index.js';
 import { ManualClock } from '../../src/util/index.js';
-import { FaultyFileSystem } from '../helpers/faulty-file-system.js';
+import { FaultyFileSystem, seededRandom } from '../helpers/faulty-file-system.js';
 
 const DATA_DIR = '/scheduler-crash';
 const RUNS_DEFAULT = 12;
@@ -22,24 +22,12 @@ const STEPS = 40;
 const TIME_LIMIT_MS = 60_000;
 const DRAIN_MS = 10_000;
 
-/** mulberry32: small, seeded, good enough to pick operations. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 async function turns(count: number): Promise<void> {
   for (let i = 0; i < count; i++) await new Promise<void>((resolve) => setImmediate(resolve));
 }
 
 async function runOnce(seed: number): Promise<{ confirmed: number; crashes: number }> {
-  const random = generator(seed);
+  const random = seededRandom(seed);
   let fileSystem = new FaultyFileSystem(new MemoryFileSystem(), { seed });
   let clock = new ManualClock(1_700_000_000_000);
   let broker = await Broker.open({ dataDir: DATA_DIR, fileSystem, clock });

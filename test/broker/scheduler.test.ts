@@ -14,24 +14,13 @@ import { ManualClock } from '../../src/util/index.js';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { Broker } from '../../src/broker/index.js';
+import { seededRandom } from '../helpers/faulty-file-system.js';
 import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
-
-/** mulberry32. */
-function generator(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('schedule index', () => {
   test('going over capacity evicts the largest keys and lowers the horizon to them', () => {
     const index = new ScheduleIndex(16);
-    const random = generator(7);
+    const random = seededRandom(7);
     const offered: [number, number][] = [];
     let lowestEvicted = Infinity;
     for (let offset = 0; offset < 200; offset++) {
@@ -185,7 +174,7 @@ describe('partition scheduler', () => {
   test('a small index over many scheduled records, with late arrivals during refills, moves each once in due order', async () => {
     const setup = await rig(32);
     const { clock, main, scheduler } = setup;
-    const random = generator(11);
+    const random = seededRandom(11);
     const encoder = new TextEncoder();
     let scheduled = 0;
     const schedule = (dueAt: number): void => {
