@@ -159,7 +159,7 @@ export function liveRoutes(context: AdminContext): Route[] {
       path: '/readyz',
       tag: 'health',
       summary:
-        'Ready: the broker is open (its storage recovered) and answers, the server is not shutting down, and no partition log, retention pass or subscription has failed. 503 otherwise: CLOSED or TIMEOUT as an error, or `{ status: "failed", failures }` naming what failed.',
+        'Ready: the broker is open (its storage recovered) and answers, the server is not shutting down, and no partition log, scheduler, retention pass or subscription has failed. 503 otherwise: CLOSED or TIMEOUT as an error, or `{ status: "failed", failures }` naming what failed.',
       raw: true,
       handler: async ({ response }) => {
         try {
