@@ -474,3 +474,40 @@ export const SCHEDULE_READS_CONCURRENT = 16;
 export const SCHEDULE_READ_CHUNK_BYTES_MIN = 2 * INDEX_INTERVAL_BYTES;
 /** A move pass the partition log refused for now (LIMIT_EXCEEDED) is tried again after this. */
 export const SCHEDULE_RETRY_MS = 50;
+
+// ---- security: users, authentication, permissions (issue 13) ----
+/** scrypt's cost for a new password: N (a power of two), r, p. About 50 ms and 16 MiB. */
+export const SCRYPT_N_DEFAULT = 16_384;
+export const SCRYPT_R_DEFAULT = 8;
+export const SCRYPT_P_DEFAULT = 1;
+/** The largest costs accepted from a users file (a larger N would let a file exhaust memory). */
+export const SCRYPT_N_MAX = 1_048_576;
+export const SCRYPT_R_MAX = 32;
+export const SCRYPT_P_MAX = 16;
+/** SCRAM's keys (SHA-256 sized), salts and nonces, in bytes. */
+export const SCRAM_KEY_BYTES = 32;
+export const SCRAM_SALT_BYTES = 16;
+export const SCRAM_NONCE_BYTES = 18;
+/** Users in one users file. */
+export const USERS_MAX = 10_000;
+/** Tokens one user holds. */
+export const USER_TOKENS_MAX = 64;
+/** Permissions (allow and deny together) one user holds. */
+export const USER_PERMISSIONS_MAX = 256;
+/** A password is at most this long (bytes of UTF-8); at least PASSWORD_BYTES_MIN. */
+export const PASSWORD_BYTES_MAX = 1024;
+export const PASSWORD_BYTES_MIN = 8;
+/** A token's random part, in bytes (shown once as base64url, stored as SHA-256 only). */
+export const TOKEN_BYTES = 32;
+/** Failed authentications from one address within AUTH_FAILURE_WINDOW_MS before it is refused. */
+export const AUTH_FAILURES_PER_ADDRESS_MAX = 10;
+export const AUTH_FAILURE_WINDOW_MS = 60_000;
+/** Addresses the failed-attempt counter tracks at once (the oldest are forgotten first). */
+export const AUTH_FAILURE_ADDRESSES_MAX = 10_000;
+/** Publish subjects whose permission outcome one client caches. */
+export const PERMISSION_CACHE_SUBJECTS_MAX = 1024;
+/** Requests a client may still answer (received with a replyTo, not answered yet). */
+export const REPLY_GRANTS_PER_CLIENT_MAX = 10_000;
+
+assert(SCRYPT_N_DEFAULT <= SCRYPT_N_MAX, 'the default scrypt cost is accepted');
+assert(PASSWORD_BYTES_MIN <= PASSWORD_BYTES_MAX, 'a password can be long enough');

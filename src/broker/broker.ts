@@ -13,7 +13,11 @@ import { WeirError, toClock, type Clock } from '../util/index.js';
 import { CLIENTS_MAX } from '../limits.js';
 import { BrokerCore } from './broker-core.js';
 import { lockDataDir, type DataDirLock } from './data-dir-lock.js';
+import { Access, OPEN_ACCESS, OPEN_PRINCIPAL, type Principal } from './access.js';
+import { Authenticator } from './authenticator.js';
 import { InProcessClient } from './client.js';
+import { UserStore } from './users.js';
+import { validScryptCost, type ScryptCost } from '../protocol/scram.js';
 import { invalid, oneOf, optionsObject } from './option-checks.js';
 
 export interface BrokerOptions {
@@ -30,17 +34,38 @@ export interface BrokerOptions {
    * system clock.
    */
   readonly clock?: Clock | (() => number);
+  /**
+   * scrypt cost of new passwords (users.ts). Default SCRYPT_COST_DEFAULT (about 50 ms each);
+   * tests pass a cheap one.
+   */
+  readonly passwordCost?: ScryptCost;
+}
+
+/** Who an in-process client acts for (`broker.connect`): the server passes what it authenticated. */
+export interface ConnectOptions {
+  /** Default OPEN_PRINCIPAL: everything allowed (the embedding application itself). */
+  readonly principal?: Principal;
+  /** The client's address, for audit lines and failed-attempt counts; null in-process. */
+  readonly remote?: string | null;
 }
 
 export class Broker {
   readonly #core: BrokerCore;
   readonly #lock: DataDirLock | null;
   readonly #dataDir: string | null;
+  /** Users, passwords, tokens and failed attempts: what every door checks credentials with. */
+  readonly authenticator: Authenticator;
   readonly #clients = new Set<InProcessClient>();
   #nextClient = 1;
   #closing: Promise<void> | null = null;
 
-  private constructor(core: BrokerCore, lock: DataDirLock | null, dataDir: string | null) {
+  private constructor(
+    core: BrokerCore,
+    lock: DataDirLock | null,
+    dataDir: string | null,
+    authenticator: Authenticator,
+  ) {
+    this.authenticator = authenticator;
     this.#core = core;
     this.#lock = lock;
     this.#dataDir = dataDir;
@@ -52,6 +77,7 @@ export class Broker {
       'storage',
       'fileSystem',
       'clock',
+      'passwordCost',
     ]);
     const storage =
       input.storage === undefined ? 'file' : oneOf(input.storage, 'storage', ['file', 'memory']);
@@ -80,6 +106,19 @@ export class Broker {
       lock = await lockDataDir(root);
     }
     try {
+      const cost = input.passwordCost as ScryptCost | undefined;
+      if (
+        cost !== undefined &&
+        (typeof cost !== 'object' || cost === null || !validScryptCost(cost))
+      ) {
+        throw invalid('passwordCost', "must be { N, r, p } within scrypt's limits");
+      }
+      const users = await UserStore.open({
+        fileSystem,
+        directory: storage === 'file' ? root : null,
+        ...(cost === undefined ? {} : { scryptCost: cost }),
+        now: () => clock.now(),
+      });
       const core = await BrokerCore.open({
         fileSystem,
         root,
@@ -88,7 +127,12 @@ export class Broker {
         inMemory: storage === 'memory',
         clock,
       });
-      return new Broker(core, lock, lock === null ? null : root);
+      return new Broker(
+        core,
+        lock,
+        lock === null ? null : root,
+        new Authenticator(users, () => clock.now()),
+      );
     } catch (error) {
       await lock?.release();
       throw error;
@@ -112,14 +156,25 @@ export class Broker {
     return this.#core.repliesDropped;
   }
 
-  /** A client that talks to this broker in-process (the same interface as a network client). */
-  connect(): Client {
+  /**
+   * A client that talks to this broker in-process (the same interface as a network client),
+   * acting for `options.principal` (default: everything allowed).
+   */
+  connect(options: ConnectOptions = {}): Client {
     if (this.#closing) throw new WeirError('CLOSED', 'the broker is closed');
     if (this.#clients.size >= CLIENTS_MAX) {
       throw new WeirError('LIMIT_EXCEEDED', `the broker has ${CLIENTS_MAX} clients`);
     }
-    const client = new InProcessClient(this.#core, `c${this.#nextClient++}`, (closed) =>
-      this.#clients.delete(closed),
+    const principal = options.principal ?? OPEN_PRINCIPAL;
+    const client = new InProcessClient(
+      this.#core,
+      `c${this.#nextClient++}`,
+      (closed) => this.#clients.delete(closed),
+      {
+        access: principal === OPEN_PRINCIPAL ? OPEN_ACCESS : new Access(principal),
+        remote: options.remote ?? null,
+        users: this.authenticator.users,
+      },
     );
     this.#clients.add(client);
     return client;

@@ -18,6 +18,7 @@ import type {
   SubscribeOptions,
   Subscription,
   SubscriptionsApi,
+  UsersApi,
 } from '../protocol/index.js';
 import {
   CLIENT_CONSUMERS_MAX,
@@ -32,6 +33,17 @@ import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from './dead-l
 import { integerIn, rejection } from './option-checks.js';
 import type { Inbox } from './request-reply.js';
 import type { PartitionLog } from '../storage/index.js';
+import type { Access } from './access.js';
+import { audit } from './audit.js';
+import type { UserStore } from './users.js';
+
+/** Who the client acts for, and the users it may manage (if admin). */
+export interface ClientIdentity {
+  readonly access: Access;
+  /** The client's address (audit lines); null in-process. */
+  readonly remote: string | null;
+  readonly users: UserStore;
+}
 
 export type { PublishInput } from '../protocol/index.js';
 
@@ -40,15 +52,23 @@ export class InProcessClient implements Client {
   readonly streams: StreamsApi;
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
+  readonly users: UsersApi;
   readonly #core: BrokerCore;
+  readonly #identity: ClientIdentity;
   readonly #consumers = new Set<Consumer>();
   readonly #onClose: (client: InProcessClient) => void;
   #inbox: Inbox | null = null;
   #closed = false;
 
-  constructor(core: BrokerCore, id: string, onClose: (client: InProcessClient) => void) {
+  constructor(
+    core: BrokerCore,
+    id: string,
+    onClose: (client: InProcessClient) => void,
+    identity: ClientIdentity,
+  ) {
     this.id = id;
     this.#core = core;
+    this.#identity = identity;
     this.#onClose = onClose;
     const open = <T>(operation: () => Promise<T>): Promise<T> => {
       if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
@@ -73,6 +93,61 @@ export class InProcessClient implements Client {
       redrive: (subject, options) => open(() => redriveDeadLetters(core, subject, options)),
       delete: (subject, options) => open(() => deleteDeadLetters(core, subject, options)),
     };
+    const { users } = identity;
+    /** An admin action on users: checked, then audited with its outcome. */
+    const admin = <T>(action: string, name: unknown, operation: () => Promise<T>): Promise<T> =>
+      open(async () => {
+        const event = {
+          action,
+          user: identity.access.principal.user,
+          remote: identity.remote,
+          target: typeof name === 'string' ? name : null,
+        };
+        try {
+          identity.access.checkAdmin(action);
+          const result = await operation();
+          audit({ ...event, outcome: 'ok' });
+          return result;
+        } catch (error) {
+          audit({ ...event, outcome: 'refused', code: toWeirError(error).code });
+          throw error;
+        }
+      });
+    this.users = {
+      list: () =>
+        open(() => {
+          identity.access.checkAdmin('list users');
+          return Promise.resolve(users.list());
+        }),
+      info: (name) =>
+        open(() => {
+          identity.access.checkAdmin('read users');
+          return Promise.resolve(users.get(name));
+        }),
+      add: (name, options) => admin('users.add', name, () => users.add(name, options)),
+      update: (name, changes) => admin('users.update', name, () => users.update(name, changes)),
+      setPassword: (name, password) =>
+        admin('users.setPassword', name, () => users.setPassword(name, password)),
+      delete: (name) => admin('users.delete', name, () => users.remove(name)),
+      addToken: (name) => admin('users.addToken', name, () => users.addToken(name)),
+      deleteToken: (name, tokenId) =>
+        admin('users.deleteToken', name, () => users.removeToken(name, tokenId)),
+      whoami: () =>
+        open(() => {
+          const { principal } = identity.access;
+          return Promise.resolve({
+            user: principal.user,
+            admin: principal.admin,
+            allow: [...principal.allow],
+            deny: [...principal.deny],
+          });
+        }),
+    };
+  }
+
+  /** Who this client acts for (the server and admin layers read it). */
+  get identity(): ClientIdentity {
+    return this.#identity;
   }
 
   get closed(): boolean {

@@ -1,3 +1,8 @@
 /** The broker layer's public face. */
 export { Broker, type BrokerOptions } from './broker.js';
 export { SubjectPattern } from './subject.js';
+export { Access, OPEN_PRINCIPAL, parsePermission, type Principal } from './access.js';
+export { AUDIT_CHANNEL_NAME, type AuditEvent } from './audit.js';
+export { Authenticator, type Door, type ScramChallenge } from './authenticator.js';
+export { type ConnectOptions } from './broker.js';
+export { UserStore, USERS_FILE, checkPassword } from './users.js';

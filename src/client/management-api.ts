@@ -13,6 +13,8 @@ import {
   type StreamsApi,
   type SubscriptionInfo,
   type SubscriptionsApi,
+  type UserInfo,
+  type UsersApi,
 } from '../protocol/index.js';
 
 /** Sends one CALL; resolves with the parsed RESULT. */
@@ -44,6 +46,33 @@ export function createSubscriptionsApi(call: CallFunction): SubscriptionsApi {
     seek: async (stream, name, position) => {
       await call('subscriptions.seek', [stream, name, position]);
     },
+  };
+}
+
+export function createUsersApi(call: CallFunction): UsersApi {
+  return {
+    list: async () => (await call('users.list', [])) as UserInfo[],
+    info: async (name) => (await call('users.info', [name])) as UserInfo,
+    add: async (name, options) => (await call('users.add', [name, options])) as UserInfo,
+    update: async (name, changes) => (await call('users.update', [name, changes])) as UserInfo,
+    setPassword: async (name, password) => {
+      await call('users.setPassword', [name, password]);
+    },
+    delete: async (name) => {
+      await call('users.delete', [name]);
+    },
+    addToken: async (name) =>
+      (await call('users.addToken', [name])) as { id: string; token: string },
+    deleteToken: async (name, id) => {
+      await call('users.deleteToken', [name, id]);
+    },
+    whoami: async () =>
+      (await call('users.whoami', [])) as {
+        user: string | null;
+        admin: boolean;
+        allow: string[];
+        deny: string[];
+      },
   };
 }
 

@@ -44,6 +44,7 @@ import {
   type SubscribeOptions,
   type Subscription,
   type SubscriptionsApi,
+  type UsersApi,
 } from '../protocol/index.js';
 import {
   checkIntegerIn,
@@ -62,6 +63,7 @@ import {
   createDeadLettersApi,
   createStreamsApi,
   createSubscriptionsApi,
+  createUsersApi,
 } from './management-api.js';
 import { Publisher } from './publisher.js';
 import { RemoteMessage } from './remote-message.js';
@@ -80,6 +82,7 @@ export class NetworkClient implements Client {
   readonly streams: StreamsApi;
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
+  readonly users: UsersApi;
   readonly #address: TransportAddress;
   readonly #settings: ClientSettings;
   readonly #connector: TransportConnector;
@@ -114,6 +117,7 @@ export class NetworkClient implements Client {
     this.streams = createStreamsApi(call);
     this.subscriptions = createSubscriptionsApi(call);
     this.deadLetters = createDeadLettersApi(call);
+    this.users = createUsersApi(call);
     this.#connectionEvents = {
       unsolicited: (connection, opcode, payload, owned) => {
         if (connection !== this.#connection) return;

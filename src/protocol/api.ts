@@ -595,6 +595,51 @@ export interface RedriveResult {
   readonly skipped: number;
 }
 
+/** A user as `users.list` / `users.info` show it: never a password, key or token. */
+export interface UserInfo {
+  readonly name: string;
+  /** May do everything: streams, subscriptions, dead letters, users. */
+  readonly admin: boolean;
+  /** Permissions: `publish:PATTERN`, `subscribe:STREAM`, `subscribe:STREAM:SUBSCRIPTION` (docs/security.md). */
+  readonly allow: readonly string[];
+  /** Permissions refused even where `allow` grants them. */
+  readonly deny: readonly string[];
+  readonly createdAtMs: number;
+  readonly hasPassword: boolean;
+  /** The user's tokens by id (the tokens themselves are shown only when made). */
+  readonly tokens: readonly { readonly id: string; readonly createdAtMs: number }[];
+}
+
+export interface UserOptions {
+  /** 8..1024 bytes; kept as scrypt-derived SCRAM keys only. A user without one logs in by token. */
+  readonly password?: string;
+  readonly admin?: boolean;
+  readonly allow?: readonly string[];
+  readonly deny?: readonly string[];
+}
+
+/** What `users.update` may change; each field given replaces the old value. */
+export interface UserChanges {
+  readonly admin?: boolean;
+  readonly allow?: readonly string[];
+  readonly deny?: readonly string[];
+}
+
+/** Managing users (admin only). */
+export interface UsersApi {
+  list(): Promise<UserInfo[]>;
+  info(name: string): Promise<UserInfo>;
+  add(name: string, options?: UserOptions): Promise<UserInfo>;
+  update(name: string, changes: UserChanges): Promise<UserInfo>;
+  setPassword(name: string, password: string): Promise<void>;
+  delete(name: string): Promise<void>;
+  /** Makes a token for the user; `token` is shown this once. */
+  addToken(name: string): Promise<{ id: string; token: string }>;
+  deleteToken(name: string, id: string): Promise<void>;
+  /** Who this client is: its user (null on an open broker) and its permissions. */
+  whoami(): Promise<{ user: string | null; admin: boolean; allow: string[]; deny: string[] }>;
+}
+
 export interface DeadLettersApi {
   /** Dead letters published to `subject` and not yet re-driven or deleted, oldest first. */
   list(subject: string, options?: DeadLetterListOptions): Promise<DeadLetter[]>;
@@ -689,6 +734,7 @@ export interface Client {
   readonly streams: StreamsApi;
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
+  readonly users: UsersApi;
   /** Stores the message in every stream capturing the subject (NO_ROUTE if none). */
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
   /**

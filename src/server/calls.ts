@@ -66,6 +66,18 @@ const METHODS = new Map<string, Method>(
       client.deadLetters.redrive(text(p, 0, 'dead-letter subject'), options(p, 1)),
     'deadLetters.delete': (client, p) =>
       client.deadLetters.delete(text(p, 0, 'dead-letter subject'), options(p, 1)),
+    'users.list': (client) => client.users.list(),
+    'users.info': (client, p) => client.users.info(text(p, 0, 'user name')),
+    'users.add': (client, p) => client.users.add(text(p, 0, 'user name'), options(p, 1)),
+    'users.update': (client, p) =>
+      client.users.update(text(p, 0, 'user name'), options(p, 1) ?? {}),
+    'users.setPassword': (client, p) =>
+      client.users.setPassword(text(p, 0, 'user name'), text(p, 1, 'password')),
+    'users.delete': (client, p) => client.users.delete(text(p, 0, 'user name')),
+    'users.addToken': (client, p) => client.users.addToken(text(p, 0, 'user name')),
+    'users.deleteToken': (client, p) =>
+      client.users.deleteToken(text(p, 0, 'user name'), text(p, 1, 'token id')),
+    'users.whoami': (client) => client.users.whoami(),
   } satisfies Record<string, Method>),
 );
 

@@ -92,6 +92,8 @@ export const ERROR_CODES = {
     httpStatus: 500,
     message: 'the subscription stopped: its journal or a read of its stream failed',
   },
+  USER_NOT_FOUND: { number: 23, retriable: false, httpStatus: 404, message: 'user not found' },
+  USER_EXISTS: { number: 24, retriable: false, httpStatus: 409, message: 'the user exists' },
 } as const satisfies Record<
   string,
   { number: number; retriable: boolean; httpStatus: number; message: string }
