@@ -72,7 +72,11 @@ export class InProcessClient implements Client {
     this.#onClose = onClose;
     const open = <T>(operation: () => Promise<T>): Promise<T> => {
       if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
-      return operation();
+      try {
+        return operation();
+      } catch (error) {
+        return rejection(error);
+      }
     };
     this.streams = {
       create: (name, options) => open(() => core.createStream(name, options)),
