@@ -508,6 +508,8 @@ export const AUTH_FAILURE_ADDRESSES_MAX = 10_000;
 export const PERMISSION_CACHE_SUBJECTS_MAX = 1024;
 /** Requests a client may still answer (received with a replyTo, not answered yet). */
 export const REPLY_GRANTS_PER_CLIENT_MAX = 10_000;
+/** An inbox subject's random part, in bytes (hex in the subject): not guessable. */
+export const INBOX_RANDOM_BYTES = 16;
 
 assert(SCRYPT_N_DEFAULT <= SCRYPT_N_MAX, 'the default scrypt cost is accepted');
 assert(PASSWORD_BYTES_MIN <= PASSWORD_BYTES_MAX, 'a password can be long enough');
