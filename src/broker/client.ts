@@ -281,7 +281,8 @@ export class InProcessClient implements Client {
       }
       const confirm = options?.confirm !== false;
       if (this.#restricted) {
-        // A refused entry fails alone; the others of the batch go on.
+        // A refused entry fails alone; the others of the batch go on. An unconfirmed one gets
+        // the unconfirmed receipt whatever became of it (Client.publishBatch, as over TCP).
         const refusal = this.#refusedPublish(entry.subject, options);
         if (refusal) {
           outcomes[index] = confirm ? refusal : UNCONFIRMED_RECEIPT;
