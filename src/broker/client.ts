@@ -161,7 +161,7 @@ export class InProcessClient implements Client {
           adminOnly(`delete subscription ${String(name)} of stream ${String(stream)}`),
           () => core.deleteSubscription(stream, name),
         ),
-      // Not admin only: a consumer may replay what it may consume (security-common.md).
+      // Not admin only: a consumer may replay what it may consume (issue 13).
       seek: (stream, name, position) =>
         audited(
           'subscriptions.seek',
