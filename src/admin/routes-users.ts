@@ -3,7 +3,6 @@
  * which the broker checks (a non-admin gets NOT_AUTHORIZED, 403). Answers never hold a
  * password or a key; a token is shown once, in the answer that makes it.
  */
-import type { UserChanges, UserOptions } from '../protocol/index.js';
 import { invalid, objectBody, onlyKeys } from './http-io.js';
 import type { Route } from './router.js';
 
@@ -35,7 +34,7 @@ export function userRoutes(): Route[] {
         const { name, ...options } = objectBody(await body());
         onlyKeys(options, ['password', 'admin', 'allow', 'deny']);
         if (typeof name !== 'string') throw invalid('name', 'must be a string');
-        return client.users.add(name, options as UserOptions);
+        return client.users.add(name, options);
       },
     },
     {
@@ -58,7 +57,7 @@ export function userRoutes(): Route[] {
       handler: async ({ client, params, body }) => {
         const changes = objectBody(await body());
         onlyKeys(changes, ['admin', 'allow', 'deny']);
-        return client.users.update(params.user!, changes as UserChanges);
+        return client.users.update(params.user!, changes);
       },
     },
     {
