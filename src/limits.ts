@@ -411,6 +411,8 @@ export const ADMIN_SESSION_IDLE_MS = 30 * 60_000;
 export const ADMIN_SESSION_MS_MAX = 12 * 60 * 60_000;
 /** Bytes of randomness in a console session cookie. */
 export const ADMIN_SESSION_TOKEN_BYTES = 32;
+/** The largest login body (POST /api/session answers before any authentication: kept small). */
+export const ADMIN_LOGIN_BODY_BYTES_MAX = 4 * KiB;
 /**
  * Successful HTTP Basic checks remembered (by a keyed hash of user and password, never the
  * password) so a script that sends Basic on every request pays scrypt once per this long.
@@ -525,3 +527,7 @@ export const REPLY_GRANTS_PER_CLIENT_MAX = 10_000;
 
 assert(SCRYPT_N_DEFAULT <= SCRYPT_N_MAX, 'the default scrypt cost is accepted');
 assert(PASSWORD_BYTES_MIN <= PASSWORD_BYTES_MAX, 'a password can be long enough');
+assert(
+  ADMIN_LOGIN_BODY_BYTES_MAX >= PASSWORD_BYTES_MAX + NAME_BYTES_MAX + 64,
+  'a login body holds the longest name and password',
+);

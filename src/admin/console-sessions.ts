@@ -83,6 +83,19 @@ export class ConsoleSessions {
     return principal;
   }
 
+  /** Whether the session is live, without counting as a use (an open event stream is no activity). */
+  alive(token: string): boolean {
+    const session = this.#sessions.get(hashOf(token));
+    if (session === undefined) return false;
+    const now = this.#now();
+    return (
+      this.#users.principal(session.user) !== null &&
+      this.#users.scramKeys(session.user) === session.keys &&
+      now - session.lastSeenMs < ADMIN_SESSION_IDLE_MS &&
+      now - session.createdAtMs < ADMIN_SESSION_MS_MAX
+    );
+  }
+
   /** Ends the session (logout); false if there was none. */
   close(token: string): boolean {
     return this.#sessions.delete(hashOf(token));

@@ -91,6 +91,25 @@ export class HttpAuthentication {
     }
   }
 
+  /**
+   * Whether what authenticated `request` as `principal` still holds (for an event stream, which
+   * outlives its request): a session still live, a token not deleted, a user not removed, a
+   * broker that was open still without users. Never runs scrypt and never counts as activity.
+   */
+  stillValid(request: IncomingMessage, principal: Principal): boolean {
+    if (!this.#authenticator.enabled) return true;
+    if (principal.user === null) return false; // opened while the broker had no users
+    const credentials = requestCredentials(request);
+    switch (credentials.kind) {
+      case 'session':
+        return this.sessions.alive(credentials.session);
+      case 'bearer':
+        return this.#authenticator.users.checkToken(credentials.token) !== null;
+      default:
+        return this.#authenticator.users.principal(principal.user) !== null;
+    }
+  }
+
   /** A password check through the authenticator (counted and audited there), 401 if wrong. */
   async password(
     user: unknown,

@@ -137,11 +137,13 @@ export function liveRoutes(context: AdminContext): Route[] {
       path: '/api/events',
       tag: 'live',
       summary:
-        'Server-Sent Events: `stats` events with the same snapshot as /api/stats, one per sample.',
+        'Server-Sent Events: `stats` events with the same snapshot as /api/stats, one per sample. The stream ends when the credentials that opened it no longer hold (logout, session ended, token deleted, user removed).',
       raw: true,
-      handler: ({ request, response }) => {
+      handler: ({ request, response, principal }) => {
         try {
-          context.events.attach(request, response);
+          context.events.attach(request, response, () =>
+            context.authentication.stillValid(request, principal),
+          );
         } catch (error) {
           sendError(response, error);
         }

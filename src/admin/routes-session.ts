@@ -12,7 +12,8 @@ import type { ServerResponse } from 'node:http';
 import type { Principal } from '../broker/index.js';
 import type { AdminContext } from './admin-context.js';
 import { SESSION_COOKIE_NAME, sessionCookie } from './credentials.js';
-import { invalid, objectBody, onlyKeys } from './http-io.js';
+import { ADMIN_LOGIN_BODY_BYTES_MAX } from '../limits.js';
+import { invalid, objectBody, onlyKeys, readJsonBody } from './http-io.js';
 import type { Route } from './router.js';
 
 /** What GET /api/session answers: who, with what permissions, and whether users exist. */
@@ -66,8 +67,9 @@ export function sessionRoutes(context: AdminContext): Route[] {
         "The console's login: checks the password and answers Set-Cookie weir_session (HttpOnly, SameSite=Strict; Secure over HTTPS). Wrong credentials: 401 NOT_AUTHORIZED. On a broker without users nothing is set.",
       body: { description: '{ user, password }', example: { user: 'alice', password: '…' } },
       public: true,
-      handler: async ({ request, response, body }) => {
-        const input = objectBody(await body());
+      handler: async ({ request, response }) => {
+        // Read before anyone is authenticated: a login's size, not a message's.
+        const input = objectBody(await readJsonBody(request, ADMIN_LOGIN_BODY_BYTES_MAX));
         onlyKeys(input, ['user', 'password']);
         if (typeof input.user !== 'string') throw invalid('user', 'must be a string');
         if (typeof input.password !== 'string') throw invalid('password', 'must be a string');

@@ -20,6 +20,7 @@ import { HostCheck } from '../../src/admin/host-check.js';
 import { parseAuthorization } from '../../src/admin/credentials.js';
 import { Broker } from '../../src/broker/index.js';
 import {
+  ADMIN_LOGIN_BODY_BYTES_MAX,
   ADMIN_PASSWORD_CACHE_MS,
   ADMIN_SESSION_IDLE_MS,
   AUTH_FAILURES_PER_ADDRESS_MAX,
@@ -104,6 +105,7 @@ interface SetupOptions {
   readonly users?: boolean;
   readonly clock?: ManualClock;
   readonly allowedHosts?: readonly string[];
+  readonly sampleIntervalMs?: number;
 }
 
 /**
@@ -141,6 +143,7 @@ async function withSetup(options: SetupOptions, body: (setup: Setup) => Promise<
       uiDirectory: null,
       ...(options.clock ? { clock: options.clock } : {}),
       ...(options.allowedHosts ? { allowedHosts: options.allowedHosts } : {}),
+      ...(options.sampleIntervalMs ? { sampleIntervalMs: options.sampleIntervalMs } : {}),
     });
     await body({ broker, admin, root, url: admin.address().url });
   } finally {
@@ -533,6 +536,10 @@ describe('console sessions', () => {
       assert.equal(answer.json.error.code, 'NOT_AUTHORIZED');
       assert.equal(answer.headers['set-cookie'], undefined);
       assert.equal(answer.headers['www-authenticate'], undefined);
+      // Read before anyone is authenticated, a login body is kept to a login's size.
+      const large = await login(url, 'alice', 'x'.repeat(ADMIN_LOGIN_BODY_BYTES_MAX));
+      assert.equal(large.status, 413);
+      assert.equal(large.json.error.code, 'MESSAGE_TOO_LARGE');
     });
   });
 
@@ -577,6 +584,44 @@ describe('console sessions', () => {
       await root.users.setPassword('alice', 'alice-new-password');
       assert.equal((await call(url, '/api/streams', { headers: { cookie: changed } })).status, 401);
     });
+  });
+});
+
+test('an event stream opened with a session ends when the session does', async () => {
+  await withSetup({ sampleIntervalMs: 50 }, async ({ url }) => {
+    const login = await call(url, '/api/session', {
+      method: 'POST',
+      body: { user: 'alice', password: 'alice-password' },
+    });
+    const cookie = login.headers['set-cookie']![0]!.split(';')[0]!;
+    const target = new URL('/api/events', url);
+    const events = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      http
+        .get(target, { headers: { cookie }, agent: false }, resolve)
+        .on('error', reject)
+        .setTimeout(REQUEST_TIMEOUT_MS);
+    });
+    try {
+      assert.equal(events.statusCode, 200);
+      let received = '';
+      const ended = new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(
+          () => reject(new Error('the event stream did not end')),
+          REQUEST_TIMEOUT_MS,
+        );
+        events.on('data', (chunk: Buffer) => (received += chunk.toString('utf8')));
+        events.on('end', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+      const out = await call(url, '/api/session', { method: 'DELETE', headers: { cookie } });
+      assert.equal(out.json.loggedOut, true);
+      await ended;
+      assert.match(received, /event: stats/, 'it was fed while the session lived');
+    } finally {
+      events.destroy();
+    }
   });
 });
 
