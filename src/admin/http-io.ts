@@ -41,6 +41,9 @@ export class AuthenticationRequired extends WeirError {
   }
 }
 
+/** Unauthorized: HTTP's name for "not authenticated". */
+const UNAUTHORIZED_STATUS = 401;
+
 /** The header the console sends on its requests (see sendError). */
 export const CONSOLE_REQUEST_HEADER = 'x-weir-console';
 
@@ -69,9 +72,6 @@ export function sendError(response: ServerResponse, error: unknown): void {
   }
   sendJson(response, ERROR_CODES[weirError.code].httpStatus, body);
 }
-
-/** Unauthorized: HTTP's name for "not authenticated". */
-const UNAUTHORIZED_STATUS = 401;
 
 export function invalid(field: string, problem: string): WeirError {
   return new WeirError('INVALID_ARGUMENT', `${field} ${problem}`);
