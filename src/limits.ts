@@ -405,8 +405,24 @@ export const ADMIN_UI_FILES_MAX = 256;
 export const ADMIN_UI_BYTES_MAX = 16 * MiB;
 /** Time close() gives open HTTP requests before it cuts their connections. */
 export const ADMIN_CLOSE_GRACE_MS = 1000;
+/** Console sessions held at once (the least recently used goes first), idle time and lifetime. */
+export const ADMIN_SESSIONS_MAX = 1000;
+export const ADMIN_SESSION_IDLE_MS = 30 * 60_000;
+export const ADMIN_SESSION_MS_MAX = 12 * 60 * 60_000;
+/** Bytes of randomness in a console session cookie. */
+export const ADMIN_SESSION_TOKEN_BYTES = 32;
+/** The largest login body (POST /api/session answers before any authentication: kept small). */
+export const ADMIN_LOGIN_BODY_BYTES_MAX = 4 * KiB;
+/**
+ * Successful HTTP Basic checks remembered (by a keyed hash of user and password, never the
+ * password) so a script that sends Basic on every request pays scrypt once per this long.
+ */
+export const ADMIN_PASSWORD_CACHE_ENTRIES_MAX = 1000;
+export const ADMIN_PASSWORD_CACHE_MS = 60_000;
 
 assert(ADMIN_PEEK_MESSAGES_DEFAULT <= ADMIN_PEEK_MESSAGES_MAX, 'peek default <= max');
+assert(ADMIN_SESSION_IDLE_MS <= ADMIN_SESSION_MS_MAX, 'a session idles out within its lifetime');
+assert(ADMIN_PASSWORD_CACHE_MS <= ADMIN_SESSION_IDLE_MS, 'a cached password check is brief');
 assert(ADMIN_PEEK_MESSAGES_MAX <= ADMIN_PEEK_SCAN_MAX, 'a full peek fits its scan');
 assert(ADMIN_PEEK_IDLE_MS < ADMIN_PEEK_TIMEOUT_MS, 'peek idle < peek timeout');
 assert(ADMIN_PEEK_MESSAGES_MAX <= IN_FLIGHT_MAX, 'a peek is one in-flight window');
@@ -513,3 +529,7 @@ export const INBOX_RANDOM_BYTES = 16;
 
 assert(SCRYPT_N_DEFAULT <= SCRYPT_N_MAX, 'the default scrypt cost is accepted');
 assert(PASSWORD_BYTES_MIN <= PASSWORD_BYTES_MAX, 'a password can be long enough');
+assert(
+  ADMIN_LOGIN_BODY_BYTES_MAX >= PASSWORD_BYTES_MAX + NAME_BYTES_MAX + 64,
+  'a login body holds the longest name and password',
+);
