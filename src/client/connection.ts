@@ -368,8 +368,13 @@ export class Connection {
   #onTransportClosed(error: Error | null): void {
     this.#resolveTransportClosed();
     const detail = error ? `: ${(error as { code?: string }).code ?? error.message}` : '';
+    // A TLS port drops a plain client's HELLO without a word: say what that likely means.
+    const hint =
+      this.#state === 'handshaking' && this.address.url.startsWith('weir://')
+        ? ' during the handshake (if that port speaks TLS, use a weirs:// address)'
+        : '';
     this.#terminate(
-      new WeirError('CLOSED', `the connection to ${this.address.url} was lost${detail}`, {
+      new WeirError('CLOSED', `the connection to ${this.address.url} was lost${detail}${hint}`, {
         cause: error ?? undefined,
       }),
     );
