@@ -106,6 +106,11 @@ export class Connection {
   /** The chunk being decoded: a payload inside it belongs to the SDK (Transport contract). */
   #chunk: Uint8Array | null = null;
   #lastHeardAt = Date.now();
+  /**
+   * Rejects the handshake, once. Called by #terminate too: while the SDK computes its SCRAM
+   * proof no request is pending, and a close then must still end connect().
+   */
+  #handshakeFailed: ((error: WeirError) => void) | null = null;
   /** No byte from the server yet: its first bytes may say it speaks TLS. */
   #heardNothing = true;
   #heartbeat: ReturnType<typeof setInterval> | null = null;
@@ -220,13 +225,17 @@ export class Connection {
         );
       }, timeoutMs);
       const fail = (error: WeirError): void => {
+        if (this.#handshakeFailed === null) return; // settled already
+        this.#handshakeFailed = null;
         clearTimeout(timer);
         // A malformed frame: the decoding path closes with an ERROR frame right after.
         if (error.code !== 'PROTOCOL_ERROR') this.#terminate(error);
         reject(error);
       };
+      this.#handshakeFailed = fail;
       const welcome = (payload: Uint8Array, expectedSignature: Uint8Array | null): void => {
         this.#readHelloOk(payload, expectedSignature);
+        this.#handshakeFailed = null;
         clearTimeout(timer);
         this.#state = 'open';
         this.#startHeartbeat();
@@ -399,6 +408,7 @@ export class Connection {
           if (this.#state === 'handshaking') {
             for (const handler of this.#pending.values()) handler.fail(error);
             this.#pending.clear();
+            this.#handshakeFailed?.(error); // between SCRAM's rounds no request is pending
           }
           this.#terminate(
             new WeirError(
@@ -487,6 +497,7 @@ export class Connection {
     const handlers = [...this.#pending.values()];
     this.#pending.clear();
     for (const handler of handlers) handler.fail(failure);
+    this.#handshakeFailed?.(failure);
     this.#events.closed(this, failure);
   }
 }

@@ -300,6 +300,10 @@ export class Connection {
     if (this.#handshakeState !== 'open') {
       if (frame.opcode === OPCODES.HELLO && this.#handshakeState === 'hello')
         return this.#onHello(frame);
+      // Our heartbeat runs from the start: a client working out its SCRAM proof answers it.
+      if (frame.opcode === OPCODES.PONG && this.#handshakeState !== 'hello') return;
+      if (frame.opcode === OPCODES.PING && this.#handshakeState !== 'hello')
+        return this.#send(OPCODES.PONG, 0, frame.requestId, null);
       if (frame.opcode === OPCODES.AUTH_PROOF && this.#handshakeState === 'challenged')
         return this.#onAuthProof(frame);
       throw new WeirError(

@@ -498,3 +498,28 @@ test('the handshake is strict: AUTH_PROOF before HELLO, other frames before HELL
     await fixture.close();
   }
 });
+
+test('heartbeats during a slow SCRAM exchange do not break the handshake', async () => {
+  // scrypt at a real cost takes tens of ms; the server pings every 10 ms meanwhile.
+  const broker = await Broker.open({ storage: 'memory', passwordCost: { N: 16_384, r: 8, p: 1 } });
+  await broker.authenticator.users.add('alice', { password: PASSWORD });
+  const server = await WeirServer.listen({
+    connectClient: (identity) => broker.connect(identity),
+    authenticator: broker.authenticator,
+    heartbeatIntervalMs: 10,
+    port: 0,
+    logger: silentLogger,
+  });
+  try {
+    const client = await connect(`weir://127.0.0.1:${server.address().port}`, {
+      user: 'alice',
+      password: PASSWORD,
+      reconnect: false,
+    });
+    assert.equal((await client.users.whoami()).user, 'alice');
+    await client.close();
+  } finally {
+    await server.close();
+    await broker.close();
+  }
+});
