@@ -519,6 +519,8 @@ export const SCRAM_CLIENT_NONCE_CHARS_MAX = 256;
 export const SCRAM_CHALLENGE_SCRYPT_BYTES_MAX = 256 * MiB;
 /** TLS handshakes a server runs at once beyond its connection limit (each costs a socket and CPU). */
 export const TLS_HANDSHAKES_PENDING_MAX = 1024;
+/** An inbox subject's random part, in bytes (hex in the subject): not guessable. */
+export const INBOX_RANDOM_BYTES = 16;
 
 assert(SCRYPT_N_DEFAULT <= SCRYPT_N_MAX, 'the default scrypt cost is accepted');
 assert(
