@@ -161,7 +161,9 @@ test('weir://user:password@host (percent-encoded) authenticates; the principal l
     assert.equal((await bob.users.whoami()).user, 'bob');
     const receipt = await bob.publish('orders.eu', 'allowed');
     assert.equal(receipt.streams[0]!.stream, 'orders');
-    // The broker checks what a principal may do (users.* is admin only): bob is not admin.
+    // The broker checks every frame against the principal the handshake proved.
+    await assert.rejects(bob.publish('billing.eu', 'not allowed'), { code: 'NOT_AUTHORIZED' });
+    await assert.rejects(bob.streams.delete('orders'), { code: 'NOT_AUTHORIZED' });
     await assert.rejects(bob.users.list(), { code: 'NOT_AUTHORIZED' });
     assert.equal((await admin.users.list()).length, 2);
   } finally {
