@@ -382,7 +382,7 @@ export class Connection {
       // The nonce is joined into SCRAM's AuthMessage with commas: only base64url is allowed.
       throw new WeirError(
         'PROTOCOL_ERROR',
-        'the SCRAM client nonce is not 1..256 base64url characters',
+        `the SCRAM client nonce is not 1..${SCRAM_CLIENT_NONCE_CHARS_MAX} base64url characters`,
       );
     }
     this.#decide(requestId, () => {
