@@ -524,10 +524,33 @@ export const AUTH_FAILURE_ADDRESSES_MAX = 10_000;
 export const PERMISSION_CACHE_SUBJECTS_MAX = 1024;
 /** Requests a client may still answer (received with a replyTo, not answered yet). */
 export const REPLY_GRANTS_PER_CLIENT_MAX = 10_000;
+/** A token in HELLO, in bytes (real ones are about 60): longer is refused before any lookup. */
+export const HELLO_TOKEN_BYTES_MAX = 1024;
+/** A SCRAM client nonce in HELLO, in characters (base64url; the SDK sends SCRAM_NONCE_BYTES). */
+export const SCRAM_CLIENT_NONCE_CHARS_MAX = 256;
+/**
+ * The most memory (128 × N × r bytes) a SCRAM challenge may make the SDK spend on scrypt: a
+ * server, or someone posing as one, cannot make a client allocate gigabytes.
+ */
+export const SCRAM_CHALLENGE_SCRYPT_BYTES_MAX = 256 * MiB;
+/** TLS handshakes a server runs at once beyond its connection limit (each costs a socket and CPU). */
+export const TLS_HANDSHAKES_PENDING_MAX = 1024;
 /** An inbox subject's random part, in bytes (hex in the subject): not guessable. */
 export const INBOX_RANDOM_BYTES = 16;
 
 assert(SCRYPT_N_DEFAULT <= SCRYPT_N_MAX, 'the default scrypt cost is accepted');
+assert(
+  128 * SCRYPT_N_DEFAULT * SCRYPT_R_DEFAULT <= SCRAM_CHALLENGE_SCRYPT_BYTES_MAX,
+  'the SDK accepts a challenge at the default scrypt cost',
+);
+// A HELLO: the client name, a user name and a nonce or a token, and 1 KiB for the rest.
+assert(
+  CLIENT_NAME_BYTES_MAX +
+    Math.max(NAME_BYTES_MAX + SCRAM_CLIENT_NONCE_CHARS_MAX, HELLO_TOKEN_BYTES_MAX) +
+    KiB <=
+    PRE_HELLO_FRAME_BYTES_MAX,
+  'a HELLO with credentials fits the frame limit before HELLO',
+);
 assert(PASSWORD_BYTES_MIN <= PASSWORD_BYTES_MAX, 'a password can be long enough');
 assert(
   ADMIN_LOGIN_BODY_BYTES_MAX >= PASSWORD_BYTES_MAX + NAME_BYTES_MAX + 64,
