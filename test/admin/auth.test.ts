@@ -28,7 +28,7 @@ import {
 import type { Client } from '../../src/protocol/index.js';
 import { ManualClock } from '../../src/util/index.js';
 import { createTemporaryDirectory } from '../helpers/temporary-directory.js';
-import { makeTestCertificates, opensslPath } from './self-signed-certificate.js';
+import { makeCertificates, opensslMissing } from '../helpers/certificates.js';
 
 const PASSWORD_COST = { N: 1024, r: 8, p: 1 };
 const REQUEST_TIMEOUT_MS = 10_000;
@@ -625,13 +625,15 @@ test('an event stream opened with a session ends when the session does', async (
   });
 });
 
-describe('HTTPS', { skip: opensslPath() === null ? 'openssl is absent' : false }, () => {
+const opensslAbsent = await opensslMissing();
+
+describe('HTTPS', { skip: opensslAbsent ?? false }, () => {
   test('the API answers over TLS, the cookie is Secure, and a CA requires client certificates', async () => {
     const directory = await createTemporaryDirectory('weir-admin-tls-');
     const broker = await Broker.open({ storage: 'memory', passwordCost: PASSWORD_COST });
     const servers: AdminServer[] = [];
     try {
-      const certificates = await makeTestCertificates(directory.path);
+      const certificates = await makeCertificates(directory.path);
       const root = broker.connect();
       await root.users.add('alice', { password: 'alice-password' });
       await root.close();
@@ -639,12 +641,12 @@ describe('HTTPS', { skip: opensslPath() === null ? 'openssl is absent' : false }
         broker,
         port: 0,
         uiDirectory: null,
-        tls: { cert: certificates.cert, key: certificates.key },
+        tls: { cert: certificates.serverCert, key: certificates.serverKey },
       });
       servers.push(plain);
       const url = plain.address().url;
       assert.match(url, /^https:\/\/127\.0\.0\.1:\d+$/);
-      const tls = { ca: certificates.ca };
+      const tls = { ca: certificates.caCert };
       const answer = await call(url, '/api/session', {
         method: 'POST',
         body: { user: 'alice', password: 'alice-password' },
@@ -662,7 +664,11 @@ describe('HTTPS', { skip: opensslPath() === null ? 'openssl is absent' : false }
         broker,
         port: 0,
         uiDirectory: null,
-        tls: { cert: certificates.cert, key: certificates.key, ca: certificates.ca },
+        tls: {
+          cert: certificates.serverCert,
+          key: certificates.serverKey,
+          ca: certificates.caCert,
+        },
       });
       servers.push(mutual);
       const mutualUrl = mutual.address().url;
