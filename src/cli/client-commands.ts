@@ -3,7 +3,6 @@
  * request, dlq. Each connects through client-connection.ts (--url and the credentials).
  */
 import type {
-  Client,
   DeadLetterReason,
   HeaderFilter,
   Message,

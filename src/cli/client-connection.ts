@@ -24,7 +24,7 @@ export interface ClientFlags {
   readonly tlsCa?: string;
 }
 
-const CLIENT_FLAG_NAMES = ['url', 'user', 'passwordStdin', 'token', 'tlsCa'] as const;
+type ClientFlagName = 'url' | 'user' | 'passwordStdin' | 'token' | 'tlsCa';
 
 /** The credential options every command with `--url` takes (added by addCredentialOptions). */
 const credentialOptions = () => [
@@ -52,7 +52,7 @@ export function addCredentialOptions(command: Command): void {
 /** Splits a command's options into the client flags and the rest (the command's own). */
 export function splitClientFlags<T extends ClientFlags>(
   options: T,
-): [ClientFlags, Omit<T, (typeof CLIENT_FLAG_NAMES)[number]>] {
+): [ClientFlags, Omit<T, ClientFlagName>] {
   const { url, user, passwordStdin, token, tlsCa, ...rest } = options;
   const flags: ClientFlags = {
     url,

@@ -237,12 +237,8 @@ export async function serve(options: ServeOptions): Promise<void> {
     await broker.close();
     throw error;
   }
-  if (admin) {
-    const { url } = admin.address();
-    logger('info', 'http_listening', { url });
-    console.log(`weir console and HTTP API on ${url}`);
-  }
-
+  // Before the HTTP line that says it is ready: whoever waits for that line and then sends
+  // SIGTERM gets a graceful stop, not the default action of a signal without a handler.
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -266,4 +262,9 @@ export async function serve(options: ServeOptions): Promise<void> {
   };
   process.on('SIGTERM', () => stop('SIGTERM'));
   process.on('SIGINT', () => stop('SIGINT'));
+  if (admin) {
+    const { url } = admin.address();
+    logger('info', 'http_listening', { url });
+    console.log(`weir console and HTTP API on ${url}`);
+  }
 }

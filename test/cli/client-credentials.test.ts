@@ -1,0 +1,143 @@
+/**
+ * The credentials of every client command (client-connection.ts): which flags and variables
+ * become the SDK's `connect(url, { user, password, token, tls })`, that every command with
+ * --url takes them, and that --password-stdin takes only the first line of stdin.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connectOptions } from '../../src/cli/client-connection.js';
+import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
+import { withCli } from './cli-fixture.js';
+import { runWeir } from './weir-process.js';
+
+const URL = 'weir://127.0.0.1:1';
+
+/** Runs `body` with these WEIR_ variables set (and the others unset), then puts them back. */
+async function withEnvironment(
+  variables: Record<string, string>,
+  body: () => Promise<void>,
+): Promise<void> {
+  const names = ['WEIR_PASSWORD', 'WEIR_TOKEN'];
+  const saved = Object.fromEntries(names.map((name) => [name, process.env[name]]));
+  for (const name of names) delete process.env[name];
+  Object.assign(process.env, variables);
+  try {
+    await body();
+  } finally {
+    for (const name of names) {
+      if (saved[name] === undefined) delete process.env[name];
+      else process.env[name] = saved[name];
+    }
+  }
+}
+
+test('--user takes its password from WEIR_PASSWORD; without one it is refused', async () => {
+  await withEnvironment({ WEIR_PASSWORD: 'secret password' }, async () => {
+    assert.deepEqual(await connectOptions({ url: URL, user: 'alice' }), {
+      user: 'alice',
+      password: 'secret password',
+    });
+  });
+  await withEnvironment({}, async () => {
+    await assert.rejects(connectOptions({ url: URL, user: 'alice' }), {
+      code: 'INVALID_ARGUMENT',
+      message: /WEIR_PASSWORD or pass --password-stdin/,
+    });
+  });
+});
+
+test('--token, or WEIR_TOKEN; --user beats WEIR_TOKEN; --user and --token together are refused', async () => {
+  await withEnvironment(
+    { WEIR_TOKEN: 'weir_env_token', WEIR_PASSWORD: 'secret password' },
+    async () => {
+      assert.deepEqual(await connectOptions({ url: URL }), { token: 'weir_env_token' });
+      assert.deepEqual(await connectOptions({ url: URL, token: 'weir_flag_token' }), {
+        token: 'weir_flag_token',
+      });
+      assert.deepEqual(await connectOptions({ url: URL, user: 'bob' }), {
+        user: 'bob',
+        password: 'secret password',
+      });
+      await assert.rejects(connectOptions({ url: URL, user: 'bob', token: 'weir_x_y' }), {
+        code: 'INVALID_ARGUMENT',
+      });
+      await assert.rejects(connectOptions({ url: URL, passwordStdin: true }), {
+        code: 'INVALID_ARGUMENT',
+        message: /--password-stdin is the password of --user/,
+      });
+    },
+  );
+  await withEnvironment({}, async () => {
+    assert.deepEqual(await connectOptions({ url: URL }), {}, 'no credentials: none sent');
+  });
+});
+
+test('--tls-ca reads the CA file into tls.ca; a missing file is INVALID_ARGUMENT', async () => {
+  await withTemporaryDirectory(async (directory) => {
+    const file = join(directory, 'ca.pem');
+    await writeFile(file, '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n');
+    await withEnvironment({}, async () => {
+      const options = await connectOptions({ url: URL, tlsCa: file });
+      assert.match(String(options.tls?.ca), /BEGIN CERTIFICATE/);
+      await assert.rejects(connectOptions({ url: URL, tlsCa: join(directory, 'none.pem') }), {
+        code: 'INVALID_ARGUMENT',
+        message: /--tls-ca .*none\.pem/,
+      });
+    });
+  });
+});
+
+test('every command with --url takes --user, --password-stdin, --token and --tls-ca', async () => {
+  // One command of each registration path (main.ts, queue-, subscription-, user-program.ts);
+  // addCredentialOptions walks the whole tree, so the others are the same code.
+  const commands = [
+    ['stream', 'edit'],
+    ['pub'],
+    ['sub'],
+    ['sub', 'seek'],
+    ['queue', 'add'],
+    ['reply'],
+    ['dlq', 'redrive'],
+    ['bench'],
+    ['user', 'ls'],
+    ['user', 'token', 'rm'],
+  ];
+  const results = [];
+  // A few at a time: each is a node process.
+  for (let index = 0; index < commands.length; index += 4) {
+    const batch = commands.slice(index, index + 4);
+    results.push(...(await Promise.all(batch.map((command) => runWeir([...command, '--help'])))));
+  }
+  results.forEach((result, index) => {
+    const name = commands[index]!.join(' ');
+    assert.equal(result.code, 0, `${name}: ${result.stderr}`);
+    for (const flag of ['--url', '--user', '--password-stdin', '--token', '--tls-ca']) {
+      assert.ok(result.stdout.includes(flag), `weir ${name} --help lists ${flag}`);
+    }
+  });
+  // `user add --token` makes a token for the new user (the admin's own comes from WEIR_TOKEN).
+  const add = await runWeir(['user', 'add', '--help']);
+  assert.match(add.stdout, /--token\s+make a token for the user/);
+  assert.match(add.stdout, /--user <name>/);
+});
+
+test('--password-stdin takes the first line of stdin: weir pub publishes the lines after it', async () => {
+  await withCli(async ({ client, start }) => {
+    await client.streams.create('events', { subjects: ['events.>'] });
+    const publishing = start(['pub', 'events.created', '--user', 'ops', '--password-stdin']);
+    publishing.child.stdin!.end('the password line\nfirst\nsecond\n');
+    const result = await publishing.done;
+    assert.equal(result.code, 0, result.stderr);
+    assert.match(result.stdout, /published 2 message\(s\)/);
+    const info = await client.streams.info('events');
+    assert.equal(info.messages, 2, 'the password was not published');
+
+    const empty = start(['stream', 'ls', '--user', 'ops', '--password-stdin']);
+    empty.child.stdin!.end('');
+    const refused = await empty.done;
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /stdin holds no password/);
+  });
+});
