@@ -222,15 +222,18 @@ export async function serve(options: ServeOptions): Promise<void> {
   console.log(`weir ${options.version} listening on ${scheme}://${host}:${port} (data: ${where})`);
   let admin: AdminServer | null = null;
   try {
-    const adminOptions = {
-      broker,
-      connections: connectionsView(server),
-      host: httpHost,
-      port: httpPort ?? 0,
-      version: options.version,
-      ...(tls === null ? {} : { tls }),
-    };
-    admin = httpPort === null ? null : await startAdminServer(adminOptions);
+    if (httpPort !== null) {
+      // A variable for the same reason as serverOptions (the admin side adds `tls`).
+      const adminOptions = {
+        broker,
+        connections: connectionsView(server),
+        host: httpHost,
+        port: httpPort,
+        version: options.version,
+        ...(tls === null ? {} : { tls }),
+      };
+      admin = await startAdminServer(adminOptions);
+    }
   } catch (error) {
     // The HTTP port is taken (or the console cannot load): do not leave the TCP server up.
     await server.close();
