@@ -6,9 +6,13 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
-import { runWeir, servedUrl, startServe } from './weir-process.js';
+import { RUN_MS, runWeir, servedUrl, startServe } from './weir-process.js';
+
+const execFileAsync = promisify(execFile);
 
 const PORTS = ['--port', '0', '--http-port', '0'];
 const PASSWORD = 'correct horse battery';
@@ -162,3 +166,101 @@ test('serve checks its TLS flags before the broker opens', async () => {
     assert.doesNotMatch(missing.stdout + certOnly.stdout + caOnly.stdout, /listening on/);
   });
 });
+
+/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl; null without it. */
+async function selfSignedCertificate(
+  directory: string,
+): Promise<{ cert: string; key: string } | null> {
+  const cert = join(directory, 'cert.pem');
+  const key = join(directory, 'key.pem');
+  try {
+    await execFileAsync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:prime256v1',
+        '-nodes',
+        '-keyout',
+        key,
+        '-out',
+        cert,
+        '-days',
+        '1',
+        '-subj',
+        '/CN=localhost',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1,DNS:localhost',
+      ],
+      { timeout: RUN_MS },
+    );
+  } catch {
+    return null;
+  }
+  return { cert, key };
+}
+
+// These two need the other halves of issue 13: the TLS server and SDK (TCP helper) and the
+// audit of stream actions (access helper). They run and report, without failing the suite,
+// until both are merged; then `todo` goes.
+test(
+  'serve --tls-cert/--tls-key: the CLI reaches it with weirs:// and --tls-ca; plain TCP is refused',
+  { todo: 'needs the TLS server and SDK of issue 13 (TCP helper)' },
+  async (context) => {
+    await withTemporaryDirectory(async (directory) => {
+      const certificate = await selfSignedCertificate(directory);
+      if (certificate === null) {
+        context.skip('openssl is missing: no certificate to test with');
+        return;
+      }
+      const serve = startServe([
+        ...PORTS,
+        '--tls-cert',
+        certificate.cert,
+        '--tls-key',
+        certificate.key,
+        '--data-dir',
+        join(directory, 'data'),
+      ]);
+      try {
+        await serve.waitFor(/console and HTTP API on/);
+        const url = servedUrl(serve);
+        assert.match(url, /^weirs:\/\//);
+        const listening = serve.logLines().find((line) => line['event'] === 'listening');
+        assert.equal(listening?.['tls'], true);
+        const overTls = await runWeir(['stream', 'ls', '--url', url, '--tls-ca', certificate.cert]);
+        assert.equal(overTls.code, 0, overTls.stderr);
+        assert.match(overTls.stdout, /no streams/);
+        const plain = await runWeir(['stream', 'ls', '--url', url.replace('weirs:', 'weir:')]);
+        assert.equal(plain.code, 1, 'plain TCP to a TLS port fails');
+      } finally {
+        assert.equal(await serve.stop(), 0, serve.stderr());
+      }
+    });
+  },
+);
+
+test(
+  'weir stream rm through the CLI is an audit line naming the stream',
+  { todo: 'needs the audit of stream actions of issue 13 (access helper)' },
+  async () => {
+    await withTemporaryDirectory(async (dataDir) => {
+      const serve = startServe([...PORTS, '--data-dir', dataDir]);
+      try {
+        await serve.waitFor(/console and HTTP API on/);
+        const url = servedUrl(serve);
+        assert.equal((await runWeir(['stream', 'add', 'orders', '--url', url])).code, 0);
+        const removed = await runWeir(['stream', 'rm', 'orders', '--url', url]);
+        assert.equal(removed.code, 0, removed.stderr);
+        await serve.waitFor(/"action":"streams\.delete"/, 5_000);
+        const line = serve.logLines().find((entry) => entry['action'] === 'streams.delete');
+        assert.equal(line?.['outcome'], 'ok');
+      } finally {
+        assert.equal(await serve.stop(), 0, serve.stderr());
+      }
+    });
+  },
+);
