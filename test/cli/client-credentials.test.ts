@@ -9,10 +9,10 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectOptions } from '../../src/cli/client-connection.js';
 import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
-import { withCli } from './cli-fixture.js';
-import { runWeir } from './weir-process.js';
+import { runWeir, servedUrl, startServe } from './weir-process.js';
 
 const URL = 'weir://127.0.0.1:1';
+const PASSWORD = 'correct horse battery';
 
 /** Runs `body` with these WEIR_ variables set (and the others unset), then puts them back. */
 async function withEnvironment(
@@ -124,20 +124,50 @@ test('every command with --url takes --user, --password-stdin, --token and --tls
 });
 
 test('--password-stdin takes the first line of stdin: weir pub publishes the lines after it', async () => {
-  await withCli(async ({ client, start }) => {
-    await client.streams.create('events', { subjects: ['events.>'] });
-    const publishing = start(['pub', 'events.created', '--user', 'ops', '--password-stdin']);
-    publishing.child.stdin!.end('the password line\nfirst\nsecond\n');
-    const result = await publishing.done;
-    assert.equal(result.code, 0, result.stderr);
-    assert.match(result.stdout, /published 2 message\(s\)/);
-    const info = await client.streams.info('events');
-    assert.equal(info.messages, 2, 'the password was not published');
+  await withTemporaryDirectory(async (dataDir) => {
+    const added = await runWeir(
+      ['user', 'add', 'ops', '--admin', '--password-stdin', '--data-dir', dataDir],
+      { stdin: `${PASSWORD}\n` },
+    );
+    assert.equal(added.code, 0, added.stderr);
+    const serve = startServe(['--port', '0', '--http-port', '0', '--data-dir', dataDir]);
+    try {
+      await serve.waitFor(/console and HTTP API on/);
+      const url = servedUrl(serve);
+      const asOps = (args: string[], stdin?: string) =>
+        runWeir([...args, '--url', url, '--user', 'ops'], {
+          env: { WEIR_PASSWORD: PASSWORD },
+          ...(stdin === undefined ? {} : { stdin }),
+        });
+      const created = await asOps(['stream', 'add', 'events', '--subjects', 'events.>']);
+      assert.equal(created.code, 0, created.stderr);
+      const published = await runWeir(
+        ['pub', 'events.created', '--url', url, '--user', 'ops', '--password-stdin'],
+        { stdin: `${PASSWORD}\nfirst\nsecond\n` },
+      );
+      assert.equal(published.code, 0, published.stderr);
+      assert.match(published.stdout, /published 2 message\(s\)/);
+      const info = await asOps(['stream', 'info', 'events', '--json']);
+      assert.equal(info.code, 0, info.stderr);
+      assert.equal(
+        (JSON.parse(info.stdout) as { messages: number }).messages,
+        2,
+        'the password was not published',
+      );
 
-    const empty = start(['stream', 'ls', '--user', 'ops', '--password-stdin']);
-    empty.child.stdin!.end('');
-    const refused = await empty.done;
-    assert.equal(refused.code, 2);
-    assert.match(refused.stderr, /stdin holds no password/);
+      const refused = await runWeir([
+        'stream',
+        'ls',
+        '--url',
+        url,
+        '--user',
+        'ops',
+        '--password-stdin',
+      ]);
+      assert.equal(refused.code, 2);
+      assert.match(refused.stderr, /stdin holds no password/);
+    } finally {
+      assert.equal(await serve.stop(), 0, serve.stderr());
+    }
   });
 });

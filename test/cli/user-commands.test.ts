@@ -10,8 +10,7 @@ import { join } from 'node:path';
 import { Broker, UserStore } from '../../src/broker/index.js';
 import { nodeFileSystem } from '../../src/storage/index.js';
 import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
-import { withCli } from './cli-fixture.js';
-import { runWeir } from './weir-process.js';
+import { runWeir, servedUrl, startServe } from './weir-process.js';
 
 const PASSWORD = 'correct horse battery';
 
@@ -241,54 +240,68 @@ test('user commands on a data directory a broker holds refuse with DATA_DIR_IN_U
 });
 
 test('user commands without --data-dir go through the running broker (client.users over --url)', async () => {
-  await withCli(async ({ server, start }) => {
-    const adding = start([
-      'user',
-      'add',
-      'erin',
-      '--admin',
-      '--password-stdin',
-      '--allow',
-      'subscribe:logs',
-    ]);
-    adding.child.stdin!.end(`${PASSWORD}\n`);
-    const added = await adding.done;
-    assert.equal(added.code, 0, added.stderr);
-    const users = server.broker.authenticator.users;
-    assert.deepEqual(users.get('erin').allow, ['subscribe:logs']);
-    assert.equal((await users.checkPassword('erin', PASSWORD))?.user, 'erin');
+  await withTemporaryDirectory(async (dataDir) => {
+    const serve = startServe(['--port', '0', '--http-port', '0', '--data-dir', dataDir]);
+    try {
+      await serve.waitFor(/console and HTTP API on/);
+      const url = servedUrl(serve);
+      // An open broker: the first admin needs no credentials.
+      const added = await runWeir(
+        [
+          'user',
+          'add',
+          'erin',
+          '--admin',
+          '--password-stdin',
+          '--allow',
+          'subscribe:logs',
+          '--url',
+          url,
+        ],
+        { stdin: `${PASSWORD}\n` },
+      );
+      assert.equal(added.code, 0, added.stderr);
 
-    // The broker has a user now: from here on the commands log in as erin (WEIR_PASSWORD).
-    const asErin = (args: string[]) =>
-      runWeir([...args, '--url', server.url, '--user', 'erin'], {
-        env: { WEIR_PASSWORD: PASSWORD },
+      // The broker has a user now: from here on the commands log in as erin (WEIR_PASSWORD).
+      const asErin = (args: string[], stdin?: string) =>
+        runWeir([...args, '--url', url, '--user', 'erin'], {
+          env: { WEIR_PASSWORD: PASSWORD },
+          ...(stdin === undefined ? {} : { stdin }),
+        });
+      const info = await asErin(['user', 'info', 'erin', '--json']);
+      assert.equal(info.code, 0, info.stderr);
+      assert.deepEqual((JSON.parse(info.stdout) as { allow: string[] }).allow, ['subscribe:logs']);
+      const token = await asErin(['user', 'token', 'add', 'erin', '--json']);
+      assert.equal(token.code, 0, token.stderr);
+      const made = JSON.parse(token.stdout) as { id: string; token: string };
+      assert.match(made.token, /^weir_/);
+      const passwd = await asErin(
+        ['user', 'passwd', 'erin', '--password-stdin'],
+        'the next password\n',
+      );
+      assert.equal(passwd.code, 0, passwd.stderr);
+      // On user add, --token makes the new user's token: the admin's own comes from WEIR_TOKEN.
+      const service = await runWeir(['user', 'add', 'svc', '--token', '--url', url], {
+        env: { WEIR_TOKEN: made.token },
       });
-    const list = await asErin(['user', 'ls', '--json']);
-    assert.equal(list.code, 0, list.stderr);
-    assert.deepEqual(
-      (JSON.parse(list.stdout) as { name: string }[]).map((user) => user.name),
-      ['erin'],
-    );
-    const token = await asErin(['user', 'token', 'add', 'erin', '--json']);
-    assert.equal(token.code, 0, token.stderr);
-    const made = JSON.parse(token.stdout) as { id: string; token: string };
-    assert.equal(users.checkToken(made.token)?.user, 'erin');
-    const passwd = await runWeir(
-      ['user', 'passwd', 'erin', '--password-stdin', '--url', server.url, '--user', 'erin'],
-      { env: { WEIR_PASSWORD: PASSWORD }, stdin: 'the next password\n' },
-    );
-    assert.equal(passwd.code, 0, passwd.stderr);
-    assert.equal((await users.checkPassword('erin', 'the next password'))?.user, 'erin');
-    const remove = await runWeir([
-      'user',
-      'rm',
-      'erin',
-      '--url',
-      server.url,
-      '--token',
-      made.token,
-    ]);
-    assert.equal(remove.code, 0, remove.stderr);
-    assert.equal(users.size, 0);
+      assert.equal(service.code, 0, service.stderr);
+      assert.match(service.stdout, /token [0-9a-f]+: weir_/);
+      const list = await runWeir(['user', 'ls', '--json', '--url', url], {
+        env: { WEIR_TOKEN: made.token },
+      });
+      assert.equal(list.code, 0, list.stderr);
+      assert.deepEqual(
+        (JSON.parse(list.stdout) as { name: string }[]).map((user) => user.name),
+        ['erin', 'svc'],
+      );
+    } finally {
+      assert.equal(await serve.stop(), 0, serve.stderr());
+    }
+    // What was changed through the broker is in its data directory.
+    const store = await openUsers(dataDir);
+    assert.equal((await store.checkPassword('erin', 'the next password'))?.user, 'erin');
+    assert.equal(await store.checkPassword('erin', PASSWORD), null);
+    assert.equal(store.get('erin').tokens.length, 1);
+    assert.equal(store.get('svc').tokens.length, 1);
   });
 });
