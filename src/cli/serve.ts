@@ -15,7 +15,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { startAdminServer, type AdminServer, type ConnectionsView } from '../admin/index.js';
-import { AUDIT_CHANNEL_NAME, Broker, type AuditEvent, type Principal } from '../broker/index.js';
+import { AUDIT_CHANNEL_NAME, Broker, type AuditEvent } from '../broker/index.js';
 import { HTTP_PORT_DEFAULT } from '../limits.js';
 import { WeirServer, jsonLogger, type LogLevel, type Logger } from '../server/index.js';
 import { WeirError } from '../util/index.js';
@@ -45,15 +45,6 @@ export interface ServeTls {
   readonly cert: Buffer;
   readonly key: Buffer;
   readonly ca?: Buffer;
-}
-
-/**
- * Who a connection is once its handshake authenticated it: what the TCP server hands to
- * `connectClient` (the security contract of issue 13).
- */
-interface ConnectionIdentity {
-  readonly principal: Principal;
-  readonly remote: string | null;
 }
 
 /** What the admin layer sees of the TCP server's connections. */
@@ -192,19 +183,16 @@ export async function serve(options: ServeOptions): Promise<void> {
       httpPort === null ? [options.host] : [options.host, httpHost],
       logger,
     );
-    // A variable, not a literal: the server side of the contract (identity, authenticator,
-    // tls) is being built beside this; until it lands the server calls connectClient() with
-    // no identity (OPEN_PRINCIPAL) and ignores what it does not know yet.
-    const serverOptions = {
-      connectClient: (identity?: ConnectionIdentity) => broker.connect(identity),
+    // Each connection's client acts for the principal its handshake authenticated.
+    server = await WeirServer.listen({
+      connectClient: (identity) => broker.connect(identity),
       authenticator: broker.authenticator,
       ...(tls === null ? {} : { tls }),
       host: options.host,
       port: options.port,
       serverVersion: options.version,
       logger,
-    };
-    server = await WeirServer.listen(serverOptions);
+    });
   } catch (error) {
     await broker.close();
     throw error;

@@ -46,21 +46,6 @@ export interface ConnectOptions {
   readonly reconnect?: boolean;
   /** Time to reach the server and finish the handshake, per attempt. Default 10000. */
   readonly connectTimeoutMs?: number;
-  // The credentials and TLS of the security contract (issue 13). Typed here for the CLI; the
-  // SDK's handshake reads them once the SDK side of issue 13 lands.
-  /** Log in as this user (SCRAM-SHA-256), with `password`. */
-  readonly user?: string;
-  readonly password?: string;
-  /** Log in with a token (`weir_<id>_<secret>`) instead of a user and password. */
-  readonly token?: string;
-  /** Connect over TLS (also with a weir:// address); PEM. */
-  readonly tls?: {
-    readonly ca?: string | Buffer;
-    readonly cert?: string | Buffer;
-    readonly key?: string | Buffer;
-    readonly servername?: string;
-    readonly rejectUnauthorized?: boolean;
-  };
 }
 
 /** ConnectOptions checked, with defaults filled in. */

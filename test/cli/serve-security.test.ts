@@ -6,13 +6,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { makeCertificates, opensslMissing } from '../helpers/certificates.js';
 import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
-import { RUN_MS, runWeir, servedUrl, startServe } from './weir-process.js';
-
-const execFileAsync = promisify(execFile);
+import { runWeir, servedUrl, startServe } from './weir-process.js';
 
 const PORTS = ['--port', '0', '--http-port', '0'];
 const PASSWORD = 'correct horse battery';
@@ -167,100 +164,69 @@ test('serve checks its TLS flags before the broker opens', async () => {
   });
 });
 
-/** A self-signed certificate for 127.0.0.1 and localhost, made with openssl; null without it. */
-async function selfSignedCertificate(
+/**
+ * Certificate files for 127.0.0.1 and localhost (test/helpers/certificates.ts writes them into
+ * `directory`): the server's certificate and key, and the CA that signed it. Null without openssl.
+ */
+async function certificateFiles(
   directory: string,
-): Promise<{ cert: string; key: string } | null> {
-  const cert = join(directory, 'cert.pem');
-  const key = join(directory, 'key.pem');
-  try {
-    await execFileAsync(
-      'openssl',
-      [
-        'req',
-        '-x509',
-        '-newkey',
-        'ec',
-        '-pkeyopt',
-        'ec_paramgen_curve:prime256v1',
-        '-nodes',
-        '-keyout',
-        key,
-        '-out',
-        cert,
-        '-days',
-        '1',
-        '-subj',
-        '/CN=localhost',
-        '-addext',
-        'subjectAltName=IP:127.0.0.1,DNS:localhost',
-      ],
-      { timeout: RUN_MS },
-    );
-  } catch {
-    return null;
-  }
-  return { cert, key };
+): Promise<{ cert: string; key: string; ca: string } | null> {
+  if ((await opensslMissing()) !== null) return null;
+  await makeCertificates(directory);
+  return {
+    cert: join(directory, 'server.crt'),
+    key: join(directory, 'server.key'),
+    ca: join(directory, 'ca.crt'),
+  };
 }
 
-// These two need the other halves of issue 13: the TLS server and SDK (TCP helper) and the
-// audit of stream actions (access helper). They run and report, without failing the suite,
-// until both are merged; then `todo` goes.
-test(
-  'serve --tls-cert/--tls-key: the CLI reaches it with weirs:// and --tls-ca; plain TCP is refused',
-  { todo: 'needs the TLS server and SDK of issue 13 (TCP helper)' },
-  async (context) => {
-    await withTemporaryDirectory(async (directory) => {
-      const certificate = await selfSignedCertificate(directory);
-      if (certificate === null) {
-        context.skip('openssl is missing: no certificate to test with');
-        return;
-      }
-      const serve = startServe([
-        ...PORTS,
-        '--tls-cert',
-        certificate.cert,
-        '--tls-key',
-        certificate.key,
-        '--data-dir',
-        join(directory, 'data'),
-      ]);
-      try {
-        await serve.waitFor(/console and HTTP API on/);
-        const url = servedUrl(serve);
-        assert.match(url, /^weirs:\/\//);
-        const listening = serve.logLines().find((line) => line['event'] === 'listening');
-        assert.equal(listening?.['tls'], true);
-        const overTls = await runWeir(['stream', 'ls', '--url', url, '--tls-ca', certificate.cert]);
-        assert.equal(overTls.code, 0, overTls.stderr);
-        assert.match(overTls.stdout, /no streams/);
-        const plain = await runWeir(['stream', 'ls', '--url', url.replace('weirs:', 'weir:')]);
-        assert.equal(plain.code, 1, 'plain TCP to a TLS port fails');
-      } finally {
-        assert.equal(await serve.stop(), 0, serve.stderr());
-      }
-    });
-  },
-);
+test('serve --tls-cert/--tls-key: the CLI reaches it with weirs:// and --tls-ca; plain TCP is refused', async (context) => {
+  await withTemporaryDirectory(async (directory) => {
+    const certificate = await certificateFiles(directory);
+    if (certificate === null) {
+      context.skip('openssl is missing: no certificate to test with');
+      return;
+    }
+    const serve = startServe([
+      ...PORTS,
+      '--tls-cert',
+      certificate.cert,
+      '--tls-key',
+      certificate.key,
+      '--data-dir',
+      join(directory, 'data'),
+    ]);
+    try {
+      await serve.waitFor(/console and HTTP API on/);
+      const url = servedUrl(serve);
+      assert.match(url, /^weirs:\/\//);
+      const listening = serve.logLines().find((line) => line['event'] === 'listening');
+      assert.equal(listening?.['tls'], true);
+      const overTls = await runWeir(['stream', 'ls', '--url', url, '--tls-ca', certificate.ca]);
+      assert.equal(overTls.code, 0, overTls.stderr);
+      assert.match(overTls.stdout, /no streams/);
+      const plain = await runWeir(['stream', 'ls', '--url', url.replace('weirs:', 'weir:')]);
+      assert.equal(plain.code, 1, 'plain TCP to a TLS port fails');
+    } finally {
+      assert.equal(await serve.stop(), 0, serve.stderr());
+    }
+  });
+});
 
-test(
-  'weir stream rm through the CLI is an audit line naming the stream',
-  { todo: 'needs the audit of stream actions of issue 13 (access helper)' },
-  async () => {
-    await withTemporaryDirectory(async (dataDir) => {
-      const serve = startServe([...PORTS, '--data-dir', dataDir]);
-      try {
-        await serve.waitFor(/console and HTTP API on/);
-        const url = servedUrl(serve);
-        assert.equal((await runWeir(['stream', 'add', 'orders', '--url', url])).code, 0);
-        const removed = await runWeir(['stream', 'rm', 'orders', '--url', url]);
-        assert.equal(removed.code, 0, removed.stderr);
-        await serve.waitFor(/"action":"streams\.delete"/, 5_000);
-        const line = serve.logLines().find((entry) => entry['action'] === 'streams.delete');
-        assert.equal(line?.['outcome'], 'ok');
-      } finally {
-        assert.equal(await serve.stop(), 0, serve.stderr());
-      }
-    });
-  },
-);
+test('weir stream rm through the CLI is an audit line naming the stream', async () => {
+  await withTemporaryDirectory(async (dataDir) => {
+    const serve = startServe([...PORTS, '--data-dir', dataDir]);
+    try {
+      await serve.waitFor(/console and HTTP API on/);
+      const url = servedUrl(serve);
+      assert.equal((await runWeir(['stream', 'add', 'orders', '--url', url])).code, 0);
+      const removed = await runWeir(['stream', 'rm', 'orders', '--url', url]);
+      assert.equal(removed.code, 0, removed.stderr);
+      await serve.waitFor(/"action":"streams\.delete"/, 5_000);
+      const line = serve.logLines().find((entry) => entry['action'] === 'streams.delete');
+      assert.equal(line?.['outcome'], 'ok');
+    } finally {
+      assert.equal(await serve.stop(), 0, serve.stderr());
+    }
+  });
+});
