@@ -66,6 +66,10 @@ export class Broker {
     authenticator: Authenticator,
   ) {
     this.authenticator = authenticator;
+    // A change of users applies to the clients already connected (a removed user's end).
+    authenticator.users.onChange(() => {
+      for (const client of this.#clients) client.usersChanged();
+    });
     this.#core = core;
     this.#lock = lock;
     this.#dataDir = dataDir;

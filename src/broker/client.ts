@@ -39,7 +39,7 @@ import type { DeliveredMessage, Responder } from './delivery.js';
 import { ReplyGrants } from './reply-grants.js';
 import { isInboxSubject } from './subject.js';
 import type { PartitionLog } from '../storage/index.js';
-import type { Access } from './access.js';
+import { Access } from './access.js';
 import { audit } from './audit.js';
 import type { UserStore } from './users.js';
 
@@ -67,7 +67,11 @@ export class InProcessClient implements Client {
    * Whether the principal is not admin: every publish and subscribe is checked. False for an
    * admin and for the open broker, whose publishes then cost this one boolean and nothing else.
    */
-  readonly #restricted: boolean;
+  #restricted: boolean;
+  /** What the principal may do now (usersChanged() replaces it when the user's record changes). */
+  #access: Access;
+  /** The user was removed: nothing more is allowed, whatever a later user of that name may do. */
+  #revoked = false;
   /** The replies this client may send (only consulted when restricted). */
   readonly #grants: ReplyGrants;
   #inbox: Inbox | null = null;
@@ -83,6 +87,7 @@ export class InProcessClient implements Client {
     this.#core = core;
     this.#identity = identity;
     this.#onClose = onClose;
+    this.#access = identity.access;
     this.#restricted = !identity.access.admin;
     this.#grants = new ReplyGrants(core.clock);
     const open = <T>(operation: () => Promise<T>): Promise<T> => {
@@ -93,7 +98,7 @@ export class InProcessClient implements Client {
         return rejection(error);
       }
     };
-    const { access, users } = identity;
+    const { users } = identity;
     /**
      * An admin action (or a seek): checked, then audited with who asked, from where, what on
      * what, and how it ended (ok, or refused with the error's code: NOT_AUTHORIZED when the
@@ -106,7 +111,12 @@ export class InProcessClient implements Client {
       operation: () => Promise<T>,
     ): Promise<T> =>
       open(async () => {
-        const event = { action, user: access.principal.user, remote: identity.remote, ...target };
+        const event = {
+          action,
+          user: this.#access.principal.user,
+          remote: identity.remote,
+          ...target,
+        };
         try {
           check();
           const result = await operation();
@@ -117,7 +127,7 @@ export class InProcessClient implements Client {
           throw error;
         }
       });
-    const adminOnly = (what: string) => () => access.checkAdmin(what);
+    const adminOnly = (what: string) => () => this.#access.checkAdmin(what);
     const onStream = (name: unknown): AuditTarget => ({
       target: textOf(name),
       stream: textOf(name),
@@ -167,8 +177,10 @@ export class InProcessClient implements Client {
           'subscriptions.seek',
           onSubscription(stream, name),
           () => {
-            if (!access.maySubscribe(stream, name)) {
-              throw access.refusal(`seek subscription ${String(name)} of stream ${String(stream)}`);
+            if (!this.#access.maySubscribe(stream, name)) {
+              throw this.#access.refusal(
+                `seek subscription ${String(name)} of stream ${String(stream)}`,
+              );
             }
           },
           () => core.seek(stream, name, position),
@@ -177,7 +189,7 @@ export class InProcessClient implements Client {
     this.deadLetters = {
       list: (subject, options) =>
         open(() => {
-          access.checkAdmin('list dead letters');
+          this.#access.checkAdmin('list dead letters');
           return listDeadLetters(core, subject, options);
         }),
       redrive: (subject, options) =>
@@ -195,12 +207,12 @@ export class InProcessClient implements Client {
     this.users = {
       list: () =>
         open(() => {
-          access.checkAdmin('list users');
+          this.#access.checkAdmin('list users');
           return Promise.resolve(users.list());
         }),
       info: (name) =>
         open(() => {
-          access.checkAdmin('read users');
+          this.#access.checkAdmin('read users');
           return Promise.resolve(users.get(name));
         }),
       add: (name, options) => admin('users.add', name, () => users.add(name, options)),
@@ -213,7 +225,7 @@ export class InProcessClient implements Client {
         admin('users.deleteToken', name, () => users.removeToken(name, tokenId)),
       whoami: () =>
         open(() => {
-          const { principal } = access;
+          const { principal } = this.#access;
           return Promise.resolve({
             user: principal.user,
             admin: principal.admin,
@@ -226,7 +238,7 @@ export class InProcessClient implements Client {
 
   /** Who this client acts for (the server and admin layers read it). */
   get identity(): ClientIdentity {
-    return this.#identity;
+    return { ...this.#identity, access: this.#access };
   }
 
   get closed(): boolean {
@@ -350,13 +362,15 @@ export class InProcessClient implements Client {
     if (this.#restricted && typeof stream === 'string') {
       // A name that is not a string is left for the core to refuse, naming the field.
       const name: unknown = options?.subscription;
-      this.#identity.access.checkSubscribe(stream, typeof name === 'string' ? name : null);
+      this.#access.checkSubscribe(stream, typeof name === 'string' ? name : null);
     }
     const consumer = await this.#core.subscribe(
       stream,
       options,
       (closed) => this.#consumers.delete(closed),
-      this.#restricted ? this.#delivered : null,
+      // Any user's client is told of deliveries (its permissions may change while it consumes);
+      // the open broker's clients are not.
+      this.#access.principal.user !== null ? this.#delivered : null,
     );
     if (this.#closed) {
       await consumer.close();
@@ -370,7 +384,7 @@ export class InProcessClient implements Client {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
     try {
       if (this.#restricted && typeof subject === 'string') {
-        const { access } = this.#identity;
+        const access = this.#access;
         if (!access.mayPublish(subject)) throw access.refusal(`send a request to ${subject}`);
       }
       const { timeoutMs: given, ...publishOptions } = options ?? {};
@@ -419,7 +433,7 @@ export class InProcessClient implements Client {
    */
   #refusedPublish(subject: unknown, options: PublishOptions | undefined): WeirError | null {
     if (typeof subject !== 'string') return null; // the codec refuses it, naming the field
-    const { access } = this.#identity;
+    const access = this.#access;
     if (isInboxSubject(subject)) {
       const correlationId: unknown = options?.correlationId;
       if (this.#grants.use(subject, typeof correlationId === 'string' ? correlationId : null)) {
@@ -437,6 +451,7 @@ export class InProcessClient implements Client {
    * reply, and the delivery's respond() goes through this client's checks.
    */
   readonly #delivered = (message: DeliveredMessage): void => {
+    if (!this.#restricted) return;
     const replyTo = message.replyTo;
     if (replyTo !== null && isInboxSubject(replyTo)) {
       this.#grants.grant(replyTo, message.correlationId, message.headers);
@@ -456,6 +471,26 @@ export class InProcessClient implements Client {
     if (message.correlationId !== null) publishOptions.correlationId = message.correlationId;
     return this.publish(message.replyTo, body, publishOptions).then(() => undefined);
   };
+
+  /**
+   * The broker's users changed: from now on this client acts on its user's current record (a
+   * permission taken away is refused at the next call). A removed user's client can do
+   * nothing more: every call is refused and its consumers end, handing their leases back.
+   */
+  usersChanged(): void {
+    const user = this.#access.principal.user;
+    if (user === null || this.#closed || this.#revoked) return;
+    const principal = this.#identity.users.principal(user);
+    if (principal !== null) {
+      this.#access = new Access(principal);
+      this.#restricted = !principal.admin;
+      return;
+    }
+    this.#revoked = true;
+    this.#access = new Access({ user, admin: false, allow: [], deny: [] });
+    this.#restricted = true;
+    for (const consumer of [...this.#consumers]) void consumer.close().catch(() => undefined);
+  }
 
   /** Hands every consumer's leases back, fails waiting requests with CLOSED. */
   async close(): Promise<void> {

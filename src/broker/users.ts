@@ -194,6 +194,7 @@ export class UserStore {
   readonly #users = new Map<string, StoredUser>();
   readonly #lane = new Lane();
   readonly #cost: ScryptCost;
+  readonly #listeners = new Set<() => void>();
 
   private constructor(options: UserStoreOptions) {
     this.#options = options;
@@ -224,6 +225,12 @@ export class UserStore {
       });
     }
     return store;
+  }
+
+  /** Calls `listener` after every change (the broker re-checks its clients' principals). */
+  onChange(listener: () => void): () => void {
+    this.#listeners.add(listener);
+    return () => this.#listeners.delete(listener);
   }
 
   /** The scrypt cost of new passwords. */
@@ -407,5 +414,6 @@ export class UserStore {
     }
     this.#users.clear();
     for (const [name, user] of users) this.#users.set(name, user);
+    for (const listener of this.#listeners) listener();
   }
 }

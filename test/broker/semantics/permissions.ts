@@ -362,6 +362,43 @@ export function permissionsSuite(factory: PrincipalHarnessFactory): void {
         );
       }));
 
+    test('a permission taken away applies at the next call; a removed user can do nothing more and its consumer ends', () =>
+      withPrincipals(factory, async ({ client, clientAs }) => {
+        await client.streams.create('jobs', { subjects: ['jobs.>'], fsync: 'never' });
+        const allow = ['publish:jobs.>', 'subscribe:jobs'];
+        await client.users.add('worker', { allow });
+        const worker = await clientAs(user('worker', allow));
+        await worker.publish('jobs.a', 'one');
+        const subscription = await worker.subscribe('jobs', {
+          subscription: 'w',
+          start: 'earliest',
+        });
+        const [first] = await receiveN(subscription, 1);
+        await first!.ack();
+        await client.users.update('worker', { allow: ['subscribe:jobs'] });
+        await rejectsWith(worker.publish('jobs.b', 'two'), 'NOT_AUTHORIZED', /publish to jobs\.b/);
+        assert.equal(
+          (await client.subscriptions.info('jobs', 'w')).consumers,
+          1,
+          'still consuming',
+        );
+        await client.users.delete('worker');
+        await rejectsWith(
+          worker.subscribe('jobs', { subscription: 'w' }),
+          'NOT_AUTHORIZED',
+          /worker may not consume/,
+        );
+        // The removed user's consumer ended: the subscription has none, and what comes next
+        // is not delivered to it.
+        const deadline = Date.now() + WAIT_MS;
+        while ((await client.subscriptions.info('jobs', 'w')).consumers !== 0) {
+          assert.ok(Date.now() < deadline, 'the consumer ends within the wait');
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+        await client.publish('jobs.c', 'three');
+        assert.equal(await subscription.receive({ timeoutMs: 200 }), null);
+      }));
+
     test('every admin action is one audit event: user, remote, action, target, outcome', async () => {
       const events: AuditEvent[] = [];
       const listen = (event: unknown): void => {
