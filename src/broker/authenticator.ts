@@ -38,6 +38,11 @@ export interface ScramChallenge {
   finish(proof: Uint8Array): { principal: Principal; serverSignature: Uint8Array };
 }
 
+/** The audit line of a refused authentication. */
+function refusal(user: string | null, remote: string | null, door: Door, why: string): void {
+  audit({ action: 'authenticate', user, remote, outcome: 'refused', door, why });
+}
+
 function wrongCredentials(): WeirError {
   return new WeirError('NOT_AUTHORIZED', 'wrong credentials');
 }
@@ -133,14 +138,7 @@ export class Authenticator {
     try {
       this.#failures.check(remote);
     } catch (error) {
-      audit({
-        action: 'authenticate',
-        user,
-        remote,
-        outcome: 'refused',
-        door,
-        why: 'rate limited',
-      });
+      refusal(user, remote, door, 'rate limited');
       throw error;
     }
   }
@@ -153,14 +151,7 @@ export class Authenticator {
   ): Principal {
     if (principal === null) {
       this.#failures.fail(remote);
-      audit({
-        action: 'authenticate',
-        user,
-        remote,
-        outcome: 'refused',
-        door,
-        why: 'wrong credentials',
-      });
+      refusal(user, remote, door, 'wrong credentials');
       throw wrongCredentials();
     }
     return principal;

@@ -7,26 +7,13 @@
  * Without /usr/bin/chromium the tests are skipped, saying so.
  */
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startAdminServer, type AdminServer } from '../../src/admin/index.js';
 import { Broker } from '../../src/broker/index.js';
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP } from '../helpers/chromium.js';
 
-const CHROMIUM = process.env.WEIR_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) to run the console's browser tests`;
+const skip = CHROMIUM_SKIP;
 const UI_WAIT_MS = 5000;
 
 interface Setup {

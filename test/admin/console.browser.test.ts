@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { startAdminServer, type AdminServer } from '../../src/admin/index.js';
 import { Broker } from '../../src/broker/index.js';
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP } from '../helpers/chromium.js';
 import { connect } from '../../src/client/index.js';
 import type { Client } from '../../src/protocol/index.js';
 import { WeirServer, silentLogger } from '../../src/server/index.js';
@@ -29,21 +30,7 @@ import {
   type TemporaryDirectory,
 } from '../helpers/temporary-directory.js';
 
-/** Debian's Chromium; WEIR_CHROMIUM points elsewhere (a path that does not exist: skip). */
-const CHROMIUM = process.env.WEIR_CHROMIUM ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-const skip = existsSync(CHROMIUM)
-  ? false
-  : `${CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) to run the console's browser tests`;
+const skip = CHROMIUM_SKIP;
 /** The console should be useful within five seconds: every wait for the page stays under it. */
 const UI_WAIT_MS = 5000;
 const DOCS_SCREENSHOT = path.resolve(

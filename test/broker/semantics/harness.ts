@@ -27,9 +27,9 @@ export interface Harness {
 export type HarnessFactory = () => Promise<Harness>;
 
 /** Runs `body` with a fresh harness and always closes it. */
-export async function withBroker(
-  factory: HarnessFactory,
-  body: (harness: Harness) => Promise<void>,
+export async function withBroker<H extends Harness = Harness>(
+  factory: () => Promise<H>,
+  body: (harness: H) => Promise<void>,
 ): Promise<void> {
   const harness = await factory();
   try {

@@ -9,7 +9,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { describe, test } from 'node:test';
 import { AUDIT_CHANNEL_NAME, type AuditEvent, type Principal } from '../../../src/broker/index.js';
 import type { Client, PublishReceipt } from '../../../src/protocol/index.js';
-import { receiveN, rejectsWith, WAIT_MS, type Harness } from './harness.js';
+import { receiveN, rejectsWith, WAIT_MS, withBroker, type Harness } from './harness.js';
 
 /** A harness whose broker hands out clients acting for a given principal. */
 export interface PrincipalHarness extends Harness {
@@ -19,17 +19,7 @@ export interface PrincipalHarness extends Harness {
 
 export type PrincipalHarnessFactory = () => Promise<PrincipalHarness>;
 
-async function withPrincipals(
-  factory: PrincipalHarnessFactory,
-  body: (harness: PrincipalHarness) => Promise<void>,
-): Promise<void> {
-  const harness = await factory();
-  try {
-    await body(harness);
-  } finally {
-    await harness.close();
-  }
-}
+const withPrincipals = withBroker<PrincipalHarness>;
 
 /** A user who is not admin, with these allow (and deny) permissions. */
 function user(name: string, allow: string[], deny: string[] = []): Principal {
