@@ -23,7 +23,7 @@ function gauge(registry: Registry, name: string, help: string): Gauge<'table'> {
     if (!(existing instanceof Gauge)) {
       throw new WeirError('INVALID_ARGUMENT', `the registry's ${name} is not a gauge`);
     }
-    return existing as Gauge<'table'>;
+    return existing;
   }
   return new Gauge({ name, help, labelNames: ['table'], registers: [registry] });
 }
