@@ -85,20 +85,21 @@ export async function inTransaction(
 }
 
 /**
- * Receives until `count` messages came (acking each) or `timeoutMs` passed without one, and
+ * Receives until `count` messages came (acking each, unless `ack` is false) or `timeoutMs` passed without one, and
  * returns them: the caller asserts what it expected.
  */
 export async function receiveMessages(
   subscription: Subscription,
   count: number,
   timeoutMs = 10_000,
+  ack = true,
 ): Promise<Message[]> {
   const messages: Message[] = [];
   while (messages.length < count) {
     const message = await subscription.receive({ timeoutMs });
     if (message === null) break;
     messages.push(message);
-    await message.ack();
+    if (ack) await message.ack();
   }
   return messages;
 }
