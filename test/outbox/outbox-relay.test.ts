@@ -17,6 +17,7 @@ import {
   type OutboxRelayOptions,
 } from '../../src/outbox/index.js';
 import {
+  claimsSettled,
   countById,
   inTransaction,
   nextEvent,
@@ -125,6 +126,7 @@ test('a row inserted in a committed transaction is published once; one in a roll
         assert.equal(messages[1]!.headers.tenant, 't1');
         // C was published after B's id: had B been published, it would have come before C.
         assert.equal(await subscription.receive({ timeoutMs: 300 }), null, 'nothing else came');
+        await claimsSettled(pool, table);
         const rows = await pool.query<{ id: string; published: boolean; attempts: number }>(
           `SELECT id::text, published_at IS NOT NULL AS published, attempts FROM "${table}" ORDER BY id`,
         );
@@ -226,10 +228,23 @@ test('two relays on one table at once: every row published once (dedup window of
         await insertRows(0, ROWS / 2);
         const one = relay({ batchSize: 10 });
         const two = relay({ batchSize: 10 });
+        let drained = false;
+        const onIdle = (lag: { pending: number }) => {
+          if (lag.pending === 0) drained = true;
+        };
+        one.on('idle', onIdle);
+        two.on('idle', onIdle);
+        const bothDrained = Promise.race([
+          nextEvent(one, 'idle', 20_000, (lag: { pending: number }) => lag.pending === 0),
+          nextEvent(two, 'idle', 20_000, (lag: { pending: number }) => lag.pending === 0),
+        ]);
         await Promise.all([one.start(), two.start()]);
         await insertRows(ROWS / 2, ROWS);
         const messages = await receiveMessages(subscription, ROWS);
         assert.equal(await subscription.receive({ timeoutMs: 300 }), null, 'nothing more came');
+        // Every row is marked once one relay saw none pending (its stats count after commit).
+        if (!drained) await bothDrained;
+        void bothDrained.catch(() => undefined);
         const counts = countById(messages);
         assert.equal(counts.size, ROWS, `${counts.size} distinct rows delivered`);
         assert.deepEqual(

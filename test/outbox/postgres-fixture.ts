@@ -126,6 +126,14 @@ export function nextEvent<T extends unknown[]>(
   });
 }
 
+/**
+ * Resolves once no relay holds a claim on `table`: locking every row waits for the relays'
+ * batch transactions to commit, so a delivery seen before its row was marked is marked now.
+ */
+export async function claimsSettled(pool: pg.Pool, table: string): Promise<void> {
+  await pool.query(`SELECT id FROM "${table}" FOR UPDATE`);
+}
+
 /** Counts each id among `messages`. */
 export function countById(messages: readonly Message[]): Map<string, number> {
   const counts = new Map<string, number>();
