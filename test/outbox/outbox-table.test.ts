@@ -88,8 +88,10 @@ test('OutboxRelay refuses bad options, naming them', async () => {
       [{ bogus: 1 }, /no option bogus/],
     ];
     for (const [options, message] of cases) {
+      // Plain JavaScript can pass anything: the options arrive untyped.
+      const untyped: unknown = { pg: PG_URL, client, ...options };
       assert.throws(
-        () => new OutboxRelay({ pg: PG_URL, client, ...options } as unknown as OutboxRelayOptions),
+        () => new OutboxRelay(untyped as OutboxRelayOptions),
         (error: unknown) => invalid(error) && message.test((error as Error).message),
         JSON.stringify(options),
       );
