@@ -405,8 +405,24 @@ export const ADMIN_UI_FILES_MAX = 256;
 export const ADMIN_UI_BYTES_MAX = 16 * MiB;
 /** Time close() gives open HTTP requests before it cuts their connections. */
 export const ADMIN_CLOSE_GRACE_MS = 1000;
+/** Console sessions held at once (the least recently used goes first), idle time and lifetime. */
+export const ADMIN_SESSIONS_MAX = 1000;
+export const ADMIN_SESSION_IDLE_MS = 30 * 60_000;
+export const ADMIN_SESSION_MS_MAX = 12 * 60 * 60_000;
+/** Bytes of randomness in a console session cookie. */
+export const ADMIN_SESSION_TOKEN_BYTES = 32;
+/** The largest login body (POST /api/session answers before any authentication: kept small). */
+export const ADMIN_LOGIN_BODY_BYTES_MAX = 4 * KiB;
+/**
+ * Successful HTTP Basic checks remembered (by a keyed hash of user and password, never the
+ * password) so a script that sends Basic on every request pays scrypt once per this long.
+ */
+export const ADMIN_PASSWORD_CACHE_ENTRIES_MAX = 1000;
+export const ADMIN_PASSWORD_CACHE_MS = 60_000;
 
 assert(ADMIN_PEEK_MESSAGES_DEFAULT <= ADMIN_PEEK_MESSAGES_MAX, 'peek default <= max');
+assert(ADMIN_SESSION_IDLE_MS <= ADMIN_SESSION_MS_MAX, 'a session idles out within its lifetime');
+assert(ADMIN_PASSWORD_CACHE_MS <= ADMIN_SESSION_IDLE_MS, 'a cached password check is brief');
 assert(ADMIN_PEEK_MESSAGES_MAX <= ADMIN_PEEK_SCAN_MAX, 'a full peek fits its scan');
 assert(ADMIN_PEEK_IDLE_MS < ADMIN_PEEK_TIMEOUT_MS, 'peek idle < peek timeout');
 assert(ADMIN_PEEK_MESSAGES_MAX <= IN_FLIGHT_MAX, 'a peek is one in-flight window');
@@ -508,9 +524,38 @@ export const AUTH_FAILURE_ADDRESSES_MAX = 10_000;
 export const PERMISSION_CACHE_SUBJECTS_MAX = 1024;
 /** Requests a client may still answer (received with a replyTo, not answered yet). */
 export const REPLY_GRANTS_PER_CLIENT_MAX = 10_000;
+/** A token in HELLO, in bytes (real ones are about 60): longer is refused before any lookup. */
+export const HELLO_TOKEN_BYTES_MAX = 1024;
+/** A SCRAM client nonce in HELLO, in characters (base64url; the SDK sends SCRAM_NONCE_BYTES). */
+export const SCRAM_CLIENT_NONCE_CHARS_MAX = 256;
+/**
+ * The most memory (128 × N × r bytes) a SCRAM challenge may make the SDK spend on scrypt: a
+ * server, or someone posing as one, cannot make a client allocate gigabytes.
+ */
+export const SCRAM_CHALLENGE_SCRYPT_BYTES_MAX = 256 * MiB;
+/** TLS handshakes a server runs at once beyond its connection limit (each costs a socket and CPU). */
+export const TLS_HANDSHAKES_PENDING_MAX = 1024;
+/** An inbox subject's random part, in bytes (hex in the subject): not guessable. */
+export const INBOX_RANDOM_BYTES = 16;
 
 assert(SCRYPT_N_DEFAULT <= SCRYPT_N_MAX, 'the default scrypt cost is accepted');
+assert(
+  128 * SCRYPT_N_DEFAULT * SCRYPT_R_DEFAULT <= SCRAM_CHALLENGE_SCRYPT_BYTES_MAX,
+  'the SDK accepts a challenge at the default scrypt cost',
+);
+// A HELLO: the client name, a user name and a nonce or a token, and 1 KiB for the rest.
+assert(
+  CLIENT_NAME_BYTES_MAX +
+    Math.max(NAME_BYTES_MAX + SCRAM_CLIENT_NONCE_CHARS_MAX, HELLO_TOKEN_BYTES_MAX) +
+    KiB <=
+    PRE_HELLO_FRAME_BYTES_MAX,
+  'a HELLO with credentials fits the frame limit before HELLO',
+);
 assert(PASSWORD_BYTES_MIN <= PASSWORD_BYTES_MAX, 'a password can be long enough');
+assert(
+  ADMIN_LOGIN_BODY_BYTES_MAX >= PASSWORD_BYTES_MAX + NAME_BYTES_MAX + 64,
+  'a login body holds the longest name and password',
+);
 
 // ---- outbox: the PostgreSQL transactional outbox relay (issue 14) ----
 /** Rows one relay batch claims (FOR UPDATE SKIP LOCKED) and publishes together. */

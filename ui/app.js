@@ -1,7 +1,13 @@
 /* global document, window, URLSearchParams */
 // The console's entry point: a hash router over the pages, and the live store every page
 // reads. A page module exports mount(container, params) -> { update(snapshot)?, unmount()? }.
-import { live, onLive, startLive } from './lib/api.js';
+//
+// It starts by asking GET /api/session who it is. On a broker without users the answer is
+// "nobody, and no one needs to be": the console runs as it always did. On a broker with users
+// a 401 shows the login page (also whenever a later call answers 401: the session ended); once
+// logged in, the header shows the user's name and a logout button.
+import { api, live, onLive, startLive, stopLive, whenUnauthenticated } from './lib/api.js';
+import * as login from './pages/login.js';
 import * as overview from './pages/overview.js';
 import * as streams from './pages/streams.js';
 import * as stream from './pages/stream.js';
@@ -33,9 +39,13 @@ const ROUTES = [
 ];
 
 const container = document.getElementById('page');
+const who = document.getElementById('who');
+const whoName = document.getElementById('who-name');
 let current = null;
+let started = false;
 
 function route() {
+  if (!started) return;
   const path = window.location.hash.replace(/^#/, '') || '/';
   const [pathname, search = ''] = path.split('?');
   const found = ROUTES.find((candidate) => candidate.pattern.test(pathname)) ?? ROUTES[0];
@@ -61,5 +71,54 @@ onLive((snapshot) => {
 });
 
 window.addEventListener('hashchange', route);
-route();
-void startLive();
+
+function showLogin() {
+  started = false;
+  stopLive();
+  current?.unmount?.();
+  current = null;
+  document.body.classList.add('logged-out');
+  who.hidden = true;
+  login.mount(container, (session) => start(session));
+}
+
+function start(session) {
+  document.body.classList.remove('logged-out');
+  if (session.user !== null) {
+    whoName.textContent = session.user;
+    who.hidden = false;
+  } else {
+    who.hidden = true;
+  }
+  started = true;
+  route();
+  void startLive();
+}
+
+document.getElementById('logout').addEventListener('click', async () => {
+  try {
+    await api('DELETE', '/api/session');
+  } catch (error) {
+    console.error(error);
+  }
+  showLogin();
+});
+
+whenUnauthenticated(() => {
+  if (started) showLogin();
+});
+
+async function boot() {
+  try {
+    start(await api('GET', '/api/session'));
+  } catch (error) {
+    if (error.status === 401) showLogin();
+    else {
+      // Not a refusal (the server is down, an old server without /api/session): run as before.
+      console.warn(error);
+      start({ user: null });
+    }
+  }
+}
+
+void boot();

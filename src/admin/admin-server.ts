@@ -1,20 +1,29 @@
 /**
- * The admin HTTP server: the JSON API under /api, /metrics, /healthz, /readyz, and the console
- * (ui/) at /. It talks to the broker only through its own in-process Client, so everything it
- * does is something an SDK user could do too.
+ * The admin HTTP server (HTTPS with `tls`): the JSON API under /api, /metrics, /healthz,
+ * /readyz, and the console (ui/) at /. It talks to the broker only through in-process
+ * Clients, so everything it does is something an SDK user could do too: each request through
+ * a client acting for the request's user (`broker.connect({ principal, remote })`, made on
+ * first use and closed with the response), the server's own work (stats sampler, re-drive
+ * jobs, /readyz) through a client of its own.
  *
- * Request life: match the route (405 with INVALID_ARGUMENT for a wrong method) -> for POST,
- * PATCH and DELETE, refuse a cross-origin request (NOT_AUTHORIZED) -> run the handler -> JSON,
- * or an error `{ error: { code, message } }` with the registry's HTTP status.
+ * Request life: check the Host header (host-check.ts; NOT_AUTHORIZED 403 for a name this
+ * server is not reached by) -> the console's files, which need no credentials (so the login
+ * page loads) -> match the route (405 with INVALID_ARGUMENT for a wrong method) -> for POST,
+ * PUT, PATCH and DELETE, refuse a cross-origin request (NOT_AUTHORIZED) -> unless the route is
+ * public (/healthz, /readyz, login, logout), authenticate (http-authentication.ts: 401 with
+ * `WWW-Authenticate: Basic realm="weir"`) -> run the handler -> JSON, or an error
+ * `{ error: { code, message } }` with the registry's HTTP status.
  *
  * Closing: stop accepting, end the event streams, stop re-drives (each within about a chunk;
  * saved as running, they resume when an admin server opens this data directory again), stop the sampler, give open requests ADMIN_CLOSE_GRACE_MS, then cut the rest, and
  * close the admin client. The broker itself belongs to the caller.
  */
 import * as http from 'node:http';
+import * as https from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import * as path from 'node:path';
-import type { Broker } from '../broker/index.js';
+import { Access, OPEN_PRINCIPAL, type Broker, type Principal } from '../broker/index.js';
+import type { Client } from '../protocol/index.js';
 import {
   ADMIN_CLOSE_GRACE_MS,
   ADMIN_HEADERS_TIMEOUT_MS,
@@ -25,9 +34,11 @@ import {
   ADMIN_SOCKET_IDLE_TIMEOUT_MS,
   ADMIN_TIMEOUT_CHECK_INTERVAL_MS,
 } from '../limits.js';
-import { WeirError } from '../util/index.js';
+import { WeirError, assert, systemClock, type Clock } from '../util/index.js';
 import type { AdminContext } from './admin-context.js';
 import type { ConnectionsView } from './connections-view.js';
+import { HostCheck } from './host-check.js';
+import { HttpAuthentication, remoteAddress } from './http-authentication.js';
 import { readJsonBody, sendError, sendJson } from './http-io.js';
 import { LiveEvents } from './live-events.js';
 import { MessagePeeker } from './message-peek.js';
@@ -37,7 +48,9 @@ import { Router, type RouteContext } from './router.js';
 import { deadLetterRoutes } from './routes-dead-letters.js';
 import { liveRoutes } from './routes-live.js';
 import { messageRoutes } from './routes-messages.js';
+import { sessionRoutes } from './routes-session.js';
 import { streamRoutes } from './routes-streams.js';
+import { userRoutes } from './routes-users.js';
 import { StatsSampler } from './stats-sampler.js';
 import { StaticFiles, defaultUiDirectory } from './static-files.js';
 
@@ -57,6 +70,22 @@ export interface AdminServerOptions {
   readonly sampleIntervalMs?: number;
   /** Backlog without progress for this long is a stall. Default ADMIN_STALL_AFTER_MS_DEFAULT. */
   readonly stallAfterMs?: number;
+  /**
+   * HTTPS with this certificate and key (PEM). With `ca`, a client certificate signed by it is
+   * required as well (the TLS handshake refuses others).
+   */
+  readonly tls?: {
+    readonly cert: string | Buffer;
+    readonly key: string | Buffer;
+    readonly ca?: string | Buffer;
+  };
+  /**
+   * Host header values accepted besides the addresses the server is bound to (a DNS name, or
+   * what a proxy forwards): `name` (any port) or `name:port`. See host-check.ts.
+   */
+  readonly allowedHosts?: readonly string[];
+  /** Times console sessions and remembered password checks. Default the system clock. */
+  readonly clock?: Clock;
 }
 
 export interface AdminServer {
@@ -67,8 +96,9 @@ export interface AdminServer {
 /** Starts the admin HTTP server; resolves once it listens and the first stats sample is taken. */
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { broker } = options;
+  const clock = options.clock ?? systemClock;
   const client = broker.connect();
-  const peeker = new MessagePeeker(client);
+  const peeker = new MessagePeeker();
   const sampler = new StatsSampler({
     client,
     connections: options.connections,
@@ -83,7 +113,9 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   let accepting = true;
   const context: AdminContext = {
     broker,
-    client,
+    ownClient: client,
+    authentication: new HttpAuthentication(broker.authenticator, () => clock.now()),
+    secure: options.tls !== undefined,
     connections: options.connections,
     sampler,
     metrics: new AdminMetrics(sampler),
@@ -102,22 +134,39 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   router.add(messageRoutes(context));
   router.add(deadLetterRoutes(context));
   router.add(liveRoutes(context));
+  router.add(sessionRoutes(context));
+  router.add(userRoutes());
 
+  // Known once the server listens (the port may be 0 until then).
+  let hosts: HostCheck | null = null;
+  const listener = (request: http.IncomingMessage, response: http.ServerResponse): void => {
+    handle(context, files, hosts, request, response).catch((error: unknown) =>
+      sendError(response, error),
+    );
+  };
   // Silent or slow sockets go quickly (Node's defaults kept them up to a minute), and a full
   // connection table makes room for a new connection by dropping an idle one.
-  const server = http.createServer(
-    {
-      headersTimeout: ADMIN_HEADERS_TIMEOUT_MS,
-      requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
-      keepAliveTimeout: ADMIN_KEEP_ALIVE_TIMEOUT_MS,
-      connectionsCheckingInterval: ADMIN_TIMEOUT_CHECK_INTERVAL_MS,
-    },
-    (request, response) => {
-      handle(context, files, request, response).catch((error: unknown) =>
-        sendError(response, error),
-      );
-    },
-  );
+  const serverOptions: http.ServerOptions = {
+    headersTimeout: ADMIN_HEADERS_TIMEOUT_MS,
+    requestTimeout: ADMIN_REQUEST_TIMEOUT_MS,
+    keepAliveTimeout: ADMIN_KEEP_ALIVE_TIMEOUT_MS,
+    connectionsCheckingInterval: ADMIN_TIMEOUT_CHECK_INTERVAL_MS,
+  };
+  const { tls } = options;
+  const server: http.Server =
+    tls === undefined
+      ? http.createServer(serverOptions, listener)
+      : https.createServer(
+          {
+            ...serverOptions,
+            cert: tls.cert,
+            key: tls.key,
+            ...(tls.ca === undefined
+              ? {}
+              : { ca: tls.ca, requestCert: true, rejectUnauthorized: true }),
+          },
+          listener,
+        );
   server.timeout = ADMIN_SOCKET_IDLE_TIMEOUT_MS;
   capConnections(server, ADMIN_HTTP_CONNECTIONS_MAX);
 
@@ -128,6 +177,13 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       server.once('error', reject);
       server.listen(options.port, options.host ?? '127.0.0.1', () => {
         server.off('error', reject);
+        const address = server.address() as AddressInfo;
+        hosts = new HostCheck({
+          address: address.address,
+          port: address.port,
+          secure: tls !== undefined,
+          allowedHosts: options.allowedHosts,
+        });
         resolve();
       });
     });
@@ -144,7 +200,12 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     address() {
       const address = server.address() as AddressInfo;
       const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-      return { host: address.address, port: address.port, url: `http://${host}:${address.port}` };
+      const scheme = tls === undefined ? 'http' : 'https';
+      return {
+        host: address.address,
+        port: address.port,
+        url: `${scheme}://${host}:${address.port}`,
+      };
     },
     close() {
       closing ??= (async () => {
@@ -179,9 +240,16 @@ function crossOrigin(request: http.IncomingMessage): boolean {
 async function handle(
   context: AdminContext,
   files: StaticFiles,
+  hosts: HostCheck | null,
   request: http.IncomingMessage,
   response: http.ServerResponse,
 ): Promise<void> {
+  if (hosts === null || !hosts.allows(request.headers.host)) {
+    throw new WeirError(
+      'NOT_AUTHORIZED',
+      `this server does not answer for Host ${JSON.stringify(request.headers.host ?? '')} (see allowedHosts)`,
+    );
+  }
   const method = request.method ?? 'GET';
   const url = new URL(request.url ?? '/', 'http://admin.invalid');
   const match = context.router.match(method, url.pathname);
@@ -207,16 +275,36 @@ async function handle(
   if (method !== 'GET' && method !== 'HEAD' && crossOrigin(request)) {
     throw new WeirError('NOT_AUTHORIZED', 'cross-origin requests may not change the broker');
   }
+  const principal: Principal = match.route.public
+    ? OPEN_PRINCIPAL
+    : await context.authentication.authenticate(request);
+  let access: Access | null = null;
+  let client: Client | null = null;
   const routeContext: RouteContext = {
     request,
     response,
     params: match.params,
     query: url.searchParams,
     body: () => readJsonBody(request, ADMIN_REQUEST_BODY_BYTES_MAX),
+    principal,
+    get access() {
+      return (access ??= new Access(principal));
+    },
+    get client() {
+      // A public route acts for no one: it must not reach the broker as the open principal.
+      assert(!match.route.public, `the public route ${match.route.path} uses no client`);
+      return (client ??= context.broker.connect({ principal, remote: remoteAddress(request) }));
+    },
   };
-  const result: unknown = await match.route.handler(routeContext);
-  if (match.route.raw) return;
-  sendJson(response, match.route.status ?? 200, result);
+  try {
+    const result: unknown = await match.route.handler(routeContext);
+    if (match.route.raw) return;
+    sendJson(response, match.route.status ?? 200, result);
+  } finally {
+    // Typed as null by the flow analysis, which does not see the getter assign it.
+    const used = client as Client | null;
+    if (used !== null) await used.close();
+  }
 }
 
 /**

@@ -30,15 +30,47 @@ export function asWeirError(error: unknown): WeirError {
   });
 }
 
+/**
+ * NOT_AUTHORIZED for a request that did not authenticate (no, wrong or expired credentials):
+ * answered 401 with `WWW-Authenticate: Basic realm="weir"`, where a refusal of what an
+ * authenticated user may not do stays the registry's 403.
+ */
+export class AuthenticationRequired extends WeirError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('NOT_AUTHORIZED', message, options);
+  }
+}
+
+/** Unauthorized: HTTP's name for "not authenticated". */
+const UNAUTHORIZED_STATUS = 401;
+
+/** The header the console sends on its requests (see sendError). */
+export const CONSOLE_REQUEST_HEADER = 'x-weir-console';
+
+/**
+ * Browsers answer a 401 carrying `WWW-Authenticate: Basic` with their own password dialog,
+ * even for fetch() and EventSource: the console asks with its own login page instead, so the
+ * challenge is left out for requests that come from it (its header, or its session cookie).
+ */
+function wantsChallenge(request: IncomingMessage | undefined): boolean {
+  if (request === undefined) return true;
+  if (request.headers[CONSOLE_REQUEST_HEADER] !== undefined) return false;
+  return !/(?:^|;)\s*weir_session=/.test(request.headers.cookie ?? '');
+}
+
 export function sendError(response: ServerResponse, error: unknown): void {
   const weirError = asWeirError(error);
   if (response.headersSent) {
     response.destroy(weirError);
     return;
   }
-  sendJson(response, ERROR_CODES[weirError.code].httpStatus, {
-    error: { code: weirError.code, message: weirError.message },
-  });
+  const body = { error: { code: weirError.code, message: weirError.message } };
+  if (weirError instanceof AuthenticationRequired) {
+    if (wantsChallenge(response.req)) response.setHeader('www-authenticate', 'Basic realm="weir"');
+    sendJson(response, UNAUTHORIZED_STATUS, body);
+    return;
+  }
+  sendJson(response, ERROR_CODES[weirError.code].httpStatus, body);
 }
 
 export function invalid(field: string, problem: string): WeirError {

@@ -5,6 +5,10 @@
  *
  * Backpressure: a client whose socket still holds an unsent event skips the next ones until it
  * drains (a stale chart, never a growing buffer). At most ADMIN_EVENT_CLIENTS_MAX clients.
+ *
+ * A stream outlives the request that authenticated it: before each event, `stillAllowed` (from
+ * attach) is asked again, and a stream whose session ended (logout, idle, user removed) is
+ * ended rather than fed.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ADMIN_EVENT_CLIENTS_MAX } from '../limits.js';
@@ -16,7 +20,8 @@ const RETRY_MS = 2000;
 
 export class LiveEvents {
   readonly #sampler: StatsSampler;
-  readonly #clients = new Set<ServerResponse>();
+  /** Each client with its check that its credentials still hold. */
+  readonly #clients = new Map<ServerResponse, () => boolean>();
   #unsubscribe: (() => void) | null = null;
 
   constructor(sampler: StatsSampler) {
@@ -27,7 +32,11 @@ export class LiveEvents {
     return this.#clients.size;
   }
 
-  attach(request: IncomingMessage, response: ServerResponse): void {
+  attach(
+    request: IncomingMessage,
+    response: ServerResponse,
+    stillAllowed: () => boolean = () => true,
+  ): void {
     if (this.#clients.size >= ADMIN_EVENT_CLIENTS_MAX) {
       throw new WeirError(
         'LIMIT_EXCEEDED',
@@ -44,7 +53,7 @@ export class LiveEvents {
     response.write(`retry: ${RETRY_MS}\n\n`);
     const latest = this.#sampler.latestJson;
     if (latest !== null) response.write(`event: stats\ndata: ${latest}\n\n`);
-    this.#clients.add(response);
+    this.#clients.set(response, stillAllowed);
     this.#unsubscribe ??= this.#sampler.onSample(() => this.#broadcast());
     const detach = (): void => {
       this.#clients.delete(response);
@@ -60,7 +69,12 @@ export class LiveEvents {
     const json = this.#sampler.latestJson;
     if (json === null) return;
     const event = `event: stats\ndata: ${json}\n\n`;
-    for (const client of this.#clients) {
+    for (const [client, stillAllowed] of this.#clients) {
+      if (!stillAllowed()) {
+        this.#clients.delete(client);
+        client.end();
+        continue;
+      }
       if (client.writableNeedDrain || client.destroyed) continue; // slow reader: skip this one
       client.write(event);
     }
@@ -68,7 +82,7 @@ export class LiveEvents {
 
   /** Ends every event stream. */
   close(): void {
-    for (const client of this.#clients) client.end();
+    for (const client of this.#clients.keys()) client.end();
     this.#clients.clear();
     this.#unsubscribe?.();
     this.#unsubscribe = null;

@@ -109,34 +109,34 @@ function peeked(message: Message): PeekedMessage {
   };
 }
 
+/**
+ * Peeks for every request of one admin server: each runs through the client of the request
+ * (acting for its user, so the broker checks it may subscribe); the peeker bounds how many run
+ * and remembers their subscriptions for the stats, which leave them out.
+ */
 export class MessagePeeker {
-  readonly #client: Client;
   /** `stream\0subscription` of the ephemeral subscriptions open now. */
   readonly #open = new Set<string>();
   #running = 0;
-
-  constructor(client: Client) {
-    this.#client = client;
-  }
 
   /** Whether a subscription is one of this peeker's (the stats leave them out). */
   owns(stream: string, subscription: string): boolean {
     return this.#open.has(`${stream}\u0000${subscription}`);
   }
 
-  async peek(request: PeekRequest): Promise<PeekResult> {
+  async peek(client: Client, request: PeekRequest): Promise<PeekResult> {
     if (this.#running >= ADMIN_PEEKS_CONCURRENT_MAX) {
       throw new WeirError('LIMIT_EXCEEDED', `${ADMIN_PEEKS_CONCURRENT_MAX} peeks are running`);
     }
     this.#running++;
     try {
-      return await this.#peek(request, await this.#client.streams.info(request.stream));
+      return await this.#peek(client, request, await client.streams.info(request.stream));
     } finally {
       this.#running--;
     }
   }
 
-  async #peek(request: PeekRequest, info: StreamInfo): Promise<PeekResult> {
+  async #peek(client: Client, request: PeekRequest, info: StreamInfo): Promise<PeekResult> {
     if (request.partition !== undefined && request.partition >= info.partitions.length) {
       throw new WeirError(
         'INVALID_ARGUMENT',
@@ -170,7 +170,7 @@ export class MessagePeeker {
         : request.offset !== undefined
           ? { offset: request.offset }
           : 'earliest';
-    const subscription = await this.#client.subscribe(request.stream, {
+    const subscription = await client.subscribe(request.stream, {
       ack: 'none',
       start,
       maxInFlight: request.limit,

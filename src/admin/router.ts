@@ -4,8 +4,10 @@
  * OpenAPI description served at /api/openapi.json, so the two cannot drift apart.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Access, Principal } from '../broker/index.js';
+import type { Client } from '../protocol/index.js';
 
-export type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE';
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 export interface RouteContext {
   readonly request: IncomingMessage;
@@ -15,6 +17,15 @@ export interface RouteContext {
   readonly query: URLSearchParams;
   /** The JSON body (undefined when empty); bounded, and application/json only. */
   readonly body: () => Promise<unknown>;
+  /** Who the request acts for (OPEN_PRINCIPAL on a broker without users, and on public routes). */
+  readonly principal: Principal;
+  /** The principal's permissions, for checks the broker cannot make (peeks, re-drive jobs). */
+  readonly access: Access;
+  /**
+   * A client acting for the principal (`broker.connect({ principal, remote })`): the broker
+   * checks every call. Made on first use and closed once the response is sent.
+   */
+  readonly client: Client;
 }
 
 export interface Route {
@@ -30,6 +41,8 @@ export interface Route {
   readonly status?: number;
   /** The handler writes the response itself (event streams, metrics text). */
   readonly raw?: boolean;
+  /** Answered without credentials even when the broker has users (health, login, logout). */
+  readonly public?: boolean;
   /** Returns the JSON to send (ignored when `raw`). */
   readonly handler: (context: RouteContext) => unknown;
 }
@@ -103,6 +116,8 @@ export class Router {
         tags: [route.tag],
         summary: route.summary,
         parameters,
+        // Public routes need nothing; the others any of the schemes (once the broker has users).
+        security: route.public ? [] : [{ basic: [] }, { bearer: [] }, { session: [] }],
         responses: {
           [String(route.status ?? 200)]: { description: 'success' },
           default: {
@@ -124,6 +139,16 @@ export class Router {
       info: { title: 'Weir HTTP API', version, description: 'See docs/http-api.md.' },
       paths,
       components: {
+        securitySchemes: {
+          basic: { type: 'http', scheme: 'basic', description: 'a user and its password' },
+          bearer: { type: 'http', scheme: 'bearer', description: 'a token (weir_<id>_<secret>)' },
+          session: {
+            type: 'apiKey',
+            in: 'cookie',
+            name: 'weir_session',
+            description: 'the console session from POST /api/session',
+          },
+        },
         schemas: {
           Error: {
             type: 'object',

@@ -2,6 +2,11 @@
  * Dead letters: the targets the subscriptions name, browsing one target, re-driving with
  * progress (see redrive-jobs.ts), and deleting.
  *
+ * Permissions: listing the targets reads subscription info (any user); browsing and deleting go
+ * through the request's client, so the broker checks them (admin only). A re-drive job runs
+ * after its request has been answered, on the admin server's own client, so the routes of the
+ * jobs check admin themselves before they start, cancel or show one.
+ *
  * Deleting needs `deadLetters.delete` on the Client, which the Client API does not have yet:
  * until it does, the endpoint refuses with INVALID_ARGUMENT saying so, and /api/overview
  * reports `capabilities.deadLetterDelete: false` so the console hides the button.
@@ -120,7 +125,6 @@ function deadLetterView(letter: DeadLetter): Record<string, unknown> {
 }
 
 export function deadLetterRoutes(context: AdminContext): Route[] {
-  const { client } = context;
   return [
     {
       method: 'GET',
@@ -128,7 +132,7 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
       tag: 'dead letters',
       summary:
         'The dead-letter subjects the subscriptions name, with the subscriptions that send there and how many they sent.',
-      handler: async () => {
+      handler: async ({ client }) => {
         const targets = new Map<string, DeadLetterTarget>();
         for (const stream of await client.streams.list()) {
           let subscriptions;
@@ -168,7 +172,7 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
         originStream: 'only those that came from this stream',
         reason: `only those with this reason (${REASONS.join(', ')})`,
       },
-      handler: async ({ params, query }) => {
+      handler: async ({ client, params, query }) => {
         const limit =
           integerQuery(query, 'limit', 1, DEAD_LETTER_LIST_MAX) ?? DEAD_LETTER_LIST_DEFAULT;
         const originStream = optionalString(query.get('originStream'), 'originStream');
@@ -202,7 +206,8 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
         example: { to: 'subscription', ratePerSecond: 100, reason: 'max-deliveries' },
       },
       status: 202,
-      handler: async ({ params, body }) => {
+      handler: async ({ access, params, body }) => {
+        access.checkAdmin('re-drive dead letters');
         const input = objectBody(await body());
         onlyKeys(input, ['to', 'limit', 'ratePerSecond', 'originStream', 'reason', 'only']);
         const request: RedriveRequest = {
@@ -228,7 +233,7 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
         originStream: 'only those that came from this stream',
         reason: `only those with this reason (${REASONS.join(', ')})`,
       },
-      handler: async ({ params, query }) => {
+      handler: async ({ client, params, query }) => {
         const limit = integerQuery(query, 'limit', 1, Number.MAX_SAFE_INTEGER);
         const originStream = optionalString(query.get('originStream'), 'originStream');
         const reason = reasonOf(query.get('reason'), 'reason');
@@ -249,7 +254,7 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
         description: '{ limit?, originStream?, reason?, only?: [{ stream, partition, offset }] }',
         example: { only: [{ stream: 'dead', partition: 0, offset: 3 }] },
       },
-      handler: async ({ params, body }) => {
+      handler: async ({ client, params, body }) => {
         const input = objectBody(await body());
         onlyKeys(input, ['limit', 'originStream', 'reason', 'only']);
         const limit = optionalInteger(input.limit, 'limit', 1, Number.MAX_SAFE_INTEGER);
@@ -270,21 +275,30 @@ export function deadLetterRoutes(context: AdminContext): Route[] {
       tag: 'dead letters',
       summary:
         'Re-drive jobs, newest first: state, total, re-driven and skipped so far (kept across restarts of a broker on disk).',
-      handler: () => context.redrives.list(),
+      handler: ({ access }) => {
+        access.checkAdmin('read re-drive jobs');
+        return context.redrives.list();
+      },
     },
     {
       method: 'GET',
       path: '/api/redrives/{id}',
       tag: 'dead letters',
       summary: "One re-drive job's progress.",
-      handler: ({ params }) => context.redrives.get(params.id!),
+      handler: ({ access, params }) => {
+        access.checkAdmin('read re-drive jobs');
+        return context.redrives.get(params.id!);
+      },
     },
     {
       method: 'POST',
       path: '/api/redrives/{id}/cancel',
       tag: 'dead letters',
       summary: 'Stops a re-drive job after the chunk in progress (about one second).',
-      handler: ({ params }) => context.redrives.cancel(params.id!),
+      handler: ({ access, params }) => {
+        access.checkAdmin('cancel re-drive jobs');
+        return context.redrives.cancel(params.id!);
+      },
     },
   ];
 }

@@ -43,7 +43,7 @@ interface ReadyFailure {
 async function storageFailures(
   context: AdminContext,
 ): Promise<{ streams: number; failures: ReadyFailure[] }> {
-  const streams = await context.client.streams.list();
+  const streams = await context.ownClient.streams.list();
   const failures: ReadyFailure[] = [];
   for (const stream of streams) {
     for (const partition of stream.partitions) {
@@ -69,7 +69,7 @@ async function storageFailures(
     }
     let subscriptions;
     try {
-      subscriptions = await context.client.subscriptions.list(stream.name);
+      subscriptions = await context.ownClient.subscriptions.list(stream.name);
     } catch (error) {
       if (isWeirError(error, 'STREAM_NOT_FOUND')) continue; // deleted meanwhile
       throw error;
@@ -137,11 +137,13 @@ export function liveRoutes(context: AdminContext): Route[] {
       path: '/api/events',
       tag: 'live',
       summary:
-        'Server-Sent Events: `stats` events with the same snapshot as /api/stats, one per sample.',
+        'Server-Sent Events: `stats` events with the same snapshot as /api/stats, one per sample. The stream ends when the credentials that opened it no longer hold (logout, session ended, token deleted, user removed).',
       raw: true,
-      handler: ({ request, response }) => {
+      handler: ({ request, response, principal }) => {
         try {
-          context.events.attach(request, response);
+          context.events.attach(request, response, () =>
+            context.authentication.stillValid(request, principal),
+          );
         } catch (error) {
           sendError(response, error);
         }
@@ -151,19 +153,21 @@ export function liveRoutes(context: AdminContext): Route[] {
       method: 'GET',
       path: '/healthz',
       tag: 'health',
-      summary: 'Alive: the process answers HTTP.',
+      summary: 'Alive: the process answers HTTP. Needs no credentials.',
+      public: true,
       handler: () => ({ status: 'ok' }),
     },
     {
       method: 'GET',
       path: '/readyz',
       tag: 'health',
+      public: true,
       summary:
-        'Ready: the broker is open (its storage recovered) and answers, the server is not shutting down, and no partition log, scheduler, retention pass or subscription has failed. 503 otherwise: CLOSED or TIMEOUT as an error, or `{ status: "failed", failures }` naming what failed.',
+        'Ready: the broker is open (its storage recovered) and answers, the server is not shutting down, and no partition log, scheduler, retention pass or subscription has failed (needs no credentials). 503 otherwise: CLOSED or TIMEOUT as an error, or `{ status: "failed", failures }` naming what failed.',
       raw: true,
       handler: async ({ response }) => {
         try {
-          if (!context.accepting() || context.broker.closed || context.client.closed) {
+          if (!context.accepting() || context.broker.closed || context.ownClient.closed) {
             throw new WeirError('CLOSED', 'the broker is closed or shutting down');
           }
           const { streams, failures } = await within(
@@ -182,7 +186,8 @@ export function liveRoutes(context: AdminContext): Route[] {
       method: 'GET',
       path: '/metrics',
       tag: 'health',
-      summary: 'Prometheus text format: per stream and subscription, latency histograms, process.',
+      summary:
+        'Prometheus text format: per stream and subscription, latency histograms, process. Needs credentials once the broker has users (a Bearer token suits a scraper).',
       raw: true,
       handler: async ({ response }) => {
         const text = await context.metrics.text();

@@ -33,14 +33,13 @@ export function publishBody(body: unknown, encoding: unknown): Body {
 }
 
 export function messageRoutes(context: AdminContext): Route[] {
-  const { client } = context;
   return [
     {
       method: 'GET',
       path: '/api/streams/{stream}/messages',
       tag: 'messages',
       summary:
-        'Peeks at messages without consuming them (no subscription moves), by offset or by time, optionally filtered by subject.',
+        'Peeks at messages without consuming them (no subscription moves), by offset or by time, optionally filtered by subject. Needs the permission to consume from the stream (subscribe:STREAM).',
       query: {
         partition: 'only this partition (default: all)',
         offset: 'from this offset in each partition read (default: the first kept)',
@@ -48,13 +47,15 @@ export function messageRoutes(context: AdminContext): Route[] {
         filter: 'subject pattern; repeat or comma-separate for several',
         limit: `messages to return, 1..${ADMIN_PEEK_MESSAGES_MAX} (default ${ADMIN_PEEK_MESSAGES_DEFAULT})`,
       },
-      handler: ({ params, query }) => {
+      handler: ({ client, access, params, query }) => {
+        // Reading messages is consuming them, as far as permissions go (a peek moves nothing).
+        access.checkSubscribe(params.stream!, null);
         const filter = query
           .getAll('filter')
           .flatMap((value) => value.split(','))
           .map((value) => value.trim())
           .filter((value) => value.length > 0);
-        return context.peeker.peek({
+        return context.peeker.peek(client, {
           stream: params.stream!,
           partition: integerQuery(query, 'partition', 0, PARTITIONS_MAX - 1),
           offset: integerQuery(query, 'offset', 0, Number.MAX_SAFE_INTEGER),
@@ -70,7 +71,7 @@ export function messageRoutes(context: AdminContext): Route[] {
       path: '/api/publish',
       tag: 'messages',
       summary:
-        "Publishes a message to every stream that captures its subject; answers the receipt once stored. `encoding`: 'text', 'json' (default for non-strings) or 'base64'.",
+        "Publishes a message to every stream that captures its subject; answers the receipt once stored. `encoding`: 'text', 'json' (default for non-strings) or 'base64'. Needs publish:PATTERN matching the subject.",
       body: {
         description:
           '{ subject, body, encoding?, key?, headers?, id?, delayMs?, deliverAt?, ttlMs?, priority?, replyTo?, correlationId? }',
@@ -81,7 +82,7 @@ export function messageRoutes(context: AdminContext): Route[] {
           headers: { source: 'console' },
         },
       },
-      handler: async ({ body }) => {
+      handler: async ({ client, body }) => {
         const input = objectBody(await body());
         onlyKeys(input, ['subject', 'body', 'encoding', ...PUBLISH_OPTION_KEYS]);
         if (typeof input.subject !== 'string') throw invalid('subject', 'must be a string');

@@ -5,6 +5,7 @@
  */
 import {
   SUBSCRIPTION_CREATE_OPTION_NAMES,
+  type Client,
   type StreamInfo,
   type SubscriptionInfo,
 } from '../protocol/index.js';
@@ -65,6 +66,7 @@ function subscriptionView(
 
 async function subscriptionViews(
   context: AdminContext,
+  client: Client,
   stream: string,
   includeInternal: boolean,
 ): Promise<SubscriptionView[]> {
@@ -73,7 +75,7 @@ async function subscriptionViews(
       .filter((entry) => entry.stream === stream)
       .map((entry) => [entry.name, entry]),
   );
-  const views = (await context.client.subscriptions.list(stream)).map((info) =>
+  const views = (await client.subscriptions.list(stream)).map((info) =>
     subscriptionView(context, info, stats.get(info.name)),
   );
   return includeInternal ? views : views.filter((view) => !view.internal);
@@ -126,15 +128,15 @@ const SUBSCRIPTION_EXAMPLE = {
   maxDeliveries: 5,
 };
 
+/** Every route acts for its user through the request's client (the broker checks each call). */
 export function streamRoutes(context: AdminContext): Route[] {
-  const { client } = context;
   return [
     {
       method: 'GET',
       path: '/api/streams',
       tag: 'streams',
       summary: 'Every stream: its info (StreamInfo) with messages in and out per second.',
-      handler: async () => {
+      handler: async ({ client }) => {
         const stats = streamStatsByName(context);
         return (await client.streams.list()).map((info) => streamView(info, stats.get(info.name)));
       },
@@ -147,7 +149,7 @@ export function streamRoutes(context: AdminContext): Route[] {
         'Creates a stream: `name` and the StreamOptions of docs/http-api.md. The same configuration again is not an error.',
       body: { description: '{ name, ...StreamOptions }', example: STREAM_EXAMPLE },
       status: 201,
-      handler: async ({ body }) => {
+      handler: async ({ client, body }) => {
         const { name, ...options } = objectBody(await body());
         if (typeof name !== 'string') throw invalid('name', 'must be a string');
         return streamView(await client.streams.create(name, options), undefined);
@@ -160,10 +162,11 @@ export function streamRoutes(context: AdminContext): Route[] {
       summary:
         "A stream's info with rates and its subscriptions (with lag, in-flight, rates, stall).",
       query: { internal: "true: also broker-owned subscriptions ('_…') and peeks" },
-      handler: async ({ params, query }) => {
+      handler: async ({ client, params, query }) => {
         const info = await client.streams.info(params.stream!);
         const subscriptions = await subscriptionViews(
           context,
+          client,
           info.name,
           query.get('internal') === 'true',
         );
@@ -183,7 +186,7 @@ export function streamRoutes(context: AdminContext): Route[] {
         description: 'StreamChanges: only the fields to change',
         example: { maxMessages: 100000, maxAgeMs: null, ttlMs: 60000 },
       },
-      handler: async ({ params, body }) => {
+      handler: async ({ client, params, body }) => {
         const changes = objectBody(await body());
         const info = await client.streams.update(params.stream!, changes);
         return streamView(info, streamStatsByName(context).get(info.name));
@@ -194,7 +197,7 @@ export function streamRoutes(context: AdminContext): Route[] {
       path: '/api/streams/{stream}',
       tag: 'streams',
       summary: 'Deletes the stream, its messages and its subscriptions.',
-      handler: async ({ params }) => {
+      handler: async ({ client, params }) => {
         await client.streams.delete(params.stream!);
         return { deleted: params.stream };
       },
@@ -204,7 +207,7 @@ export function streamRoutes(context: AdminContext): Route[] {
       path: '/api/streams/{stream}/purge',
       tag: 'streams',
       summary: 'Removes every message of the stream; subscriptions stay.',
-      handler: async ({ params }) => {
+      handler: async ({ client, params }) => {
         await client.streams.purge(params.stream!);
         return { purged: params.stream };
       },
@@ -215,8 +218,8 @@ export function streamRoutes(context: AdminContext): Route[] {
       tag: 'subscriptions',
       summary: "The stream's subscriptions with lag, in-flight, redelivery and dead-letter counts.",
       query: { internal: "true: also broker-owned subscriptions ('_…') and peeks" },
-      handler: ({ params, query }) =>
-        subscriptionViews(context, params.stream!, query.get('internal') === 'true'),
+      handler: ({ client, params, query }) =>
+        subscriptionViews(context, client, params.stream!, query.get('internal') === 'true'),
     },
     {
       method: 'POST',
@@ -226,7 +229,7 @@ export function streamRoutes(context: AdminContext): Route[] {
         'Creates a durable subscription: `name` and the subscription options of docs/http-api.md (a `headerFilter` policy among them). The same configuration again is not an error.',
       body: { description: '{ name, ...options }', example: SUBSCRIPTION_EXAMPLE },
       status: 201,
-      handler: async ({ params, body }) => {
+      handler: async ({ client, params, body }) => {
         const { name, ...options } = objectBody(await body());
         onlyKeys(options, SUBSCRIPTION_CREATE_OPTION_NAMES);
         if (typeof name !== 'string') throw invalid('name', 'must be a string');
@@ -249,12 +252,17 @@ export function streamRoutes(context: AdminContext): Route[] {
       tag: 'subscriptions',
       summary: 'The subscriptions of every stream.',
       query: { internal: "true: also broker-owned subscriptions ('_…') and peeks" },
-      handler: async ({ query }) => {
+      handler: async ({ client, query }) => {
         const views: SubscriptionView[] = [];
         for (const stream of await client.streams.list()) {
           try {
             views.push(
-              ...(await subscriptionViews(context, stream.name, query.get('internal') === 'true')),
+              ...(await subscriptionViews(
+                context,
+                client,
+                stream.name,
+                query.get('internal') === 'true',
+              )),
             );
           } catch (error) {
             if (!isWeirError(error, 'STREAM_NOT_FOUND')) throw error; // else: deleted meanwhile
@@ -268,7 +276,7 @@ export function streamRoutes(context: AdminContext): Route[] {
       path: '/api/streams/{stream}/subscriptions/{subscription}',
       tag: 'subscriptions',
       summary: 'One subscription with its live figures and its network consumers (with credit).',
-      handler: async ({ params }) => {
+      handler: async ({ client, params }) => {
         const stream = params.stream!;
         const name = params.subscription!;
         const info = await client.subscriptions.info(stream, name);
@@ -286,7 +294,7 @@ export function streamRoutes(context: AdminContext): Route[] {
       path: '/api/streams/{stream}/subscriptions/{subscription}',
       tag: 'subscriptions',
       summary: 'Deletes a durable subscription and its state; its consumers end.',
-      handler: async ({ params }) => {
+      handler: async ({ client, params }) => {
         await client.subscriptions.delete(params.stream!, params.subscription!);
         return { deleted: params.subscription };
       },
@@ -298,14 +306,14 @@ export function streamRoutes(context: AdminContext): Route[] {
       summary:
         "Moves the subscription: `position` is 'earliest', 'latest', { offset, partition? } or { timeMs }.",
       body: { description: '{ position }', example: { position: { timeMs: 1767225600000 } } },
-      handler: async ({ params, body }) => {
+      handler: async ({ client, params, body }) => {
         const input = objectBody(await body());
         onlyKeys(input, ['position']);
         if (input.position === undefined) throw invalid('position', 'is required');
         await client.subscriptions.seek(
           params.stream!,
           params.subscription!,
-          input.position as Parameters<typeof client.subscriptions.seek>[2],
+          input.position as Parameters<Client['subscriptions']['seek']>[2],
         );
         return { sought: params.subscription, position: input.position };
       },

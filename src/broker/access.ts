@@ -13,13 +13,17 @@
  * read stream and subscription information, and seek a subscription it may consume from.
  *
  * Replies (NATS' allow_responses): a publish to an inbox subject (`_INBOX.…`) is allowed to a
- * client only as the answer to a request it was delivered (ReplyGrants in client.ts), whatever
- * its publish permissions say.
+ * client that is not admin only as the answer to a request it was delivered (reply-grants.ts),
+ * whatever its publish permissions say: `publish:>` does not cover inboxes.
+ *
+ * Where each check runs: InProcessClient (client.ts) checks every operation before it reaches
+ * the broker core, so the TCP server, the HTTP API and later gateways, which all act through
+ * such a client, share it.
  */
 import { WeirError } from '../util/index.js';
 import { NAME_BYTES_MAX, PERMISSION_CACHE_SUBJECTS_MAX } from '../limits.js';
 import { invalid } from './option-checks.js';
-import { SubjectPattern, validatePattern } from './subject.js';
+import { isInboxSubject, SubjectPattern, validatePattern } from './subject.js';
 
 export interface Principal {
   /** The user's name; null for the open broker (no users: dev mode, everything allowed). */
@@ -132,8 +136,10 @@ export class Access {
     return this.principal.admin;
   }
 
+  /** Publishing to `subject`; always false for an inbox (only reply grants allow those). */
   mayPublish(subject: string): boolean {
     if (this.principal.admin) return true;
+    if (isInboxSubject(subject)) return false;
     const known = this.#published.get(subject);
     if (known !== undefined) return known;
     const allowed =
@@ -151,6 +157,11 @@ export class Access {
       this.#allow.subscribe.some((rule) => rule(stream, subscription)) &&
       !this.#deny.subscribe.some((rule) => rule(stream, subscription))
     );
+  }
+
+  /** NOT_AUTHORIZED: "user NAME may not `what`". */
+  refusal(what: string): WeirError {
+    return refused(this.principal, what);
   }
 
   checkPublish(subject: string): void {

@@ -1,9 +1,11 @@
 /**
  * The audit trail: every admin action and every refused authentication is one event on the
  * diagnostics channel `weir:audit`; `weir serve` writes each as one JSON log line. Fields:
- * `action` (e.g. `streams.delete`, `users.add`, `authenticate`), `user` (null when none was
+ * `action` (`streams.create|update|delete|purge`, `subscriptions.delete|seek`,
+ * `deadLetters.redrive|delete`, `users.*`, `authenticate`, ...), `user` (null when none was
  * established), `remote` (the client's address; null in-process), `outcome` ('ok' or
- * 'refused'), and what the action names (`stream`, `subscription`, `subject`, `target`, `code`).
+ * 'refused'), and what the action names (`target`: the stream, `stream/subscription`, subject
+ * or user name; `stream`, `subscription`, `subject` where they apply; `code` when refused).
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 

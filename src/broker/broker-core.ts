@@ -30,8 +30,9 @@ import {
   STREAMS_MAX,
   SUBSCRIPTIONS_PER_STREAM_MAX,
 } from '../limits.js';
-import { WeirError, Lane, type Clock } from '../util/index.js';
+import { assert, WeirError, Lane, type Clock } from '../util/index.js';
 import { Consumer } from './consumer.js';
+import type { DeliveredMessage } from './delivery.js';
 import { encodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { readJsonFile, writeJsonFile } from './metadata-file.js';
 import { invalid, rejection, validateName } from './option-checks.js';
@@ -451,8 +452,10 @@ export class BrokerCore {
 
   // ---- inboxes ---------------------------------------------------------------------------
 
-  openInbox(clientId: string): Inbox {
-    const inbox = new Inbox(clientId, this.#options.clock);
+  openInbox(): Inbox {
+    const inbox = new Inbox(this.#options.clock);
+    // 128 random bits: a collision with a live inbox is as unlikely as a guess.
+    assert(!this.#inboxes.has(inbox.subject), 'inbox subjects are unique');
     this.#inboxes.set(inbox.subject, inbox);
     return inbox;
   }
@@ -469,6 +472,7 @@ export class BrokerCore {
     streamName: string,
     options: SubscribeOptions | undefined,
     onClose: (consumer: Consumer) => void,
+    delivered: ((message: DeliveredMessage) => void) | null = null,
   ): Promise<Consumer> {
     if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
     const resolved = resolveSubscribe(options);
@@ -531,6 +535,7 @@ export class BrokerCore {
       name: group.name,
       maxInFlight: resolved.maxInFlight,
       host: group,
+      delivered,
       onClose: (closed) => {
         onClose(closed);
         if (!group.durable && group.consumerCount === 0) this.#dropEphemeral(streamName, group);

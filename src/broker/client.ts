@@ -1,11 +1,14 @@
 /**
- * The in-process Client: what `broker.connect()` returns. Thin: it checks that it is open,
- * keeps track of its consumers and its inbox (so that closing the client hands their leases
- * back and fails its waiting requests), and calls the broker core.
+ * The in-process Client: what `broker.connect()` returns. Thin: it checks that it is open and
+ * that its principal may do what it asks (access.ts: every transport acts through one of
+ * these, so this is the one place permissions are enforced), keeps track of its consumers and
+ * its inbox (so that closing the client hands their leases back and fails its waiting
+ * requests), audits admin actions, and calls the broker core.
  */
 import type {
   Body,
   Client,
+  Headers,
   DeadLettersApi,
   Message,
   PublishInput,
@@ -32,6 +35,9 @@ import type { Consumer } from './consumer.js';
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from './dead-letter-admin.js';
 import { integerIn, rejection } from './option-checks.js';
 import type { Inbox } from './request-reply.js';
+import type { DeliveredMessage, Responder } from './delivery.js';
+import { ReplyGrants } from './reply-grants.js';
+import { isInboxSubject } from './subject.js';
 import type { PartitionLog } from '../storage/index.js';
 import type { Access } from './access.js';
 import { audit } from './audit.js';
@@ -57,6 +63,13 @@ export class InProcessClient implements Client {
   readonly #identity: ClientIdentity;
   readonly #consumers = new Set<Consumer>();
   readonly #onClose: (client: InProcessClient) => void;
+  /**
+   * Whether the principal is not admin: every publish and subscribe is checked. False for an
+   * admin and for the open broker, whose publishes then cost this one boolean and nothing else.
+   */
+  readonly #restricted: boolean;
+  /** The replies this client may send (only consulted when restricted). */
+  readonly #grants: ReplyGrants;
   #inbox: Inbox | null = null;
   #closed = false;
 
@@ -70,6 +83,8 @@ export class InProcessClient implements Client {
     this.#core = core;
     this.#identity = identity;
     this.#onClose = onClose;
+    this.#restricted = !identity.access.admin;
+    this.#grants = new ReplyGrants(core.clock);
     const open = <T>(operation: () => Promise<T>): Promise<T> => {
       if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
       try {
@@ -78,37 +93,22 @@ export class InProcessClient implements Client {
         return rejection(error);
       }
     };
-    this.streams = {
-      create: (name, options) => open(() => core.createStream(name, options)),
-      info: (name) => open(() => core.streamInfo(name)),
-      list: () => open(() => core.listStreams()),
-      update: (name, changes) => open(() => core.updateStream(name, changes)),
-      delete: (name) => open(() => core.deleteStream(name)),
-      purge: (name) => open(() => core.purgeStream(name)),
-    };
-    this.subscriptions = {
-      info: (stream, name) => open(() => core.subscriptionInfo(stream, name)),
-      list: (stream) => open(() => core.listSubscriptions(stream)),
-      delete: (stream, name) => open(() => core.deleteSubscription(stream, name)),
-      seek: (stream, name, position) => open(() => core.seek(stream, name, position)),
-    };
-    this.deadLetters = {
-      list: (subject, options) => open(() => listDeadLetters(core, subject, options)),
-      redrive: (subject, options) => open(() => redriveDeadLetters(core, subject, options)),
-      delete: (subject, options) => open(() => deleteDeadLetters(core, subject, options)),
-    };
-    const { users } = identity;
-    /** An admin action on users: checked, then audited with its outcome. */
-    const admin = <T>(action: string, name: unknown, operation: () => Promise<T>): Promise<T> =>
+    const { access, users } = identity;
+    /**
+     * An admin action (or a seek): checked, then audited with who asked, from where, what on
+     * what, and how it ended (ok, or refused with the error's code: NOT_AUTHORIZED when the
+     * check refused it, the broker's code when the action failed).
+     */
+    const audited = <T>(
+      action: string,
+      target: AuditTarget,
+      check: () => void,
+      operation: () => Promise<T>,
+    ): Promise<T> =>
       open(async () => {
-        const event = {
-          action,
-          user: identity.access.principal.user,
-          remote: identity.remote,
-          target: typeof name === 'string' ? name : null,
-        };
+        const event = { action, user: access.principal.user, remote: identity.remote, ...target };
         try {
-          identity.access.checkAdmin(action);
+          check();
           const result = await operation();
           audit({ ...event, outcome: 'ok' });
           return result;
@@ -117,15 +117,90 @@ export class InProcessClient implements Client {
           throw error;
         }
       });
+    const adminOnly = (what: string) => () => access.checkAdmin(what);
+    const onStream = (name: unknown): AuditTarget => ({
+      target: textOf(name),
+      stream: textOf(name),
+    });
+    const onSubscription = (stream: unknown, name: unknown): AuditTarget => ({
+      target: `${String(stream)}/${String(name)}`,
+      stream: textOf(stream),
+      subscription: textOf(name),
+    });
+    const onSubject = (subject: unknown): AuditTarget => ({
+      target: textOf(subject),
+      subject: textOf(subject),
+    });
+    this.streams = {
+      create: (name, options) =>
+        audited('streams.create', onStream(name), adminOnly(`create stream ${String(name)}`), () =>
+          core.createStream(name, options),
+        ),
+      info: (name) => open(() => core.streamInfo(name)),
+      list: () => open(() => core.listStreams()),
+      update: (name, changes) =>
+        audited('streams.update', onStream(name), adminOnly(`update stream ${String(name)}`), () =>
+          core.updateStream(name, changes),
+        ),
+      delete: (name) =>
+        audited('streams.delete', onStream(name), adminOnly(`delete stream ${String(name)}`), () =>
+          core.deleteStream(name),
+        ),
+      purge: (name) =>
+        audited('streams.purge', onStream(name), adminOnly(`purge stream ${String(name)}`), () =>
+          core.purgeStream(name),
+        ),
+    };
+    this.subscriptions = {
+      info: (stream, name) => open(() => core.subscriptionInfo(stream, name)),
+      list: (stream) => open(() => core.listSubscriptions(stream)),
+      delete: (stream, name) =>
+        audited(
+          'subscriptions.delete',
+          onSubscription(stream, name),
+          adminOnly(`delete subscription ${String(name)} of stream ${String(stream)}`),
+          () => core.deleteSubscription(stream, name),
+        ),
+      // Not admin only: a consumer may replay what it may consume (issue 13).
+      seek: (stream, name, position) =>
+        audited(
+          'subscriptions.seek',
+          onSubscription(stream, name),
+          () => {
+            if (!access.maySubscribe(stream, name)) {
+              throw access.refusal(`seek subscription ${String(name)} of stream ${String(stream)}`);
+            }
+          },
+          () => core.seek(stream, name, position),
+        ),
+    };
+    this.deadLetters = {
+      list: (subject, options) =>
+        open(() => {
+          access.checkAdmin('list dead letters');
+          return listDeadLetters(core, subject, options);
+        }),
+      redrive: (subject, options) =>
+        audited('deadLetters.redrive', onSubject(subject), adminOnly('redrive dead letters'), () =>
+          redriveDeadLetters(core, subject, options),
+        ),
+      delete: (subject, options) =>
+        audited('deadLetters.delete', onSubject(subject), adminOnly('delete dead letters'), () =>
+          deleteDeadLetters(core, subject, options),
+        ),
+    };
+    /** An admin action on users: `action` also completes the refusal ("may not users.add"). */
+    const admin = <T>(action: string, name: unknown, operation: () => Promise<T>): Promise<T> =>
+      audited(action, { target: textOf(name) }, adminOnly(action), operation);
     this.users = {
       list: () =>
         open(() => {
-          identity.access.checkAdmin('list users');
+          access.checkAdmin('list users');
           return Promise.resolve(users.list());
         }),
       info: (name) =>
         open(() => {
-          identity.access.checkAdmin('read users');
+          access.checkAdmin('read users');
           return Promise.resolve(users.get(name));
         }),
       add: (name, options) => admin('users.add', name, () => users.add(name, options)),
@@ -138,7 +213,7 @@ export class InProcessClient implements Client {
         admin('users.deleteToken', name, () => users.removeToken(name, tokenId)),
       whoami: () =>
         open(() => {
-          const { principal } = identity.access;
+          const { principal } = access;
           return Promise.resolve({
             user: principal.user,
             admin: principal.admin,
@@ -162,6 +237,10 @@ export class InProcessClient implements Client {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
     const refused = refusedOptions(options);
     if (refused) return Promise.reject(refused);
+    if (this.#restricted) {
+      const refusal = this.#refusedPublish(subject, options);
+      if (refusal) return Promise.reject(refusal);
+    }
     if (options?.confirm === false) {
       // Fire-and-forget (at-most-once), as over the network: not waited for, failures dropped.
       const { confirm: _confirm, ...rest } = options;
@@ -201,6 +280,15 @@ export class InProcessClient implements Client {
         continue;
       }
       const confirm = options?.confirm !== false;
+      if (this.#restricted) {
+        // A refused entry fails alone; the others of the batch go on. An unconfirmed one gets
+        // the unconfirmed receipt whatever became of it (Client.publishBatch, as over TCP).
+        const refusal = this.#refusedPublish(entry.subject, options);
+        if (refusal) {
+          outcomes[index] = confirm ? refusal : UNCONFIRMED_RECEIPT;
+          continue;
+        }
+      }
       if (!confirm) {
         const { confirm: _confirm, ...rest } = options!;
         options = rest;
@@ -259,8 +347,16 @@ export class InProcessClient implements Client {
     if (this.#consumers.size >= CLIENT_CONSUMERS_MAX) {
       throw new WeirError('LIMIT_EXCEEDED', `the client holds ${CLIENT_CONSUMERS_MAX} consumers`);
     }
-    const consumer = await this.#core.subscribe(stream, options, (closed) =>
-      this.#consumers.delete(closed),
+    if (this.#restricted && typeof stream === 'string') {
+      // A name that is not a string is left for the core to refuse, naming the field.
+      const name: unknown = options?.subscription;
+      this.#identity.access.checkSubscribe(stream, typeof name === 'string' ? name : null);
+    }
+    const consumer = await this.#core.subscribe(
+      stream,
+      options,
+      (closed) => this.#consumers.delete(closed),
+      this.#restricted ? this.#delivered : null,
     );
     if (this.#closed) {
       await consumer.close();
@@ -273,12 +369,16 @@ export class InProcessClient implements Client {
   request(subject: string, body: Body, options?: RequestOptions): Promise<Message> {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
     try {
+      if (this.#restricted && typeof subject === 'string') {
+        const { access } = this.#identity;
+        if (!access.mayPublish(subject)) throw access.refusal(`send a request to ${subject}`);
+      }
       const { timeoutMs: given, ...publishOptions } = options ?? {};
       const timeoutMs =
         given === undefined
           ? REQUEST_TIMEOUT_MS_DEFAULT
           : integerIn(given, 'timeoutMs', 1, REQUEST_TIMEOUT_MS_MAX);
-      const inbox = (this.#inbox ??= this.#core.openInbox(this.id));
+      const inbox = (this.#inbox ??= this.#core.openInbox());
       // The request carries its deadline and expires with it: a stored request whose
       // requester gave up is never delivered to a responder that comes later.
       const deadline = this.#core.now() + timeoutMs;
@@ -312,6 +412,51 @@ export class InProcessClient implements Client {
     return openQueue(this, name, options);
   }
 
+  /**
+   * Why a restricted client may not publish to `subject` (null: it may). An inbox takes only
+   * the reply to a request this client's consumers were delivered, once (the grant is used up
+   * here, before the publish: a reply that then fails to publish is not sent again).
+   */
+  #refusedPublish(subject: unknown, options: PublishOptions | undefined): WeirError | null {
+    if (typeof subject !== 'string') return null; // the codec refuses it, naming the field
+    const { access } = this.#identity;
+    if (isInboxSubject(subject)) {
+      const correlationId: unknown = options?.correlationId;
+      if (this.#grants.use(subject, typeof correlationId === 'string' ? correlationId : null)) {
+        return null;
+      }
+      return access.refusal(
+        `publish to ${subject}: an inbox takes only one reply to a request this client was delivered, before its deadline`,
+      );
+    }
+    return access.mayPublish(subject) ? null : access.refusal(`publish to ${subject}`);
+  }
+
+  /**
+   * Told of each delivery to a consumer of this (restricted) client: a request grants its
+   * reply, and the delivery's respond() goes through this client's checks.
+   */
+  readonly #delivered = (message: DeliveredMessage): void => {
+    const replyTo = message.replyTo;
+    if (replyTo !== null && isInboxSubject(replyTo)) {
+      this.#grants.grant(replyTo, message.correlationId, message.headers);
+    }
+    message.responder = this.#respond;
+  };
+
+  /** msg.respond() of a restricted client's delivery: a publish of this client. */
+  readonly #respond: Responder = (message, body, options) => {
+    if (message.replyTo === null) {
+      return Promise.reject(
+        new WeirError('INVALID_ARGUMENT', 'the message has no replyTo to respond to'),
+      );
+    }
+    const publishOptions: { headers?: Headers; correlationId?: string } = {};
+    if (options?.headers !== undefined) publishOptions.headers = options.headers;
+    if (message.correlationId !== null) publishOptions.correlationId = message.correlationId;
+    return this.publish(message.replyTo, body, publishOptions).then(() => undefined);
+  };
+
   /** Hands every consumer's leases back, fails waiting requests with CLOSED. */
   async close(): Promise<void> {
     if (this.#closed) return;
@@ -322,6 +467,16 @@ export class InProcessClient implements Client {
     this.#inbox = null;
     this.#onClose(this);
   }
+}
+
+/** What an audit event names besides who and how it ended. */
+interface AuditTarget {
+  readonly target: string | null;
+  readonly [field: string]: string | null;
+}
+
+function textOf(value: unknown): string | null {
+  return typeof value === 'string' ? value : null;
 }
 
 /**

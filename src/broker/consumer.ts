@@ -44,6 +44,7 @@ export class Consumer implements Subscription, EntryHolder {
   #closed = false;
   #defersTakes = false;
   readonly #onClose: (consumer: Consumer) => void;
+  readonly #delivered: ((message: DeliveredMessage) => void) | null;
 
   constructor(options: {
     id: number;
@@ -52,6 +53,8 @@ export class Consumer implements Subscription, EntryHolder {
     maxInFlight: number;
     host: ConsumerHost;
     onClose: (consumer: Consumer) => void;
+    /** Told of each delivery as it is pushed (reply grants of a restricted client). */
+    delivered?: ((message: DeliveredMessage) => void) | null;
   }) {
     this.id = options.id;
     this.stream = options.stream;
@@ -59,6 +62,7 @@ export class Consumer implements Subscription, EntryHolder {
     this.maxInFlight = options.maxInFlight;
     this.#host = options.host;
     this.#onClose = options.onClose;
+    this.#delivered = options.delivered ?? null;
   }
 
   get credit(): number {
@@ -71,6 +75,7 @@ export class Consumer implements Subscription, EntryHolder {
 
   /** Called by the subscription with a new delivery (only while the consumer has credit). */
   push(message: DeliveredMessage): void {
+    if (this.#delivered !== null) this.#delivered(message);
     while (this.#receivers.length > 0) {
       const receiver = this.#receivers.shift()!;
       if (receiver.timer) clearTimeout(receiver.timer);

@@ -18,6 +18,13 @@ export interface DeliveryActions {
   respond(message: StoredMessage, body: Body, options: RespondOptions | undefined): Promise<void>;
 }
 
+/** Sends a reply to `message.replyTo` (as DeliveryActions.respond does). */
+export type Responder = (
+  message: StoredMessage,
+  body: Body,
+  options: RespondOptions | undefined,
+) => Promise<void>;
+
 export function parseJson<T>(body: Uint8Array): T {
   return JSON.parse(decodeText(body)) as T;
 }
@@ -27,6 +34,12 @@ export class DeliveredMessage implements Message {
   readonly entry: Entry;
   readonly token: number;
   readonly deliveryCount: number;
+  /**
+   * Set by the consumer this delivery is pushed to when its client's permissions are
+   * restricted: the reply then goes through that client's checks (its publish permissions,
+   * its reply grants) instead of straight to the broker core.
+   */
+  responder: Responder | null = null;
 
   constructor(actions: DeliveryActions, entry: Entry, token: number) {
     this.#actions = actions;
@@ -102,6 +115,7 @@ export class DeliveredMessage implements Message {
   }
 
   respond(body: Body, options?: RespondOptions): Promise<void> {
+    if (this.responder !== null) return this.responder(this.entry.message, body, options);
     return this.#actions.respond(this.entry.message, body, options);
   }
 }

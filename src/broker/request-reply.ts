@@ -1,12 +1,19 @@
 /**
- * Request-reply: each client has an inbox subject `_INBOX.<client id>`. `request` publishes
+ * Request-reply: each client has an inbox subject `_INBOX.<random>`. `request` publishes
  * with replyTo = the inbox and a fresh correlationId, and waits (with a timeout) for the
  * reply that carries it. Replies to an inbox are handed over in memory, never stored; a reply
  * that comes after its request gave up is dropped.
+ *
+ * Both the inbox's random part and each correlation id come from the crypto generator, so
+ * that no one can guess where to send a forged reply (issue 13: the inbox used to be the
+ * client id and the correlation id a counter). A client that is not admin can publish to an
+ * inbox only as the reply to a request it was delivered (reply-grants.ts), which the random
+ * names back up: a forged reply would need both the grant and the names.
  */
+import { randomBytes, randomUUID } from 'node:crypto';
 import type { Body, Headers, Message } from '../protocol/index.js';
-import { CLIENT_REQUESTS_PENDING_MAX } from '../limits.js';
-import { WeirError, type Clock, type Timer } from '../util/index.js';
+import { CLIENT_REQUESTS_PENDING_MAX, INBOX_RANDOM_BYTES } from '../limits.js';
+import { assert, WeirError, type Clock, type Timer } from '../util/index.js';
 import { parseJson } from './delivery.js';
 import {
   decodeMessage,
@@ -89,11 +96,10 @@ export class Inbox {
   readonly subject: string;
   readonly #pending = new Map<string, Pending>();
   readonly #clock: Clock;
-  #sequence = 0;
   #closed = false;
 
-  constructor(clientId: string, clock: Clock) {
-    this.subject = INBOX_PREFIX + clientId;
+  constructor(clock: Clock) {
+    this.subject = INBOX_PREFIX + randomBytes(INBOX_RANDOM_BYTES).toString('hex');
     this.#clock = clock;
   }
 
@@ -108,7 +114,9 @@ export class Inbox {
         ),
       );
     }
-    const correlationId = `${this.subject}.${++this.#sequence}`;
+    // 122 random bits (a version 4 UUID): a repeat among the pending is as unlikely as a guess.
+    const correlationId = randomUUID();
+    assert(!this.#pending.has(correlationId), 'correlation ids are unique among the pending');
     const reply = new Promise<Message>((resolve, reject) => {
       const timer = this.#clock.setTimer(timeoutMs, () => {
         this.#pending.delete(correlationId);

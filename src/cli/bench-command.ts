@@ -5,9 +5,9 @@
  */
 import type { Client, FsyncPolicy } from '../protocol/index.js';
 import { connect } from '../client/index.js';
+import { connectOptions, type ClientFlags } from './client-connection.js';
 
-export interface BenchOptions {
-  readonly url: string;
+export interface BenchOptions extends ClientFlags {
   readonly stream: string;
   readonly messages: number;
   readonly size: number;
@@ -64,9 +64,12 @@ function progress(label: string, done: number, total: number): void {
 }
 
 export async function benchCommand(options: BenchOptions): Promise<void> {
-  const admin = await connect(options.url, { name: 'weir-bench', reconnect: false });
-  const producer = await connect(options.url, { name: 'weir-bench-producer', reconnect: false });
-  const consumer = await connect(options.url, { name: 'weir-bench-consumer', reconnect: false });
+  // Read once for the three connections (--password-stdin has one line to give).
+  const credentials = await connectOptions(options);
+  const open = (name: string) => connect(options.url, { ...credentials, name, reconnect: false });
+  const admin = await open('weir-bench');
+  const producer = await open('weir-bench-producer');
+  const consumer = await open('weir-bench-consumer');
   const clients: Client[] = [admin, producer, consumer];
   const subject = `${options.stream}.load`;
   try {

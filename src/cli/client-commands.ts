@@ -1,11 +1,8 @@
 /**
  * The `weir` commands that talk to a running server through the SDK: stream, pub, sub,
- * request, dlq. Each connects without reconnecting (a CLI should fail fast and say why).
+ * request, dlq. Each connects through client-connection.ts (--url and the credentials).
  */
-import * as readline from 'node:readline';
-import { connect } from '../client/index.js';
 import type {
-  Client,
   DeadLetterReason,
   HeaderFilter,
   Message,
@@ -15,18 +12,11 @@ import type {
   StreamOptions,
 } from '../protocol/index.js';
 import { WeirError } from '../util/index.js';
+import { withClient, type ClientFlags } from './client-connection.js';
 import { formatBytes } from './format-bytes.js';
+import { remainingStandardInputLines } from './standard-input.js';
 import { parseStartPosition } from './start-position.js';
 import { formatStreamInfo } from './stream-format.js';
-
-export async function withClient<T>(url: string, work: (client: Client) => Promise<T>): Promise<T> {
-  const client = await connect(url, { name: 'weir-cli', reconnect: false });
-  try {
-    return await work(client);
-  } finally {
-    await client.close();
-  }
-}
 
 export function parseHeaders(pairs: readonly string[]): Record<string, string> {
   const headers: Record<string, string> = {};
@@ -43,8 +33,12 @@ function streamLine(info: StreamInfo): string {
   return `${info.name.padEnd(24)} ${String(info.messages).padStart(10)} msgs ${formatBytes(info.bytes).padStart(10)}  ${info.config.partitions}p ${info.config.storage}/${info.config.fsync} ${info.config.retention}  [${subjects}]`;
 }
 
-export async function streamAdd(url: string, name: string, options: StreamOptions): Promise<void> {
-  await withClient(url, async (client) => {
+export async function streamAdd(
+  target: ClientFlags,
+  name: string,
+  options: StreamOptions,
+): Promise<void> {
+  await withClient(target, async (client) => {
     const info = await client.streams.create(name, options);
     console.log(streamLine(info));
   });
@@ -52,7 +46,7 @@ export async function streamAdd(url: string, name: string, options: StreamOption
 
 /** Changes a live stream; prints its new configuration (human format, or the StreamInfo as JSON). */
 export async function streamEdit(
-  url: string,
+  target: ClientFlags,
   name: string,
   changes: StreamChanges,
   json: boolean,
@@ -60,14 +54,14 @@ export async function streamEdit(
   if (Object.keys(changes).length === 0) {
     throw new WeirError('INVALID_ARGUMENT', 'nothing to change: give at least one option');
   }
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     const info = await client.streams.update(name, changes);
     console.log(json ? JSON.stringify(info, null, 2) : formatStreamInfo(info));
   });
 }
 
-export async function streamList(url: string, json: boolean): Promise<void> {
-  await withClient(url, async (client) => {
+export async function streamList(target: ClientFlags, json: boolean): Promise<void> {
+  await withClient(target, async (client) => {
     const streams = await client.streams.list();
     if (json) console.log(JSON.stringify(streams));
     else if (streams.length === 0) console.log('no streams');
@@ -76,20 +70,20 @@ export async function streamList(url: string, json: boolean): Promise<void> {
 }
 
 /** Human format by default; `json`: the StreamInfo as the API returns it. */
-export async function streamInfo(url: string, name: string, json: boolean): Promise<void> {
-  await withClient(url, async (client) => {
+export async function streamInfo(target: ClientFlags, name: string, json: boolean): Promise<void> {
+  await withClient(target, async (client) => {
     const info = await client.streams.info(name);
     console.log(json ? JSON.stringify(info, null, 2) : formatStreamInfo(info));
   });
 }
 
-export async function streamRemove(url: string, name: string): Promise<void> {
-  await withClient(url, (client) => client.streams.delete(name));
+export async function streamRemove(target: ClientFlags, name: string): Promise<void> {
+  await withClient(target, (client) => client.streams.delete(name));
   console.log(`deleted stream ${name}`);
 }
 
-export async function streamPurge(url: string, name: string): Promise<void> {
-  await withClient(url, (client) => client.streams.purge(name));
+export async function streamPurge(target: ClientFlags, name: string): Promise<void> {
+  await withClient(target, (client) => client.streams.purge(name));
   console.log(`purged stream ${name}`);
 }
 
@@ -104,7 +98,7 @@ export interface PublishCommandOptions {
 
 /** Publishes `body`, or each line of stdin when no body is given. */
 export async function publishCommand(
-  url: string,
+  target: ClientFlags,
   subject: string,
   body: string | undefined,
   options: PublishCommandOptions,
@@ -117,7 +111,7 @@ export async function publishCommand(
     ...(options.ttlMs === undefined ? {} : { ttlMs: options.ttlMs }),
     ...(options.priority === undefined ? {} : { priority: options.priority }),
   };
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     if (body !== undefined) {
       const receipt = await client.publish(subject, body, publishOptions);
       console.log(
@@ -125,10 +119,10 @@ export async function publishCommand(
       );
       return;
     }
-    const lines = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
     let count = 0;
     const pending: Promise<unknown>[] = [];
-    for await (const line of lines) {
+    // The same reader as --password-stdin's: its first line may have been the password.
+    for await (const line of remainingStandardInputLines()) {
       if (line.length === 0) continue;
       pending.push(client.publish(subject, line, publishOptions));
       count++;
@@ -175,11 +169,11 @@ function messageLine(message: Message, json: boolean): string {
 
 /** Prints messages (and acks them) until --count is reached, --timeout-ms passes idle, or Ctrl-C. */
 export async function subscribeCommand(
-  url: string,
+  target: ClientFlags,
   stream: string,
   options: SubscribeCommandOptions,
 ): Promise<void> {
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     // No --start: the broker's default, `latest` for an ephemeral subscription (like
     // `nats sub`: what comes from now on), `earliest` for a new durable one; an existing
     // durable one goes on where it stands.
@@ -216,24 +210,24 @@ export async function subscribeCommand(
 }
 
 export async function requestCommand(
-  url: string,
+  target: ClientFlags,
   subject: string,
   body: string,
   timeoutMs: number,
 ): Promise<void> {
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     const reply = await client.request(subject, body, { timeoutMs });
     console.log(reply.text());
   });
 }
 
 export async function deadLetterList(
-  url: string,
+  target: ClientFlags,
   subject: string,
   limit: number,
   json: boolean,
 ): Promise<void> {
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     const letters = await client.deadLetters.list(subject, { limit });
     if (json) {
       console.log(
@@ -262,11 +256,11 @@ export interface DeadLetterRemoveOptions {
 
 /** Deletes dead letters published to `subject` (all, or the selection) without re-driving them. */
 export async function deadLetterRemove(
-  url: string,
+  target: ClientFlags,
   subject: string,
   options: DeadLetterRemoveOptions,
 ): Promise<void> {
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     const { deleted } = await client.deadLetters.delete(subject, {
       ...(options.limit === undefined ? {} : { limit: options.limit }),
       ...(options.originStream === undefined ? {} : { originStream: options.originStream }),
@@ -283,11 +277,11 @@ export interface DeadLetterRedriveOptions {
 }
 
 export async function deadLetterRedrive(
-  url: string,
+  target: ClientFlags,
   subject: string,
   options: DeadLetterRedriveOptions,
 ): Promise<void> {
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     const { redriven, skipped } = await client.deadLetters.redrive(subject, {
       ...(options.to === undefined ? {} : { to: options.to }),
       ...(options.limit === undefined ? {} : { limit: options.limit }),

@@ -20,7 +20,9 @@ export function collect(value: string, previous: string[]): string[] {
 }
 
 export const urlOption = () =>
-  new Option('--url <url>', 'server address (env WEIR_URL)').default(URL_DEFAULT);
+  new Option('--url <url>', 'server address, weir:// or weirs:// for TLS (env WEIR_URL)').default(
+    URL_DEFAULT,
+  );
 
 /** A stream's overflow policy (`stream add`, `stream edit`). */
 export const overflowOption = () =>

@@ -22,6 +22,7 @@ import type {
 import { runDemo } from './demo.js';
 import { serve } from './serve.js';
 import { benchCommand } from './bench-command.js';
+import { addCredentialOptions, splitClientFlags, type ClientFlags } from './client-connection.js';
 import {
   collect,
   integer,
@@ -32,7 +33,9 @@ import {
 } from './command-options.js';
 import { registerQueueCommands } from './queue-program.js';
 import { replyCommand } from './reply-command.js';
+import { closeStandardInput } from './standard-input.js';
 import { registerSubscriptionCommands } from './subscription-program.js';
+import { registerUserCommands } from './user-program.js';
 import { headerFilterFromFlags } from './where-filter.js';
 import {
   deadLetterList,
@@ -77,6 +80,20 @@ program
     new Option('--host <host>', 'address to listen on').env('WEIR_HOST').default('127.0.0.1'),
   )
   .addOption(
+    new Option('--http-host <host>', 'address of the HTTP API and console (default: --host)').env(
+      'WEIR_HTTP_HOST',
+    ),
+  )
+  .addOption(new Option('--tls-cert <file>', 'serve TLS on both ports: certificate (PEM)'))
+  .addOption(new Option('--tls-key <file>', 'the private key of --tls-cert (PEM)'))
+  .addOption(new Option('--tls-ca <file>', 'require client certificates signed by these CAs (PEM)'))
+  .addOption(
+    new Option(
+      '--insecure',
+      'listen on a non-loopback address even with no users (anyone who reaches it may do everything)',
+    ).default(false),
+  )
+  .addOption(
     new Option('--port <port>', 'TCP port; 0 picks a free one and prints it')
       .env('WEIR_PORT')
       .default(SERVER_PORT_DEFAULT)
@@ -109,6 +126,11 @@ program
       logLevel: LogLevel;
       httpPort: number;
       http: boolean;
+      httpHost?: string;
+      tlsCert?: string;
+      tlsKey?: string;
+      tlsCa?: string;
+      insecure: boolean;
     }) => {
       const { http, httpPort, ...rest } = options;
       await serve({ ...rest, httpPort: http ? httpPort : null, version });
@@ -148,16 +170,15 @@ stream
     'a message without its own ttl expires this long after it is stored',
     integer('ttl-ms', 1),
   )
-  .action(
-    async (name: string, options: Record<string, unknown> & { url: string; subjects?: string }) => {
-      const { url, subjects, ...rest } = options;
-      const streamOptions = {
-        ...rest,
-        ...(subjects === undefined ? {} : { subjects: subjects.split(',') }),
-      } as StreamOptions;
-      await streamAdd(url, name, streamOptions);
-    },
-  );
+  .action(async (name: string, options: Record<string, unknown> & ClientFlags) => {
+    const [target, own] = splitClientFlags(options);
+    const { subjects, ...rest } = own as { subjects?: string };
+    const streamOptions = {
+      ...rest,
+      ...(subjects === undefined ? {} : { subjects: subjects.split(',') }),
+    } as StreamOptions;
+    await streamAdd(target, name, streamOptions);
+  });
 stream
   .command('edit <name>')
   .description(
@@ -186,16 +207,14 @@ stream
   )
   .option('--json', 'print the new StreamInfo as JSON', false)
   .action(
-    async (
-      name: string,
-      options: Record<string, unknown> & { url: string; subjects?: string; json: boolean },
-    ) => {
-      const { url, subjects, json, ...rest } = options;
+    async (name: string, options: Record<string, unknown> & ClientFlags & { json: boolean }) => {
+      const [target, own] = splitClientFlags(options);
+      const { subjects, json, ...rest } = own as { subjects?: string; json: boolean };
       const changes = {
         ...noneToNull(rest),
         ...(subjects === undefined ? {} : { subjects: subjects.split(',') }),
       } as StreamChanges;
-      await streamEdit(url, name, changes, json);
+      await streamEdit(target, name, changes, json);
     },
   );
 stream
@@ -203,25 +222,25 @@ stream
   .description('list streams')
   .addOption(urlOption())
   .option('--json', 'print JSON', false)
-  .action(async (options: { url: string; json: boolean }) => streamList(options.url, options.json));
+  .action(async (options: ClientFlags & { json: boolean }) => streamList(options, options.json));
 stream
   .command('info <name>')
   .description('a stream’s configuration and state')
   .addOption(urlOption())
   .option('--json', 'print JSON', false)
-  .action(async (name: string, options: { url: string; json: boolean }) =>
-    streamInfo(options.url, name, options.json),
+  .action(async (name: string, options: ClientFlags & { json: boolean }) =>
+    streamInfo(options, name, options.json),
   );
 stream
   .command('rm <name>')
   .description('delete a stream, its messages and subscriptions')
   .addOption(urlOption())
-  .action(async (name: string, options: { url: string }) => streamRemove(options.url, name));
+  .action(async (name: string, options: ClientFlags) => streamRemove(options, name));
 stream
   .command('purge <name>')
   .description('remove every message of a stream')
   .addOption(urlOption())
-  .action(async (name: string, options: { url: string }) => streamPurge(options.url, name));
+  .action(async (name: string, options: ClientFlags) => streamPurge(options, name));
 
 program
   .command('pub <subject> [body]')
@@ -237,8 +256,7 @@ program
     async (
       subject: string,
       body: string | undefined,
-      options: {
-        url: string;
+      options: ClientFlags & {
         key?: string;
         header: string[];
         id?: string;
@@ -247,8 +265,8 @@ program
         priority?: number;
       },
     ) => {
-      const { url, ...rest } = options;
-      await publishCommand(url, subject, body, rest);
+      const [target, rest] = splitClientFlags(options);
+      await publishCommand(target, subject, body, rest);
     },
   );
 
@@ -292,8 +310,7 @@ const sub = program
   .action(
     async (
       name: string,
-      options: {
-        url: string;
+      options: ClientFlags & {
         subscription?: string;
         filter?: string;
         start?: string;
@@ -309,9 +326,10 @@ const sub = program
         json: boolean;
       },
     ) => {
-      const { url, where, headerFilter: headerFilterJson, ...rest } = options;
+      const [target, own] = splitClientFlags(options);
+      const { where, headerFilter: headerFilterJson, ...rest } = own;
       const headerFilter = headerFilterFromFlags(where, headerFilterJson);
-      await subscribeCommand(url, name, {
+      await subscribeCommand(target, name, {
         ...rest,
         ...(headerFilter === undefined ? {} : { headerFilter }),
       });
@@ -329,8 +347,8 @@ program
     async (
       subject: string,
       body: string | undefined,
-      options: { url: string; timeoutMs: number },
-    ) => requestCommand(options.url, subject, body ?? '', options.timeoutMs),
+      options: ClientFlags & { timeoutMs: number },
+    ) => requestCommand(options, subject, body ?? '', options.timeoutMs),
   );
 
 program
@@ -345,16 +363,15 @@ program
     async (
       subject: string,
       body: string | undefined,
-      options: {
-        url: string;
+      options: ClientFlags & {
         stream?: string;
         subscription?: string;
         count?: number;
         timeoutMs?: number;
       },
     ) => {
-      const { url, ...rest } = options;
-      await replyCommand(url, subject, body, rest);
+      const [target, rest] = splitClientFlags(options);
+      await replyCommand(target, subject, body, rest);
     },
   );
 
@@ -365,8 +382,8 @@ dlq
   .addOption(urlOption())
   .option('--limit <n>', 'how many', integer('limit', 1), 100)
   .option('--json', 'print JSON', false)
-  .action(async (subject: string, options: { url: string; limit: number; json: boolean }) =>
-    deadLetterList(options.url, subject, options.limit, options.json),
+  .action(async (subject: string, options: ClientFlags & { limit: number; json: boolean }) =>
+    deadLetterList(options, subject, options.limit, options.json),
   );
 dlq
   .command('redrive <subject>')
@@ -383,8 +400,8 @@ dlq
   .action(
     async (
       subject: string,
-      options: { url: string; to?: RedriveTarget; limit?: number; rate?: number },
-    ) => deadLetterRedrive(options.url, subject, options),
+      options: ClientFlags & { to?: RedriveTarget; limit?: number; rate?: number },
+    ) => deadLetterRedrive(options, subject, options),
   );
 
 dlq
@@ -404,10 +421,10 @@ dlq
   .action(
     async (
       subject: string,
-      options: { url: string; limit?: number; originStream?: string; reason?: DeadLetterReason },
+      options: ClientFlags & { limit?: number; originStream?: string; reason?: DeadLetterReason },
     ) => {
-      const { url, ...rest } = options;
-      await deadLetterRemove(url, subject, rest);
+      const [target, rest] = splitClientFlags(options);
+      await deadLetterRemove(target, subject, rest);
     },
   );
 
@@ -426,22 +443,28 @@ program
   )
   .option('--timeout-ms <ms>', 'stop after this long', integer('timeout-ms', 1), 120_000)
   .action(
-    async (options: {
-      url: string;
-      stream: string;
-      messages: number;
-      size: number;
-      window: number;
-      fsync: FsyncPolicy;
-      timeoutMs: number;
-    }) => benchCommand(options),
+    async (
+      options: ClientFlags & {
+        stream: string;
+        messages: number;
+        size: number;
+        window: number;
+        fsync: FsyncPolicy;
+        timeoutMs: number;
+      },
+    ) => benchCommand(options),
   );
+
+registerUserCommands(program);
 
 program
   .command('demo')
   .description('append records to a durable log and read them back (a storage-engine tour)')
   .option('--data-dir <dir>', 'where the demo log goes', './data')
   .action(async (options: { dataDir: string }) => runDemo(options.dataDir));
+
+// Every command with --url gets --user, --password-stdin, --token and --tls-ca.
+addCredentialOptions(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -453,4 +476,7 @@ try {
     console.error(`weir: ${error instanceof Error ? error.message : String(error)}`);
     process.exitCode = 1;
   }
+} finally {
+  // Unless the command keeps running (serve, sub, reply: they have their own lives).
+  closeStandardInput();
 }

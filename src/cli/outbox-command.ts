@@ -6,6 +6,7 @@
  *     creates the outbox table, its index and its NOTIFY trigger (idempotent);
  *   weir outbox relay --pg URL [--url weir://...] [--table T] [--batch N]
  *                     [--poll-interval-ms MS] [--metrics-port P [--metrics-host H]]
+ *                     [--user NAME | --token T] [--tls-ca FILE]
  *     publishes the table's rows to the server until SIGINT or SIGTERM; with --metrics-port it
  *     serves GET /metrics (Prometheus text: weir_outbox_pending, weir_outbox_oldest_age_seconds).
  */
@@ -16,6 +17,7 @@ import pg from 'pg';
 import { Registry } from 'prom-client';
 import { connect } from '../client/index.js';
 import { OUTBOX_TABLE_DEFAULT, OutboxRelay, createOutboxTable } from '../outbox/index.js';
+import { connectOptions, splitClientFlags, type ClientFlags } from './client-connection.js';
 import { integer, urlOption } from './command-options.js';
 
 const pgOption = () =>
@@ -36,9 +38,9 @@ export async function outboxInit(options: { pg: string; table: string }): Promis
   }
 }
 
-export interface OutboxRelayCommandOptions {
+/** The relay's flags; --url and the credential flags (--user, --token, --tls-ca) are ClientFlags. */
+export interface OutboxRelayCommandOptions extends ClientFlags {
   readonly pg: string;
-  readonly url: string;
   readonly table: string;
   readonly batch?: number;
   readonly pollIntervalMs?: number;
@@ -66,8 +68,14 @@ function serveMetrics(relay: OutboxRelay, registry: Registry, port: number, host
 }
 
 /** Relays until SIGINT or SIGTERM, then closes the relay (after its batch) and exits. */
-export async function outboxRelayCommand(options: OutboxRelayCommandOptions): Promise<void> {
-  const client = await connect(options.url, { name: 'weir-outbox-relay' });
+export async function outboxRelayCommand(input: OutboxRelayCommandOptions): Promise<void> {
+  const [flags, options] = splitClientFlags(input);
+  // Unlike a one-shot command, the relay reconnects: a broker restart only delays publishes
+  // (they fail, are recorded in their rows and retried).
+  const client = await connect(flags.url, {
+    ...(await connectOptions(flags)),
+    name: 'weir-outbox-relay',
+  });
   const registry = new Registry();
   const relay = new OutboxRelay({
     pg: options.pg,
@@ -88,7 +96,7 @@ export async function outboxRelayCommand(options: OutboxRelayCommandOptions): Pr
       const { port } = metrics.address() as AddressInfo;
       console.log(`metrics on http://${options.metricsHost}:${port}/metrics`);
     }
-    console.log(`relaying outbox table ${options.table} to ${options.url}`);
+    console.log(`relaying outbox table ${options.table} to ${flags.url}`);
     const signal = await new Promise<string>((resolve) => {
       process.once('SIGINT', () => resolve('SIGINT'));
       process.once('SIGTERM', () => resolve('SIGTERM'));

@@ -1,11 +1,11 @@
 /** Registers `weir queue add | ls | rm`. */
 import { Option, type Command } from 'commander';
 import type { QueueOptions } from '../protocol/index.js';
+import { splitClientFlags, type ClientFlags } from './client-connection.js';
 import { integer, urlOption } from './command-options.js';
 import { queueAdd, queueList, queueRemove } from './queue-commands.js';
 
-interface QueueAddFlags {
-  readonly url: string;
+interface QueueAddFlags extends ClientFlags {
   readonly partitions?: number;
   readonly storage?: 'file' | 'memory';
   readonly fsync?: 'always' | 'interval' | 'never';
@@ -43,22 +43,22 @@ export function registerQueueCommands(program: Command): void {
     .option('--dead-letter <subject>', 'where dead letters go')
     .option('--backoff-ms <ms>', 'delay before a retry', integer('backoff-ms'))
     .action(async (name: string, flags: QueueAddFlags) => {
-      const { url, backoffMs, ...rest } = flags;
+      const [target, { backoffMs, ...rest }] = splitClientFlags(flags);
       const options: QueueOptions = {
         ...rest,
         ...(backoffMs === undefined ? {} : { backoff: [backoffMs] }),
       };
-      await queueAdd(url, name, options);
+      await queueAdd(target, name, options);
     });
   queue
     .command('ls')
     .description('list queues')
     .addOption(urlOption())
     .option('--json', 'print JSON', false)
-    .action(async (flags: { url: string; json: boolean }) => queueList(flags.url, flags.json));
+    .action(async (flags: ClientFlags & { json: boolean }) => queueList(flags, flags.json));
   queue
     .command('rm <name>')
     .description('delete a queue, its messages and its subscription')
     .addOption(urlOption())
-    .action(async (name: string, flags: { url: string }) => queueRemove(flags.url, name));
+    .action(async (name: string, flags: ClientFlags) => queueRemove(flags, name));
 }

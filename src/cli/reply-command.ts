@@ -7,7 +7,7 @@
 import { SubjectPattern } from '../broker/index.js';
 import type { Client } from '../protocol/index.js';
 import { WeirError } from '../util/index.js';
-import { withClient } from './client-commands.js';
+import { withClient, type ClientFlags } from './client-connection.js';
 
 export interface ReplyCommandOptions {
   /** The stream to take requests from; default: the one stream whose patterns capture SUBJECT. */
@@ -35,12 +35,12 @@ async function streamCapturing(client: Client, subject: string): Promise<string>
 
 /** Answers requests until --count is reached, --timeout-ms passes idle, or Ctrl-C. */
 export async function replyCommand(
-  url: string,
+  target: ClientFlags,
   subject: string,
   body: string | undefined,
   options: ReplyCommandOptions,
 ): Promise<void> {
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     const stream = options.stream ?? (await streamCapturing(client, subject));
     const requests = await client.subscribe(stream, {
       filter: subject,

@@ -1,6 +1,6 @@
 /** `weir sub add | ls | info | rm | seek`: a stream's subscriptions, through the SDK. */
 import type { SubscribeOptions, SubscriptionInfo } from '../protocol/index.js';
-import { withClient } from './client-commands.js';
+import { withClient, type ClientFlags } from './client-connection.js';
 import { parseStartPosition } from './start-position.js';
 import { formatHeaderFilter, headerFilterFromFlags } from './where-filter.js';
 
@@ -41,8 +41,12 @@ export function formatSubscriptionInfo(info: SubscriptionInfo): string {
   return lines.join('\n');
 }
 
-export async function subscriptionList(url: string, stream: string, json: boolean): Promise<void> {
-  await withClient(url, async (client) => {
+export async function subscriptionList(
+  target: ClientFlags,
+  stream: string,
+  json: boolean,
+): Promise<void> {
+  await withClient(target, async (client) => {
     const subscriptions = await client.subscriptions.list(stream);
     if (json) console.log(JSON.stringify(subscriptions));
     else if (subscriptions.length === 0) console.log(`no subscriptions on ${stream}`);
@@ -51,30 +55,34 @@ export async function subscriptionList(url: string, stream: string, json: boolea
 }
 
 export async function subscriptionInfo(
-  url: string,
+  target: ClientFlags,
   stream: string,
   name: string,
   json: boolean,
 ): Promise<void> {
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     const info = await client.subscriptions.info(stream, name);
     console.log(json ? JSON.stringify(info, null, 2) : formatSubscriptionInfo(info));
   });
 }
 
-export async function subscriptionRemove(url: string, stream: string, name: string): Promise<void> {
-  await withClient(url, (client) => client.subscriptions.delete(stream, name));
+export async function subscriptionRemove(
+  target: ClientFlags,
+  stream: string,
+  name: string,
+): Promise<void> {
+  await withClient(target, (client) => client.subscriptions.delete(stream, name));
   console.log(`deleted subscription ${name} of ${stream}`);
 }
 
 export async function subscriptionSeek(
-  url: string,
+  target: ClientFlags,
   stream: string,
   name: string,
   start: string,
 ): Promise<void> {
   const position = parseStartPosition(start);
-  await withClient(url, (client) => client.subscriptions.seek(stream, name, position));
+  await withClient(target, (client) => client.subscriptions.seek(stream, name, position));
   console.log(`moved subscription ${name} of ${stream} to ${start}`);
 }
 
@@ -93,7 +101,7 @@ export interface SubscriptionAddOptions {
  * what the broker hands it meanwhile goes back uncounted, so nothing is delivered.
  */
 export async function subscriptionAdd(
-  url: string,
+  target: ClientFlags,
   stream: string,
   name: string,
   flags: SubscriptionAddOptions,
@@ -110,7 +118,7 @@ export async function subscriptionAdd(
     ...(flags.deadLetter === undefined ? {} : { deadLetter: flags.deadLetter }),
     ...(flags.backoffMs === undefined ? {} : { backoff: [flags.backoffMs] }),
   };
-  await withClient(url, async (client) => {
+  await withClient(target, async (client) => {
     await (await client.subscribe(stream, options)).close();
     console.log(subscriptionLine(await client.subscriptions.info(stream, name)));
   });

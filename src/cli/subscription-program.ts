@@ -1,5 +1,6 @@
 /** Registers `weir sub add | ls | info | rm | seek` under the `sub` command. */
 import type { Command } from 'commander';
+import { splitClientFlags, type ClientFlags } from './client-connection.js';
 import { collect, integer, urlOption } from './command-options.js';
 import {
   subscriptionAdd,
@@ -39,8 +40,7 @@ export function registerSubscriptionCommands(sub: Command): void {
       async (
         stream: string,
         name: string,
-        flags: {
-          url: string;
+        flags: ClientFlags & {
           filter?: string;
           where: string[];
           headerFilter?: string;
@@ -50,8 +50,8 @@ export function registerSubscriptionCommands(sub: Command): void {
           backoffMs?: number;
         },
       ) => {
-        const { url, ...rest } = flags;
-        await subscriptionAdd(url, stream, name, rest);
+        const [target, rest] = splitClientFlags(flags);
+        await subscriptionAdd(target, stream, name, rest);
       },
     );
   sub
@@ -59,23 +59,23 @@ export function registerSubscriptionCommands(sub: Command): void {
     .description('list a stream’s subscriptions: lag, pending, in flight, delayed')
     .addOption(urlOption())
     .option('--json', 'print JSON', false)
-    .action(async (stream: string, flags: { url: string; json: boolean }) =>
-      subscriptionList(flags.url, stream, flags.json),
+    .action(async (stream: string, flags: ClientFlags & { json: boolean }) =>
+      subscriptionList(flags, stream, flags.json),
     );
   sub
     .command('info <stream> <name>')
     .description('a subscription’s configuration and state, per partition')
     .addOption(urlOption())
     .option('--json', 'print JSON', false)
-    .action(async (stream: string, name: string, flags: { url: string; json: boolean }) =>
-      subscriptionInfo(flags.url, stream, name, flags.json),
+    .action(async (stream: string, name: string, flags: ClientFlags & { json: boolean }) =>
+      subscriptionInfo(flags, stream, name, flags.json),
     );
   sub
     .command('rm <stream> <name>')
     .description('delete a durable subscription and its state')
     .addOption(urlOption())
-    .action(async (stream: string, name: string, flags: { url: string }) =>
-      subscriptionRemove(flags.url, stream, name),
+    .action(async (stream: string, name: string, flags: ClientFlags) =>
+      subscriptionRemove(flags, stream, name),
     );
   sub
     .command('seek <stream> <name>')
@@ -85,7 +85,7 @@ export function registerSubscriptionCommands(sub: Command): void {
       '--start <position>',
       'earliest, latest, an offset (N or PARTITION:N) or an ISO 8601 time',
     )
-    .action(async (stream: string, name: string, flags: { url: string; start: string }) =>
-      subscriptionSeek(flags.url, stream, name, flags.start),
+    .action(async (stream: string, name: string, flags: ClientFlags & { start: string }) =>
+      subscriptionSeek(flags, stream, name, flags.start),
     );
 }

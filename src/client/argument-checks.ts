@@ -8,15 +8,40 @@ import {
   CLIENT_CONNECT_TIMEOUT_MS_DEFAULT,
   CLIENT_CONNECT_TIMEOUT_MS_MAX,
   CLIENT_NAME_BYTES_MAX,
+  HELLO_TOKEN_BYTES_MAX,
+  NAME_BYTES_MAX,
+  PASSWORD_BYTES_MAX,
 } from '../limits.js';
 import { PUBLISH_OPTION_NAMES, WeirError, type PublishOptions } from '../protocol/index.js';
+import { PasswordCredentials, type ClientCredentials } from './client-credentials.js';
+
+/** TLS settings of `connect()`: PEM text or bytes, as node:tls takes them. */
+export interface ClientTlsOptions {
+  /** The CA (or self-signed certificate) to trust instead of the system's. */
+  readonly ca?: string | Uint8Array;
+  /** A client certificate and its key, for a server that requires one (`--tls-ca`). */
+  readonly cert?: string | Uint8Array;
+  readonly key?: string | Uint8Array;
+  /** The name the server's certificate must carry. Default: the host, unless it is an IP. */
+  readonly servername?: string;
+  /** Refuse a server whose certificate does not verify. Default true; false is for tests only. */
+  readonly rejectUnauthorized?: boolean;
+}
 
 /** Options of `connect(url, options)`. */
 export interface ConnectOptions {
   /** Shown in the server's logs and connection list. Default 'weir-client'. */
   readonly name?: string;
-  /** Sent in HELLO (reserved for authentication): bytes, or a string sent as UTF-8. */
-  readonly credentials?: Uint8Array | string;
+  /**
+   * Authenticate as this user (SCRAM-SHA-256: the password never crosses the wire). Default:
+   * the address's user information (`weir://user:password@host`); these options win over it.
+   */
+  readonly user?: string;
+  readonly password?: string;
+  /** Authenticate with a token (`weir_<id>_<secret>`) instead of a user and password. */
+  readonly token?: string;
+  /** Speak TLS (also implied by `weirs://`). */
+  readonly tls?: ClientTlsOptions;
   /** Reconnect by itself (backoff with full jitter) when the connection drops. Default true. */
   readonly reconnect?: boolean;
   /** Time to reach the server and finish the handshake, per attempt. Default 10000. */
@@ -26,12 +51,22 @@ export interface ConnectOptions {
 /** ConnectOptions checked, with defaults filled in. */
 export interface ClientSettings {
   readonly name: string;
-  readonly credentials: Uint8Array | null;
+  readonly credentials: ClientCredentials;
+  /** null: plain TCP. */
+  readonly tls: ClientTlsOptions | null;
   readonly reconnect: boolean;
   readonly connectTimeoutMs: number;
 }
 
+/** What the address itself said (weir-url.ts). */
+export interface UrlSettings {
+  readonly secure: boolean;
+  readonly user: string | null;
+  readonly password: string | null;
+}
+
 const CLIENT_NAME_DEFAULT = 'weir-client';
+const NO_URL_SETTINGS: UrlSettings = { secure: false, user: null, password: null };
 
 function invalid(message: string): WeirError {
   return new WeirError('INVALID_ARGUMENT', message);
@@ -41,21 +76,86 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-export function checkConnectOptions(options: unknown): ClientSettings {
-  if (options === undefined || options === null) options = {};
-  if (!isRecord(options)) throw invalid('connect options must be an object');
-  const { name = CLIENT_NAME_DEFAULT, credentials, reconnect = true } = options;
-  const connectTimeoutMs = options.connectTimeoutMs ?? CLIENT_CONNECT_TIMEOUT_MS_DEFAULT;
-  if (typeof name !== 'string' || new TextEncoder().encode(name).length > CLIENT_NAME_BYTES_MAX) {
-    throw invalid(`name must be a string of at most ${CLIENT_NAME_BYTES_MAX} bytes`);
+function byteLength(text: string): number {
+  return new TextEncoder().encode(text).length;
+}
+
+function checkCredentials(options: Record<string, unknown>, url: UrlSettings): ClientCredentials {
+  if (options.credentials !== undefined) {
+    throw invalid('credentials was removed (protocol 5): pass user and password, or token');
+  }
+  const user = options.user ?? url.user ?? undefined;
+  const password = options.password ?? url.password ?? undefined;
+  const { token } = options;
+  if (
+    user !== undefined &&
+    (typeof user !== 'string' || user === '' || byteLength(user) > NAME_BYTES_MAX)
+  ) {
+    throw invalid(`user must be a non-empty string of at most ${NAME_BYTES_MAX} bytes`);
   }
   if (
-    credentials !== undefined &&
-    typeof credentials !== 'string' &&
-    !(credentials instanceof Uint8Array)
+    password !== undefined &&
+    (typeof password !== 'string' || password === '' || byteLength(password) > PASSWORD_BYTES_MAX)
   ) {
-    throw invalid('credentials must be a Uint8Array or a string');
+    throw invalid(`password must be a non-empty string of at most ${PASSWORD_BYTES_MAX} bytes`);
   }
+  if (
+    token !== undefined &&
+    (typeof token !== 'string' || token === '' || byteLength(token) > HELLO_TOKEN_BYTES_MAX)
+  ) {
+    throw invalid(`token must be a non-empty string of at most ${HELLO_TOKEN_BYTES_MAX} bytes`);
+  }
+  if (token !== undefined && (user !== undefined || password !== undefined)) {
+    throw invalid('token: give either a user and password or a token, not both');
+  }
+  if (password !== undefined && user === undefined) throw invalid('password needs a user');
+  if (user !== undefined && password === undefined) throw invalid('user needs a password');
+  if (typeof token === 'string') return { kind: 'token', token };
+  if (typeof user === 'string' && typeof password === 'string') {
+    return { kind: 'password', password: new PasswordCredentials(user, password) };
+  }
+  return { kind: 'none' };
+}
+
+const TLS_OPTION_NAMES = new Set(['ca', 'cert', 'key', 'servername', 'rejectUnauthorized']);
+
+function checkTls(value: unknown, secure: boolean): ClientTlsOptions | null {
+  if (value === undefined) return secure ? Object.freeze({}) : null;
+  if (!isRecord(value)) throw invalid('tls must be an object');
+  for (const name of Object.keys(value)) {
+    if (!TLS_OPTION_NAMES.has(name)) throw invalid(`tls.${name} is not an option`);
+  }
+  for (const name of ['ca', 'cert', 'key'] as const) {
+    const pem = value[name];
+    if (pem !== undefined && typeof pem !== 'string' && !(pem instanceof Uint8Array)) {
+      throw invalid(`tls.${name} must be PEM text (a string) or bytes (a Uint8Array)`);
+    }
+  }
+  if ((value.cert === undefined) !== (value.key === undefined)) {
+    throw invalid('tls.cert and tls.key go together');
+  }
+  if (value.servername !== undefined && typeof value.servername !== 'string') {
+    throw invalid('tls.servername must be a string');
+  }
+  if (value.rejectUnauthorized !== undefined && typeof value.rejectUnauthorized !== 'boolean') {
+    throw invalid('tls.rejectUnauthorized must be true or false');
+  }
+  return Object.freeze({ ...value });
+}
+
+export function checkConnectOptions(
+  options: unknown,
+  url: UrlSettings = NO_URL_SETTINGS,
+): ClientSettings {
+  if (options === undefined || options === null) options = {};
+  if (!isRecord(options)) throw invalid('connect options must be an object');
+  const { name = CLIENT_NAME_DEFAULT, reconnect = true } = options;
+  const connectTimeoutMs = options.connectTimeoutMs ?? CLIENT_CONNECT_TIMEOUT_MS_DEFAULT;
+  if (typeof name !== 'string' || byteLength(name) > CLIENT_NAME_BYTES_MAX) {
+    throw invalid(`name must be a string of at most ${CLIENT_NAME_BYTES_MAX} bytes`);
+  }
+  const credentials = checkCredentials(options, url);
+  const tls = checkTls(options.tls, url.secure);
   if (typeof reconnect !== 'boolean') throw invalid('reconnect must be true or false');
   if (
     typeof connectTimeoutMs !== 'number' ||
@@ -63,17 +163,7 @@ export function checkConnectOptions(options: unknown): ClientSettings {
   ) {
     throw invalid(`connectTimeoutMs must be a number in (0, ${CLIENT_CONNECT_TIMEOUT_MS_MAX}]`);
   }
-  return Object.freeze({
-    name,
-    credentials:
-      credentials === undefined
-        ? null
-        : typeof credentials === 'string'
-          ? new TextEncoder().encode(credentials)
-          : credentials,
-    reconnect,
-    connectTimeoutMs,
-  });
+  return Object.freeze({ name, credentials, tls, reconnect, connectTimeoutMs });
 }
 
 /**

@@ -12,6 +12,12 @@
  * A malformed frame from the server gets ERROR (requestId 0, PROTOCOL_ERROR) and the
  * connection closes, as the server does with a malformed client.
  *
+ * Handshake: HELLO with the credentials (none, a token, or SCRAM's client-first); for SCRAM
+ * the server's AUTH_CHALLENGE is answered with AUTH_PROOF once the proof is computed
+ * (client-credentials.ts), and HELLO_OK must then carry the server's signature, else the
+ * connection is refused with NOT_AUTHORIZED. A server that answers in TLS (a weir:// address
+ * for a TLS port) is told apart from a broken one and named so.
+ *
  * Concurrency: single-threaded; state changes happen inside a transport callback, a timer, or
  * a caller's synchronous method.
  */
@@ -25,9 +31,16 @@ import {
   type Frame,
   type Opcode,
 } from '../protocol/frame.js';
-import { readError, writeError } from '../protocol/frames.js';
+import {
+  encodeCredentials,
+  readAuthChallenge,
+  readError,
+  writeError,
+  type HelloCredentials,
+} from '../protocol/frames.js';
 import { WeirError, isWeirError } from '../protocol/index.js';
 import { assert } from '../util/index.js';
+import { signatureMatches, type ClientCredentials } from './client-credentials.js';
 import { finishFrame, startFrame } from './frame-writer.js';
 import type { Transport, TransportAddress, TransportConnector } from './transport.js';
 
@@ -56,9 +69,25 @@ export interface ConnectionEvents {
 
 export interface HelloOptions {
   readonly name: string;
-  readonly credentials: Uint8Array | null;
+  readonly credentials: ClientCredentials;
   /** For reaching the server and the handshake together. */
   readonly timeoutMs: number;
+}
+
+/**
+ * A TLS record header (content type 20..23, version 3.1..3.4) as the first bytes from the
+ * server. Read as a frame it would announce more than 64 KiB, which no answer to HELLO is,
+ * so a Weir server never starts so.
+ */
+function looksLikeTls(chunk: Uint8Array): boolean {
+  return (
+    chunk.length >= 3 &&
+    chunk[0]! >= 20 &&
+    chunk[0]! <= 23 &&
+    chunk[1] === 3 &&
+    chunk[2]! >= 1 &&
+    chunk[2]! <= 4
+  );
 }
 
 function closedError(error: WeirError): WeirError {
@@ -77,6 +106,13 @@ export class Connection {
   /** The chunk being decoded: a payload inside it belongs to the SDK (Transport contract). */
   #chunk: Uint8Array | null = null;
   #lastHeardAt = Date.now();
+  /**
+   * Rejects the handshake, once. Called by #terminate too: while the SDK computes its SCRAM
+   * proof no request is pending, and a close then must still end connect().
+   */
+  #handshakeFailed: ((error: WeirError) => void) | null = null;
+  /** No byte from the server yet: its first bytes may say it speaks TLS. */
+  #heardNothing = true;
   #heartbeat: ReturnType<typeof setInterval> | null = null;
   #transportClosed: Promise<void>;
   #resolveTransportClosed: () => void = () => undefined;
@@ -188,43 +224,104 @@ export class Connection {
           new WeirError('CLOSED', `no answer to HELLO from ${this.address.url} in ${timeoutMs} ms`),
         );
       }, timeoutMs);
+      const fail = (error: WeirError): void => {
+        if (this.#handshakeFailed === null) return; // settled already
+        this.#handshakeFailed = null;
+        clearTimeout(timer);
+        // A malformed frame: the decoding path closes with an ERROR frame right after.
+        if (error.code !== 'PROTOCOL_ERROR') this.#terminate(error);
+        reject(error);
+      };
+      this.#handshakeFailed = fail;
+      const welcome = (payload: Uint8Array, expectedSignature: Uint8Array | null): void => {
+        this.#readHelloOk(payload, expectedSignature);
+        this.#handshakeFailed = null;
+        clearTimeout(timer);
+        this.#state = 'open';
+        this.#startHeartbeat();
+        resolve();
+      };
+      const credentials = hello.credentials;
+      const exchange = credentials.kind === 'password' ? credentials.password.start() : null;
+      const wire: HelloCredentials =
+        credentials.kind === 'token'
+          ? { kind: 'token', token: credentials.token }
+          : exchange !== null
+            ? { kind: 'scram', user: exchange.user, clientNonce: exchange.clientNonce }
+            : { kind: 'none' };
       const writer = startFrame();
-      writer.u16(PROTOCOL_VERSION).string(hello.name).bytes(hello.credentials);
+      writer.u16(PROTOCOL_VERSION).string(hello.name).bytes(encodeCredentials(wire));
+      if (exchange === null || credentials.kind !== 'password') {
+        this.request(OPCODES.HELLO, 0, writer, {
+          expects: OPCODES.HELLO_OK,
+          reply: (payload) => welcome(payload, null),
+          fail,
+        });
+        return;
+      }
       this.request(OPCODES.HELLO, 0, writer, {
-        expects: OPCODES.HELLO_OK,
+        expects: OPCODES.AUTH_CHALLENGE,
         reply: (payload) => {
           const reader = new Reader(payload);
-          const version = reader.u16();
-          this.serverVersion = reader.text();
-          this.heartbeatMs = reader.u32();
-          const serverMaxFrameBytes = reader.u32();
+          const challenge = readAuthChallenge(reader);
           reader.done();
-          if (version !== PROTOCOL_VERSION) {
-            throw new WeirError(
-              'PROTOCOL_ERROR',
-              `the server speaks protocol ${version}, not ${PROTOCOL_VERSION}`,
-            );
-          }
-          if (this.heartbeatMs === 0 || serverMaxFrameBytes < FRAME_HEADER_BYTES) {
-            throw new WeirError(
-              'PROTOCOL_ERROR',
-              'HELLO_OK carries a zero heartbeat or frame limit',
-            );
-          }
-          this.maxFrameBytes = Math.min(FRAME_BYTES_MAX, serverMaxFrameBytes);
-          clearTimeout(timer);
-          this.#state = 'open';
-          this.#startHeartbeat();
-          resolve();
+          credentials.password
+            .prove(exchange, challenge)
+            .then(({ proof, serverSignature }) =>
+              this.#sendProof(proof, serverSignature, welcome, fail),
+            )
+            .catch((error: unknown) => {
+              if (!isWeirError(error)) throw error; // a bug in the SDK: crash loudly
+              fail(error);
+            });
         },
-        fail: (error) => {
-          clearTimeout(timer);
-          // A malformed HELLO_OK: the decoding path closes with an ERROR frame right after.
-          if (error.code !== 'PROTOCOL_ERROR') this.#terminate(error);
-          reject(error);
-        },
+        fail,
       });
     });
+  }
+
+  /** SCRAM's second round: the proof goes out, HELLO_OK must come back with the signature. */
+  #sendProof(
+    proof: Uint8Array,
+    expectedSignature: Uint8Array,
+    welcome: (payload: Uint8Array, expectedSignature: Uint8Array) => void,
+    fail: (error: WeirError) => void,
+  ): void {
+    if (this.#state === 'closed') return; // timed out or lost meanwhile: already failed
+    const writer = startFrame();
+    writer.bytes(proof);
+    this.request(OPCODES.AUTH_PROOF, 0, writer, {
+      expects: OPCODES.HELLO_OK,
+      reply: (payload) => welcome(payload, expectedSignature),
+      fail,
+    });
+  }
+
+  /** Reads HELLO_OK; with `expectedSignature` (SCRAM), the server must prove it holds the keys. */
+  #readHelloOk(payload: Uint8Array, expectedSignature: Uint8Array | null): void {
+    const reader = new Reader(payload);
+    const version = reader.u16();
+    if (version !== PROTOCOL_VERSION) {
+      throw new WeirError(
+        'PROTOCOL_ERROR',
+        `the server speaks protocol ${version}, not ${PROTOCOL_VERSION}`,
+      );
+    }
+    this.serverVersion = reader.text();
+    this.heartbeatMs = reader.u32();
+    const serverMaxFrameBytes = reader.u32();
+    const signature = reader.bytes();
+    reader.done();
+    if (this.heartbeatMs === 0 || serverMaxFrameBytes < FRAME_HEADER_BYTES) {
+      throw new WeirError('PROTOCOL_ERROR', 'HELLO_OK carries a zero heartbeat or frame limit');
+    }
+    if (expectedSignature !== null && !signatureMatches(expectedSignature, signature)) {
+      throw new WeirError(
+        'NOT_AUTHORIZED',
+        `${this.address.url} did not prove it knows the password (wrong SCRAM signature): not the server it claims to be`,
+      );
+    }
+    this.maxFrameBytes = Math.min(FRAME_BYTES_MAX, serverMaxFrameBytes);
   }
 
   #startHeartbeat(): void {
@@ -249,6 +346,18 @@ export class Connection {
   #onData(chunk: Uint8Array): void {
     if (this.#state === 'closed') return;
     this.#lastHeardAt = Date.now();
+    if (this.#heardNothing) {
+      this.#heardNothing = false;
+      if (looksLikeTls(chunk)) {
+        this.#terminate(
+          new WeirError(
+            'CLOSED',
+            `${this.address.url} answered in TLS: use a weirs:// address (or the tls option)`,
+          ),
+        );
+        return;
+      }
+    }
     this.#chunk = chunk;
     try {
       this.#decoder.push(chunk);
@@ -268,8 +377,13 @@ export class Connection {
   #onTransportClosed(error: Error | null): void {
     this.#resolveTransportClosed();
     const detail = error ? `: ${(error as { code?: string }).code ?? error.message}` : '';
+    // A TLS port drops a plain client's HELLO without a word: say what that likely means.
+    const hint =
+      this.#state === 'handshaking' && this.address.url.startsWith('weir://')
+        ? ' during the handshake (if that port speaks TLS, use a weirs:// address)'
+        : '';
     this.#terminate(
-      new WeirError('CLOSED', `the connection to ${this.address.url} was lost${detail}`, {
+      new WeirError('CLOSED', `the connection to ${this.address.url} was lost${detail}${hint}`, {
         cause: error ?? undefined,
       }),
     );
@@ -294,6 +408,7 @@ export class Connection {
           if (this.#state === 'handshaking') {
             for (const handler of this.#pending.values()) handler.fail(error);
             this.#pending.clear();
+            this.#handshakeFailed?.(error); // between SCRAM's rounds no request is pending
           }
           this.#terminate(
             new WeirError(
@@ -316,6 +431,7 @@ export class Connection {
         this.#events.unsolicited(this, frame.opcode, frame.payload, owned);
         return;
       case OPCODES.HELLO_OK:
+      case OPCODES.AUTH_CHALLENGE:
       case OPCODES.RESULT:
       case OPCODES.PUBLISH_RESULT:
       case OPCODES.SUBSCRIBED:
@@ -335,7 +451,7 @@ export class Connection {
           // The request is lost with the connection (CLOSED); a refused handshake says why.
           // Failed before the close is reported, so its owner's books (the publish window)
           // are straight when the client hears of the close.
-          handler.fail(frame.opcode === OPCODES.HELLO_OK ? error : closedError(error));
+          handler.fail(this.#state === 'handshaking' ? error : closedError(error));
           this.#failProtocol(error);
         }
         return;
@@ -381,6 +497,7 @@ export class Connection {
     const handlers = [...this.#pending.values()];
     this.#pending.clear();
     for (const handler of handlers) handler.fail(failure);
+    this.#handshakeFailed?.(failure);
     this.#events.closed(this, failure);
   }
 }

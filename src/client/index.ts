@@ -8,20 +8,35 @@ import type { Client } from '../protocol/index.js';
 import { checkConnectOptions, type ConnectOptions } from './argument-checks.js';
 import { NetworkClient } from './network-client.js';
 import { connectTcp } from './tcp-transport.js';
+import { tlsConnector } from './tls-transport.js';
 import { parseWeirUrl } from './weir-url.js';
 
-export type { ConnectOptions } from './argument-checks.js';
+export type { ClientTlsOptions, ConnectOptions } from './argument-checks.js';
 export * from '../protocol/index.js';
 
 /**
  * Connects to a Weir server; resolves once the server accepted the handshake. Rejects with
  * WeirError CLOSED when the server cannot be reached in `connectTimeoutMs` ("cannot reach
- * weir://127.0.0.1:7420: ECONNREFUSED"), INVALID_ARGUMENT for a bad address or option, or
- * the server's refusal (NOT_AUTHORIZED, LIMIT_EXCEEDED, PROTOCOL_ERROR for a version mismatch).
- * After that the client reconnects by itself unless `reconnect: false`.
+ * weir://127.0.0.1:7420: ECONNREFUSED", or a TLS handshake that failed), INVALID_ARGUMENT for
+ * a bad address or option, or the server's refusal (NOT_AUTHORIZED for missing or wrong
+ * credentials, LIMIT_EXCEEDED, PROTOCOL_ERROR for a version mismatch). After that the client
+ * reconnects by itself unless `reconnect: false`, authenticating again each time; a refusal
+ * of its credentials ends it (NOT_AUTHORIZED is not retried).
+ *
+ * `weir://user:password@host:port` (percent-encoded) or the `user` / `password` options
+ * authenticate with SCRAM-SHA-256; `token` with a token. `weirs://` or the `tls` option
+ * speak TLS.
  */
 export async function connect(url: string, options?: ConnectOptions): Promise<Client> {
-  const address = parseWeirUrl(url);
-  const settings = checkConnectOptions(options);
-  return NetworkClient.open(address, settings, connectTcp);
+  const parsed = parseWeirUrl(url);
+  const settings = checkConnectOptions(options, parsed);
+  const secure = settings.tls !== null;
+  const address = secure
+    ? { ...parsed.address, url: parsed.address.url.replace(/^weir:/, 'weirs:') }
+    : parsed.address;
+  return NetworkClient.open(
+    address,
+    settings,
+    secure ? tlsConnector(settings.tls ?? {}) : connectTcp,
+  );
 }

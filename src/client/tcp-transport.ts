@@ -15,7 +15,8 @@ import type {
   TransportHandlers,
 } from './transport.js';
 
-class TcpTransport implements Transport {
+/** A Transport over a connected socket: a plain one here, a TLS one (tls-transport.ts). */
+export class SocketTransport implements Transport {
   readonly #socket: Socket;
   #corked = false;
 
@@ -52,7 +53,7 @@ class TcpTransport implements Transport {
   }
 }
 
-function describeError(error: Error): string {
+export function describeError(error: Error): string {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' ? code : error.message;
 }
@@ -82,6 +83,6 @@ export const connectTcp: TransportConnector = (
     socket.once('connect', () => {
       clearTimeout(timer);
       socket.off('error', onError);
-      resolve(new TcpTransport(socket, handlers));
+      resolve(new SocketTransport(socket, handlers));
     });
   });

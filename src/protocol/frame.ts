@@ -21,17 +21,19 @@ export const FRAME_HEADER_BYTES = 10;
  * 4: deliveries of an ack `none` subscription are taken too: the take settles them, so one
  *    the application never took goes back with its consumer (a version 3 SDK sends no take
  *    for them, and its ack `none` deliveries would never settle).
+ * 5: authentication: HELLO's credentials carry none, a token or a SCRAM client-first; SCRAM
+ *    adds AUTH_CHALLENGE and AUTH_PROOF; HELLO_OK ends with the server's SCRAM signature.
  */
-export const PROTOCOL_VERSION = 4;
+export const PROTOCOL_VERSION = 5;
 
 /**
  * Every opcode: who sends it, what it carries, the reply, the error codes it can return.
  * Payload layouts are in frames.ts and docs/protocol.md.
  */
 export const OPCODES = {
-  /** client → server, first frame: version, client name, credentials. Reply HELLO_OK; errors PROTOCOL_ERROR (version), NOT_AUTHORIZED, LIMIT_EXCEEDED (connections). */
+  /** client → server, first frame: version, client name, credentials (none, token, SCRAM client-first). Reply HELLO_OK, or AUTH_CHALLENGE for SCRAM; errors PROTOCOL_ERROR (version), NOT_AUTHORIZED, LIMIT_EXCEEDED (connections). */
   HELLO: 1,
-  /** server → client: server version, heartbeat interval, limits. */
+  /** server → client: server version, heartbeat interval, limits, and the SCRAM server signature (null unless SCRAM). */
   HELLO_OK: 2,
   /** either way: heartbeat; the peer answers PONG with the same requestId. */
   PING: 3,
@@ -66,6 +68,10 @@ export const OPCODES = {
   REQUEST: 18,
   /** server → client: the reply to a REQUEST (one message). */
   REPLY: 19,
+  /** server → client, answers a SCRAM HELLO (same requestId): the full nonce, the salt and the scrypt cost. */
+  AUTH_CHALLENGE: 20,
+  /** client → server, after AUTH_CHALLENGE: the SCRAM client proof. Reply HELLO_OK (with the server signature); errors NOT_AUTHORIZED (then the server closes). */
+  AUTH_PROOF: 21,
 } as const;
 
 export type Opcode = (typeof OPCODES)[keyof typeof OPCODES];

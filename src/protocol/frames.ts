@@ -2,8 +2,12 @@
  * Payload layouts of the frames (frame.ts has the header and the opcode table; types are
  * little-endian, strings UTF-8 with a u32 length, 0xFFFFFFFF = null; see codec.ts).
  *
- * HELLO            u16 version, string clientName, bytes|null credentials
- * HELLO_OK         u16 version, string serverVersion, u32 heartbeatMs, u32 maxFrameBytes
+ * HELLO            u16 version, string clientName, bytes|null credentials (below)
+ * HELLO_OK         u16 version, string serverVersion, u32 heartbeatMs, u32 maxFrameBytes,
+ *                  bytes|null serverSignature (SCRAM's; null for other credentials)
+ * AUTH_CHALLENGE   string nonce (the client's followed by the server's), bytes salt,
+ *                  u32 N, u32 r, u32 p (scrypt's cost)
+ * AUTH_PROOF       bytes clientProof
  * ERROR            u16 code number, string code, string message
  * CALL             string method, string argumentsJson
  * RESULT           string resultJson
@@ -32,6 +36,9 @@
  *                    string|null replyTo, string|null correlationId
  * headers:           u16 count, count × (string name, string value)
  *
+ * credentials (since protocol 5): null = none; u8 1, string token; u8 2, string user, string
+ * clientNonce (base64url), a SCRAM client-first (scram.ts). Nothing else follows.
+ *
  * deliveryToken (since protocol 2): numbers one consumer's deliveries, 1, 2, 3, … (u32,
  * wrapping past 0xFFFFFFFF to 1). A SETTLE entry carries the token of the delivery it
  * settles; the server refuses it with MESSAGE_SETTLED unless that delivery is the message's
@@ -50,7 +57,8 @@ import {
   type ErrorCode,
 } from '../util/index.js';
 import type { Headers, PublishOptions, PublishReceipt } from './api.js';
-import type { Reader, Writer } from './codec.js';
+import { Reader, Writer } from './codec.js';
+import type { ScryptCost } from './scram.js';
 
 /**
  * `take` (since protocol 3) settles nothing: the application received the delivery, so its
@@ -307,4 +315,65 @@ export function readError(reader: Reader): WeirError {
   const name = reader.text();
   const message = reader.text();
   return new WeirError(isErrorCode(name) ? name : errorCodeFromNumber(number), message);
+}
+
+// ---- the handshake (protocol 5) ----
+
+/** What HELLO's credentials say: no credentials, a token, or the start of a SCRAM exchange. */
+export type HelloCredentials =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'token'; readonly token: string }
+  | { readonly kind: 'scram'; readonly user: string; readonly clientNonce: string };
+
+const CREDENTIAL_KINDS = { token: 1, scram: 2 } as const;
+
+/** HELLO's `bytes|null credentials` field: null for none. */
+export function encodeCredentials(credentials: HelloCredentials): Uint8Array | null {
+  if (credentials.kind === 'none') return null;
+  const writer = new Writer(64);
+  if (credentials.kind === 'token') writer.u8(CREDENTIAL_KINDS.token).string(credentials.token);
+  else {
+    writer.u8(CREDENTIAL_KINDS.scram).string(credentials.user).string(credentials.clientNonce);
+  }
+  return writer.finish();
+}
+
+/** Reads HELLO's credentials field; PROTOCOL_ERROR for an unknown kind or trailing bytes. */
+export function decodeCredentials(bytes: Uint8Array | null): HelloCredentials {
+  if (bytes === null) return { kind: 'none' };
+  const reader = new Reader(bytes);
+  const kind = reader.u8();
+  let credentials: HelloCredentials;
+  if (kind === CREDENTIAL_KINDS.token) credentials = { kind: 'token', token: reader.text() };
+  else if (kind === CREDENTIAL_KINDS.scram) {
+    credentials = { kind: 'scram', user: reader.text(), clientNonce: reader.text() };
+  } else throw new WeirError('PROTOCOL_ERROR', `unknown credentials kind ${kind}`);
+  reader.done();
+  return credentials;
+}
+
+/** AUTH_CHALLENGE: the server's half of SCRAM's first round. */
+export interface AuthChallenge {
+  /** The client's nonce followed by the server's. */
+  readonly nonce: string;
+  readonly salt: Uint8Array;
+  readonly cost: ScryptCost;
+}
+
+export function writeAuthChallenge(writer: Writer, challenge: AuthChallenge): void {
+  writer
+    .string(challenge.nonce)
+    .bytes(challenge.salt)
+    .u32(challenge.cost.N)
+    .u32(challenge.cost.r)
+    .u32(challenge.cost.p);
+}
+
+/** The salt is a view into the payload: copy it to keep it. */
+export function readAuthChallenge(reader: Reader): AuthChallenge {
+  const nonce = reader.text();
+  const salt = reader.bytes();
+  if (salt === null) throw new WeirError('PROTOCOL_ERROR', 'AUTH_CHALLENGE carries no salt');
+  const cost = { N: reader.u32(), r: reader.u32(), p: reader.u32() };
+  return { nonce, salt, cost };
 }

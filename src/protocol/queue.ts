@@ -4,7 +4,9 @@
  * durable subscription, also called `name`, that every consumer of the queue joins. A message
  * goes once that subscription settled it. Nothing here is a new broker call: both transports
  * build a queue from `streams`, `subscriptions`, `publish` and `subscribe`, so a queue made
- * embedded is the same queue seen over TCP.
+ * embedded is the same queue seen over TCP. Creating a queue is an admin's act (it creates a
+ * stream); a client that is not admin opens an existing one, and uses what its permissions
+ * allow (publish:NAME to add jobs, subscribe:NAME or subscribe:NAME:NAME to work on them).
  *
  * The shape follows what SQS and BullMQ users expect: the queue's settings (visibility
  * timeout = `leaseMs`, redrive policy = `maxDeliveries` + `deadLetter`, retry backoff) are
@@ -55,6 +57,17 @@ function splitOptions(options: QueueOptions): {
   return { stream, subscription, streamGiven };
 }
 
+/** Whether a stream `name` exists and is a queue (work-queue retention, capturing `name`). */
+async function isQueue(client: Client, name: string): Promise<boolean> {
+  try {
+    const info = await client.streams.info(name);
+    return info.config.retention === 'work-queue' && info.config.subjects.includes(name);
+  } catch (error) {
+    if (isWeirError(error, 'STREAM_NOT_FOUND')) return false;
+    throw error;
+  }
+}
+
 /** Creates (or opens) the queue `name` over `client`'s existing calls. */
 export async function openQueue(
   client: Client,
@@ -62,18 +75,23 @@ export async function openQueue(
   options: QueueOptions = {},
 ): Promise<Queue> {
   const split = splitOptions(options);
-  try {
-    await client.streams.create(name, {
-      ...split.stream,
-      subjects: [name, `${name}.>`],
-      retention: 'work-queue',
-    });
-  } catch (error) {
-    // Opening an existing queue without stream options takes it as it is (its partitions,
-    // storage…); a stream of that name that is not a queue stays a refusal.
-    if (split.streamGiven || !isWeirError(error, 'STREAM_EXISTS')) throw error;
-    const info = await client.streams.info(name);
-    if (info.config.retention !== 'work-queue' || !info.config.subjects.includes(name)) throw error;
+  // An existing queue opened without stream options is taken as it is (its partitions,
+  // storage…) without a create: creating is admin only, opening is not, so a worker that is
+  // not admin can open a queue an admin made.
+  const existed = !split.streamGiven && (await isQueue(client, name));
+  if (!existed) {
+    try {
+      await client.streams.create(name, {
+        ...split.stream,
+        subjects: [name, `${name}.>`],
+        retention: 'work-queue',
+      });
+    } catch (error) {
+      // Made meanwhile by another client: the same as above. A stream of that name that is
+      // not a queue stays a refusal.
+      if (split.streamGiven || !isWeirError(error, 'STREAM_EXISTS')) throw error;
+      if (!(await isQueue(client, name))) throw error;
+    }
   }
   // The shared durable subscription exists from the start: work-queue retention keeps
   // messages until a durable subscription settles them, and `info` can always name it.
@@ -82,8 +100,14 @@ export async function openQueue(
     subscription: name,
     mode: 'shared',
   };
-  const first = await client.subscribe(name, sharedOptions);
-  await first.close();
+  try {
+    const first = await client.subscribe(name, sharedOptions);
+    await first.close();
+  } catch (error) {
+    // A producer that may publish to an existing queue but not consume from it still opens
+    // it: whoever made the queue made its subscription too.
+    if (!existed || !isWeirError(error, 'NOT_AUTHORIZED')) throw error;
+  }
   return {
     name,
     publish: (body, publishOptions) => client.publish(name, body, publishOptions),

@@ -147,7 +147,17 @@ export async function clientProof(
   cost: ScryptCost,
   message: string,
 ): Promise<{ proof: Buffer; serverSignature: Buffer }> {
-  const salted = await saltedPassword(password, salt, cost);
+  return clientProofFromSaltedPassword(await saltedPassword(password, salt, cost), message);
+}
+
+/**
+ * clientProof from a SaltedPassword already derived: a client that reconnects keeps it (for
+ * the same salt and cost) and so pays scrypt once, not once per connection.
+ */
+export function clientProofFromSaltedPassword(
+  salted: Uint8Array,
+  message: string,
+): { proof: Buffer; serverSignature: Buffer } {
   const clientKey = clientKeyOf(salted);
   const signature = hmac(sha256(clientKey), message);
   return {

@@ -12,8 +12,22 @@
  *
  * Failure: a malformed frame, an unknown opcode or an oversized frame gets an ERROR frame
  * (requestId 0, PROTOCOL_ERROR) and the connection closes; nothing reaches the broker.
+ *
+ * Handshake (protocol 5): HELLO carries no credentials, a token, or a SCRAM client-first. The
+ * first two are answered at once (HELLO_OK, or ERROR NOT_AUTHORIZED with HELLO's requestId);
+ * SCRAM gets AUTH_CHALLENGE, then the client's AUTH_PROOF gets HELLO_OK with the server's
+ * signature or ERROR NOT_AUTHORIZED with the proof's requestId. A refusal closes the
+ * connection. Until HELLO_OK nothing but HELLO and AUTH_PROOF is accepted, frames stay within
+ * PRE_HELLO_FRAME_BYTES_MAX, and no broker client exists: `connectClient` is called only with
+ * the principal the handshake proved.
  */
 import type { Socket } from 'node:net';
+import {
+  OPEN_PRINCIPAL,
+  type Authenticator,
+  type Principal,
+  type ScramChallenge,
+} from '../broker/index.js';
 import type { Client } from '../protocol/index.js';
 import { Reader, type Writer } from '../protocol/codec.js';
 import { FrameBatch, type SlabPool } from '../protocol/frame-batch.js';
@@ -26,14 +40,17 @@ import {
   type Opcode,
 } from '../protocol/frame.js';
 import {
+  decodeCredentials,
   readPublishEntry,
   readSettleEntry,
+  writeAuthChallenge,
   writeDeliveredMessage,
   writeEntryError,
   writeError,
   writeReceiptOrError,
   type DeliveredMessage,
   type EntryError,
+  type HelloCredentials,
   type PublishEntry,
   type SettleEntry,
 } from '../protocol/frames.js';
@@ -51,14 +68,25 @@ import {
   HEARTBEAT_INTERVAL_MS,
   HEARTBEAT_MISSES_MAX,
   PRE_HELLO_FRAME_BYTES_MAX,
+  SCRAM_CLIENT_NONCE_CHARS_MAX,
 } from '../limits.js';
 import { ERROR_CODES, toWeirError, WeirError } from '../util/index.js';
 import { callMethod } from './calls.js';
 import { ServerConsumer, toEntryError } from './server-consumer.js';
 
+/** Who a connection acts for, once its handshake proved it (security-common.md's contract). */
+export interface ClientIdentity {
+  readonly principal: Principal;
+  /** The peer's IP address (what failed attempts are counted by); null if unknown. */
+  readonly remote: string | null;
+}
+
 export interface ConnectionOptions {
   readonly serverVersion: string;
-  readonly connectClient: () => Client;
+  /** Called once the handshake authenticated the connection; never before. */
+  readonly connectClient: (identity: ClientIdentity) => Client;
+  /** Checks credentials; null: every connection is let in as OPEN_PRINCIPAL. */
+  readonly authenticator: Authenticator | null;
   /** Where the connection's output slabs come from (the server's); default: its own. */
   readonly outputSlabs?: SlabPool;
   readonly heartbeatIntervalMs?: number;
@@ -102,6 +130,13 @@ export class Connection {
   #outputScheduled = false;
   #client: Client | null = null;
   #clientName = '';
+  /**
+   * hello: waiting for HELLO; challenged: AUTH_CHALLENGE sent, waiting for AUTH_PROOF;
+   * deciding: a HELLO or proof is being checked (anything else now is out of order); open.
+   */
+  #handshakeState: 'hello' | 'challenged' | 'deciding' | 'open' = 'hello';
+  #scram: ScramChallenge | null = null;
+  #principal: Principal | null = null;
   #nextConsumerId = 1;
   #requestsInFlight = 0;
   #publishBytesInFlight = 0;
@@ -148,6 +183,16 @@ export class Connection {
 
   get clientName(): string {
     return this.#clientName;
+  }
+
+  /** The user the connection authenticated as; null before the handshake or on an open server. */
+  get user(): string | null {
+    return this.#principal?.user ?? null;
+  }
+
+  /** The peer's IP address alone: failed attempts are counted per address, not per port. */
+  get #address(): string | null {
+    return this.#socket.remoteAddress ?? null;
   }
 
   get consumerCount(): number {
@@ -252,12 +297,25 @@ export class Connection {
   // ---- frames in ----
 
   #onFrame(frame: Frame): void {
-    if (this.#client === null && frame.opcode !== OPCODES.HELLO) {
-      throw new WeirError('PROTOCOL_ERROR', 'the first frame must be HELLO');
+    if (this.#handshakeState !== 'open') {
+      if (frame.opcode === OPCODES.HELLO && this.#handshakeState === 'hello')
+        return this.#onHello(frame);
+      // Our heartbeat runs from the start: a client working out its SCRAM proof answers it.
+      if (frame.opcode === OPCODES.PONG && this.#handshakeState !== 'hello') return;
+      if (frame.opcode === OPCODES.PING && this.#handshakeState !== 'hello')
+        return this.#send(OPCODES.PONG, 0, frame.requestId, null);
+      if (frame.opcode === OPCODES.AUTH_PROOF && this.#handshakeState === 'challenged')
+        return this.#onAuthProof(frame);
+      throw new WeirError(
+        'PROTOCOL_ERROR',
+        this.#handshakeState === 'hello'
+          ? 'the first frame must be HELLO'
+          : `opcode ${frame.opcode} during the handshake`,
+      );
     }
     switch (frame.opcode) {
       case OPCODES.HELLO:
-        return this.#onHello(frame);
+        throw new WeirError('PROTOCOL_ERROR', 'HELLO sent twice');
       case OPCODES.PING:
         return this.#send(OPCODES.PONG, 0, frame.requestId, null);
       case OPCODES.PONG:
@@ -282,36 +340,153 @@ export class Connection {
   }
 
   #onHello(frame: Frame): void {
-    if (this.#client !== null) throw new WeirError('PROTOCOL_ERROR', 'HELLO sent twice');
     const reader = new Reader(frame.payload);
     const version = reader.u16();
-    const name = reader.text();
-    reader.bytes(); // credentials: reserved for the auth issue
-    reader.done();
     if (version !== PROTOCOL_VERSION) {
+      // Before reading on: another version's HELLO may be laid out differently.
       throw new WeirError(
         'PROTOCOL_ERROR',
         `protocol version ${version} is not supported (server speaks ${PROTOCOL_VERSION})`,
       );
     }
+    const name = reader.text();
+    const credentials = decodeCredentials(reader.bytes());
+    reader.done();
+    this.#clientName = name;
+    this.#handshakeState = 'deciding';
+    if (credentials.kind === 'scram') this.#startScram(frame.requestId, credentials);
+    else {
+      this.#decide(frame.requestId, () => ({
+        principal: this.#principalWithout(credentials),
+        serverSignature: null,
+      }));
+    }
+  }
+
+  /** A token or no credentials: decided at once. */
+  #principalWithout(credentials: HelloCredentials): Principal {
+    const authenticator = this.#options.authenticator;
+    if (authenticator === null) return OPEN_PRINCIPAL;
+    return credentials.kind === 'token'
+      ? authenticator.token(credentials.token, this.#address, 'tcp')
+      : authenticator.anonymous(this.#address, 'tcp');
+  }
+
+  #startScram(requestId: number, credentials: { user: string; clientNonce: string }): void {
+    const nonce = credentials.clientNonce;
+    if (
+      nonce.length === 0 ||
+      nonce.length > SCRAM_CLIENT_NONCE_CHARS_MAX ||
+      !/^[\w-]+$/.test(nonce)
+    ) {
+      // The nonce is joined into SCRAM's AuthMessage with commas: only base64url is allowed.
+      throw new WeirError(
+        'PROTOCOL_ERROR',
+        `the SCRAM client nonce is not 1..${SCRAM_CLIENT_NONCE_CHARS_MAX} base64url characters`,
+      );
+    }
+    this.#decide(requestId, () => {
+      const authenticator = this.#options.authenticator;
+      if (authenticator === null || !authenticator.enabled) {
+        // SCRAM is mutual: a server without users holds no keys to sign with, and a client that
+        // sent a password would (rightly) refuse an unsigned welcome. Say so plainly.
+        throw new WeirError(
+          'NOT_AUTHORIZED',
+          'this server has no users, so it cannot prove it knows a password: connect without a user and password',
+        );
+      }
+      const challenge = authenticator.scram(credentials.user, nonce, this.#address, 'tcp');
+      this.#scram = challenge;
+      this.#handshakeState = 'challenged';
+      this.#send(OPCODES.AUTH_CHALLENGE, 0, requestId, (writer) =>
+        writeAuthChallenge(writer, {
+          nonce: challenge.serverNonce,
+          salt: challenge.salt,
+          cost: challenge.cost,
+        }),
+      );
+      return null;
+    });
+  }
+
+  #onAuthProof(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const proof = reader.bytes();
+    reader.done();
+    if (proof === null) throw new WeirError('PROTOCOL_ERROR', 'AUTH_PROOF carries no proof');
+    const challenge = this.#scram!;
+    this.#scram = null;
+    this.#handshakeState = 'deciding';
+    this.#decide(frame.requestId, () => challenge.finish(proof));
+  }
+
+  /**
+   * Runs one authentication step: a principal opens the connection (HELLO_OK with the SCRAM
+   * signature, if any), null means the step sent its own answer (AUTH_CHALLENGE),
+   * NOT_AUTHORIZED refuses. Any other error fails the connection as a malformed frame would
+   * (the caller's #onData catch).
+   */
+  #decide(
+    requestId: number,
+    step: () => { principal: Principal; serverSignature: Uint8Array | null } | null,
+  ): void {
+    let outcome: { principal: Principal; serverSignature: Uint8Array | null } | null;
+    try {
+      outcome = step();
+    } catch (error) {
+      if (error instanceof WeirError && error.code === 'NOT_AUTHORIZED') {
+        this.#refuseHandshake(requestId, error);
+        return;
+      }
+      throw error;
+    }
+    if (outcome !== null) this.#open(requestId, outcome.principal, outcome.serverSignature);
+  }
+
+  /** The handshake is over: the broker client for `principal`, then HELLO_OK. */
+  #open(requestId: number, principal: Principal, serverSignature: Uint8Array | null): void {
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
-    this.#clientName = name;
+    this.#client = this.#options.connectClient({ principal, remote: this.#address });
+    this.#principal = principal;
+    this.#handshakeState = 'open';
     this.#decoder.maxFrameBytes = FRAME_BYTES_MAX;
-    this.#client = this.#options.connectClient();
     const interval = this.#options.heartbeatIntervalMs ?? HEARTBEAT_INTERVAL_MS;
-    this.#send(OPCODES.HELLO_OK, 0, frame.requestId, (writer) =>
+    this.#send(OPCODES.HELLO_OK, 0, requestId, (writer) =>
       writer
         .u16(PROTOCOL_VERSION)
         .string(this.#options.serverVersion)
         .u32(interval)
-        .u32(FRAME_BYTES_MAX),
+        .u32(FRAME_BYTES_MAX)
+        .bytes(serverSignature),
     );
     this.#options.log('info', 'client_connected', {
       connection: this.id,
       remote: this.remote,
-      name,
+      name: this.#clientName,
+      user: principal.user,
     });
+  }
+
+  /**
+   * ERROR answering the HELLO or AUTH_PROOF (its requestId, so the SDK's connect() rejects with
+   * this code), then close. The socket is ended, not destroyed, so the ERROR is written first
+   * (over TLS too); a peer that does not close its side is cut after HANDSHAKE_TIMEOUT_MS.
+   */
+  #refuseHandshake(requestId: number, error: WeirError): void {
+    this.#options.log('warn', 'authentication_refused', {
+      connection: this.id,
+      remote: this.remote,
+      name: this.#clientName,
+      message: error.message,
+    });
+    this.#send(OPCODES.ERROR, 0, requestId, (writer) => writeError(writer, error));
+    this.#closed = true;
+    this.#flushOutput();
+    this.#socket.end();
+    if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
+    this.#handshakeTimer = setTimeout(() => this.#socket.destroy(), HANDSHAKE_TIMEOUT_MS);
+    this.#handshakeTimer.unref();
   }
 
   /** Runs a request's work; answers ERROR if it throws; keeps the in-flight count bounded. */

@@ -3,8 +3,15 @@
  * gracefully (stop accepting, end every connection — their consumers hand leases back, so
  * those messages are available at once on restart — then the caller closes the broker, which
  * finishes in-flight confirms and syncs).
+ *
+ * With `tls` the port speaks TLS (node:tls) and a connection starts once its TLS handshake is
+ * done; with `tls.ca`, a client must present a certificate that CA signed. A peer that fails
+ * the TLS handshake (a plain-TCP client, a wrong certificate, silence past
+ * HANDSHAKE_TIMEOUT_MS) is logged and dropped; it never becomes a Connection.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
+import type { Authenticator } from '../broker/index.js';
 import type { Client } from '../protocol/index.js';
 import { Writer } from '../protocol/codec.js';
 import { FRAME_HEADER_BYTES, OPCODES, writeFrameHeader } from '../protocol/frame.js';
@@ -15,14 +22,29 @@ import {
   CONNECTION_OUTPUT_SLABS_POOLED_MAX,
   CONNECTIONS_MAX,
   HANDSHAKE_TIMEOUT_MS,
+  TLS_HANDSHAKES_PENDING_MAX,
 } from '../limits.js';
 import { WeirError } from '../util/index.js';
-import { Connection } from './connection.js';
+import { Connection, type ClientIdentity } from './connection.js';
 import { jsonLogger, type Logger } from './logger.js';
 
+/** The server's certificate and key (PEM); with `ca`, clients must present a certificate it signed. */
+export interface ServerTlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca?: string | Buffer;
+}
+
 export interface ServerOptions {
-  /** Gives each connection its own in-process client (`broker.connect()`). */
-  readonly connectClient: () => Client;
+  /**
+   * Gives each connection its own in-process client, acting for whom the handshake proved
+   * (`(identity) => broker.connect(identity)`); called only after authentication.
+   */
+  readonly connectClient: (identity: ClientIdentity) => Client;
+  /** Checks credentials in HELLO (`broker.authenticator`); absent: open, everyone OPEN_PRINCIPAL. */
+  readonly authenticator?: Authenticator;
+  /** Speak TLS on the port. */
+  readonly tls?: ServerTlsOptions;
   readonly host?: string;
   /** 0 picks a free port (see `address()`). */
   readonly port?: number;
@@ -48,7 +70,43 @@ export class WeirServer {
   private constructor(options: ServerOptions) {
     this.#options = options;
     this.#logger = options.logger ?? jsonLogger('info');
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    this.#server =
+      options.tls === undefined
+        ? net.createServer((socket) => this.#accept(socket))
+        : this.#tlsServer(options.tls);
+  }
+
+  #tlsServer(options: ServerTlsOptions): tls.Server {
+    const requireClientCertificate = options.ca !== undefined;
+    const server = tls.createServer(
+      {
+        cert: options.cert,
+        key: options.key,
+        ...(requireClientCertificate
+          ? { ca: options.ca, requestCert: true, rejectUnauthorized: true }
+          : {}),
+        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
+      },
+      (socket) => this.#accept(socket),
+    );
+    // Sockets still in their TLS handshake are not Connections yet: bound them here. The
+    // connection limit proper is enforced (with an ERROR the SDK understands) in #accept.
+    server.maxConnections =
+      (this.#options.maxConnections ?? CONNECTIONS_MAX) + TLS_HANDSHAKES_PENDING_MAX;
+    server.on('tlsClientError', (error: Error & { code?: string }, socket: tls.TLSSocket) => {
+      this.#logger('warn', 'tls_handshake_failed', {
+        remote: socket.remoteAddress,
+        code: error.code ?? null,
+        message: error.message,
+      });
+      socket.destroy();
+    });
+    return server;
+  }
+
+  /** True when the port speaks TLS. */
+  get secure(): boolean {
+    return this.#options.tls !== undefined;
   }
 
   static async listen(options: ServerOptions): Promise<WeirServer> {
@@ -89,6 +147,7 @@ export class WeirServer {
     const connection = new Connection(this.#nextConnectionId++, socket, {
       serverVersion: this.#options.serverVersion ?? '0.0.0',
       connectClient: this.#options.connectClient,
+      authenticator: this.#options.authenticator ?? null,
       outputSlabs: this.#outputSlabs,
       log: this.#logger,
       ...(this.#options.heartbeatIntervalMs === undefined

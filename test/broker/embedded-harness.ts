@@ -6,6 +6,8 @@ import { Broker } from '../../src/broker/index.js';
 import type { Client } from '../../src/protocol/index.js';
 import { ManualClock } from '../../src/util/index.js';
 import type { Harness, HarnessFactory } from './semantics/harness.js';
+import type { PrincipalHarnessFactory } from './semantics/permissions.js';
+import type { Principal } from '../../src/broker/index.js';
 
 export const embedded: HarnessFactory = async (): Promise<Harness> => {
   const dataDir = await mkdtemp(join(tmpdir(), 'weir-broker-test-'));
@@ -40,5 +42,30 @@ export const embeddedMemory: HarnessFactory = async (): Promise<Harness> => {
     clock,
     connect: (): Promise<Client> => Promise.resolve(broker.connect()),
     close: () => broker.close(),
+  };
+};
+
+/**
+ * The embedded broker for the permissions suite: `client` is the open (admin) client, and
+ * `clientAs(principal)` a client acting for `principal`, as the server hands one to each
+ * connection it authenticated.
+ */
+export const embeddedWithPrincipals: PrincipalHarnessFactory = async () => {
+  const dataDir = await mkdtemp(join(tmpdir(), 'weir-broker-test-'));
+  const clock = new ManualClock();
+  const broker = await Broker.open({ dataDir, clock });
+  return {
+    client: broker.connect(),
+    clock,
+    connect: (): Promise<Client> => Promise.resolve(broker.connect()),
+    clientAs: (principal: Principal, remote: string | null = null): Promise<Client> =>
+      Promise.resolve(broker.connect({ principal, remote })),
+    close: async (): Promise<void> => {
+      try {
+        await broker.close();
+      } finally {
+        await rm(dataDir, { recursive: true, force: true });
+      }
+    },
   };
 };

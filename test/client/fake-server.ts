@@ -245,7 +245,8 @@ export class FakeServer {
             .u16(this.protocolVersion)
             .string('fake')
             .u32(this.#heartbeatMs)
-            .u32(FRAME_BYTES_MAX),
+            .u32(FRAME_BYTES_MAX)
+            .bytes(null),
         );
         return;
       }

@@ -10,9 +10,23 @@ export class ApiError extends Error {
   }
 }
 
-/** Calls the API; resolves with the JSON answer, rejects with ApiError { code, message }. */
+let onUnauthenticated = null;
+
+/**
+ * `handler(error)` runs when the API answers 401 (no session, or it ended): the console shows
+ * its login page. Not for /api/session itself, whose callers handle its answers.
+ */
+export function whenUnauthenticated(handler) {
+  onUnauthenticated = handler;
+}
+
+/**
+ * Calls the API; resolves with the JSON answer, rejects with ApiError { status, code, message }.
+ * Every request says it comes from the console (x-weir-console), so a 401 carries no Basic
+ * challenge and the browser shows no password box of its own.
+ */
 export async function api(method, path, body) {
-  const init = { method, headers: { accept: 'application/json' } };
+  const init = { method, headers: { accept: 'application/json', 'x-weir-console': '1' } };
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -27,11 +41,13 @@ export async function api(method, path, body) {
   }
   if (!response.ok) {
     const error = value?.error ?? {};
-    throw new ApiError(
+    const failure = new ApiError(
       response.status,
       error.code ?? 'INTERNAL',
       error.message ?? `HTTP ${response.status}`,
     );
+    if (response.status === 401 && path !== '/api/session') onUnauthenticated?.(failure);
+    throw failure;
   }
   return value;
 }
@@ -77,6 +93,13 @@ function accept(snapshot) {
 let source = null;
 let staleTimer = null;
 
+/** Stops following /api/events (logout, or the session ended). */
+export function stopLive() {
+  source?.close();
+  source = null;
+  clearTimeout(staleTimer);
+}
+
 export async function startLive() {
   try {
     live.history = (await api('GET', '/api/stats/history')) ?? [];
@@ -97,6 +120,11 @@ function connect() {
   source.addEventListener('error', () => {
     live.status = 'reconnecting';
     notify();
+    // A refused stream (401: the session ended) is not retried by the browser: ask the API
+    // why, which shows the login page when that is the reason.
+    if (source?.readyState === EventSource.CLOSED) {
+      api('GET', '/api/stats').catch(() => undefined);
+    }
   });
 }
 
