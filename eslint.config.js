@@ -12,7 +12,8 @@ const LAYERS = {
   server: ['util', 'storage', 'protocol', 'broker'],
   admin: ['util', 'storage', 'protocol', 'broker'],
   client: ['util', 'protocol'],
-  cli: ['util', 'protocol', 'client', 'server', 'broker', 'storage', 'admin'],
+  outbox: ['util', 'protocol'],
+  cli: ['util', 'protocol', 'client', 'server', 'broker', 'storage', 'admin', 'outbox'],
 };
 const ALL = Object.keys(LAYERS);
 

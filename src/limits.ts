@@ -556,3 +556,51 @@ assert(
   ADMIN_LOGIN_BODY_BYTES_MAX >= PASSWORD_BYTES_MAX + NAME_BYTES_MAX + 64,
   'a login body holds the longest name and password',
 );
+
+// ---- outbox: the PostgreSQL transactional outbox relay (issue 14) ----
+/** Rows one relay batch claims (FOR UPDATE SKIP LOCKED) and publishes together. */
+export const OUTBOX_BATCH_ROWS_DEFAULT = 100;
+export const OUTBOX_BATCH_ROWS_MAX = 1000;
+/** The fallback poll when no NOTIFY comes (a LISTEN connection can drop unseen for a while). */
+export const OUTBOX_POLL_INTERVAL_MS_DEFAULT = 2000;
+export const OUTBOX_POLL_INTERVAL_MS_MIN = 10;
+export const OUTBOX_POLL_INTERVAL_MS_MAX = 60 * 60 * 1000;
+/** A row whose publish failed waits this long, doubled per attempt, up to the max. */
+export const OUTBOX_RETRY_BACKOFF_MS_DEFAULT = 1000;
+export const OUTBOX_RETRY_BACKOFF_MS_MAX = 60_000;
+/** A batch's publishes that have not settled by then count as failed (and are retried). */
+export const OUTBOX_PUBLISH_TIMEOUT_MS = 30_000;
+/** After a PostgreSQL error the relay waits this long, doubled per error in a row, up to the max. */
+export const OUTBOX_ERROR_BACKOFF_MS_MIN = 100;
+export const OUTBOX_ERROR_BACKOFF_MS_MAX = 10_000;
+/** A dropped LISTEN connection is opened again after this long, doubled per failure, up to the max. */
+export const OUTBOX_LISTEN_RECONNECT_MS_MIN = 100;
+export const OUTBOX_LISTEN_RECONNECT_MS_MAX = 10_000;
+/** The lag gauges are refreshed at most this often while the relay drains a backlog. */
+export const OUTBOX_LAG_REFRESH_MS = 1000;
+/** An outbox table's name (the index, function, trigger and channel names add to it; PostgreSQL keeps 63). */
+export const OUTBOX_TABLE_NAME_BYTES_MAX = 40;
+/** The text of a publish error kept in a row's last_error. */
+export const OUTBOX_LAST_ERROR_BYTES_MAX = 1024;
+/** Connections of the pool a relay opens itself from a connection string (LISTEN, batches, lag). */
+export const OUTBOX_POOL_CONNECTIONS_MAX = 3;
+
+assert(OUTBOX_BATCH_ROWS_DEFAULT <= OUTBOX_BATCH_ROWS_MAX, 'the default batch is allowed');
+assert(
+  OUTBOX_POLL_INTERVAL_MS_MIN <= OUTBOX_POLL_INTERVAL_MS_DEFAULT &&
+    OUTBOX_POLL_INTERVAL_MS_DEFAULT <= OUTBOX_POLL_INTERVAL_MS_MAX,
+  'the default poll interval is within its range',
+);
+assert(OUTBOX_RETRY_BACKOFF_MS_DEFAULT <= OUTBOX_RETRY_BACKOFF_MS_MAX, 'backoff default <= max');
+// A publish that timed out may still be stored; its retry must come while the stream's default
+// dedup window still remembers the id, or the copy would be stored too.
+assert(
+  OUTBOX_PUBLISH_TIMEOUT_MS + OUTBOX_RETRY_BACKOFF_MS_MAX < DEDUP_WINDOW_MS_DEFAULT,
+  'an outbox retry lands within the default dedup window',
+);
+assert(OUTBOX_ERROR_BACKOFF_MS_MIN <= OUTBOX_ERROR_BACKOFF_MS_MAX, 'error backoff min <= max');
+assert(
+  OUTBOX_LISTEN_RECONNECT_MS_MIN <= OUTBOX_LISTEN_RECONNECT_MS_MAX,
+  'listen reconnect min <= max',
+);
+assert(OUTBOX_POOL_CONNECTIONS_MAX >= 2, 'a relay pool has a LISTEN and a batch connection');

@@ -271,6 +271,7 @@ program
   );
 
 registerQueueCommands(program);
+(await import('./outbox-command.js')).registerOutboxCommands(program);
 
 const sub = program
   .command('sub <stream>')
