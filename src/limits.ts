@@ -456,7 +456,7 @@ assert(LOST_RANGES_MAX >= 1, 'a log can report a lost range');
 // ---- broker: scheduler for delayed messages (issue 12) ----
 /**
  * Scheduled (delayed) messages a partition's scheduler indexes in memory (16 bytes each, and
- * 24 more per key during a refill scan); the rest wait on disk only, past the index's horizon,
+ * 36 more per key of capacity during a refill scan); the rest wait on disk only, past the index's horizon,
  * and are read back when the index runs low. Large, because every refill scan reads the whole
  * pending schedule: with 100,000 a million pending needed 13 scans, with 320,000 it needs 4.
  */
@@ -474,6 +474,11 @@ export const SCHEDULE_BATCH_RECORDS_MAX = 4;
 export const SCHEDULE_READS_CONCURRENT = 16;
 /** A schedule log's disk reads are this small at least (two index intervals: a few records). */
 export const SCHEDULE_READ_CHUNK_BYTES_MIN = 2 * INDEX_INTERVAL_BYTES;
+/**
+ * A move pass waits for the partition log's last moves to be written while more than this is
+ * queued in it (so a mover catching up does not fill APPEND_PENDING_BYTES_MAX with objects).
+ */
+export const SCHEDULE_MOVES_PENDING_BYTES_MAX = 4 * MiB;
 /** A move pass the partition log refused for now (LIMIT_EXCEEDED) is tried again after this. */
 export const SCHEDULE_RETRY_MS = 50;
 /**

@@ -60,6 +60,7 @@ import {
   SCHEDULE_CHECKPOINT_MS,
   SCHEDULE_INDEX_MAX,
   SCHEDULE_MOVE_BATCH_MAX,
+  SCHEDULE_MOVES_PENDING_BYTES_MAX,
   SCHEDULE_READS_CONCURRENT,
   SCHEDULE_RETRY_MS,
   SCHEDULE_SCAN_READ_BYTES_MAX,
@@ -136,6 +137,8 @@ export class PartitionScheduler {
   /** Bumped by evictions and purges: a refill scan that started before is abandoned. */
   #generation = 0;
   #scan: Promise<void> | null = null;
+  /** When the last pass's moves are durable (never rejects: a failure fails the scheduler). */
+  #movesDurable: Promise<void> | null = null;
   #timer: Timer | null = null;
   #timerDueAt = Infinity;
   #passRunning = false;
@@ -325,6 +328,11 @@ export class PartitionScheduler {
    * tried again shortly (the partition log refused for now).
    */
   async #pass(): Promise<boolean> {
+    // Moves go no further ahead of the partition log's writes than this: past it, their
+    // records would wait in its queue as objects (up to APPEND_PENDING_BYTES_MAX), which a
+    // mover faster than the fsyncs fills while it catches up.
+    if (this.#main.pendingBytes > SCHEDULE_MOVES_PENDING_BYTES_MAX && this.#movesDurable !== null)
+      await this.#movesDurable;
     if (this.#closed || this.#failure) return false;
     const now = this.#clock.now();
     const committed = this.#schedule.committedOffset;
@@ -373,7 +381,9 @@ export class PartitionScheduler {
     // Not awaited: the next pass need not wait for this one's fsync (moves stay in order in
     // the log, which keeps a prefix); a checkpoint flushes the partition log before it is
     // written, and a failed append fails the log, so the next appendDue throws.
-    this.#main.durable(base + count).catch((error: unknown) => this.#fail(error));
+    this.#movesDurable = this.#main
+      .durable(base + count)
+      .catch((error: unknown) => this.#fail(error));
     return false;
   }
 
