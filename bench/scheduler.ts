@@ -9,11 +9,17 @@
  * scheduler's index size (stream info `scheduleIndexed`), lateness = delivery time - deliverAt
  * (p50, p99, max) and the count delivered (must equal published).
  *
+ * Mover capacity (on by default, --no-burst skips it): 200,000 delayed messages (--burst N)
+ * all due at the same instant, file stream (fsync 'always'), no other load: moves / s = N /
+ * (the last moved record's timestamp - the due time). That is the rate the main figure needs
+ * (25,000 / s) with room to spare, measured alone.
+ *
  * Second line (--year, on by default): one message delayed by a year, then 100,500 normal
  * messages, memory stream, shared subscription acking: time until all 100,500 are delivered
  * (before the scheduler, delivery stopped after 99,999).
  *
  *   node dist/bench/scheduler.js [--messages N] [--runs R] [--dir DIR] [--json] [--progress]
+ *     [--burst N | --no-burst] [--no-year]
  *
  * The machine is shared (other builds and tests may run): figures are noisy.
  */
@@ -31,6 +37,7 @@ const STEADY_PER_SECOND = 1000;
 const STEADY_TICK_MS = 10;
 const IN_FLIGHT = 5000;
 const YEAR_FOLLOWERS = 100_500;
+const BURST_DUE_MS = 10_000;
 
 function option(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -195,6 +202,40 @@ async function run(messages: number, parent: string): Promise<RunResult> {
   }
 }
 
+/** `count` delayed messages due at one instant: how fast the scheduler moves them (moves / s). */
+async function burst(count: number, parent: string): Promise<number> {
+  const dataDir = mkdtempSync(path.join(parent, 'weir-bench-scheduler-burst-'));
+  const broker = await Broker.open({ dataDir });
+  try {
+    const client = broker.connect();
+    await client.streams.create('later', { subjects: ['later'], fsync: 'always' });
+    const subscription = await client.subscribe('later', {
+      subscription: 'w',
+      mode: 'shared',
+      maxInFlight: IN_FLIGHT,
+    });
+    const dueAt = Date.now() + BURST_DUE_MS;
+    for (let published = 0; published < count; published += PUBLISH_BATCH) {
+      const entries: PublishInput[] = [];
+      for (let i = 0; i < Math.min(PUBLISH_BATCH, count - published); i++)
+        entries.push({ subject: 'later', body: 'burst', options: { deliverAt: dueAt } });
+      await client.publishBatch(entries);
+    }
+    if (Date.now() >= dueAt) throw new Error('publishing the burst took longer than its delay');
+    let lastMovedAt = 0;
+    for (let received = 0; received < count; received++) {
+      const message = await subscription.receive({ timeoutMs: BURST_DUE_MS + 60_000 });
+      if (message === null) throw new Error(`burst: nothing after ${received} of ${count}`);
+      lastMovedAt = Math.max(lastMovedAt, message.timestamp);
+      void message.ack();
+    }
+    return Math.round(count / (Math.max(1, lastMovedAt - dueAt) / 1000));
+  } finally {
+    await broker.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
 /** One year-delayed message, then 100,500 normal ones: seconds until all are delivered. */
 async function year(): Promise<number> {
   const broker = await Broker.open({ storage: 'memory' });
@@ -261,6 +302,14 @@ async function main(): Promise<void> {
     'steadyDelivered',
   ] as const) {
     console.log(`  ${field.padEnd(18)} ${summary(field)}`);
+  }
+  if (!process.argv.includes('--no-burst')) {
+    const count = Number(option('burst', '200000'));
+    const rates: number[] = [];
+    for (let index = 0; index < runs; index++) rates.push(await burst(count, parent));
+    console.log(
+      `mover: ${count.toLocaleString('en-US')} due at one instant moved at ${rates.map((rate) => rate.toLocaleString('en-US')).join(', ')} moves/s`,
+    );
   }
   const years: number[] = [];
   if (!process.argv.includes('--no-year')) {

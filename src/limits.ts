@@ -471,10 +471,12 @@ assert(LOST_RANGES_MAX >= 1, 'a log can report a lost range');
 
 // ---- broker: scheduler for delayed messages (issue 12) ----
 /**
- * Scheduled (delayed) messages a partition's scheduler indexes in memory; the rest wait on
- * disk only, past the index's horizon, and are read back when the index runs low.
+ * Scheduled (delayed) messages a partition's scheduler indexes in memory (16 bytes each, and
+ * 36 more per key of capacity during a refill scan); the rest wait on disk only, past the index's horizon,
+ * and are read back when the index runs low. Large, because every refill scan reads the whole
+ * pending schedule: with 100,000 a million pending needed 13 scans, with 320,000 it needs 4.
  */
-export const SCHEDULE_INDEX_MAX = 100_000;
+export const SCHEDULE_INDEX_MAX = 320_000;
 /** Due messages one move pass takes from the schedule into the partition log. */
 export const SCHEDULE_MOVE_BATCH_MAX = 1024;
 /** A scheduler's checkpoint is written at most this often while messages move (and at close). */
@@ -488,6 +490,11 @@ export const SCHEDULE_BATCH_RECORDS_MAX = 4;
 export const SCHEDULE_READS_CONCURRENT = 16;
 /** A schedule log's disk reads are this small at least (two index intervals: a few records). */
 export const SCHEDULE_READ_CHUNK_BYTES_MIN = 2 * INDEX_INTERVAL_BYTES;
+/**
+ * A move pass waits for the partition log's last moves to be written while more than this is
+ * queued in it (so a mover catching up does not fill APPEND_PENDING_BYTES_MAX with objects).
+ */
+export const SCHEDULE_MOVES_PENDING_BYTES_MAX = 4 * MiB;
 /** A move pass the partition log refused for now (LIMIT_EXCEEDED) is tried again after this. */
 export const SCHEDULE_RETRY_MS = 50;
 
@@ -604,3 +611,26 @@ assert(
   'listen reconnect min <= max',
 );
 assert(OUTBOX_POOL_CONNECTIONS_MAX >= 2, 'a relay pool has a LISTEN and a batch connection');
+/**
+ * One read of a refill scan (it reads the whole pending schedule, one read ahead). Not larger:
+ * 16,384-record reads made a scan slower (all the records of a read are live at once, so the
+ * young generation overflows into the old one).
+ */
+export const SCHEDULE_SCAN_READ_BYTES_MAX = 1 * MiB;
+export const SCHEDULE_SCAN_READ_RECORDS_MAX = 512;
+/**
+ * Bytes of schedule records a partition's scheduler keeps in memory for the keys in its index
+ * (schedule-record-cache.ts, packed in slabs), so that moves do not read them back one by one.
+ */
+export const SCHEDULE_CACHE_BYTES_MAX = 48 * MiB;
+/** The cache's records are packed in slabs of this size (a slab goes when its last record does). */
+export const SCHEDULE_CACHE_SLAB_BYTES = 256 * 1024;
+/** A packed schedule record above this is not cached (it is read from disk when due). */
+export const SCHEDULE_CACHE_RECORD_BYTES_MAX = 64 * 1024;
+
+assert(
+  SCHEDULE_CACHE_RECORD_BYTES_MAX <= SCHEDULE_CACHE_SLAB_BYTES &&
+    SCHEDULE_CACHE_SLAB_BYTES < 2 ** 24 &&
+    (SCHEDULE_CACHE_BYTES_MAX === 0 || SCHEDULE_CACHE_SLAB_BYTES <= SCHEDULE_CACHE_BYTES_MAX),
+  'a cacheable schedule record fits in a slab, and a slab in the cache',
+);

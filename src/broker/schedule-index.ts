@@ -210,18 +210,36 @@ export class SmallestKeys {
     return this.#size;
   }
 
-  offer(dueAt: number, offset: number): void {
+  /** The largest key kept (Infinity while there is room: any key would be kept). */
+  get largestDueAt(): number {
+    return this.#size < this.capacity ? Infinity : this.#dueAt[0]!;
+  }
+
+  get largestOffset(): number {
+    return this.#size < this.capacity ? Infinity : this.#offset[0]!;
+  }
+
+  /**
+   * Offers a key; returns the offset of the key it rejected: this one, the largest kept (which
+   * this one replaced), or -1 if it had room.
+   */
+  offer(dueAt: number, offset: number): number {
     if (this.#size < this.capacity) {
       this.#push(dueAt, offset);
-      return;
+      return -1;
     }
     // Full: the larger of (this key, the largest kept) is rejected.
-    if (keyBefore(dueAt, offset, this.#dueAt[0]!, this.#offset[0]!)) {
-      this.#reject(this.#dueAt[0]!, this.#offset[0]!);
+    const largestDueAt = this.#dueAt[0]!;
+    const largestOffset = this.#offset[0]!;
+    if (keyBefore(dueAt, offset, largestDueAt, largestOffset)) {
+      this.#reject(largestDueAt, largestOffset);
       this.#dueAt[0] = dueAt;
       this.#offset[0] = offset;
       this.#siftDown();
-    } else this.#reject(dueAt, offset);
+      return largestOffset;
+    }
+    this.#reject(dueAt, offset);
+    return offset;
   }
 
   forEach(callback: (dueAt: number, offset: number) => void): void {

@@ -13,6 +13,12 @@
  * reads everything pending, so fewer, larger ones cost less, and starting earlier keeps the
  * index from running dry while the scan reads).
  *
+ * Records: a move takes its record from a bounded record cache (schedule-record-cache.ts),
+ * filled by publishes whose key enters the index and by refill scans (which decode every
+ * pending record anyway; a scan caches only keys below the largest of the 2 × intake smallest
+ * keys the previous scan saw, about the keys it will take, so that it does not copy records
+ * it drops again). A record not cached is read from the schedule log by offset.
+ *
  * Order. Moves happen in key order: a pass pops the smallest keys (due, and committed in the
  * schedule log; an uncommitted smallest key stops the pass until it commits), and appends
  * them, in that order, to the partition log with ONE enqueue; passes run one at a time. A new
@@ -50,11 +56,15 @@ import {
   CURSOR_READ_BYTES_MAX,
   CURSOR_READ_RECORDS_MAX,
   SCHEDULE_BATCH_RECORDS_MAX,
+  SCHEDULE_CACHE_BYTES_MAX,
   SCHEDULE_CHECKPOINT_MS,
   SCHEDULE_INDEX_MAX,
   SCHEDULE_MOVE_BATCH_MAX,
+  SCHEDULE_MOVES_PENDING_BYTES_MAX,
   SCHEDULE_READS_CONCURRENT,
   SCHEDULE_RETRY_MS,
+  SCHEDULE_SCAN_READ_BYTES_MAX,
+  SCHEDULE_SCAN_READ_RECORDS_MAX,
 } from '../limits.js';
 import {
   assert,
@@ -73,6 +83,7 @@ import {
   type ScheduleCheckpoint,
 } from './schedule-checkpoint.js';
 import { keyBefore, ScheduleIndex, SmallestKeys } from './schedule-index.js';
+import { ScheduleRecordCache } from './schedule-record-cache.js';
 
 /** A scheduler stopped moving: `{ directory, code, message }`. */
 export const schedulerFailedChannel = diagnosticsChannel.channel('weir:scheduler:failed');
@@ -91,6 +102,8 @@ export interface SchedulerOptions {
   readonly appendDue: (records: RecordInput[]) => number;
   /** Default SCHEDULE_INDEX_MAX (tests use less). */
   readonly indexMax?: number;
+  /** Default SCHEDULE_CACHE_BYTES_MAX (tests use less, or 0: every move reads its record). */
+  readonly cacheBytesMax?: number;
 }
 
 export class PartitionScheduler {
@@ -100,6 +113,7 @@ export class PartitionScheduler {
   readonly #clock: Clock;
   readonly #appendDue: (records: RecordInput[]) => number;
   readonly #index: ScheduleIndex;
+  readonly #cache: ScheduleRecordCache;
   readonly #lane = new Lane();
   readonly #checkpointLane = new Lane();
   /** The last key moved (-1, -1: none). */
@@ -112,9 +126,19 @@ export class PartitionScheduler {
   /** Records past the horizon whose append is not yet committed: a refill scan cannot read them. */
   #uncommittedDue: number[] = [];
   #uncommittedOffsets: number[] = [];
+  /**
+   * A refill scan caches the records of keys below this key only: the largest of the 2 × intake
+   * smallest keys the previous scan saw, so about the keys this scan will take. Without it,
+   * a scan would cache (and copy) every record it keeps for a while on its way through the
+   * log, and drop most again: a record read early is pushed out by smaller keys read later.
+   */
+  #cacheBelowDueAt = Infinity;
+  #cacheBelowOffset = Infinity;
   /** Bumped by evictions and purges: a refill scan that started before is abandoned. */
   #generation = 0;
   #scan: Promise<void> | null = null;
+  /** When the last pass's moves are durable (never rejects: a failure fails the scheduler). */
+  #movesDurable: Promise<void> | null = null;
   #timer: Timer | null = null;
   #timerDueAt = Infinity;
   #passRunning = false;
@@ -136,6 +160,7 @@ export class PartitionScheduler {
     this.#clock = options.clock;
     this.#appendDue = options.appendDue;
     this.#index = new ScheduleIndex(options.indexMax ?? SCHEDULE_INDEX_MAX);
+    this.#cache = new ScheduleRecordCache(options.cacheBytesMax ?? SCHEDULE_CACHE_BYTES_MAX);
   }
 
   /** Recovers what is pending (see the header) and writes a fresh checkpoint. */
@@ -158,6 +183,11 @@ export class PartitionScheduler {
     return this.#index.capacity;
   }
 
+  /** The record cache (its size, bytes and hit counts: tests and the benchmark). */
+  get recordCache(): ScheduleRecordCache {
+    return this.#cache;
+  }
+
   get failure(): WeirError | null {
     return this.#failure ?? this.#schedule.failure;
   }
@@ -178,6 +208,8 @@ export class PartitionScheduler {
     if (dueAt < this.#movedDueAt) return -1;
     const offset = this.#schedule.enqueue(record);
     this.#pending++;
+    // Cached before it is placed: if placing it evicts it at once, the sweep drops it again.
+    if (this.#index.belowHorizon(dueAt, offset)) this.#cache.put(offset, dueAt, record);
     this.#place(dueAt, offset);
     if (this.#started && dueAt < this.#timerDueAt) this.#arm();
     return offset;
@@ -195,7 +227,14 @@ export class PartitionScheduler {
     } else if (evicted !== Infinity) {
       this.#diskLowOffset = Math.min(this.#diskLowOffset, evicted);
       this.#generation++;
+      this.#sweepCache();
     }
+  }
+
+  /** Drops the cached records of keys that left the index (past the horizon now). */
+  #sweepCache(): void {
+    const index = this.#index;
+    this.#cache.sweep((dueAt, offset) => index.belowHorizon(dueAt, offset));
   }
 
   #onScheduleCommit(committedOffset: number): void {
@@ -289,6 +328,11 @@ export class PartitionScheduler {
    * tried again shortly (the partition log refused for now).
    */
   async #pass(): Promise<boolean> {
+    // Moves go no further ahead of the partition log's writes than this: past it, their
+    // records would wait in its queue as objects (up to APPEND_PENDING_BYTES_MAX), which a
+    // mover faster than the fsyncs fills while it catches up.
+    if (this.#main.pendingBytes > SCHEDULE_MOVES_PENDING_BYTES_MAX && this.#movesDurable !== null)
+      await this.#movesDurable;
     if (this.#closed || this.#failure) return false;
     const now = this.#clock.now();
     const committed = this.#schedule.committedOffset;
@@ -320,7 +364,7 @@ export class PartitionScheduler {
     let base: number;
     let count: number;
     try {
-      const records = await this.#readRecords(offsets);
+      const records = await this.#recordsAt(offsets);
       const movedAt = this.#clock.now();
       const inputs = records.map((record) => movedRecord(record, movedAt));
       count = inputs.length;
@@ -337,8 +381,31 @@ export class PartitionScheduler {
     // Not awaited: the next pass need not wait for this one's fsync (moves stay in order in
     // the log, which keeps a prefix); a checkpoint flushes the partition log before it is
     // written, and a failed append fails the log, so the next appendDue throws.
-    this.#main.durable(base + count).catch((error: unknown) => this.#fail(error));
+    this.#movesDurable = this.#main
+      .durable(base + count)
+      .catch((error: unknown) => this.#fail(error));
     return false;
+  }
+
+  /** The records at `offsets`, in that order: from the cache, or else read. */
+  #recordsAt(offsets: readonly number[]): StoredRecord[] | Promise<StoredRecord[]> {
+    const cache = this.#cache;
+    const records: (StoredRecord | undefined)[] = new Array<StoredRecord | undefined>(
+      offsets.length,
+    );
+    let missing: number[] | null = null;
+    for (let i = 0; i < offsets.length; i++) {
+      const record = cache.take(offsets[i]!);
+      records[i] = record;
+      if (record === undefined) (missing ??= []).push(offsets[i]!);
+    }
+    if (missing === null) return records as StoredRecord[];
+    return this.#readRecords(missing).then((read) => {
+      let next = 0;
+      for (let i = 0; i < records.length; i++)
+        if (records[i] === undefined) records[i] = read[next++];
+      return records as StoredRecord[];
+    });
   }
 
   /**
@@ -423,7 +490,11 @@ export class PartitionScheduler {
       (dueAt, offset) => !keyBefore(dueAt, offset, fromDueAt, fromOffset),
       () => generation !== this.#generation || this.#closed,
     );
-    if (taken === null) return;
+    if (taken === null) {
+      // What it cached is for keys that did not enter the index.
+      this.#sweepCache();
+      return;
+    }
     this.#commitScan(taken);
   }
 
@@ -439,35 +510,79 @@ export class PartitionScheduler {
   ): Promise<SmallestKeys | null> {
     // Up to 3/4 of the index: what is in it when the scan ends is below half, so the merge
     // rarely evicts; a refill reads the whole schedule, so each should bring in much.
-    const taken = new SmallestKeys(Math.max(1, Math.floor((this.#index.capacity * 3) / 4)));
+    const intake = Math.max(1, Math.floor((this.#index.capacity * 3) / 4));
+    const taken = new SmallestKeys(intake);
+    // The keys the next scan will take, about: where it will stop caching.
+    const lookahead = new SmallestKeys(2 * intake);
+    const cache = this.#cache;
+    let cacheBelowDueAt = this.#cacheBelowDueAt;
+    let cacheBelowOffset = this.#cacheBelowOffset;
+    const index = this.#index;
+    if (cacheBelowDueAt === Infinity && index.bounded && index.size > 0) {
+      // No scan before this one: guess that keys past the horizon are as dense as those in
+      // the index, so that about `intake` keys lie below the guess. (Only what is cached
+      // depends on it: too low, some moves read; too high, the scan copies more.)
+      const span = index.horizonDueAt - index.firstDueAt;
+      if (span > 0) {
+        cacheBelowDueAt = index.horizonDueAt + Math.ceil((span * intake) / index.size);
+        cacheBelowOffset = 0;
+      }
+    }
     // Pending records past the horizon all lie at or after #diskLowOffset.
     let offset = Math.max(
       this.#schedule.startOffset,
       Number.isFinite(this.#diskLowOffset) && counted === undefined ? this.#diskLowOffset : 0,
     );
-    for (;;) {
-      if (abandoned()) return null;
-      if (offset >= this.#schedule.committedOffset) break;
-      const records = await this.#schedule.read(offset, {
-        maxRecords: CURSOR_READ_RECORDS_MAX,
-        maxBytes: CURSOR_READ_BYTES_MAX,
+    const schedule = this.#schedule;
+    const readFrom = (from: number): Promise<StoredRecord[]> =>
+      schedule.read(from, {
+        maxRecords: SCHEDULE_SCAN_READ_RECORDS_MAX,
+        maxBytes: SCHEDULE_SCAN_READ_BYTES_MAX,
       });
+    // One read ahead: the next chunk is read (in the thread pool, where it may wait behind
+    // fsyncs) while this one is looked at.
+    let reading: Promise<StoredRecord[]> | null = null;
+    for (;;) {
+      if (abandoned()) {
+        // A read ahead nobody awaits must not reject unseen (a purge or close under it).
+        reading?.catch(() => undefined);
+        return null;
+      }
+      if (reading === null) {
+        if (offset >= schedule.committedOffset) break;
+        reading = readFrom(offset);
+      }
+      const records = await reading;
+      reading = null;
       if (records.length === 0) break;
+      const next = records[records.length - 1]!.offset + 1;
+      if (next < schedule.committedOffset) reading = readFrom(next);
       for (const record of records) {
         const dueAt = storedDeliverAt(record);
         if (!wanted(dueAt, record.offset)) continue;
-        taken.offer(dueAt, record.offset);
         if (counted) counted.count++;
+        lookahead.offer(dueAt, record.offset);
+        const rejected = taken.offer(dueAt, record.offset);
+        if (rejected === record.offset) continue;
+        // Its record is at hand: keep it for its move (a key pushed out drops its own).
+        if (rejected >= 0) cache.delete(rejected);
+        if (keyBefore(dueAt, record.offset, cacheBelowDueAt, cacheBelowOffset))
+          cache.put(record.offset, dueAt, record);
       }
-      offset = records[records.length - 1]!.offset + 1;
+      offset = next;
     }
     if (abandoned()) return null;
     const offsets = this.#uncommittedOffsets;
     for (let i = 0; i < offsets.length; i++) {
       const uncommitted = offsets[i]!;
       const dueAt = this.#uncommittedDue[i]!;
-      if (uncommitted >= offset && wanted(dueAt, uncommitted)) taken.offer(dueAt, uncommitted);
+      if (uncommitted >= offset && wanted(dueAt, uncommitted)) {
+        lookahead.offer(dueAt, uncommitted);
+        taken.offer(dueAt, uncommitted);
+      }
     }
+    this.#cacheBelowDueAt = lookahead.largestDueAt;
+    this.#cacheBelowOffset = lookahead.largestOffset;
     return taken;
   }
 
@@ -605,6 +720,7 @@ export class PartitionScheduler {
       await this.#schedule.flush();
       await this.#schedule.advanceStart(end);
       this.#index.dropBelow(end);
+      this.#cache.dropBelow(end);
       if (this.#diskLowOffset < end) {
         // Records past the horizon below `end` are gone; what lies past `end` a scan finds.
         this.#diskLowOffset = end;
