@@ -634,3 +634,17 @@ assert(
     (SCHEDULE_CACHE_BYTES_MAX === 0 || SCHEDULE_CACHE_SLAB_BYTES <= SCHEDULE_CACHE_BYTES_MAX),
   'a cacheable schedule record fits in a slab, and a slab in the cache',
 );
+
+// ---------------------------------------------------------------------------------------
+// Schemas (schema-registry.ts)
+// ---------------------------------------------------------------------------------------
+
+/** The largest JSON Schema a stream may carry (its JSON text): ajv compiles it in memory. */
+export const SCHEMA_BYTES_MAX = 64 * 1024;
+/**
+ * Schema versions a stream keeps (the current one included, older ones dropped first): each is
+ * in stream.json and in every StreamInfo, so the history is bounded.
+ */
+export const SCHEMA_VERSIONS_KEPT_MAX = 8;
+/** How deep the compatibility check descends into nested properties and items. */
+export const SCHEMA_COMPATIBILITY_DEPTH_MAX = 32;

@@ -16,6 +16,9 @@
  *   :scheduled       on a message the scheduler moved into the partition log when it fell due
  *                    (scheduler.ts): its offset in the stream partition's schedule (decimal).
  *                    The record's timestamp is then the move time; :deliver-at stays.
+ *   :schema-version  the version of the stream's schema the body was checked against (decimal;
+ *                    absent: the stream had no schema). Set per stream, as each stream has its
+ *                    own schema; delivered as the header `weir-schema-version`.
  *
  * These names are part of the on-disk format; new fields get new names, old ones never change
  * meaning. A reader ignores system names it does not know.
@@ -49,6 +52,10 @@ const REPLY_TO = ':reply-to';
 const CORRELATION_ID = ':correlation-id';
 const FOR_SUBSCRIPTION = ':for-subscription';
 const SCHEDULED = ':scheduled';
+const SCHEMA_VERSION = ':schema-version';
+
+/** The header a delivered message shows its :schema-version in (consumers read it). */
+export const SCHEMA_VERSION_HEADER = 'weir-schema-version';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -304,6 +311,10 @@ export function decodeMessage(record: StoredRecord, copy: boolean): StoredMessag
       case FOR_SUBSCRIPTION:
         forSubscription = value;
         break;
+      case SCHEMA_VERSION:
+        // Stored after the user headers: it wins over a producer's own weir-schema-version.
+        (headers ??= {})[SCHEMA_VERSION_HEADER] = value;
+        break;
       default:
         break; // a system field of a later version
     }
@@ -352,6 +363,11 @@ export function reencode(
     bytes,
     deliverAt: 0,
   };
+}
+
+/** The record as one stream stores it: with the version of that stream's schema. */
+export function withSchemaVersion(record: RecordInput, version: number): RecordInput {
+  return { ...record, headers: { ...record.headers, [SCHEMA_VERSION]: String(version) } };
 }
 
 /** A stored record's :deliver-at (0: none), without decoding the rest. */

@@ -4,7 +4,12 @@
  * STREAM_EXISTS; `changeStreamConfig` applies the changes `streams.update` may make. The
  * resolved form is what stream.json holds.
  */
-import type { StreamChanges, StreamConfig, StreamOptions } from '../protocol/index.js';
+import type {
+  SchemaVersion,
+  StreamChanges,
+  StreamConfig,
+  StreamOptions,
+} from '../protocol/index.js';
 import {
   DELAY_MS_MAX,
   DEDUP_WINDOW_MS_DEFAULT,
@@ -17,8 +22,11 @@ import {
   SEGMENT_BYTES_DEFAULT,
   SEGMENT_BYTES_MAX,
   SEGMENT_BYTES_MIN,
+  SCHEMA_VERSIONS_KEPT_MAX,
   STREAM_SUBJECTS_MAX,
 } from '../limits.js';
+import { checkBackwardCompatible } from './schema-compatibility.js';
+import { resolveSchema, schemaText } from './schema-validator.js';
 import { validatePattern } from './subject.js';
 import { deepFreeze, integerIn, invalid, oneOf, optionsObject } from './option-checks.js';
 
@@ -37,6 +45,8 @@ const STREAM_OPTIONS = [
   'maxMessageBytes',
   'segmentBytes',
   'ttlMs',
+  'schema',
+  'schemaCompatibility',
 ] as const satisfies readonly (keyof StreamOptions)[];
 
 /** What `streams.update` may change: each is read afresh by whatever uses it (stream.ts). */
@@ -49,7 +59,12 @@ const CHANGEABLE_OPTIONS = [
   'dedupWindowMs',
   'maxMessageBytes',
   'ttlMs',
+  'schema',
+  'schemaCompatibility',
 ] as const satisfies readonly (keyof StreamChanges & keyof StreamOptions)[];
+
+/** Kept by the broker, not given by the user: the schema versions (see changeStreamConfig). */
+const SCHEMA_STATE = ['schemaVersion', 'schemaVersions'] as const;
 
 /** The limits for which null means none (and clears the limit in an update). */
 const NULLABLE_OPTIONS = ['maxAgeMs', 'maxBytes', 'maxMessages', 'ttlMs'] as const;
@@ -126,8 +141,36 @@ export function resolveStreamConfig(
         ? SEGMENT_BYTES_DEFAULT
         : integerIn(input.segmentBytes, 'segmentBytes', SEGMENT_BYTES_MIN, SEGMENT_BYTES_MAX),
     ttlMs: limitOrNull(input.ttlMs, 'ttlMs', DELAY_MS_MAX),
+    ...firstSchema(resolveSchema(input.schema)),
+    schemaCompatibility:
+      input.schemaCompatibility === undefined
+        ? 'backward'
+        : oneOf(input.schemaCompatibility, 'schemaCompatibility', ['backward', 'none']),
   };
   return deepFreeze(config);
+}
+
+/** A new stream's schema is version 1 (0: none). */
+function firstSchema(
+  schema: StreamConfig['schema'],
+): Pick<StreamConfig, 'schema' | 'schemaVersion' | 'schemaVersions'> {
+  if (schema === null) return { schema, schemaVersion: 0, schemaVersions: [] };
+  return { schema, schemaVersion: 1, schemaVersions: [{ version: 1, schema }] };
+}
+
+/** The stored schema versions, checked: positive increasing versions, each schema compiling. */
+function storedSchemaVersions(value: unknown): SchemaVersion[] {
+  if (!Array.isArray(value)) return [];
+  const versions: SchemaVersion[] = [];
+  for (const entry of value.slice(-SCHEMA_VERSIONS_KEPT_MAX) as unknown[]) {
+    const { version, schema } = (entry ?? {}) as { version?: unknown; schema?: unknown };
+    const last = versions.at(-1)?.version ?? 0;
+    if (typeof version !== 'number' || !Number.isSafeInteger(version) || version <= last) {
+      throw invalid('schemaVersions', 'in stream.json must hold increasing positive versions');
+    }
+    versions.push({ version, schema: resolveSchema(schema, `schemaVersions[${version}]`) });
+  }
+  return versions;
 }
 
 /** Re-validates a configuration read back from stream.json (it may be from an older version or edited). */
@@ -136,7 +179,24 @@ export function parseStoredStreamConfig(name: string, value: unknown): StreamCon
   for (const field of NULLABLE_OPTIONS) {
     if (stored[field] === null) delete stored[field];
   }
-  return resolveStreamConfig(name, stored);
+  const versions = storedSchemaVersions(stored.schemaVersions);
+  const version = stored.schemaVersion;
+  for (const field of SCHEMA_STATE) delete stored[field];
+  const config = resolveStreamConfig(name, stored);
+  // A stream.json from before schemas has none of it; one from this version names its version.
+  if (typeof version !== 'number' || !Number.isSafeInteger(version) || version < 0) return config;
+  const current = versions.at(-1);
+  if (current !== undefined && current.version !== version) {
+    throw invalid(
+      'schemaVersion',
+      `in stream.json is ${version}, its last kept version ${current.version}`,
+    );
+  }
+  // The current version shares the configuration's schema object (and its compiled validator).
+  const shared = versions.map((entry) =>
+    entry === current ? { version: entry.version, schema: config.schema } : entry,
+  );
+  return deepFreeze({ ...config, schemaVersion: version, schemaVersions: shared });
 }
 
 /**
@@ -170,7 +230,30 @@ export function changeStreamConfig(
   for (const field of NULLABLE_OPTIONS) {
     if (merged[field] === null) delete merged[field];
   }
-  return resolveStreamConfig(name, merged, current.storage);
+  for (const field of SCHEMA_STATE) delete merged[field];
+  // An unchanged schema keeps its object, and so its compiled validator (one compile a version).
+  if (input.schema === undefined) delete merged.schema;
+  const changed = resolveStreamConfig(name, merged, current.storage);
+  if (input.schema === undefined || schemaText(changed.schema) === schemaText(current.schema)) {
+    return deepFreeze({
+      ...changed,
+      schema: current.schema,
+      schemaVersion: current.schemaVersion,
+      schemaVersions: current.schemaVersions,
+    });
+  }
+  // A schema after none has nothing to be compatible with (the stream checked no body).
+  if (changed.schemaCompatibility === 'backward' && current.schema !== null) {
+    checkBackwardCompatible(changed.schema, current.schema);
+  }
+  const version = current.schemaVersion + 1;
+  return deepFreeze({
+    ...changed,
+    schemaVersion: version,
+    schemaVersions: [...current.schemaVersions, { version, schema: changed.schema }].slice(
+      -SCHEMA_VERSIONS_KEPT_MAX,
+    ),
+  });
 }
 
 /** Equal configurations: subjects compared as a set. */
@@ -180,6 +263,11 @@ export function sameStreamConfig(a: StreamConfig, b: StreamConfig): boolean {
   if (subjectsA.join('\n') !== subjectsB.join('\n')) return false;
   for (const field of STREAM_OPTIONS) {
     if (field === 'subjects') continue;
+    if (field === 'schema') {
+      // The versions are history, not configuration: a create repeating the current schema is a no-op.
+      if (schemaText(a.schema) !== schemaText(b.schema)) return false;
+      continue;
+    }
     if (a[field] !== b[field]) return false;
   }
   return true;

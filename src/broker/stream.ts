@@ -50,12 +50,14 @@ import {
   decodeMessage,
   recordPriority,
   storedId,
+  withSchemaVersion,
   type EncodedMessage,
   type StoredMessage,
 } from './message-codec.js';
 import { partitionForKey } from './partition-hash.js';
 import { PriorityLanes } from './priority-lanes.js';
 import { PartitionScheduler } from './scheduler.js';
+import { checkBody } from './schema-validator.js';
 import type { SubscriptionGroup, SubscriptionHost } from './subscription.js';
 import type { SubscriptionStorage } from './subscription-store.js';
 
@@ -364,6 +366,8 @@ export class Stream {
         `message of ${message.bytes} bytes exceeds maxMessageBytes ${this.config.maxMessageBytes} of stream ${this.name}`,
       );
     }
+    const { schema, schemaVersion } = this.config;
+    if (schema !== null) checkBody(this.name, schemaVersion, schema, message.record.body);
     if (this.config.overflow !== 'reject-new') return;
     if (message.id !== null && this.#dedup.enabled && this.#dedup.find(message.id, now) !== null)
       return;
@@ -404,6 +408,10 @@ export class Stream {
   storeNow(message: EncodedMessage, now: number, chosen?: number): PlacedMessage | null {
     if (message.id !== null && this.#dedup.enabled && this.#dedup.find(message.id, now) !== null)
       return null;
+    // Each stream's record says which of its schema versions checked the body (check() did).
+    const { schema, schemaVersion } = this.config;
+    const record =
+      schema === null ? message.record : withSchemaVersion(message.record, schemaVersion);
     const partitions = this.logs.length;
     let partition: number;
     if (message.key !== null) partition = partitionForKey(message.key, partitions);
@@ -411,7 +419,7 @@ export class Stream {
     else partition = this.#roundRobin = (this.#roundRobin + 1) % partitions;
     if (message.deliverAt > now) {
       const scheduler = this.#schedulers[partition]!;
-      const scheduled = scheduler.schedule(message.record, message.deliverAt);
+      const scheduled = scheduler.schedule(record, message.deliverAt);
       if (scheduled >= 0) {
         const log = scheduler.scheduleLog;
         if (message.id !== null && this.#dedup.enabled) {
@@ -435,7 +443,7 @@ export class Stream {
       // subscriptions hold it until its time instead.
     }
     const log = this.logs[partition]!;
-    const offset = this.#enqueue(partition, message.record);
+    const offset = this.#enqueue(partition, record);
     if (message.id !== null && this.#dedup.enabled) {
       this.#dedup.remember(
         message.id,

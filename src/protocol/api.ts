@@ -68,6 +68,30 @@ export interface StreamOptions {
    * stream (a shorter per-message ttlMs wins), 1..DELAY_MS_MAX. Default: none.
    */
   readonly ttlMs?: number;
+  /**
+   * A JSON Schema (draft 2020-12 / draft-07 keywords, as ajv takes them) every publish's body
+   * must match; a body that is not JSON or does not match is refused with SCHEMA_MISMATCH.
+   * Default: none. Each change through `streams.update` makes a new schema version.
+   */
+  readonly schema?: JsonSchema | null;
+  /**
+   * How a new schema must relate to the current one: `backward` (default: it accepts every
+   * body the current one accepts, checked conservatively; see docs/concepts.md) or `none`.
+   */
+  readonly schemaCompatibility?: SchemaCompatibility;
+}
+
+/** A JSON Schema object (validated by ajv when a stream takes it). */
+export type JsonSchema = { readonly [keyword: string]: unknown };
+
+export type SchemaCompatibility = 'backward' | 'none';
+
+/** A schema version a stream keeps. */
+export interface SchemaVersion {
+  /** 1, 2, ...: one more on each change of `schema`. */
+  readonly version: number;
+  /** null: publishes under this version were not validated. */
+  readonly schema: JsonSchema | null;
 }
 
 /**
@@ -83,6 +107,9 @@ export interface StreamChanges {
   readonly dedupWindowMs?: number;
   readonly maxMessageBytes?: number;
   readonly ttlMs?: number | null;
+  /** A new schema (a new version, checked against `schemaCompatibility`); null removes it. */
+  readonly schema?: JsonSchema | null;
+  readonly schemaCompatibility?: SchemaCompatibility;
 }
 
 /** A stream's configuration with every default filled in (what `streams.info` returns). */
@@ -103,6 +130,16 @@ export interface StreamConfig {
   readonly segmentBytes: number;
   /** Stream-level default time to live of a message; null: none. */
   readonly ttlMs: number | null;
+  /** The current JSON Schema; null: bodies are not checked. */
+  readonly schema: JsonSchema | null;
+  readonly schemaCompatibility: SchemaCompatibility;
+  /**
+   * The current schema's version (delivered messages carry it in `weir-schema-version`);
+   * 0 while the stream never had a schema.
+   */
+  readonly schemaVersion: number;
+  /** The versions kept, oldest first, the current one last (at most SCHEMA_VERSIONS_KEPT_MAX). */
+  readonly schemaVersions: readonly SchemaVersion[];
 }
 
 /** A failure the broker recorded (a log, journal, read or retention pass that failed). */

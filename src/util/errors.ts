@@ -94,6 +94,12 @@ export const ERROR_CODES = {
   },
   USER_NOT_FOUND: { number: 23, retriable: false, httpStatus: 404, message: 'user not found' },
   USER_EXISTS: { number: 24, retriable: false, httpStatus: 409, message: 'the user exists' },
+  SCHEMA_MISMATCH: {
+    number: 25,
+    retriable: false,
+    httpStatus: 400,
+    message: "the message body does not match the stream's schema",
+  },
 } as const satisfies Record<
   string,
   { number: number; retriable: boolean; httpStatus: number; message: string }
