@@ -648,3 +648,26 @@ export const SCHEMA_BYTES_MAX = 64 * 1024;
 export const SCHEMA_VERSIONS_KEPT_MAX = 8;
 /** How deep the compatibility check descends into nested properties and items. */
 export const SCHEMA_COMPATIBILITY_DEPTH_MAX = 32;
+
+// ---------------------------------------------------------------------------------------
+// Dead-letter alerts (src/admin/dead-letter-webhook.ts)
+// ---------------------------------------------------------------------------------------
+
+/** One POST to the dead-letter webhook is abandoned (and retried) after this long. */
+export const DEAD_LETTER_WEBHOOK_TIMEOUT_MS = 5_000;
+/** Attempts per notice, the first included; after the last one the notice is dropped and counted. */
+export const DEAD_LETTER_WEBHOOK_ATTEMPTS_MAX = 5;
+/** Wait before the second attempt; it doubles per attempt up to DEAD_LETTER_WEBHOOK_BACKOFF_MS_MAX. */
+export const DEAD_LETTER_WEBHOOK_BACKOFF_MS_INITIAL = 1_000;
+export const DEAD_LETTER_WEBHOOK_BACKOFF_MS_MAX = 30_000;
+/**
+ * Notices waiting to be sent. New dead letters for a (stream, subscription) already waiting are
+ * added to that notice, so this bounds distinct subscriptions; past it a notice is dropped and counted.
+ */
+export const DEAD_LETTER_WEBHOOK_QUEUE_MAX = 256;
+
+assert(DEAD_LETTER_WEBHOOK_ATTEMPTS_MAX >= 1, 'a notice is tried at least once');
+assert(
+  DEAD_LETTER_WEBHOOK_BACKOFF_MS_INITIAL <= DEAD_LETTER_WEBHOOK_BACKOFF_MS_MAX,
+  'webhook backoff initial <= max',
+);

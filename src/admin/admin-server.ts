@@ -40,6 +40,12 @@ import type { ConnectionsView } from './connections-view.js';
 import { HostCheck } from './host-check.js';
 import { HttpAuthentication, remoteAddress } from './http-authentication.js';
 import { readJsonBody, sendError, sendJson } from './http-io.js';
+import { DeadLetterArrivals } from './dead-letter-arrivals.js';
+import {
+  DeadLetterWebhook,
+  validateDeadLetterWebhookOptions,
+  type DeadLetterWebhookOptions,
+} from './dead-letter-webhook.js';
 import { LiveEvents } from './live-events.js';
 import { MessagePeeker } from './message-peek.js';
 import { AdminMetrics } from './metrics.js';
@@ -84,7 +90,15 @@ export interface AdminServerOptions {
    * what a proxy forwards): `name` (any port) or `name:port`. See host-check.ts.
    */
   readonly allowedHosts?: readonly string[];
-  /** Times console sessions and remembered password checks. Default the system clock. */
+  /**
+   * POST a JSON notice `{ stream, subscription, subject, count, at }` here when new dead
+   * letters are seen, with retries (dead-letter-webhook.ts). Default: none.
+   */
+  readonly deadLetterWebhook?: DeadLetterWebhookOptions;
+  /**
+   * Times console sessions, remembered password checks and the dead-letter webhook's backoff.
+   * Default the system clock.
+   */
   readonly clock?: Clock;
 }
 
@@ -97,6 +111,7 @@ export interface AdminServer {
 export async function startAdminServer(options: AdminServerOptions): Promise<AdminServer> {
   const { broker } = options;
   const clock = options.clock ?? systemClock;
+  if (options.deadLetterWebhook) validateDeadLetterWebhookOptions(options.deadLetterWebhook);
   const client = broker.connect();
   const peeker = new MessagePeeker();
   const sampler = new StatsSampler({
@@ -106,6 +121,17 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     stallAfterMs: options.stallAfterMs,
     isOwnSubscription: (stream, name) => peeker.owns(stream, name),
   });
+  const webhook = options.deadLetterWebhook
+    ? new DeadLetterWebhook(options.deadLetterWebhook, clock)
+    : null;
+  if (webhook) {
+    // Registered before the first sample, which sets the baseline: dead letters from before
+    // this server started are not announced.
+    const arrivals = new DeadLetterArrivals();
+    sampler.onSample((snapshot) => {
+      for (const arrival of arrivals.observe(snapshot)) webhook.notify(arrival);
+    });
+  }
   const files = await StaticFiles.load(
     options.uiDirectory === undefined ? defaultUiDirectory() : options.uiDirectory,
   );
@@ -118,7 +144,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     secure: options.tls !== undefined,
     connections: options.connections,
     sampler,
-    metrics: new AdminMetrics(sampler),
+    metrics: new AdminMetrics(sampler, broker.dataDir),
     peeker,
     redrives: new RedriveJobs(
       client,
@@ -190,6 +216,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   } catch (error) {
     await context.redrives.close();
     await sampler.stop();
+    await webhook?.close();
     context.metrics.close();
     await client.close();
     throw error;
@@ -215,6 +242,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         server.closeIdleConnections();
         await context.redrives.close();
         await sampler.stop();
+        await webhook?.close();
         const grace = setTimeout(() => server.closeAllConnections(), ADMIN_CLOSE_GRACE_MS);
         await closed;
         clearTimeout(grace);

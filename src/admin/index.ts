@@ -11,3 +11,4 @@ export type {
   SubscriptionStats,
   TotalStats,
 } from './stats-snapshot.js';
+export type { DeadLetterWebhookOptions } from './dead-letter-webhook.js';

@@ -15,6 +15,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
 import { attachStorageTelemetry, type LogKind } from '../storage/index.js';
+import { registerDiskMetrics } from './disk-metrics.js';
 import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.js';
 import type { StatsSampler } from './stats-sampler.js';
 import type { StatsSnapshot } from './stats-snapshot.js';
@@ -153,9 +154,11 @@ export class AdminMetrics {
   readonly #process: ProcessTelemetry;
   #closed = false;
 
-  constructor(sampler: StatsSampler) {
+  /** `dataDir`: the broker's data directory (null for a memory broker: no disk series). */
+  constructor(sampler: StatsSampler, dataDir: string | null = null) {
     this.#process = acquireProcessTelemetry();
     const registry = this.#registry;
+    if (dataDir !== null) registerDiskMetrics(registry, dataDir);
     const perStream = (
       name: string,
       help: string,

@@ -106,6 +106,12 @@ program
       .argParser(integer('http-port')),
   )
   .addOption(new Option('--no-http', 'no HTTP API and console'))
+  .addOption(
+    new Option(
+      '--dead-letter-webhook <url>',
+      'POST a JSON notice to this URL when new dead letters are seen (retried)',
+    ).env('WEIR_DEAD_LETTER_WEBHOOK'),
+  )
   .addOption(new Option('--memory', 'keep everything in memory (nothing on disk)').default(false))
   .addOption(
     new Option('--log-level <level>', 'debug | info | warn | error')
@@ -131,6 +137,7 @@ program
       tlsKey?: string;
       tlsCa?: string;
       insecure: boolean;
+      deadLetterWebhook?: string;
     }) => {
       const { http, httpPort, ...rest } = options;
       await serve({ ...rest, httpPort: http ? httpPort : null, version });

@@ -38,6 +38,8 @@ export interface ServeOptions {
   readonly tlsCa?: string;
   /** Serve a broker without users on a non-loopback address all the same. */
   readonly insecure?: boolean;
+  /** POST a JSON notice here when new dead letters are seen (needs the HTTP side). */
+  readonly deadLetterWebhook?: string;
 }
 
 /** The `tls` option of WeirServer.listen and startAdminServer (security-common contract). */
@@ -219,6 +221,9 @@ export async function serve(options: ServeOptions): Promise<void> {
         port: httpPort,
         version: options.version,
         ...(tls === null ? {} : { tls }),
+        ...(options.deadLetterWebhook === undefined
+          ? {}
+          : { deadLetterWebhook: { url: options.deadLetterWebhook } }),
       };
       admin = await startAdminServer(adminOptions);
     }
