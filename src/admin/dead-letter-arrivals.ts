@@ -3,9 +3,10 @@
  * counter went up since the sample before. The console's banner does the same sum in the
  * browser from the live snapshots; this one feeds the dead-letter webhook.
  *
- * A subscription seen for the first time (or whose counter went down: it was deleted and made
- * again) sets the baseline and reports nothing, so a restart of the admin server does not
- * announce the dead letters of before. Memory: one number per live subscription with a
+ * The first snapshot sets the baseline and reports nothing, so a restart of the admin server
+ * does not announce the dead letters of before. A subscription that appears later counts from
+ * 0 (it is new: its dead letters came since). A counter that went down (the subscription was
+ * deleted and made again between two samples) counts from 0 too. Memory: one number per live subscription with a
  * dead-letter target; entries of subscriptions gone from the snapshot go with it.
  */
 import type { StatsSnapshot } from './stats-snapshot.js';
@@ -25,6 +26,7 @@ export interface DeadLetterArrival {
 export class DeadLetterArrivals {
   /** Dead-lettered counter per subscription at the last sample. */
   readonly #seen = new Map<string, number>();
+  #first = true;
 
   /** The arrivals since the last call, in the snapshot's order. */
   observe(snapshot: StatsSnapshot): DeadLetterArrival[] {
@@ -34,9 +36,11 @@ export class DeadLetterArrivals {
       if (subscription.deadLetter === null) continue;
       const key = `${subscription.stream}\u0000${subscription.name}`;
       live.add(key);
-      const before = this.#seen.get(key);
+      const last = this.#seen.get(key);
       this.#seen.set(key, subscription.deadLettered);
-      if (before === undefined || subscription.deadLettered <= before) continue;
+      if (this.#first) continue;
+      const before = last === undefined || subscription.deadLettered < last ? 0 : last;
+      if (subscription.deadLettered === before) continue;
       arrivals.push({
         stream: subscription.stream,
         subscription: subscription.name,
@@ -49,6 +53,7 @@ export class DeadLetterArrivals {
     if (!snapshot.truncated) {
       for (const key of this.#seen.keys()) if (!live.has(key)) this.#seen.delete(key);
     }
+    this.#first = false;
     return arrivals;
   }
 }
