@@ -15,6 +15,7 @@ import * as subscriptions from './pages/subscriptions.js';
 import * as deadLetters from './pages/dead-letters.js';
 import * as publish from './pages/publish.js';
 import * as flow from './pages/flow.js';
+import { createDeadLetterBanner } from './lib/dead-letter-banner.js';
 
 const ROUTES = [
   { pattern: /^\/?$/, page: overview, nav: 'overview' },
@@ -64,10 +65,14 @@ function route() {
 }
 
 const status = document.getElementById('live-status');
+const banner = createDeadLetterBanner(document.getElementById('dead-letter-banner'));
 onLive((snapshot) => {
   status.textContent = live.status === 'live' ? 'live' : live.status;
   status.className = `status status-${live.status}`;
-  if (snapshot) current?.update?.(snapshot);
+  if (snapshot) {
+    banner.update(snapshot);
+    current?.update?.(snapshot);
+  }
 });
 
 window.addEventListener('hashchange', route);
@@ -79,6 +84,7 @@ function showLogin() {
   current = null;
   document.body.classList.add('logged-out');
   who.hidden = true;
+  banner.hide();
   login.mount(container, (session) => start(session));
 }
 
