@@ -5,9 +5,13 @@
  * origin stream and target subject.
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { DeadLetterWebhook } from '../../src/admin/dead-letter-webhook.js';
 import {
   DEAD_LETTER_WEBHOOK_ATTEMPTS_MAX,
@@ -15,7 +19,11 @@ import {
   DEAD_LETTER_WEBHOOK_BACKOFF_MS_MAX,
 } from '../../src/limits.js';
 import { ManualClock, WeirError } from '../../src/util/index.js';
+import { createTemporaryDirectory } from '../helpers/temporary-directory.js';
 import { eventually, withAdmin } from './admin-fixture.js';
+
+const root = fileURLToPath(new URL('../../../', import.meta.url));
+const DOCS_HEADING = '## Alerts on dead letters';
 
 interface Received {
   readonly headers: http.IncomingHttpHeaders;
@@ -200,4 +208,35 @@ describe('dead-letter webhook', () => {
         },
       );
     }));
+
+  test('docs/concepts.md example "Alerts on dead letters" runs and prints what it says', async () => {
+    const markdown = readFileSync(join(root, 'docs', 'concepts.md'), 'utf8');
+    const at = markdown.indexOf(`\n${DOCS_HEADING}\n`);
+    assert.ok(at >= 0, `docs/concepts.md has "${DOCS_HEADING}"`);
+    const code = /```js\n([\s\S]*?)```/.exec(markdown.slice(at))?.[1];
+    assert.ok(code, 'the section has a js example');
+    const url = (file: string) => JSON.stringify(pathToFileURL(join(root, file)).href);
+    const program = code
+      .replace("from 'weir/admin'", `from ${url('dist/src/admin/index.js')}`)
+      .replace("from 'weir'", `from ${url('dist/src/index.js')}`);
+    const directory = await createTemporaryDirectory('weir-alerts-docs-');
+    try {
+      const file = join(directory.path, 'example.mjs');
+      writeFileSync(file, program);
+      const child = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 });
+      assert.equal(child.status, 0, `exit ${child.status}: ${child.stderr}`);
+      const expected = [...code.matchAll(/console\.log\([^\n]*\/\/ ([^\n]+)\n/g)].map((match) =>
+        match[1]!.trim(),
+      );
+      assert.equal(expected.length, 2);
+      let output = child.stdout;
+      for (const line of expected) {
+        const found = output.indexOf(line);
+        assert.ok(found >= 0, `output lacks "${line}":\n${child.stdout}`);
+        output = output.slice(found + line.length);
+      }
+    } finally {
+      await directory.remove();
+    }
+  });
 });
