@@ -144,7 +144,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     secure: options.tls !== undefined,
     connections: options.connections,
     sampler,
-    metrics: new AdminMetrics(sampler, broker.dataDir),
+    metrics: new AdminMetrics(sampler, broker.dataDir, webhook && (() => webhook.stats)),
     peeker,
     redrives: new RedriveJobs(
       client,

@@ -15,6 +15,7 @@
  */
 import { Counter, Gauge, Histogram, Registry, exponentialBuckets } from 'prom-client';
 import { attachStorageTelemetry, type LogKind } from '../storage/index.js';
+import type { DeadLetterWebhookStats } from './dead-letter-webhook.js';
 import { registerDiskMetrics } from './disk-metrics.js';
 import { registerProcessMetrics, type ProcessMetrics } from './process-metrics.js';
 import type { StatsSampler } from './stats-sampler.js';
@@ -154,11 +155,51 @@ export class AdminMetrics {
   readonly #process: ProcessTelemetry;
   #closed = false;
 
-  /** `dataDir`: the broker's data directory (null for a memory broker: no disk series). */
-  constructor(sampler: StatsSampler, dataDir: string | null = null) {
+  /**
+   * `dataDir`: the broker's data directory (null for a memory broker: no disk series).
+   * `webhook`: the dead-letter webhook's counters (null without one: no webhook series).
+   */
+  constructor(
+    sampler: StatsSampler,
+    dataDir: string | null = null,
+    webhook: (() => DeadLetterWebhookStats) | null = null,
+  ) {
     this.#process = acquireProcessTelemetry();
     const registry = this.#registry;
     if (dataDir !== null) registerDiskMetrics(registry, dataDir);
+    if (webhook !== null) {
+      // A notice the webhook gave up on is counted here, so it is not lost silently.
+      const counter = (
+        name: string,
+        help: string,
+        value: (stats: DeadLetterWebhookStats) => number,
+      ): void => {
+        new Counter({
+          name,
+          help,
+          registers: [registry],
+          collect() {
+            this.reset();
+            this.inc(value(webhook()));
+          },
+        });
+      };
+      counter(
+        'weir_dead_letter_webhook_delivered_total',
+        'Dead-letter notices the webhook accepted (2xx).',
+        (stats) => stats.delivered,
+      );
+      counter(
+        'weir_dead_letter_webhook_failed_attempts_total',
+        'POSTs to the dead-letter webhook that failed (each was retried or its notice dropped).',
+        (stats) => stats.failedAttempts,
+      );
+      counter(
+        'weir_dead_letter_webhook_dropped_total',
+        'Dead-letter notices given up: out of attempts, or too many waiting.',
+        (stats) => stats.dropped,
+      );
+    }
     const perStream = (
       name: string,
       help: string,

@@ -6,6 +6,8 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { describe, test } from 'node:test';
 import { parse } from 'yaml';
@@ -126,37 +128,51 @@ describe('docs/alerts.yml', () => {
     assert.ok(reads('weir_storage_failures'), 'storage failures');
     assert.ok(reads('weir_data_dir_free_bytes'), 'free disk space');
     assert.ok(reads('up'), 'broker down');
+    assert.ok(reads('weir_dead_letter_webhook_dropped_total'), 'a failing webhook');
   });
 
-  test('every metric an expression reads is in a real /metrics scrape', () =>
-    withAdmin({ storage: 'file' }, async (harness) => {
-      const { client } = harness;
-      // A stream with a dead-letter subscription, so the labelled series exist.
-      await client.streams.create('orders', { subjects: ['orders.>'] });
-      await client.streams.create('dead', { subjects: ['dead.>'] });
-      const consumer = await client.subscribe('orders', {
-        subscription: 'billing',
-        maxDeliveries: 1,
-        deadLetter: 'dead.orders',
-      });
-      await client.publish('orders.eu.created', { order: 1 });
-      const message = await consumer.receive({ timeoutMs: 2000 });
-      await message!.term('cannot bill');
-      await consumer.close();
-      const families = await eventually(async () => {
-        const answer = await harness.request('GET', '/metrics');
-        const parsed = parsePrometheusText(answer.text);
-        const deadLettered = parsed.get('weir_subscription_dead_lettered_total');
-        return deadLettered?.samples.some((sample) => sample.value === 1) ? parsed : null;
-      });
-      const rules = await loadRules();
-      for (const rule of rules) {
-        for (const metric of metricNames(rule.expr)) {
-          if (PROMETHEUS_OWN_SERIES.has(metric)) continue;
-          const family = families.get(metric);
-          assert.ok(family, `${rule.alert} reads ${metric}, which /metrics does not export`);
-          assert.ok(family.samples.length > 0, `${rule.alert}: ${metric} has no series`);
+  test('every metric an expression reads is in a real /metrics scrape', async () => {
+    // A dead-letter webhook receiver on loopback, so the webhook's series exist too.
+    const receiver = http.createServer((request, response) => {
+      request.resume();
+      request.on('end', () => response.writeHead(204).end());
+    });
+    await new Promise<void>((resolve) => receiver.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/`;
+    try {
+      await withAdmin({ storage: 'file', deadLetterWebhook: { url } }, async (harness) => {
+        const { client } = harness;
+        // A stream with a dead-letter subscription, so the labelled series exist.
+        await client.streams.create('orders', { subjects: ['orders.>'] });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const consumer = await client.subscribe('orders', {
+          subscription: 'billing',
+          maxDeliveries: 1,
+          deadLetter: 'dead.orders',
+        });
+        await client.publish('orders.eu.created', { order: 1 });
+        const message = await consumer.receive({ timeoutMs: 2000 });
+        await message!.term('cannot bill');
+        await consumer.close();
+        const families = await eventually(async () => {
+          const answer = await harness.request('GET', '/metrics');
+          const parsed = parsePrometheusText(answer.text);
+          const deadLettered = parsed.get('weir_subscription_dead_lettered_total');
+          return deadLettered?.samples.some((sample) => sample.value === 1) ? parsed : null;
+        });
+        const rules = await loadRules();
+        for (const rule of rules) {
+          for (const metric of metricNames(rule.expr)) {
+            if (PROMETHEUS_OWN_SERIES.has(metric)) continue;
+            const family = families.get(metric);
+            assert.ok(family, `${rule.alert} reads ${metric}, which /metrics does not export`);
+            assert.ok(family.samples.length > 0, `${rule.alert}: ${metric} has no series`);
+          }
         }
-      }
-    }));
+      });
+    } finally {
+      receiver.closeAllConnections();
+      await new Promise<void>((resolve) => receiver.close(() => resolve()));
+    }
+  });
 });

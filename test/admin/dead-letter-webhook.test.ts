@@ -21,6 +21,7 @@ import {
 import { ManualClock, WeirError } from '../../src/util/index.js';
 import { createTemporaryDirectory } from '../helpers/temporary-directory.js';
 import { eventually, withAdmin } from './admin-fixture.js';
+import { parsePrometheusText, valueOf } from './prometheus-text.js';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const DOCS_HEADING = '## Alerts on dead letters';
@@ -172,7 +173,7 @@ describe('dead-letter webhook', () => {
       const clock = new ManualClock();
       await withAdmin(
         { deadLetterWebhook: { url, headers: { 'x-weir-test': 'yes' } }, clock },
-        async ({ client }) => {
+        async ({ client, request }) => {
           await client.streams.create('orders', { subjects: ['orders.>'] });
           await client.streams.create('dead', { subjects: ['dead.>'] });
           const consumer = await client.subscribe('orders', {
@@ -205,6 +206,14 @@ describe('dead-letter webhook', () => {
             assert.match(String(entry.body.at), /^\d{4}-\d\d-\d\dT/);
             assert.equal(entry.headers['x-weir-test'], 'yes');
           }
+          // /metrics counts the failed attempt and the deliveries.
+          const metrics = parsePrometheusText((await request('GET', '/metrics')).text);
+          assert.equal(
+            valueOf(metrics, 'weir_dead_letter_webhook_delivered_total', {}),
+            delivered.length,
+          );
+          assert.equal(valueOf(metrics, 'weir_dead_letter_webhook_failed_attempts_total', {}), 1);
+          assert.equal(valueOf(metrics, 'weir_dead_letter_webhook_dropped_total', {}), 0);
         },
       );
     }));
