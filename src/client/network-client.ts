@@ -55,7 +55,7 @@ import {
   toArgumentsJson,
   type ClientSettings,
 } from './argument-checks.js';
-import { encodeBody } from './body-encoding.js';
+import { encodeBody } from '../protocol/body-encoding.js';
 import { Connection, type ConnectionEvents } from './connection.js';
 import { ConsumerRegistry } from './consumer-registry.js';
 import { ControlQueue, type ControlOperation } from './control-queue.js';

@@ -4,6 +4,7 @@
  * rolls back with the business rows: the message exists exactly when the change happened.
  */
 import { WeirError, type Body, type Headers } from '../protocol/index.js';
+import { encodeBody } from '../protocol/body-encoding.js';
 import { OUTBOX_TABLE_DEFAULT, checkTableName } from './outbox-table.js';
 import type { OutboxQueryable } from './queryable.js';
 
@@ -21,23 +22,8 @@ export interface InsertOutboxOptions {
   readonly table?: string;
 }
 
-const encoder = new TextEncoder();
-
-/** The bytes stored for `body`: the same rule as the SDK's publish, so consumers see the same. */
-export function outboxBodyBytes(body: Body): Uint8Array {
-  if (body instanceof Uint8Array) return body;
-  if (typeof body === 'string') return encoder.encode(body);
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(body);
-  } catch (error) {
-    throw new WeirError('INVALID_ARGUMENT', 'body cannot be written as JSON', { cause: error });
-  }
-  if (json === undefined) {
-    throw new WeirError('INVALID_ARGUMENT', `a body of type ${typeof body} cannot be sent`);
-  }
-  return encoder.encode(json);
-}
+/** The bytes stored for `body`: the SDK's publish rule itself, so consumers see the same. */
+export const outboxBodyBytes: (body: Body) => Uint8Array = encodeBody;
 
 function checkMessage(message: OutboxMessage): void {
   if (typeof message !== 'object' || message === null) {

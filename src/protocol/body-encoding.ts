@@ -3,7 +3,8 @@
  * here; the frame writer copies it once into the PUBLISH frame), a string as its UTF-8 bytes,
  * any other value as its JSON text.
  */
-import { WeirError, type Body } from '../protocol/index.js';
+import type { Body } from './api.js';
+import { WeirError } from '../util/index.js';
 
 const encoder = new TextEncoder();
 
