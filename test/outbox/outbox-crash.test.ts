@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { connect } from '../../src/client/index.js';
 import { insertOutbox } from '../../src/outbox/index.js';
+import { seededRandom } from '../helpers/faulty-file-system.js';
 import { createTemporaryDirectory } from '../helpers/temporary-directory.js';
 import { killServer, startServer } from '../server/child-server.js';
 import {
@@ -33,15 +34,7 @@ const RANDOM_KILL_MS_MAX = 40;
 const CHILD_RUN_MS_MAX = 30_000;
 const SEED = Number(process.env.WEIR_SEED ?? Date.now() % 2 ** 31);
 
-function random(seed: number): () => number {
-  let state = seed >>> 0 || 1;
-  return () => {
-    state ^= state << 13;
-    state ^= state >>> 17;
-    state ^= state << 5;
-    return (state >>> 0) / 2 ** 32;
-  };
-}
+const random = seededRandom;
 
 interface RelayRun {
   readonly child: ChildProcess;
