@@ -522,6 +522,10 @@ export const PASSWORD_BYTES_MAX = 1024;
 export const PASSWORD_BYTES_MIN = 8;
 /** A token's random part, in bytes (shown once as base64url, stored as SHA-256 only). */
 export const TOKEN_BYTES = 32;
+/** A token's id (its public part, which finds it), in bytes (shown as hex). */
+export const TOKEN_ID_BYTES = 6;
+/** Draws of a token id before a clash with every one of them is taken for a broken random source. */
+export const TOKEN_ID_DRAWS_MAX = 8;
 /** Failed authentications from one address within AUTH_FAILURE_WINDOW_MS before it is refused. */
 export const AUTH_FAILURES_PER_ADDRESS_MAX = 10;
 export const AUTH_FAILURE_WINDOW_MS = 60_000;

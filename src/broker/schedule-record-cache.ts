@@ -37,7 +37,7 @@
  */
 import { SCHEDULE_CACHE_RECORD_BYTES_MAX, SCHEDULE_CACHE_SLAB_BYTES } from '../limits.js';
 import type { RecordHeaders, StoredRecord } from '../storage/index.js';
-import { assert, Utf8Cache } from '../util/index.js';
+import { assert, setOwnProperty, Utf8Cache } from '../util/index.js';
 
 /** What a cached record holds: enough to build its move (message-codec.ts movedRecord). */
 export interface ScheduleRecordSource {
@@ -273,15 +273,7 @@ function unpack(bytes: Buffer, start: number, offset: number): StoredRecord {
       const valueLength = bytes.readUInt32LE(at);
       const value = bytes.toString('utf8', at + 4, at + 4 + valueLength);
       at += 4 + valueLength;
-      // `__proto__` must become an own property, not the object's prototype.
-      if (name === '__proto__') {
-        Object.defineProperty(headers, name, {
-          value,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      } else headers[name] = value;
+      setOwnProperty(headers, name, value);
     }
   }
   let key: Uint8Array | null = null;

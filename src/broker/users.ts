@@ -28,6 +28,8 @@ import {
   PASSWORD_BYTES_MIN,
   SCRAM_KEY_BYTES,
   TOKEN_BYTES,
+  TOKEN_ID_BYTES,
+  TOKEN_ID_DRAWS_MAX,
   USER_PERMISSIONS_MAX,
   USER_TOKENS_MAX,
   USERS_MAX,
@@ -41,7 +43,7 @@ import {
   type ScryptCost,
 } from '../protocol/scram.js';
 import type { UserInfo, UserOptions, UserChanges } from '../protocol/index.js';
-import { Lane, WeirError } from '../util/index.js';
+import { assert, Lane, WeirError } from '../util/index.js';
 import { parsePermission, type Principal } from './access.js';
 import { readJsonFile, writeJsonFile } from './metadata-file.js';
 import { invalid, validateName } from './option-checks.js';
@@ -192,6 +194,8 @@ export interface UserStoreOptions {
 export class UserStore {
   readonly #options: UserStoreOptions;
   readonly #users = new Map<string, StoredUser>();
+  /** Each token id's user and stored token: a token check looks up one entry, not every user. */
+  readonly #tokens = new Map<string, { user: StoredUser; token: StoredToken }>();
   readonly #lane = new Lane();
   readonly #cost: ScryptCost;
   readonly #listeners = new Set<() => void>();
@@ -218,6 +222,7 @@ export class UserStore {
       for (const value of stored.users) {
         const user = parseStoredUser(value);
         store.#users.set(user.name, user);
+        store.#indexTokens(user);
       }
     } catch (error) {
       throw new WeirError('CORRUPT_DATA', `${file} does not hold users: ${String(error)}`, {
@@ -284,17 +289,12 @@ export class UserStore {
     if (separator === -1) return null;
     const id = token.slice(TOKEN_PREFIX.length, separator);
     const hash = Buffer.from(tokenHash(token.slice(separator + 1)), 'hex');
-    for (const user of this.#users.values()) {
-      for (const stored of user.tokens) {
-        if (stored.id !== id) continue;
-        const expected = Buffer.from(stored.sha256, 'hex');
-        if (expected.length === hash.length && timingSafeEqual(expected, hash)) {
-          return principalOf(user);
-        }
-        return null;
-      }
-    }
-    return null;
+    const found = this.#tokens.get(id);
+    if (found === undefined) return null;
+    const expected = Buffer.from(found.token.sha256, 'hex');
+    return expected.length === hash.length && timingSafeEqual(expected, hash)
+      ? principalOf(found.user)
+      : null;
   }
 
   add(name: unknown, options: UserOptions = {}): Promise<UserInfo> {
@@ -369,7 +369,12 @@ export class UserStore {
       if (user.tokens.length >= USER_TOKENS_MAX) {
         throw new WeirError('LIMIT_EXCEEDED', `user ${user.name} holds ${USER_TOKENS_MAX} tokens`);
       }
-      const id = randomBytes(6).toString('hex');
+      // Ids are 48 random bits: a clash is all but impossible, and another draw settles it.
+      let id = randomBytes(TOKEN_ID_BYTES).toString('hex');
+      for (let draw = 1; this.#tokens.has(id); draw++) {
+        assert(draw < TOKEN_ID_DRAWS_MAX, 'a fresh token id within a few draws');
+        id = randomBytes(TOKEN_ID_BYTES).toString('hex');
+      }
       const secret = randomBytes(TOKEN_BYTES).toString('base64url');
       const token: StoredToken = { id, sha256: tokenHash(secret), createdAtMs: this.#now() };
       await this.#write(
@@ -397,6 +402,10 @@ export class UserStore {
     return user;
   }
 
+  #indexTokens(user: StoredUser): void {
+    for (const token of user.tokens) this.#tokens.set(token.id, { user, token });
+  }
+
   #now(): number {
     return this.#options.now?.() ?? Date.now();
   }
@@ -413,7 +422,11 @@ export class UserStore {
       if (fileSystem === nodeFileSystem) await fs.chmod(file, 0o600);
     }
     this.#users.clear();
-    for (const [name, user] of users) this.#users.set(name, user);
+    this.#tokens.clear();
+    for (const [name, user] of users) {
+      this.#users.set(name, user);
+      this.#indexTokens(user);
+    }
     for (const listener of this.#listeners) listener();
   }
 }

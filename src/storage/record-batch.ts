@@ -28,7 +28,7 @@
  * CRC match, and its records parse to exactly batchLength bytes. The first invalid batch of a
  * segment ends that segment: it and everything after it is a torn or corrupt tail.
  */
-import { assert, crc32c, Utf8Cache, WeirError } from '../util/index.js';
+import { assert, crc32c, setOwnProperty, Utf8Cache, WeirError } from '../util/index.js';
 import {
   BATCH_BYTES_MAX,
   BATCH_RECORDS_MAX,
@@ -277,17 +277,7 @@ export function decodeBatch(
         const valueLength = view.getUint32(cursor, true);
         if (cursor + 4 + valueLength > recordEnd) throw corrupt('header runs past the record');
         const value = headerText.decode(bytes, cursor + 4, cursor + 4 + valueLength);
-        // `__proto__` must become an own property, not the object's prototype.
-        if (name === '__proto__') {
-          Object.defineProperty(headers, name, {
-            value,
-            enumerable: true,
-            writable: true,
-            configurable: true,
-          });
-        } else {
-          headers[name] = value;
-        }
+        setOwnProperty(headers, name, value);
         cursor += 4 + valueLength;
       }
     }

@@ -19,3 +19,4 @@ export {
   type Timer,
   type TimerOptions,
 } from './clock.js';
+export { setOwnProperty } from './own-property.js';
