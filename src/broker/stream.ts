@@ -45,6 +45,7 @@ import {
 } from '../limits.js';
 import { WeirError, isWeirError, toWeirError, type Clock, type Timer } from '../util/index.js';
 import { DedupWindow, type SeenPosition } from './dedup-window.js';
+import { recordsFrom } from './log-scan.js';
 import { failureInfoOrNull } from './failure-info.js';
 import {
   decodeMessage,
@@ -542,23 +543,15 @@ export class Stream {
       const scheduled = index < this.#schedulers.length;
       const partition = scheduled ? index : index - this.#schedulers.length;
       const log = logs[index]!;
-      let offset = Math.max(
-        log.startOffset,
-        await log.offsetForTime(now - this.config.dedupWindowMs),
-      );
-      while (offset < log.committedOffset) {
-        const records = await log.read(offset);
-        if (records.length === 0) break;
-        for (const record of records) {
-          const id = storedId(record);
-          if (id !== null) {
-            this.#dedup.remember(id, record.timestamp, {
-              partition,
-              offset: scheduled ? -1 : record.offset,
-            });
-          }
+      const from = await log.offsetForTime(now - this.config.dedupWindowMs);
+      for await (const record of recordsFrom(log, from)) {
+        const id = storedId(record);
+        if (id !== null) {
+          this.#dedup.remember(id, record.timestamp, {
+            partition,
+            offset: scheduled ? -1 : record.offset,
+          });
         }
-        offset = records[records.length - 1]!.offset + 1;
       }
     }
   }
