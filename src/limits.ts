@@ -675,3 +675,31 @@ assert(
   DEAD_LETTER_WEBHOOK_BACKOFF_MS_INITIAL <= DEAD_LETTER_WEBHOOK_BACKOFF_MS_MAX,
   'webhook backoff initial <= max',
 );
+
+// ---------------------------------------------------------------------------------------
+// Consumer circuit breaker and job progress (circuit-breaker.ts, progress-store.ts)
+// ---------------------------------------------------------------------------------------
+
+/** A breaker opens only once its window holds at least this many outcomes, by default. */
+export const CIRCUIT_BREAKER_MIN_CALLS_DEFAULT = 10;
+/** Trial deliveries in half-open by default: all must succeed for the breaker to close. */
+export const CIRCUIT_BREAKER_HALF_OPEN_CALLS_DEFAULT = 1;
+/** Outcomes a breaker keeps in its window (the oldest go first past it). */
+export const CIRCUIT_BREAKER_WINDOW_CALLS_MAX = 10_000;
+/** The longest windowMs and cooldownMs a breaker accepts (one day). */
+export const CIRCUIT_BREAKER_MS_MAX = 24 * 60 * 60 * 1000;
+/** The largest progress value (its JSON text, UTF-8 bytes). */
+export const PROGRESS_VALUE_BYTES_MAX = 4 * KiB;
+/** Progress records a subscription keeps (the oldest settled ones go first past it). */
+export const PROGRESS_RECORDS_MAX = 10_000;
+/** A progress record stays readable this long after its message was settled. */
+export const PROGRESS_KEPT_MS_AFTER_SETTLE = 60_000;
+
+assert(
+  CIRCUIT_BREAKER_MIN_CALLS_DEFAULT <= CIRCUIT_BREAKER_WINDOW_CALLS_MAX,
+  'a breaker window can hold its default minimum of calls',
+);
+assert(
+  PROGRESS_VALUE_BYTES_MAX * SETTLE_BATCH_ENTRIES_MAX <= FRAME_BYTES_MAX,
+  'a SETTLE frame of progress entries fits in a frame',
+);

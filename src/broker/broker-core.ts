@@ -23,6 +23,8 @@ import type {
   StreamInfo,
   SubscribeOptions,
   SubscriptionInfo,
+  JobProgress,
+  ProgressSelector,
 } from '../protocol/index.js';
 import type { FileSystem, PartitionLog } from '../storage/index.js';
 import {
@@ -36,6 +38,7 @@ import type { DeliveredMessage } from './delivery.js';
 import { encodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { readJsonFile, writeJsonFile } from './metadata-file.js';
 import { invalid, rejection, validateName } from './option-checks.js';
+import { checkProgressSelector } from './progress-store.js';
 import { Inbox } from './request-reply.js';
 import { Router } from './router.js';
 import { Stream, storeResultOf, type StoreResult } from './stream.js';
@@ -536,6 +539,8 @@ export class BrokerCore {
       maxInFlight: resolved.maxInFlight,
       host: group,
       delivered,
+      circuitBreaker: resolved.circuitBreaker,
+      clock: this.#options.clock,
       onClose: (closed) => {
         onClose(closed);
         if (!group.durable && group.consumerCount === 0) this.#dropEphemeral(streamName, group);
@@ -572,6 +577,28 @@ export class BrokerCore {
   subscriptionInfo(streamName: string, name: string): Promise<SubscriptionInfo> {
     try {
       return Promise.resolve(this.#group(streamName, name).group.info());
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  /** The last progress reported for a message of the subscription (Message.progress), or null. */
+  findProgress(
+    streamName: string,
+    name: string,
+    selector: ProgressSelector,
+  ): Promise<JobProgress | null> {
+    try {
+      const group = this.#group(streamName, name).group;
+      return Promise.resolve(group.findProgress(checkProgressSelector(selector)));
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  listProgress(streamName: string, name: string): Promise<JobProgress[]> {
+    try {
+      return Promise.resolve(this.#group(streamName, name).group.listProgress());
     } catch (error) {
       return rejection(error);
     }

@@ -185,6 +185,9 @@ export class InProcessClient implements Client {
           },
           () => core.seek(stream, name, position),
         ),
+      // Open to every principal, as subscription info is.
+      progress: (stream, name, selector) => open(() => core.findProgress(stream, name, selector)),
+      progressList: (stream, name) => open(() => core.listProgress(stream, name)),
     };
     this.deadLetters = {
       list: (subject, options) =>
@@ -387,7 +390,9 @@ export class InProcessClient implements Client {
         const access = this.#access;
         if (!access.mayPublish(subject)) throw access.refusal(`send a request to ${subject}`);
       }
-      const { timeoutMs: given, ...publishOptions } = options ?? {};
+      const { timeoutMs: given, onProgress, ...publishOptions } = options ?? {};
+      if (onProgress !== undefined && typeof onProgress !== 'function')
+        throw new WeirError('INVALID_ARGUMENT', 'onProgress must be a function');
       const timeoutMs =
         given === undefined
           ? REQUEST_TIMEOUT_MS_DEFAULT
@@ -406,14 +411,17 @@ export class InProcessClient implements Client {
       if (headers !== undefined && (typeof headers !== 'object' || headers === null)) {
         throw new WeirError('INVALID_ARGUMENT', 'headers must be an object of strings');
       }
-      return inbox.request(timeoutMs, (correlationId) =>
-        this.#core.publish(subject, body, {
-          ...publishOptions,
-          headers: { ...headers, [REQUEST_HEADERS.deadline]: String(deadline) },
-          ttlMs,
-          replyTo: inbox.subject,
-          correlationId,
-        }),
+      return inbox.request(
+        timeoutMs,
+        (correlationId) =>
+          this.#core.publish(subject, body, {
+            ...publishOptions,
+            headers: { ...headers, [REQUEST_HEADERS.deadline]: String(deadline) },
+            ttlMs,
+            replyTo: inbox.subject,
+            correlationId,
+          }),
+        onProgress ?? null,
       );
     } catch (error) {
       return rejection(error);

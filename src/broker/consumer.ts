@@ -9,9 +9,16 @@
  * Concurrency: any number of receive() calls may wait at once (bounded); they are served in
  * call order.
  */
-import type { Message, ReceiveOptions, Subscription } from '../protocol/index.js';
+import {
+  CircuitBreaker,
+  type CircuitBreakerSettings,
+  type CircuitBreakerState,
+  type Message,
+  type ReceiveOptions,
+  type Subscription,
+} from '../protocol/index.js';
 import { CONSUMER_RECEIVES_MAX, REQUEST_TIMEOUT_MS_MAX } from '../limits.js';
-import { WeirError } from '../util/index.js';
+import { WeirError, type Clock } from '../util/index.js';
 import type { DeliveredMessage } from './delivery.js';
 import type { Entry, EntryHolder } from './partition-cursor.js';
 import { integerIn, rejection } from './option-checks.js';
@@ -22,6 +29,13 @@ export interface ConsumerHost {
   removeConsumer(consumer: Consumer): void;
   /** Called as a delivery is handed to user code; false if it is no longer current. */
   take(message: DeliveredMessage): boolean;
+  /**
+   * Hands back deliveries user code never took, uncounted (their delivery count as before
+   * they were delivered), for other consumers; returns how many went back.
+   */
+  handBack(messages: readonly DeliveredMessage[]): number;
+  /** The consumer may take more again (its breaker half-opened or closed). */
+  resumed(consumer: Consumer): void;
 }
 
 interface Receiver {
@@ -45,6 +59,12 @@ export class Consumer implements Subscription, EntryHolder {
   #defersTakes = false;
   readonly #onClose: (consumer: Consumer) => void;
   readonly #delivered: ((message: DeliveredMessage) => void) | null;
+  /** Its own circuit breaker (embedded), or null. */
+  readonly #breaker: CircuitBreaker | null;
+  /** The state a remote consumer's breaker reported (the SDK runs it), or null. */
+  #reportedBreaker: CircuitBreakerState | null = null;
+  /** The most deliveries it may hold now (its breaker's say), or null: maxInFlight. */
+  #limit: number | null = null;
 
   constructor(options: {
     id: number;
@@ -55,6 +75,9 @@ export class Consumer implements Subscription, EntryHolder {
     onClose: (consumer: Consumer) => void;
     /** Told of each delivery as it is pushed (reply grants of a restricted client). */
     delivered?: ((message: DeliveredMessage) => void) | null;
+    /** A circuit breaker for this consumer, run on `clock`. */
+    circuitBreaker?: CircuitBreakerSettings | null;
+    clock?: Clock;
   }) {
     this.id = options.id;
     this.stream = options.stream;
@@ -63,10 +86,64 @@ export class Consumer implements Subscription, EntryHolder {
     this.#host = options.host;
     this.#onClose = options.onClose;
     this.#delivered = options.delivered ?? null;
+    const settings = options.circuitBreaker ?? null;
+    this.#breaker =
+      settings === null || options.clock === undefined
+        ? null
+        : new CircuitBreaker(settings, options.clock, (state) => this.#breakerChanged(state));
   }
 
   get credit(): number {
-    return this.#closed ? 0 : this.maxInFlight - this.inFlight;
+    if (this.#closed) return 0;
+    const most = this.#limit === null ? this.maxInFlight : Math.min(this.maxInFlight, this.#limit);
+    return Math.max(0, most - this.inFlight);
+  }
+
+  /** Its circuit breaker's state (its own, or what its remote consumer reported); null: none. */
+  get breakerState(): CircuitBreakerState | null {
+    return this.#breaker?.state ?? this.#reportedBreaker;
+  }
+
+  /** A delivery it held was settled: `success` an ack, else a nack, term or lease expiry. */
+  outcome(success: boolean): void {
+    this.#breaker?.record(success);
+  }
+
+  /**
+   * What the remote consumer's breaker (the SDK's) is now, with the deliveries it may hold in
+   * half-open: the server passes it on so that this side stops filling and hands back alike.
+   */
+  reportBreaker(state: CircuitBreakerState, halfOpenCalls: number): void {
+    if (this.#breaker !== null || this.#closed) return;
+    this.#reportedBreaker = state;
+    this.#apply(state, state === 'half-open' ? Math.max(1, halfOpenCalls) : null);
+  }
+
+  #breakerChanged(state: CircuitBreakerState): void {
+    if (this.#closed) return;
+    this.#apply(state, this.#breaker!.limit);
+  }
+
+  #apply(state: CircuitBreakerState, halfOpenLimit: number | null): void {
+    if (state === 'open') {
+      this.#limit = 0;
+      // What waits in the buffer was never taken: back to the others, uncounted.
+      const waiting = this.#buffer.slice(this.#head).filter((message) => message.current);
+      this.#buffer = [];
+      this.#head = 0;
+      this.#host.handBack(waiting);
+      return;
+    }
+    this.#limit = state === 'half-open' ? halfOpenLimit : null;
+    this.#host.resumed(this);
+  }
+
+  /** Hands back one delivery handed out under deferTakes and never taken (SETTLE release). */
+  release(message: Message): boolean {
+    const delivered = message as DeliveredMessage;
+    if (this.#closed || !this.entries.has(delivered.entry) || delivered.entry.taken) return false;
+    if (!delivered.current) return false;
+    return this.#host.handBack([delivered]) === 1;
   }
 
   get closed(): boolean {
@@ -202,6 +279,7 @@ export class Consumer implements Subscription, EntryHolder {
   }
 
   #finish(): void {
+    this.#breaker?.stop();
     this.#buffer = [];
     this.#head = 0;
     for (const receiver of this.#receivers.splice(0)) {

@@ -4,9 +4,17 @@
  * with the delivery's token, so a consumer whose lease passed to another consumer cannot
  * settle the other's delivery (MESSAGE_SETTLED).
  */
-import type { Body, Headers, Message, NackOptions, RespondOptions } from '../protocol/index.js';
+import type {
+  Body,
+  Headers,
+  JsonValue,
+  Message,
+  NackOptions,
+  RespondOptions,
+} from '../protocol/index.js';
 import { decodeText, type StoredMessage } from './message-codec.js';
 import type { Entry } from './partition-cursor.js';
+import { isInboxSubject } from './subject.js';
 
 /** What a subscription offers its deliveries (implemented by SubscriptionGroup). */
 export interface DeliveryActions {
@@ -16,6 +24,13 @@ export interface DeliveryActions {
   term(entry: Entry, token: number, reason: string | undefined): Promise<void>;
   extend(entry: Entry, token: number, ms: number | undefined): Promise<void>;
   respond(message: StoredMessage, body: Body, options: RespondOptions | undefined): Promise<void>;
+  /** Records progress, extends the lease; `send` (or the broker) sends it to replyTo. */
+  progress(
+    entry: Entry,
+    token: number,
+    value: unknown,
+    send: ((body: Body, headers: Record<string, string>) => Promise<void>) | null,
+  ): Promise<void>;
 }
 
 /** Sends a reply to `message.replyTo` (as DeliveryActions.respond does). */
@@ -117,5 +132,18 @@ export class DeliveredMessage implements Message {
   respond(body: Body, options?: RespondOptions): Promise<void> {
     if (this.responder !== null) return this.responder(this.entry.message, body, options);
     return this.#actions.respond(this.entry.message, body, options);
+  }
+
+  progress(value: JsonValue): Promise<void> {
+    // To an inbox, progress goes as the broker's own (it uses up no reply grant: the reply
+    // does); to another replyTo through a restricted client's checks, as a reply would.
+    const responder = this.responder;
+    const replyTo = this.entry.message.replyTo;
+    const send =
+      responder === null || replyTo === null || isInboxSubject(replyTo)
+        ? null
+        : (body: Body, headers: Record<string, string>) =>
+            responder(this.entry.message, body, { headers });
+    return this.#actions.progress(this.entry, this.token, value, send);
   }
 }

@@ -11,7 +11,14 @@
  * names back up: a forged reply would need both the grant and the names.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Body, Headers, Message } from '../protocol/index.js';
+import {
+  progressOf,
+  type Body,
+  type Headers,
+  type JsonValue,
+  type Message,
+  type ProgressInfo,
+} from '../protocol/index.js';
 import { CLIENT_REQUESTS_PENDING_MAX, INBOX_RANDOM_BYTES } from '../limits.js';
 import { assert, WeirError, type Clock, type Timer } from '../util/index.js';
 import { parseJson } from './delivery.js';
@@ -84,12 +91,19 @@ class ReplyMessage implements Message {
   respond(_body: Body): Promise<void> {
     return Promise.reject(new WeirError('INVALID_ARGUMENT', 'a reply cannot be answered'));
   }
+  progress(): Promise<void> {
+    return Promise.reject(new WeirError('INVALID_ARGUMENT', 'a reply has no progress to report'));
+  }
 }
+
+/** The progress callback of a request (RequestOptions.onProgress). */
+export type ProgressListener = (value: JsonValue, info: ProgressInfo) => void;
 
 interface Pending {
   readonly resolve: (message: Message) => void;
   readonly reject: (error: Error) => void;
   readonly timer: Timer;
+  readonly onProgress: ProgressListener | null;
 }
 
 export class Inbox {
@@ -104,7 +118,11 @@ export class Inbox {
   }
 
   /** Registers a request; `send` publishes it with the given correlationId. */
-  request(timeoutMs: number, send: (correlationId: string) => Promise<unknown>): Promise<Message> {
+  request(
+    timeoutMs: number,
+    send: (correlationId: string) => Promise<unknown>,
+    onProgress: ProgressListener | null = null,
+  ): Promise<Message> {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
     if (this.#pending.size >= CLIENT_REQUESTS_PENDING_MAX) {
       return Promise.reject(
@@ -122,7 +140,7 @@ export class Inbox {
         this.#pending.delete(correlationId);
         reject(new WeirError('TIMEOUT', `no reply within ${timeoutMs} ms`));
       });
-      this.#pending.set(correlationId, { resolve, reject, timer });
+      this.#pending.set(correlationId, { resolve, reject, timer, onProgress });
     });
     // The reply may time out (or the inbox close) before `send` settles: the rejection is
     // observed here at once, so it is never unhandled, and reaches the caller through the
@@ -151,7 +169,22 @@ export class Inbox {
       },
       false,
     );
-    const pending = stored.correlationId === null ? undefined : this.#settle(stored.correlationId);
+    if (stored.correlationId === null) return false;
+    // Progress (msg.progress of the request) goes to the listener; the request waits on.
+    const progress = progressOf(stored.headers, stored.body);
+    if (progress !== null) {
+      const waiting = this.#pending.get(stored.correlationId);
+      if (!waiting) return false;
+      if (waiting.onProgress !== null) {
+        try {
+          waiting.onProgress(progress.value, progress.info);
+        } catch {
+          // The requester's callback failing is its own affair; the request waits on.
+        }
+      }
+      return true;
+    }
+    const pending = this.#settle(stored.correlationId);
     if (!pending) return false;
     pending.resolve(new ReplyMessage(stored));
     return true;

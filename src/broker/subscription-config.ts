@@ -7,7 +7,9 @@
  */
 import {
   SUBSCRIPTION_CREATE_OPTION_NAMES,
+  checkCircuitBreaker,
   type Backoff,
+  type CircuitBreakerSettings,
   type StartPosition,
   type SubscribeOptions,
   type SubscriptionConfig,
@@ -45,6 +47,7 @@ const SUBSCRIBE_OPTIONS = [
   'subscription',
   ...SUBSCRIPTION_CREATE_OPTION_NAMES,
   'maxInFlight',
+  'circuitBreaker',
 ] as const satisfies readonly (keyof SubscribeOptions)[];
 
 /** The fields of SubscriptionConfig, compared one by one. */
@@ -77,6 +80,8 @@ export interface ResolvedSubscribe {
   readonly given: ReadonlySet<keyof SubscriptionConfig>;
   readonly start: StartPosition;
   readonly maxInFlight: number;
+  /** The consumer's circuit breaker, or null for none. */
+  readonly circuitBreaker: CircuitBreakerSettings | null;
 }
 
 export function validateStart(value: unknown, field: string): StartPosition {
@@ -203,7 +208,16 @@ export function resolveSubscribe(options: unknown, stored = false): ResolvedSubs
     input.maxInFlight === undefined
       ? IN_FLIGHT_DEFAULT
       : integerIn(input.maxInFlight, 'maxInFlight', 1, IN_FLIGHT_MAX);
-  return { name, config: deepFreeze(config), given, start: deepFreeze(start), maxInFlight };
+  const circuitBreaker =
+    input.circuitBreaker === undefined ? null : checkCircuitBreaker(input.circuitBreaker);
+  return {
+    name,
+    config: deepFreeze(config),
+    given,
+    start: deepFreeze(start),
+    maxInFlight,
+    circuitBreaker,
+  };
 }
 
 /**

@@ -15,13 +15,18 @@
  * the only awaits are log reads (checked against the cursor's epoch when they return) and
  * journal appends (whose results only resolve callers).
  */
-import type {
-  Body,
-  NackOptions,
-  RespondOptions,
-  SubscriptionConfig,
-  SubscriptionInfo,
-  SubscriptionMode,
+import {
+  PROGRESS_HEADERS,
+  progressValueText,
+  type Body,
+  type JobProgress,
+  type JsonValue,
+  type NackOptions,
+  type ProgressSelector,
+  type RespondOptions,
+  type SubscriptionConfig,
+  type SubscriptionInfo,
+  type SubscriptionMode,
 } from '../protocol/index.js';
 import type { PartitionLog, StoredRecord } from '../storage/index.js';
 import {
@@ -56,6 +61,7 @@ import { compileHeaderFilter, type HeaderMatcher } from './header-filter.js';
 import { integerIn, rejection } from './option-checks.js';
 import type { LaneCursor } from './lane-cursor.js';
 import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
+import { ProgressStore } from './progress-store.js';
 import type { PriorityLanes } from './priority-lanes.js';
 import { hashKey } from './partition-hash.js';
 import { SubjectFilter } from './subject.js';
@@ -131,6 +137,8 @@ export class SubscriptionGroup implements DeliveryActions {
   };
   /** Per partition: offsets the ack floor was moved back by at open (it was past the log's end). */
   readonly #floorClamped: readonly number[];
+  /** The progress consumers reported (Message.progress), bounded, in memory only. */
+  readonly #progress = new ProgressStore();
 
   constructor(options: {
     name: string;
@@ -300,6 +308,39 @@ export class SubscriptionGroup implements DeliveryActions {
       this.#timers.add(entry);
     }
     return true;
+  }
+
+  /**
+   * A consumer hands back deliveries its user code never took (its circuit breaker opened, or
+   * the SDK sent SETTLE release): as when it leaves, they go back at once, uncounted.
+   */
+  handBack(messages: readonly DeliveredMessage[]): number {
+    let count = 0;
+    for (const message of messages) {
+      if (!message.current || message.entry.taken) continue;
+      const entry = message.entry;
+      this.#release(entry);
+      entry.deliveryCount--;
+      this.#counters.delivered--;
+      if (entry.deliveryCount > 0) this.#counters.redelivered--;
+      this.#makeReady(entry);
+      count++;
+    }
+    if (count > 0) this.#dispatch();
+    return count;
+  }
+
+  resumed(_consumer: Consumer): void {
+    this.#dispatch();
+  }
+
+  /**
+   * The consumer whose user code holds an in-flight entry (taken): told how the delivery ended
+   * once the state change is done (its circuit breaker counts it, and may hand back more).
+   */
+  #takenBy(entry: Entry): Consumer | null {
+    if (entry.state !== 'in-flight' || !entry.taken) return null;
+    return entry.holder as Consumer | null;
   }
 
   // ---- reading ---------------------------------------------------------------------------
@@ -859,6 +900,7 @@ export class SubscriptionGroup implements DeliveryActions {
     }
     this.#notAhead(this.#cursors[entry.partition]!, entry);
     entry.state = 'settled';
+    if (this.#progress.size > 0) this.#progress.settled(entry, this.#host.clock.now());
   }
 
   /** Settles: the message will not be delivered again. Resolves once durable (if `wait`). */
@@ -958,8 +1000,10 @@ export class SubscriptionGroup implements DeliveryActions {
   /** A lease ran out (the consumer is gone or stuck) or a delay is over. */
   #onDue(entry: Entry, now: number): void {
     if (entry.state === 'in-flight') {
+      const holder = this.#takenBy(entry);
       this.#release(entry);
       this.#quietly(this.#retry(entry, null, 'lease expired', now));
+      holder?.outcome(false);
     } else if (entry.state === 'delayed') {
       this.#makeReady(entry);
     } else if (entry.state === 'dead-lettering') {
@@ -1004,8 +1048,10 @@ export class SubscriptionGroup implements DeliveryActions {
       );
     }
     this.#counters.acked++;
+    const holder = this.#takenBy(entry);
     const durable = this.#settle(entry, true);
     this.#dispatch();
+    holder?.outcome(true);
     return durable;
   }
 
@@ -1016,9 +1062,11 @@ export class SubscriptionGroup implements DeliveryActions {
         options?.delayMs === undefined
           ? null
           : integerIn(options.delayMs, 'delayMs', 0, LEASE_MS_MAX);
+      const holder = this.#takenBy(entry);
       this.#release(entry);
       const durable = this.#retry(entry, delayMs, 'nacked', this.#host.clock.now());
       this.#dispatch();
+      holder?.outcome(false);
       return durable;
     } catch (error) {
       return rejection(error);
@@ -1030,9 +1078,11 @@ export class SubscriptionGroup implements DeliveryActions {
       this.#current(entry, token);
       if (reason !== undefined && typeof reason !== 'string')
         throw new WeirError('INVALID_ARGUMENT', 'reason must be a string');
+      const holder = this.#takenBy(entry);
       this.#release(entry);
       const durable = this.#deadLetter(entry, 'terminated', reason ?? 'terminated');
       this.#dispatch();
+      holder?.outcome(false);
       return durable;
     } catch (error) {
       return rejection(error);
@@ -1053,6 +1103,48 @@ export class SubscriptionGroup implements DeliveryActions {
 
   respond(message: StoredMessage, body: Body, options: RespondOptions | undefined): Promise<void> {
     return this.#host.respond(message, body, options);
+  }
+
+  /**
+   * Records a delivery's progress and extends its lease as `extend()` does; a message with a
+   * replyTo gets the value sent there too (PROGRESS_HEADERS), through `send` (the consumer's
+   * client, for its permission checks) or the broker. Resolves once that is sent.
+   */
+  progress(
+    entry: Entry,
+    token: number,
+    value: unknown,
+    send: ((body: Body, headers: Record<string, string>) => Promise<void>) | null,
+  ): Promise<void> {
+    try {
+      const text = progressValueText(value);
+      this.#current(entry, token);
+      const now = this.#host.clock.now();
+      entry.dueAt = now + this.config.leaseMs;
+      if (this.#timers.has(entry)) this.#timers.update(entry);
+      this.#progress.record(entry, JSON.parse(text) as JsonValue, now);
+      if (entry.message.replyTo === null) return Promise.resolve();
+      const headers = {
+        [PROGRESS_HEADERS.progress]: '1',
+        [PROGRESS_HEADERS.stream]: this.#host.stream,
+        [PROGRESS_HEADERS.partition]: String(entry.partition),
+        [PROGRESS_HEADERS.offset]: String(entry.offset),
+        [PROGRESS_HEADERS.deliveries]: String(entry.deliveryCount),
+      };
+      if (send !== null) return send(text, headers);
+      return this.#host.respond(entry.message, text, { headers });
+    } catch (error) {
+      return rejection(error);
+    }
+  }
+
+  /** The last progress reported for one of its messages, or null. */
+  findProgress(selector: ProgressSelector): JobProgress | null {
+    return this.#progress.find(selector, this.#host.clock.now());
+  }
+
+  listProgress(): JobProgress[] {
+    return this.#progress.list(this.#host.clock.now());
   }
 
   // ---- seek, info, close -----------------------------------------------------------------
@@ -1099,6 +1191,13 @@ export class SubscriptionGroup implements DeliveryActions {
       partitions,
       failure: failure === null ? null : failureInfo(failure),
       ...this.#counters,
+      consumersPaused: this.#consumers.filter((consumer) => consumer.breakerState === 'open')
+        .length,
+      consumerList: this.#consumers.map((consumer) => ({
+        id: consumer.id,
+        inFlight: consumer.inFlight,
+        breaker: consumer.breakerState,
+      })),
     };
   }
 
@@ -1109,6 +1208,7 @@ export class SubscriptionGroup implements DeliveryActions {
     this.#timers.close();
     for (const consumer of this.#consumers.splice(0)) consumer.end();
     for (const cursor of this.#cursors) cursor.ready.clear();
+    this.#progress.clear();
     await this.#journal.close();
   }
 }

@@ -13,6 +13,7 @@ import {
   PASSWORD_BYTES_MAX,
 } from '../limits.js';
 import { PUBLISH_OPTION_NAMES, WeirError, type PublishOptions } from '../protocol/index.js';
+import { systemClock, type Clock } from '../util/index.js';
 import { PasswordCredentials, type ClientCredentials } from './client-credentials.js';
 
 /** TLS settings of `connect()`: PEM text or bytes, as node:tls takes them. */
@@ -46,6 +47,11 @@ export interface ConnectOptions {
   readonly reconnect?: boolean;
   /** Time to reach the server and finish the handshake, per attempt. Default 10000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * The clock the SDK's own timers run on (circuit-breaker cool-downs): tests pass a
+   * ManualClock. Default: the system clock.
+   */
+  readonly clock?: Clock;
 }
 
 /** ConnectOptions checked, with defaults filled in. */
@@ -56,6 +62,7 @@ export interface ClientSettings {
   readonly tls: ClientTlsOptions | null;
   readonly reconnect: boolean;
   readonly connectTimeoutMs: number;
+  readonly clock: Clock;
 }
 
 /** What the address itself said (weir-url.ts). */
@@ -163,7 +170,23 @@ export function checkConnectOptions(
   ) {
     throw invalid(`connectTimeoutMs must be a number in (0, ${CLIENT_CONNECT_TIMEOUT_MS_MAX}]`);
   }
-  return Object.freeze({ name, credentials, tls, reconnect, connectTimeoutMs });
+  const clock = options.clock ?? systemClock;
+  if (
+    typeof clock !== 'object' ||
+    clock === null ||
+    typeof (clock as Clock).now !== 'function' ||
+    typeof (clock as Clock).setTimer !== 'function'
+  ) {
+    throw invalid('clock must be a Clock (now, setTimer, setRepeating)');
+  }
+  return Object.freeze({
+    name,
+    credentials,
+    tls,
+    reconnect,
+    connectTimeoutMs,
+    clock: clock as Clock,
+  });
 }
 
 /**

@@ -26,6 +26,7 @@ import { Reader, type Writer } from '../protocol/codec.js';
 import {
   FRAME_HEADER_BYTES,
   FrameDecoder,
+  FLAG_REPLY_PROGRESS,
   OPCODES,
   PROTOCOL_VERSION,
   type Frame,
@@ -54,6 +55,11 @@ export interface ReplyHandler {
    * Throws WeirError PROTOCOL_ERROR when the payload is malformed (the connection then closes).
    */
   reply(payload: Uint8Array, owned: boolean): void;
+  /**
+   * A REPLY flagged as progress (protocol 6) before the reply: the request stays pending. A
+   * view valid only during the call. Absent: such a frame is a protocol error.
+   */
+  progress?(payload: Uint8Array): void;
   /** No reply: the server's ERROR for this request, or CLOSED when the connection ended first. */
   fail(error: WeirError): void;
 }
@@ -437,6 +443,17 @@ export class Connection {
       case OPCODES.SUBSCRIBED:
       case OPCODES.SETTLED:
       case OPCODES.REPLY: {
+        if (frame.opcode === OPCODES.REPLY && (frame.flags & FLAG_REPLY_PROGRESS) !== 0) {
+          const waiting = this.#pending.get(frame.requestId);
+          if (waiting?.progress === undefined) {
+            throw new WeirError(
+              'PROTOCOL_ERROR',
+              `a progress REPLY to request ${frame.requestId}, which waits for none`,
+            );
+          }
+          waiting.progress(frame.payload);
+          return;
+        }
         const handler = this.#takeHandler(frame.requestId);
         try {
           if (handler.expects !== frame.opcode) {

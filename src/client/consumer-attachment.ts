@@ -19,12 +19,13 @@ import {
 import { Reader } from '../protocol/codec.js';
 import { OPCODES } from '../protocol/frame.js';
 import {
+  BREAKER_REPORT_TOKEN,
   readEntryError,
   writeSettleEntry,
   type SettleEntry,
   type SettleKind,
 } from '../protocol/frames.js';
-import { WeirError } from '../protocol/index.js';
+import { WeirError, type CircuitBreakerState } from '../protocol/index.js';
 import type { Connection } from './connection.js';
 import { FifoQueue } from './fifo-queue.js';
 import { startFrame } from './frame-writer.js';
@@ -50,8 +51,10 @@ export class ConsumerAttachment implements MessageSettler {
   readonly #events: AttachmentEvents;
   /** Messages the server may still send: credit granted minus messages received. */
   #credit: number;
-  /** Messages the application took since the last CREDIT. */
+  /** Messages the application took (or the SDK handed back) since the last CREDIT. */
   #taken = 0;
+  /** The subscription's circuit breaker is open: no credit is granted back. */
+  #paused = false;
   readonly #settles = new FifoQueue<PendingSettle>();
   #live = true;
   #closing = false;
@@ -95,7 +98,43 @@ export class ConsumerAttachment implements MessageSettler {
   /** The application took one message: grant it back once half the window was taken. */
   taken(): void {
     this.#taken++;
-    if (!this.#live || this.#closing || this.#taken * 2 < this.#window) return;
+    if (this.#paused || this.#taken * 2 < this.#window) return;
+    this.#grant();
+  }
+
+  /**
+   * The circuit breaker opened (`paused`) or half-opened / closed: while paused no credit goes
+   * back, so the server sends nothing more; on resume what was taken or handed back meanwhile
+   * is granted at once.
+   */
+  setPaused(paused: boolean): void {
+    this.#paused = paused;
+    if (!paused && this.#taken > 0) this.#grant();
+  }
+
+  /**
+   * Tells the server the breaker's state (a SETTLE `release` entry with token 0), queued
+   * behind this consumer's takes and settles so that the server sees them in order.
+   */
+  reportBreaker(state: CircuitBreakerState, halfOpenCalls: number): void {
+    if (!this.#live || this.#closing) return;
+    this.#settles.push({
+      entry: {
+        kind: 'release',
+        partition: 0,
+        offset: 0,
+        token: BREAKER_REPORT_TOKEN,
+        value: halfOpenCalls,
+        reason: state,
+      },
+      resolve: () => undefined,
+      reject: () => undefined,
+    });
+    this.#events.scheduleFlush();
+  }
+
+  #grant(): void {
+    if (!this.#live || this.#closing) return;
     const writer = startFrame();
     writer.u32(this.consumerId).u32(this.#taken);
     this.connection.send(OPCODES.CREDIT, 0, writer);
@@ -120,7 +159,11 @@ export class ConsumerAttachment implements MessageSettler {
     }
     // A take is at most one per delivery, so takes are bounded by the credit window and are
     // never refused: a refused take would leave its message without a lease on the server.
-    if (kind !== 'take' && this.#settles.length >= CLIENT_SETTLES_QUEUED_MAX) {
+    if (
+      kind !== 'take' &&
+      kind !== 'release' &&
+      this.#settles.length >= CLIENT_SETTLES_QUEUED_MAX
+    ) {
       return Promise.reject(
         new WeirError('LIMIT_EXCEEDED', `${CLIENT_SETTLES_QUEUED_MAX} settles are already queued`),
       );
@@ -133,8 +176,12 @@ export class ConsumerAttachment implements MessageSettler {
           offset: message.offset,
           token: message.deliveryToken,
           value,
-          // The broker keeps this much of a reason; cutting it here keeps SETTLE frames bounded.
-          reason: reason === null ? null : reason.slice(0, DEAD_LETTER_ERROR_BYTES_MAX),
+          // The broker keeps this much of a term's reason; cutting it here keeps SETTLE frames
+          // bounded. A progress value was checked against PROGRESS_VALUE_BYTES_MAX.
+          reason:
+            reason === null || kind !== 'term'
+              ? reason
+              : reason.slice(0, DEAD_LETTER_ERROR_BYTES_MAX),
         },
         resolve,
         reject,

@@ -8,6 +8,7 @@ import {
   WeirError,
   type DeadLetter,
   type DeadLettersApi,
+  type JobProgress,
   type RedriveResult,
   type StreamInfo,
   type StreamsApi,
@@ -46,6 +47,10 @@ export function createSubscriptionsApi(call: CallFunction): SubscriptionsApi {
     seek: async (stream, name, position) => {
       await call('subscriptions.seek', [stream, name, position]);
     },
+    progress: async (stream, name, selector) =>
+      (await call('subscriptions.progress', [stream, name, selector])) as JobProgress | null,
+    progressList: async (stream, name) =>
+      (await call('subscriptions.progressList', [stream, name])) as JobProgress[],
   };
 }
 

@@ -30,6 +30,7 @@ import {
   WeirError,
   isWeirError,
   openQueue,
+  progressOf,
   type Body,
   type Client,
   type DeadLettersApi,
@@ -202,6 +203,7 @@ export class NetworkClient implements Client {
       {
         publish: (...args) => this.publish(...args),
         forget: (ended) => this.#consumers.forget(ended),
+        clock: this.#settings.clock,
       },
       stream,
       options ?? {},
@@ -220,9 +222,17 @@ export class NetworkClient implements Client {
     let bytes: Uint8Array;
     let publishOptions: PublishOptions;
     let timeoutMs: number;
+    let onProgress: RequestOptions['onProgress'];
     try {
       checkName(subject, 'subject');
-      const { timeoutMs: requested = REQUEST_TIMEOUT_MS_DEFAULT, ...rest } = options ?? {};
+      const {
+        timeoutMs: requested = REQUEST_TIMEOUT_MS_DEFAULT,
+        onProgress: given,
+        ...rest
+      } = options ?? {};
+      if (given !== undefined && typeof given !== 'function')
+        throw new WeirError('INVALID_ARGUMENT', 'onProgress must be a function');
+      onProgress = given;
       timeoutMs = checkIntegerIn(requested, 'timeoutMs', 1, REQUEST_TIMEOUT_MS_MAX);
       // The server sets replyTo and correlationId of a request itself.
       const checked: { -readonly [K in keyof PublishOptions]: PublishOptions[K] } = {
@@ -258,6 +268,19 @@ export class NetworkClient implements Client {
             const delivered = readDeliveredMessage(reader);
             reader.done();
             resolve(new RemoteMessage(delivered, 0, null, null, this));
+          },
+          // REPLY frames flagged as progress (protocol 6) come before the reply.
+          progress: (payload) => {
+            const reader = new Reader(payload);
+            const delivered = readDeliveredMessage(reader);
+            reader.done();
+            const progress = progressOf(delivered.headers, delivered.body);
+            if (progress === null || onProgress === undefined) return;
+            try {
+              onProgress(progress.value, progress.info);
+            } catch {
+              // The requester's callback failing is its own affair; the request waits on.
+            }
           },
           fail: reject,
         },

@@ -15,8 +15,10 @@ import type { DeliveredMessage, SettleKind } from '../protocol/frames.js';
 import { checkIntegerIn, rejectWith } from './argument-checks.js';
 import {
   WeirError,
+  progressValueText,
   type Body,
   type Headers,
+  type JsonValue,
   type Message,
   type NackOptions,
   type PublishOptions,
@@ -64,6 +66,8 @@ export class RemoteMessage implements Message {
   #acked: Promise<void> | null = null;
   /** An ack, nack or term of this delivery was recorded: nothing more can settle it. */
   #finished = false;
+  /** Told how the delivery ended (the subscription's circuit breaker), once; or null. */
+  #observer: ((success: boolean) => void) | null = null;
 
   /** `stream` null: a reply, which has no place in a stream ('' / -1 / -1) and token 0. */
   constructor(
@@ -114,16 +118,67 @@ export class RemoteMessage implements Message {
     this.#settler.settle(this, 'take', Number.NaN, null).catch(() => undefined);
   }
 
+  /**
+   * `observer` hears how this delivery ends, once: an ack that is recorded is a success; a
+   * nack, a term, or an ack refused with MESSAGE_SETTLED (the lease ran out: the broker gave
+   * the message to another) is a failure.
+   */
+  observe(observer: (success: boolean) => void): void {
+    this.#observer = observer;
+  }
+
+  #observed(success: boolean): void {
+    const observer = this.#observer;
+    this.#observer = null;
+    observer?.(success);
+  }
+
   ack(): Promise<void> {
-    this.#acked ??= this.#settle('ack', null, () => Number.NaN);
+    if (this.#acked === null) {
+      this.#acked = this.#settle('ack', null, () => Number.NaN);
+      if (this.#observer !== null) {
+        this.#acked.then(
+          () => this.#observed(true),
+          (error: unknown) => {
+            if (error instanceof WeirError && error.code === 'MESSAGE_SETTLED')
+              this.#observed(false);
+          },
+        );
+      }
+    }
     return this.#acked;
   }
 
   nack(options?: NackOptions): Promise<void> {
     const delayMs: unknown = options?.delayMs;
-    return this.#settle('nack', null, () =>
+    const settled = this.#settle('nack', null, () =>
       delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX),
     );
+    if (this.#observer !== null && !this.#finished) this.#observed(false);
+    return settled;
+  }
+
+  /** Records progress and extends the lease (SETTLE kind 7); resolves once the server has it. */
+  progress(value: JsonValue): Promise<void> {
+    if (this.#settler === null && this.partition < 0) {
+      return Promise.reject(new WeirError('INVALID_ARGUMENT', 'a reply has no progress to report'));
+    }
+    let text: string;
+    try {
+      text = progressValueText(value);
+    } catch (error) {
+      return rejectWith(error);
+    }
+    return this.#settle('progress', text, () => Number.NaN);
+  }
+
+  /**
+   * Hands the delivery back untaken (SETTLE kind 6, release): its circuit breaker opened
+   * before the application received it. Nobody waits on it.
+   */
+  release(): void {
+    if (this.#settler === null || !this.#acknowledges) return;
+    this.#settler.settle(this, 'release', Number.NaN, null).catch(() => undefined);
   }
 
   term(reason?: string): Promise<void> {
@@ -168,6 +223,7 @@ export class RemoteMessage implements Message {
       if (kind === 'ack' || this.partition < 0) return Promise.resolve();
       return Promise.reject(this.#settledError());
     }
+    if (kind === 'term' && this.#observer !== null && !this.#finished) this.#observed(false);
     let entryValue: number;
     try {
       entryValue = value();
@@ -177,7 +233,7 @@ export class RemoteMessage implements Message {
       return rejectWith(error);
     }
     const settled = this.#settler.settle(this, kind, entryValue, reason);
-    if (kind === 'extend') return settled;
+    if (kind === 'extend' || kind === 'progress') return settled;
     return settled.then(() => {
       this.#finished = true;
     });

@@ -9,6 +9,13 @@
  * consumer goes (connection lost, server ended it) the buffer is dropped: the broker hands
  * those messages back and delivers them again.
  *
+ * Circuit breaker (SubscribeOptions.circuitBreaker, protocol/circuit-breaker.ts): it runs
+ * here, on the SDK's clock (ConnectOptions.clock), fed by how the application settles what it
+ * took. When it opens, the subscription grants no more credit, hands back (SETTLE release)
+ * every buffered message and every one that arrives meanwhile, and reports the state to the
+ * server (a release entry with token 0), whose consumer then stops filling; on half-open it
+ * reports again (the server holds at most halfOpenCalls for it) and grants credit again.
+ *
  * Concurrency: any number of receive() calls may wait at once (at most CONSUMER_RECEIVES_MAX);
  * messages go to them in call order.
  */
@@ -20,7 +27,10 @@ import {
 } from '../limits.js';
 import type { DeliveredMessage } from '../protocol/frames.js';
 import {
+  CircuitBreaker,
   WeirError,
+  checkCircuitBreaker,
+  type CircuitBreakerState,
   type Message,
   type ReceiveOptions,
   type SubscribeOptions,
@@ -30,6 +40,7 @@ import { checkIntegerIn, rejectWith, toArgumentsJson } from './argument-checks.j
 import type { ConsumerAttachment } from './consumer-attachment.js';
 import { FifoQueue } from './fifo-queue.js';
 import { RemoteMessage, type MessageResponder } from './remote-message.js';
+import type { Clock } from '../util/index.js';
 
 /** setTimeout takes at most this; a longer receive timeout waits without a timer. */
 const TIMER_MS_MAX = 2 ** 31 - 1;
@@ -37,6 +48,8 @@ const TIMER_MS_MAX = 2 ** 31 - 1;
 export interface SubscriptionHost extends MessageResponder {
   /** The subscription ended: stop re-creating it on new connections. */
   forget(subscription: RemoteSubscription): void;
+  /** The clock the circuit breaker's cool-down runs on. */
+  readonly clock: Clock;
 }
 
 interface Waiter {
@@ -59,12 +72,21 @@ export class RemoteSubscription implements Subscription {
   readonly #buffer = new FifoQueue<RemoteMessage>();
   readonly #waiters = new Set<Waiter>();
   #graceTimer: ReturnType<typeof setTimeout> | null = null;
+  readonly #breaker: CircuitBreaker | null;
 
   constructor(host: SubscriptionHost, stream: string, options: SubscribeOptions) {
     this.#host = host;
     this.stream = stream;
     this.options = options;
-    this.optionsJson = toArgumentsJson(options, 'the subscribe options');
+    // The breaker is this consumer's, run here: the server hears only its state.
+    const { circuitBreaker, ...serverOptions } = options;
+    this.#breaker =
+      circuitBreaker === undefined
+        ? null
+        : new CircuitBreaker(checkCircuitBreaker(circuitBreaker), host.clock, (state) =>
+            this.#breakerChanged(state),
+          );
+    this.optionsJson = toArgumentsJson(serverOptions, 'the subscribe options');
     const maxInFlight =
       typeof options.maxInFlight === 'number' ? options.maxInFlight : IN_FLIGHT_DEFAULT;
     this.window = Math.max(1, Math.min(Math.floor(maxInFlight) || 1, CLIENT_CONSUMER_CREDIT_MAX));
@@ -80,12 +102,40 @@ export class RemoteSubscription implements Subscription {
     return this.#closed;
   }
 
+  /** The circuit breaker's state, or null without one. */
+  get breakerState(): CircuitBreakerState | null {
+    return this.#breaker?.state ?? null;
+  }
+
+  #breakerChanged(state: CircuitBreakerState): void {
+    const attachment = this.#attachment;
+    if (this.#closed || attachment === null) return;
+    this.#tellServer(attachment, state);
+    if (state === 'open') {
+      for (const message of this.#buffer.takeAll()) this.#handBack(attachment, message);
+    }
+  }
+
+  #tellServer(attachment: ConsumerAttachment, state: CircuitBreakerState): void {
+    // The report goes first: the server's consumer stops filling before the hand-backs come.
+    attachment.reportBreaker(state, this.#breaker!.settings.halfOpenCalls);
+    attachment.setPaused(state === 'open');
+  }
+
+  /** A delivery the application never took goes back uncounted; its credit comes back later. */
+  #handBack(attachment: ConsumerAttachment, message: RemoteMessage): void {
+    message.release();
+    attachment.taken();
+  }
+
   /** A new server consumer (after SUBSCRIBED). */
   attach(attachment: ConsumerAttachment, name: string): void {
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = null;
     this.#attachment = attachment;
     this.#name = name;
+    // The server shows the consumer's breaker from the start (and again after a reconnect).
+    if (this.#breaker !== null) this.#tellServer(attachment, this.#breaker.state);
   }
 
   /** Messages of one DELIVER to `attachment`, with their delivery tokens. */
@@ -96,6 +146,7 @@ export class RemoteSubscription implements Subscription {
   ): void {
     // Closing: the server takes these back with UNSUBSCRIBE.
     if (attachment !== this.#attachment || this.#closed) return;
+    const breaker = this.#breaker;
     for (let index = 0; index < delivered.length; index++) {
       const message = new RemoteMessage(
         delivered[index]!,
@@ -105,6 +156,14 @@ export class RemoteSubscription implements Subscription {
         this.#host,
         this.#acknowledges,
       );
+      if (breaker !== null) {
+        if (breaker.state === 'open') {
+          // Sent before the server heard the breaker opened: straight back.
+          this.#handBack(attachment, message);
+          continue;
+        }
+        message.observe((success) => breaker.record(success));
+      }
       const waiter = this.#firstWaiter();
       if (waiter) {
         attachment.taken();
@@ -204,6 +263,7 @@ export class RemoteSubscription implements Subscription {
   end(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#breaker?.stop();
     if (this.#graceTimer) clearTimeout(this.#graceTimer);
     this.#graceTimer = null;
     this.#attachment = null;

@@ -375,6 +375,39 @@ export interface SubscribeOptions {
   readonly maxInFlight?: number;
   /** Deliveries all consumers of the subscription hold unsettled together. Default: no limit beyond each consumer's. */
   readonly maxInFlightTotal?: number;
+  /**
+   * This consumer's circuit breaker (a consumer option, not the subscription's): when too many
+   * of its messages fail (nack, term, a lease that expired after the take) it stops taking
+   * messages and hands back those it holds untaken, uncounted; after `cooldownMs` it half-opens.
+   */
+  readonly circuitBreaker?: CircuitBreakerOptions;
+}
+
+/** SubscribeOptions.circuitBreaker. */
+export interface CircuitBreakerOptions {
+  /** Opens when failures / outcomes in the window reach this, (0, 1]. */
+  readonly failureRate: number;
+  /** The window of outcomes looked at, 1..86400000 ms. */
+  readonly windowMs: number;
+  /** How long it stays open before it half-opens, 1..86400000 ms. */
+  readonly cooldownMs: number;
+  /** Outcomes the window must hold before it may open. Default 10. */
+  readonly minCalls?: number;
+  /** Deliveries held at once in half-open; that many successes close it. Default 1. */
+  readonly halfOpenCalls?: number;
+}
+
+/** `closed`: takes messages; `open`: takes none (cooling down); `half-open`: a few, on trial. */
+export type CircuitBreakerState = 'closed' | 'open' | 'half-open';
+
+/** One consumer of a subscription as SubscriptionInfo shows it. */
+export interface ConsumerInfo {
+  /** The consumer's id in this broker. */
+  readonly id: number;
+  /** Deliveries it holds unsettled (taken or not). */
+  readonly inFlight: number;
+  /** Its circuit breaker's state; null when it has none. */
+  readonly breaker: CircuitBreakerState | null;
 }
 
 /**
@@ -448,6 +481,29 @@ export interface SubscriptionInfo {
   readonly dropped: number;
   /** Offsets skipped because the log lost them (see PartitionInfo.lostRanges). */
   readonly lost: number;
+  /** Consumers whose circuit breaker is open: they take no messages now. */
+  readonly consumersPaused: number;
+  /** The consumers attached now, in attach order. */
+  readonly consumerList: readonly ConsumerInfo[];
+}
+
+/** Which message `subscriptions.progress` looks up: by its id, or where it is stored. */
+export type ProgressSelector =
+  { readonly id: string } | { readonly partition: number; readonly offset: number };
+
+/** What a subscription's broker knows of a message's progress (Message.progress). */
+export interface JobProgress {
+  readonly partition: number;
+  readonly offset: number;
+  readonly id: string | null;
+  /** The last value reported. */
+  readonly value: JsonValue;
+  /** When it was reported (ms since the epoch, broker clock). */
+  readonly updatedAtMs: number;
+  /** The delivery that reported it. */
+  readonly deliveryCount: number;
+  /** Where the message is now in this subscription. */
+  readonly state: 'in-flight' | 'ready' | 'delayed' | 'dead-lettering' | 'settled';
 }
 
 export interface SubscriptionsApi {
@@ -457,6 +513,13 @@ export interface SubscriptionsApi {
   delete(stream: string, name: string): Promise<void>;
   /** Moves the subscription: everything from the position on is delivered again (replay). */
   seek(stream: string, name: string, position: StartPosition): Promise<void>;
+  /**
+   * The last progress a consumer reported for a message of the subscription, or null. Kept
+   * while the message is unsettled and PROGRESS_KEPT_MS_AFTER_SETTLE (60 s) after.
+   */
+  progress(stream: string, name: string, selector: ProgressSelector): Promise<JobProgress | null>;
+  /** Every progress record the subscription keeps (at most PROGRESS_RECORDS_MAX), oldest first. */
+  progressList(stream: string, name: string): Promise<JobProgress[]>;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -504,6 +567,31 @@ export interface Message {
   extend(ms?: number): Promise<void>;
   /** Publishes a reply to `replyTo` with this message's correlationId. */
   respond(body: Body, options?: RespondOptions): Promise<void>;
+  /**
+   * Reports the job's progress (any JSON value, at most 4 KiB of JSON) and extends the lease as
+   * `extend()` does. Readable by `subscriptions.progress`; a message with a replyTo also sends
+   * it there (a message with the PROGRESS_HEADERS.progress header), which `request`'s
+   * `onProgress` receives before the reply.
+   */
+  progress(value: JsonValue): Promise<void>;
+}
+
+/** Headers of a progress message the broker sends to a message's replyTo. */
+export const PROGRESS_HEADERS = {
+  /** '1' on a progress message; its body is the value's JSON text. */
+  progress: 'weir-progress',
+  stream: 'weir-progress-stream',
+  partition: 'weir-progress-partition',
+  offset: 'weir-progress-offset',
+  deliveries: 'weir-progress-deliveries',
+} as const;
+
+/** Where a progress value passed to `onProgress` came from. */
+export interface ProgressInfo {
+  readonly stream: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly deliveryCount: number;
 }
 
 export interface ReceiveOptions {
@@ -692,6 +780,8 @@ export interface DeadLettersApi {
 export interface RequestOptions extends Omit<PublishOptions, 'replyTo' | 'correlationId'> {
   /** Default 5000. TIMEOUT when no reply came in this time. */
   readonly timeoutMs?: number;
+  /** Called with each progress value the responder reports (msg.progress), in order, before the reply. */
+  readonly onProgress?: (value: JsonValue, info: ProgressInfo) => void;
 }
 
 // ---------------------------------------------------------------------------------------

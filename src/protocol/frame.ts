@@ -66,7 +66,7 @@ export const OPCODES = {
   CONSUMER_CLOSED: 17,
   /** client → server: publish with a reply inbox and wait. Reply DELIVER-shaped REPLY; errors TIMEOUT, NO_ROUTE, … */
   REQUEST: 18,
-  /** server → client: the reply to a REQUEST (one message). */
+  /** server → client: the reply to a REQUEST (one message); flags bit 0 (protocol 6): a progress message, the request waits on. */
   REPLY: 19,
   /** server → client, answers a SCRAM HELLO (same requestId): the full nonce, the salt and the scrypt cost. */
   AUTH_CHALLENGE: 20,
@@ -78,6 +78,8 @@ export type Opcode = (typeof OPCODES)[keyof typeof OPCODES];
 const KNOWN_OPCODES = new Set<number>(Object.values(OPCODES));
 
 export const FLAG_NO_CONFIRM = 1;
+/** REPLY flags bit 0 (protocol 6): a progress message of the request (Message.progress), not its reply. */
+export const FLAG_REPLY_PROGRESS = 1;
 
 export interface Frame {
   readonly opcode: Opcode;

@@ -48,6 +48,18 @@
  * SETTLE kind 5, take (since protocol 3): the application received the delivery; its lease
  * starts then, not when DELIVER was written. value NaN, reason null; SETTLED answers it like
  * any entry (MESSAGE_SETTLED if the delivery is no longer current).
+ *
+ * SETTLE kind 6, release (protocol 6): the SDK hands back a delivery the application never
+ * took (its circuit breaker opened): the broker offers it to others with its delivery count
+ * unchanged. MESSAGE_SETTLED if it was taken or is no longer current. With deliveryToken 0
+ * (no delivery has it) and partition 0, offset 0 it is the consumer's breaker report instead:
+ * reason 'closed' | 'open' | 'half-open', value the deliveries it may hold in half-open; the
+ * server's consumer then stops filling (open) or fills up to that (half-open).
+ *
+ * SETTLE kind 7, progress (protocol 6): reason the progress value's JSON text (at most
+ * PROGRESS_VALUE_BYTES_MAX bytes), value NaN; records it and extends the lease by the
+ * subscription's leaseMs; SETTLED once it was sent to the message's replyTo (if any).
+ * INVALID_ARGUMENT for a bad value, MESSAGE_SETTLED if no longer current.
  */
 import {
   errorCodeFromNumber,
@@ -65,7 +77,17 @@ import type { ScryptCost } from './scram.js';
  * lease starts now; until then the broker counts it delivered-not-taken (no lease, handed back
  * uncounted if the consumer goes). The SDK sends it batched with the acks, nobody waits on it.
  */
-export const SETTLE_KINDS = { ack: 1, nack: 2, term: 3, extend: 4, take: 5 } as const;
+export const SETTLE_KINDS = {
+  ack: 1,
+  nack: 2,
+  term: 3,
+  extend: 4,
+  take: 5,
+  release: 6,
+  progress: 7,
+} as const;
+/** A `release` entry with this token reports the consumer's breaker state (no delivery). */
+export const BREAKER_REPORT_TOKEN = 0;
 export type SettleKind = keyof typeof SETTLE_KINDS;
 const SETTLE_KIND_BY_NUMBER = new Map<number, SettleKind>(
   (Object.keys(SETTLE_KINDS) as SettleKind[]).map((kind) => [SETTLE_KINDS[kind], kind]),
@@ -99,7 +121,7 @@ export interface SettleEntry {
   readonly offset: number;
   /** The deliveryToken DELIVER gave the delivery this entry settles. */
   readonly token: number;
-  /** nack: delay in ms; extend: lease in ms; NaN: the subscription's default. */
+  /** nack: delay in ms; extend: lease in ms; NaN: the subscription's default; a breaker report: halfOpenCalls. */
   readonly value: number;
   readonly reason: string | null;
 }

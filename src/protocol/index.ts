@@ -9,3 +9,9 @@ export {
   type ErrorCode,
 } from '../util/index.js';
 export { openQueue, QUEUE_SUBSCRIPTION_OPTION_NAMES } from './queue.js';
+export {
+  CircuitBreaker,
+  checkCircuitBreaker,
+  type CircuitBreakerSettings,
+} from './circuit-breaker.js';
+export { parseProgressValue, progressOf, progressValueText } from './progress-value.js';

@@ -58,6 +58,14 @@ const METHODS = new Map<string, Method>(
         position as Parameters<Client['subscriptions']['seek']>[2],
       );
     },
+    'subscriptions.progress': (client, p) =>
+      client.subscriptions.progress(
+        text(p, 0, 'stream name'),
+        text(p, 1, 'subscription name'),
+        p[2] as Parameters<Client['subscriptions']['progress']>[2],
+      ),
+    'subscriptions.progressList': (client, p) =>
+      client.subscriptions.progressList(text(p, 0, 'stream name'), text(p, 1, 'subscription name')),
     'deadLetters.list': async (client, p) =>
       (await client.deadLetters.list(text(p, 0, 'dead-letter subject'), options(p, 1))).map(
         deadLetterToJson,

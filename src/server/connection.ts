@@ -28,12 +28,18 @@ import {
   type Principal,
   type ScramChallenge,
 } from '../broker/index.js';
-import type { Client } from '../protocol/index.js';
+import {
+  PROGRESS_HEADERS,
+  type Client,
+  type JsonValue,
+  type ProgressInfo,
+} from '../protocol/index.js';
 import { Reader, type Writer } from '../protocol/codec.js';
 import { FrameBatch, type SlabPool } from '../protocol/frame-batch.js';
 import {
   FLAG_NO_CONFIRM,
   FrameDecoder,
+  FLAG_REPLY_PROGRESS,
   OPCODES,
   PROTOCOL_VERSION,
   type Frame,
@@ -110,6 +116,32 @@ function toDelivered(message: DeliveredMessage): DeliveredMessage {
     correlationId: message.correlationId,
   };
 }
+
+/** A progress value as a REPLY carries it: its JSON text as the body, its origin in headers. */
+function progressMessage(value: JsonValue, info: ProgressInfo): DeliveredMessage {
+  return {
+    subject: '',
+    key: null,
+    headers: {
+      [PROGRESS_HEADERS.progress]: '1',
+      [PROGRESS_HEADERS.stream]: info.stream,
+      [PROGRESS_HEADERS.partition]: String(info.partition),
+      [PROGRESS_HEADERS.offset]: String(info.offset),
+      [PROGRESS_HEADERS.deliveries]: String(info.deliveryCount),
+    },
+    body: progressEncoder.encode(JSON.stringify(value)),
+    partition: 0,
+    offset: 0,
+    id: null,
+    deliveryCount: 1,
+    timestamp: 0,
+    priority: 0,
+    replyTo: null,
+    correlationId: null,
+  };
+}
+
+const progressEncoder = new TextEncoder();
 
 /** One consumer's deliveries queued this tick, with their tokens; `bodyBytes` sums their bodies. */
 interface DeliveryBatch {
@@ -695,7 +727,17 @@ export class Connection {
     const client = this.#client!;
     this.#request(frame, async () => {
       const { replyTo: _replyTo, correlationId: _correlationId, ...options } = entry.options;
-      const reply = await client.request(entry.subject, entry.body, { ...options, timeoutMs });
+      // Progress of the request's message comes first, as REPLY frames flagged as progress.
+      const onProgress = (value: JsonValue, info: ProgressInfo): void => {
+        this.#send(OPCODES.REPLY, FLAG_REPLY_PROGRESS, frame.requestId, (writer) =>
+          writeDeliveredMessage(writer, progressMessage(value, info)),
+        );
+      };
+      const reply = await client.request(entry.subject, entry.body, {
+        ...options,
+        timeoutMs,
+        onProgress,
+      });
       // A reply is stored nowhere: the broker gives it partition and offset -1, which the
       // wire's unsigned fields cannot carry; the SDK shows -1 for a reply again.
       this.#send(OPCODES.REPLY, 0, frame.requestId, (writer) =>

@@ -13,8 +13,19 @@
  * Memory: `#unsettled` holds at most one delivery per message the broker has in flight to this
  * consumer (its maxInFlight); the outgoing batch holds at most DELIVER_BATCH_MESSAGES_MAX.
  */
-import type { Message, Subscription } from '../protocol/index.js';
-import { type DeliveredMessage, type SettleEntry, type EntryError } from '../protocol/frames.js';
+import {
+  parseProgressValue,
+  type CircuitBreakerState,
+  type JsonValue,
+  type Message,
+  type Subscription,
+} from '../protocol/index.js';
+import {
+  BREAKER_REPORT_TOKEN,
+  type DeliveredMessage,
+  type SettleEntry,
+  type EntryError,
+} from '../protocol/frames.js';
 import { toWeirError, WeirError } from '../util/index.js';
 
 export interface ConsumerSink {
@@ -34,10 +45,26 @@ type PumpedSubscription = Subscription & {
   deferTakes?(): void;
   /** Start the lease of a delivery handed out so; false if it is no longer current. */
   take?(message: Message): boolean;
+  /** Hand back a delivery handed out so and never taken, uncounted (Consumer.release). */
+  release?(message: Message): boolean;
+  /** The SDK's breaker state for this consumer (Consumer.reportBreaker). */
+  reportBreaker?(state: CircuitBreakerState, halfOpenCalls: number): void;
 };
+
+const BREAKER_STATES: ReadonlySet<string> = new Set(['closed', 'open', 'half-open']);
 
 /** Tokens are u32 on the wire; after the largest the sequence starts again at 1. */
 const TOKEN_MAX = 0xffff_ffff;
+
+/** A progress entry's value from its JSON text; INVALID_ARGUMENT when it is none. */
+function progressValue(text: string | null): JsonValue {
+  if (text === null) throw new WeirError('INVALID_ARGUMENT', 'a progress entry needs a value');
+  try {
+    return parseProgressValue(text);
+  } catch {
+    throw new WeirError('INVALID_ARGUMENT', 'the progress value is not JSON');
+  }
+}
 
 /** The SETTLED entry for a settlement that failed with `error`. */
 export function toEntryError(error: unknown): EntryError {
@@ -138,6 +165,8 @@ export class ServerConsumer {
    * journal's promise, so the caller waits for each distinct promise once.
    */
   settle(entry: SettleEntry): EntryError | Promise<void> {
+    if (entry.kind === 'release' && entry.token === BREAKER_REPORT_TOKEN)
+      return this.#breakerReport(entry);
     const unsettled = this.#unsettled[entry.partition];
     const message = unsettled?.get(entry.offset);
     if (!message) {
@@ -164,6 +193,19 @@ export class ServerConsumer {
       }
       if (entry.kind === 'extend')
         return message.extend(Number.isNaN(entry.value) ? undefined : entry.value);
+      if (entry.kind === 'progress') return message.progress(progressValue(entry.reason));
+      if (entry.kind === 'release') {
+        if (this.subscription.release === undefined || !this.subscription.release(message)) {
+          return {
+            code: 'MESSAGE_SETTLED',
+            message: `message ${entry.partition}/${entry.offset} was taken or passed back`,
+          };
+        }
+        unsettled!.delete(entry.offset);
+        tokens.delete(entry.offset);
+        this.#unsettledCount--;
+        return null;
+      }
       unsettled!.delete(entry.offset);
       tokens.delete(entry.offset);
       this.#unsettledCount--;
@@ -178,6 +220,17 @@ export class ServerConsumer {
     } catch (error) {
       return toEntryError(error);
     }
+  }
+
+  /** A `release` entry with token 0: the SDK's breaker changed state. */
+  #breakerReport(entry: SettleEntry): EntryError | null {
+    const state = entry.reason;
+    if (state === null || !BREAKER_STATES.has(state)) {
+      return { code: 'INVALID_ARGUMENT', message: `unknown breaker state ${String(state)}` };
+    }
+    const halfOpenCalls = Number.isSafeInteger(entry.value) && entry.value > 0 ? entry.value : 1;
+    this.subscription.reportBreaker?.(state as CircuitBreakerState, halfOpenCalls);
+    return null;
   }
 
   /**

@@ -27,7 +27,8 @@ export const overTcp: HarnessFactory = async (): Promise<Harness> => {
   });
   const port = server.address().port;
   const open = async (): Promise<Client> => {
-    const client = await connect(`weir://127.0.0.1:${port}`, { name: 'semantics-suite' });
+    // The SDK's own timers (circuit-breaker cool-downs) run on the suite's clock too.
+    const client = await connect(`weir://127.0.0.1:${port}`, { name: 'semantics-suite', clock });
     clients.push(client);
     return client;
   };
