@@ -360,6 +360,11 @@ export class AdminMetrics {
       'counter',
     );
     perSubscription(
+      'weir_subscription_consumers_breaker_open',
+      'Consumers whose circuit breaker is open: they take no messages until it half-opens.',
+      (s) => s.consumersPaused,
+    );
+    perSubscription(
       'weir_subscription_floor_clamped_messages',
       'Offsets the ack floor moved back by at open because it lay past the log end.',
       (s) => s.floorClamped,

@@ -275,7 +275,8 @@ export function streamRoutes(context: AdminContext): Route[] {
       method: 'GET',
       path: '/api/streams/{stream}/subscriptions/{subscription}',
       tag: 'subscriptions',
-      summary: 'One subscription with its live figures and its network consumers (with credit).',
+      summary:
+        "One subscription with its live figures, its network consumers (with credit), its consumers' circuit breakers and the progress reported for its messages.",
       handler: async ({ client, params }) => {
         const stream = params.stream!;
         const name = params.subscription!;
@@ -286,6 +287,7 @@ export function streamRoutes(context: AdminContext): Route[] {
         return {
           ...subscriptionView(context, info, stats),
           consumerDetails: consumersOf(context, stream, name),
+          progress: await client.subscriptions.progressList(stream, name),
         };
       },
     },

@@ -381,6 +381,7 @@ export class StatsSampler {
       lost: info.lost,
       floorClamped: info.partitions.reduce((sum, partition) => sum + partition.floorClamped, 0),
       failed: info.failure === null ? 0 : 1,
+      consumersPaused: info.consumersPaused,
       deliveredPerSecond: rate(info.delivered, before?.delivered, seconds),
       ackedPerSecond: rate(info.acked, before?.acked, seconds),
       redeliveredPerSecond: rate(info.redelivered, before?.redelivered, seconds),

@@ -55,6 +55,8 @@ export interface SubscriptionStats {
   readonly lost: number;
   /** Offsets the ack floor moved back by at open (it was past the log's end), over all partitions. */
   readonly floorClamped: number;
+  /** Consumers whose circuit breaker is open (SubscriptionInfo.consumersPaused). */
+  readonly consumersPaused: number;
   /** 1 once the subscription stopped (its journal or a read failed), else 0. */
   readonly failed: number;
   readonly deliveredPerSecond: number;

@@ -81,6 +81,80 @@ function seekForm(stream, name, onDone) {
   return form;
 }
 
+/** Each consumer's circuit breaker (SubscriptionInfo.consumerList); open ones take nothing. */
+function breakersSection(info) {
+  const withBreaker = (info.consumerList ?? []).filter((consumer) => consumer.breaker !== null);
+  if (withBreaker.length === 0) {
+    return h(
+      'p',
+      { class: 'muted', dataset: { testid: 'breakers' } },
+      'No consumer has a breaker.',
+    );
+  }
+  return h(
+    'div',
+    { dataset: { testid: 'breakers' } },
+    h('p', null, `${info.consumersPaused} consumer(s) paused by an open breaker.`),
+    table(
+      null,
+      ['Consumer', 'In flight', 'Breaker'],
+      withBreaker.map((consumer) =>
+        h(
+          'tr',
+          null,
+          h('td', { class: 'number' }, String(consumer.id)),
+          h('td', { class: 'number' }, String(consumer.inFlight)),
+          h(
+            'td',
+            {
+              class: consumer.breaker === 'open' ? 'error' : null,
+              dataset: { testid: 'breaker-state' },
+            },
+            consumer.breaker,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+/** The progress consumers reported for this subscription's messages (msg.progress). */
+function progressSection(records) {
+  if (records.length === 0) {
+    return h('p', { class: 'muted', dataset: { testid: 'progress' } }, 'No progress reported.');
+  }
+  return h(
+    'div',
+    { dataset: { testid: 'progress' } },
+    table(
+      null,
+      ['Message', 'Id', 'State', 'Delivery', 'Progress', 'Updated'],
+      records.map((record) =>
+        h(
+          'tr',
+          null,
+          h('td', { class: 'mono' }, `p${record.partition}:${record.offset}`),
+          h('td', { class: 'mono' }, record.id ?? '–'),
+          h('td', null, record.state),
+          h('td', { class: 'number' }, String(record.deliveryCount)),
+          h(
+            'td',
+            { class: 'mono', dataset: { testid: 'progress-value' } },
+            formatProgress(record.value),
+          ),
+          h('td', null, new Date(record.updatedAtMs).toISOString()),
+        ),
+      ),
+    ),
+  );
+}
+
+/** A number in 0..1 as a percentage; anything else as its JSON. */
+function formatProgress(value) {
+  if (typeof value === 'number' && value >= 0 && value <= 1) return `${Math.round(value * 100)}%`;
+  return JSON.stringify(value);
+}
+
 function detail(stream, name) {
   const body = h('div');
   const element = h(
@@ -152,6 +226,10 @@ function detail(stream, name) {
                 ),
               ),
             ),
+      h('h3', null, 'Circuit breakers'),
+      breakersSection(info),
+      h('h3', null, 'In-flight progress'),
+      progressSection(info.progress ?? []),
       h('h3', null, 'Seek'),
       seekForm(stream, name, refresh),
     );
