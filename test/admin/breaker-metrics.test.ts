@@ -40,8 +40,9 @@ describe('circuit breaker in /metrics and the HTTP API', () => {
       await job.progress({ done: 3, of: 4 });
       const view = (await request('GET', '/api/streams/jobs/subscriptions/workers')).json;
       assert.equal(view.consumersPaused, 1);
+      const consumerList = view.consumerList as { breaker: string | null }[];
       assert.deepEqual(
-        view.consumerList.map((consumer: { breaker: string | null }) => consumer.breaker),
+        consumerList.map((consumer) => consumer.breaker),
         ['open', null],
       );
       assert.equal(view.progress.length, 1);
