@@ -675,3 +675,15 @@ assert(
   DEAD_LETTER_WEBHOOK_BACKOFF_MS_INITIAL <= DEAD_LETTER_WEBHOOK_BACKOFF_MS_MAX,
   'webhook backoff initial <= max',
 );
+
+// ---------------------------------------------------------------------------------------
+// OpenTelemetry tracing (src/protocol/tracing.ts, src/protocol/trace-context.ts)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The longest `tracestate` header `msg.traceContext()` passes on; a longer one is left out
+ * (W3C Trace Context: a vendor should propagate at least 512 characters, may drop more).
+ */
+export const TRACESTATE_CHARS_MAX = 512;
+
+assert(TRACESTATE_CHARS_MAX >= 512, 'W3C asks that at least 512 characters of tracestate pass');

@@ -15,6 +15,7 @@ import { WeirError } from '../util/index.js';
 import type { DeliveredMessage } from './delivery.js';
 import type { Entry, EntryHolder } from './partition-cursor.js';
 import { integerIn, rejection } from './option-checks.js';
+import type { Tracing } from '../protocol/tracing.js';
 
 /** What a consumer needs from its subscription. */
 export interface ConsumerHost {
@@ -45,6 +46,8 @@ export class Consumer implements Subscription, EntryHolder {
   #defersTakes = false;
   readonly #onClose: (consumer: Consumer) => void;
   readonly #delivered: ((message: DeliveredMessage) => void) | null;
+  /** Deliver spans, made as user code takes a message; null: none (one check per take). */
+  readonly #tracing: Tracing | null;
 
   constructor(options: {
     id: number;
@@ -55,6 +58,8 @@ export class Consumer implements Subscription, EntryHolder {
     onClose: (consumer: Consumer) => void;
     /** Told of each delivery as it is pushed (reply grants of a restricted client). */
     delivered?: ((message: DeliveredMessage) => void) | null;
+    /** Deliver and settle spans (null: none; the server's consumers leave them to the SDK). */
+    tracing?: Tracing | null;
   }) {
     this.id = options.id;
     this.stream = options.stream;
@@ -63,6 +68,7 @@ export class Consumer implements Subscription, EntryHolder {
     this.#host = options.host;
     this.#onClose = options.onClose;
     this.#delivered = options.delivered ?? null;
+    this.#tracing = options.tracing ?? null;
   }
 
   get credit(): number {
@@ -114,7 +120,11 @@ export class Consumer implements Subscription, EntryHolder {
   }
 
   #takeOrCheck(message: DeliveredMessage): boolean {
-    return this.#defersTakes ? message.current : this.#host.take(message);
+    if (this.#defersTakes) return message.current;
+    if (!this.#host.take(message)) return false;
+    // Handed to user code: the deliver span, parent of the message's settles and replies.
+    if (this.#tracing !== null) message.trace = this.#tracing.deliver(message, this.name);
+    return true;
   }
 
   /**

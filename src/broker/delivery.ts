@@ -4,7 +4,16 @@
  * with the delivery's token, so a consumer whose lease passed to another consumer cannot
  * settle the other's delivery (MESSAGE_SETTLED).
  */
-import type { Body, Headers, Message, NackOptions, RespondOptions } from '../protocol/index.js';
+import type {
+  Body,
+  Headers,
+  Message,
+  NackOptions,
+  RespondOptions,
+  TraceContext,
+} from '../protocol/index.js';
+import { traceContextOf } from '../protocol/trace-context.js';
+import { bodySizeOf, traceContextOfSpan, type DeliverTrace } from '../protocol/tracing.js';
 import { decodeText, type StoredMessage } from './message-codec.js';
 import type { Entry } from './partition-cursor.js';
 
@@ -40,6 +49,8 @@ export class DeliveredMessage implements Message {
    * its reply grants) instead of straight to the broker core.
    */
   responder: Responder | null = null;
+  /** The deliver span made when user code took it (tracing.ts); null: not traced. */
+  trace: DeliverTrace | null = null;
 
   constructor(actions: DeliveryActions, entry: Entry, token: number) {
     this.#actions = actions;
@@ -99,14 +110,29 @@ export class DeliveredMessage implements Message {
   }
 
   ack(): Promise<void> {
+    if (this.trace !== null) {
+      return this.trace.tracing.settle('ack', this.trace, this, () =>
+        this.#actions.ack(this.entry, this.token),
+      );
+    }
     return this.#actions.ack(this.entry, this.token);
   }
 
   nack(options?: NackOptions): Promise<void> {
+    if (this.trace !== null) {
+      return this.trace.tracing.settle('nack', this.trace, this, () =>
+        this.#actions.nack(this.entry, this.token, options),
+      );
+    }
     return this.#actions.nack(this.entry, this.token, options);
   }
 
   term(reason?: string): Promise<void> {
+    if (this.trace !== null) {
+      return this.trace.tracing.settle('term', this.trace, this, () =>
+        this.#actions.term(this.entry, this.token, reason),
+      );
+    }
     return this.#actions.term(this.entry, this.token, reason);
   }
 
@@ -115,7 +141,42 @@ export class DeliveredMessage implements Message {
   }
 
   respond(body: Body, options?: RespondOptions): Promise<void> {
+    if (this.trace !== null) return this.#tracedRespond(this.trace, body, options);
+    return this.#reply(body, options);
+  }
+
+  #reply(body: Body, options: RespondOptions | undefined): Promise<void> {
     if (this.responder !== null) return this.responder(this.entry.message, body, options);
     return this.#actions.respond(this.entry.message, body, options);
+  }
+
+  /** The reply in a publish span, a child of the deliver span: it stays in the request's trace. */
+  #tracedRespond(
+    trace: DeliverTrace,
+    body: Body,
+    options: RespondOptions | undefined,
+  ): Promise<void> {
+    const { tracing } = trace;
+    const started = tracing.startPublish(
+      'respond',
+      this.replyTo ?? '',
+      {
+        ...(options?.headers === undefined ? {} : { headers: options.headers }),
+        ...(this.correlationId === null ? {} : { correlationId: this.correlationId }),
+      },
+      bodySizeOf(body),
+      trace,
+    );
+    const headers = started.options?.headers;
+    return tracing.traced(
+      started.span,
+      this.#reply(body, headers === undefined ? options : { ...options, headers }),
+      (span) => tracing.endPublish(span, null, null),
+    );
+  }
+
+  traceContext(): TraceContext | null {
+    if (this.trace !== null) return traceContextOfSpan(this.trace.spanContext);
+    return traceContextOf(this.headers);
   }
 }

@@ -11,7 +11,8 @@
  * names back up: a forged reply would need both the grant and the names.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import type { Body, Headers, Message } from '../protocol/index.js';
+import type { Body, Headers, Message, TraceContext } from '../protocol/index.js';
+import { traceContextOf } from '../protocol/trace-context.js';
 import { CLIENT_REQUESTS_PENDING_MAX, INBOX_RANDOM_BYTES } from '../limits.js';
 import { assert, WeirError, type Clock, type Timer } from '../util/index.js';
 import { parseJson } from './delivery.js';
@@ -77,6 +78,9 @@ class ReplyMessage implements Message {
   }
   term(): Promise<void> {
     return Promise.resolve();
+  }
+  traceContext(): TraceContext | null {
+    return traceContextOf(this.headers);
   }
   extend(): Promise<void> {
     return Promise.resolve();

@@ -14,6 +14,7 @@ import {
 } from '../limits.js';
 import { PUBLISH_OPTION_NAMES, WeirError, type PublishOptions } from '../protocol/index.js';
 import { PasswordCredentials, type ClientCredentials } from './client-credentials.js';
+import type { OpenTelemetryLoader } from '../protocol/tracing.js';
 
 /** TLS settings of `connect()`: PEM text or bytes, as node:tls takes them. */
 export interface ClientTlsOptions {
@@ -46,6 +47,15 @@ export interface ConnectOptions {
   readonly reconnect?: boolean;
   /** Time to reach the server and finish the handshake, per attempt. Default 10000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * OpenTelemetry spans (publish, deliver, settle; docs/concepts.md, "Tracing with
+   * OpenTelemetry"): false turns them off even when `@opentelemetry/api` is installed; true
+   * makes them whenever it is; default: on when it is installed and a tracer provider is
+   * registered when the client connects.
+   */
+  readonly tracing?: boolean;
+  /** How `@opentelemetry/api` is loaded. Default: `import('@opentelemetry/api')`. */
+  readonly openTelemetryLoader?: OpenTelemetryLoader;
 }
 
 /** ConnectOptions checked, with defaults filled in. */
@@ -56,6 +66,9 @@ export interface ClientSettings {
   readonly tls: ClientTlsOptions | null;
   readonly reconnect: boolean;
   readonly connectTimeoutMs: number;
+  /** As given: undefined is the default (on when a tracer provider is registered). */
+  readonly tracing: boolean | undefined;
+  readonly openTelemetryLoader: OpenTelemetryLoader | undefined;
 }
 
 /** What the address itself said (weir-url.ts). */
@@ -163,7 +176,22 @@ export function checkConnectOptions(
   ) {
     throw invalid(`connectTimeoutMs must be a number in (0, ${CLIENT_CONNECT_TIMEOUT_MS_MAX}]`);
   }
-  return Object.freeze({ name, credentials, tls, reconnect, connectTimeoutMs });
+  const { tracing, openTelemetryLoader } = options;
+  if (tracing !== undefined && typeof tracing !== 'boolean') {
+    throw invalid('tracing must be true or false');
+  }
+  if (openTelemetryLoader !== undefined && typeof openTelemetryLoader !== 'function') {
+    throw invalid('openTelemetryLoader must be a function returning a promise of the api');
+  }
+  return Object.freeze({
+    name,
+    credentials,
+    tls,
+    reconnect,
+    connectTimeoutMs,
+    tracing,
+    openTelemetryLoader: openTelemetryLoader as OpenTelemetryLoader | undefined,
+  });
 }
 
 /**

@@ -22,7 +22,15 @@ import {
   type PublishOptions,
   type PublishReceipt,
   type RespondOptions,
+  type TraceContext,
 } from '../protocol/index.js';
+import { traceContextOf } from '../protocol/trace-context.js';
+import {
+  bodySizeOf,
+  traceContextOfSpan,
+  type DeliverTrace,
+  type Tracing,
+} from '../protocol/tracing.js';
 
 const decoder = new TextDecoder();
 
@@ -38,6 +46,10 @@ export interface MessageSettler {
 
 export interface MessageResponder {
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
+  /** publish() without a publish span of its own (a traced reply makes its own). */
+  publishUntraced(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
+  /** The client's deliver, settle and reply spans; null: none. */
+  readonly tracing: Tracing | null;
 }
 
 export class RemoteMessage implements Message {
@@ -64,6 +76,8 @@ export class RemoteMessage implements Message {
   #acked: Promise<void> | null = null;
   /** An ack, nack or term of this delivery was recorded: nothing more can settle it. */
   #finished = false;
+  /** The deliver span made when the application took it; null: not traced. */
+  #trace: DeliverTrace | null = null;
 
   /** `stream` null: a reply, which has no place in a stream ('' / -1 / -1) and token 0. */
   constructor(
@@ -107,22 +121,26 @@ export class RemoteMessage implements Message {
    * take is what settles it on the server: one still in the SDK's buffer goes back when the
    * consumer leaves, as embedded.
    */
-  taken(): void {
+  taken(subscription: string): void {
     if (this.#settler === null) return;
+    const tracing = this.#responder.tracing;
+    if (tracing !== null) this.#trace = tracing.deliver(this, subscription);
     // A failure (the consumer closed, the delivery passed back) leaves nothing to do here:
     // the message's own settles report it.
     this.#settler.settle(this, 'take', Number.NaN, null).catch(() => undefined);
   }
 
   ack(): Promise<void> {
-    this.#acked ??= this.#settle('ack', null, () => Number.NaN);
+    this.#acked ??= this.#traced('ack', () => this.#settle('ack', null, () => Number.NaN));
     return this.#acked;
   }
 
   nack(options?: NackOptions): Promise<void> {
     const delayMs: unknown = options?.delayMs;
-    return this.#settle('nack', null, () =>
-      delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX),
+    return this.#traced('nack', () =>
+      this.#settle('nack', null, () =>
+        delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX),
+      ),
     );
   }
 
@@ -133,7 +151,19 @@ export class RemoteMessage implements Message {
         throw new WeirError('INVALID_ARGUMENT', 'reason must be a string');
       });
     }
-    return this.#settle('term', reason ?? null, () => Number.NaN);
+    return this.#traced('term', () => this.#settle('term', reason ?? null, () => Number.NaN));
+  }
+
+  /** A settle inside a settle span (a child of the deliver span) when the delivery was traced. */
+  #traced(operation: 'ack' | 'nack' | 'term', settle: () => Promise<void>): Promise<void> {
+    const trace = this.#trace;
+    if (trace === null) return settle();
+    return trace.tracing.settle(operation, trace, this, settle);
+  }
+
+  traceContext(): TraceContext | null {
+    if (this.#trace !== null) return traceContextOfSpan(this.#trace.spanContext);
+    return traceContextOf(this.headers);
   }
 
   extend(ms?: number): Promise<void> {
@@ -147,10 +177,30 @@ export class RemoteMessage implements Message {
     if (this.replyTo === null) {
       throw new WeirError('INVALID_ARGUMENT', 'the message has no replyTo to respond to');
     }
-    await this.#responder.publish(this.replyTo, body, {
+    const replyOptions: PublishOptions = {
       ...(this.correlationId !== null ? { correlationId: this.correlationId } : {}),
       ...(options?.headers ? { headers: options.headers } : {}),
-    });
+    };
+    const trace = this.#trace;
+    if (trace === null) {
+      await this.#responder.publish(this.replyTo, body, replyOptions);
+      return;
+    }
+    // The reply's publish span is a child of the deliver span: it stays in the request's
+    // trace. The client's publish is told not to make a second one.
+    const { tracing } = trace;
+    const started = tracing.startPublish(
+      'respond',
+      this.replyTo,
+      replyOptions,
+      bodySizeOf(body),
+      trace,
+    );
+    await tracing.traced(
+      started.span,
+      this.#responder.publishUntraced(this.replyTo, body, started.options),
+      (span) => tracing.endPublish(span, null, null),
+    );
   }
 
   /**
