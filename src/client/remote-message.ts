@@ -131,17 +131,19 @@ export class RemoteMessage implements Message {
   }
 
   ack(): Promise<void> {
-    this.#acked ??= this.#traced('ack', () => this.#settle('ack', null, () => Number.NaN));
+    this.#acked ??=
+      this.#trace === null
+        ? this.#settle('ack', null, () => Number.NaN)
+        : this.#traced(this.#trace, 'ack', () => this.#settle('ack', null, () => Number.NaN));
     return this.#acked;
   }
 
   nack(options?: NackOptions): Promise<void> {
     const delayMs: unknown = options?.delayMs;
-    return this.#traced('nack', () =>
-      this.#settle('nack', null, () =>
-        delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX),
-      ),
-    );
+    const value = () =>
+      delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX);
+    if (this.#trace === null) return this.#settle('nack', null, value);
+    return this.#traced(this.#trace, 'nack', () => this.#settle('nack', null, value));
   }
 
   term(reason?: string): Promise<void> {
@@ -151,13 +153,18 @@ export class RemoteMessage implements Message {
         throw new WeirError('INVALID_ARGUMENT', 'reason must be a string');
       });
     }
-    return this.#traced('term', () => this.#settle('term', reason ?? null, () => Number.NaN));
+    if (this.#trace === null) return this.#settle('term', reason ?? null, () => Number.NaN);
+    return this.#traced(this.#trace, 'term', () =>
+      this.#settle('term', reason ?? null, () => Number.NaN),
+    );
   }
 
-  /** A settle inside a settle span (a child of the deliver span) when the delivery was traced. */
-  #traced(operation: 'ack' | 'nack' | 'term', settle: () => Promise<void>): Promise<void> {
-    const trace = this.#trace;
-    if (trace === null) return settle();
+  /** A settle inside a settle span, a child of the delivery's deliver span. */
+  #traced(
+    trace: DeliverTrace,
+    operation: 'ack' | 'nack' | 'term',
+    settle: () => Promise<void>,
+  ): Promise<void> {
     return trace.tracing.settle(operation, trace, this, settle);
   }
 
