@@ -47,4 +47,6 @@ export type {
   SubscriptionInfo,
   SubscriptionMode,
   SubscriptionsApi,
+  TraceContext,
 } from './protocol/index.js';
+export type { OpenTelemetryLoader } from './protocol/tracing.js';

@@ -703,3 +703,15 @@ assert(
   PROGRESS_VALUE_BYTES_MAX * SETTLE_BATCH_ENTRIES_MAX <= FRAME_BYTES_MAX,
   'a SETTLE frame of progress entries fits in a frame',
 );
+
+// ---------------------------------------------------------------------------------------
+// OpenTelemetry tracing (src/protocol/tracing.ts, src/protocol/trace-context.ts)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * The longest `tracestate` header `msg.traceContext()` passes on; a longer one is left out
+ * (W3C Trace Context: a vendor should propagate at least 512 characters, may drop more).
+ */
+export const TRACESTATE_CHARS_MAX = 512;
+
+assert(TRACESTATE_CHARS_MAX >= 512, 'W3C asks that at least 512 characters of tracestate pass');

@@ -49,6 +49,7 @@ import {
   sameStreamConfig,
 } from './stream-config.js';
 import { isInboxSubject } from './subject.js';
+import type { Tracing } from '../protocol/tracing.js';
 import type { SubscriptionGroup } from './subscription.js';
 import { conflictingField, resolveSubscribe, validateStart } from './subscription-config.js';
 import {
@@ -71,6 +72,8 @@ export interface BrokerCoreOptions {
   /** A memory broker: every stream is a memory stream. */
   readonly inMemory: boolean;
   readonly clock: Clock;
+  /** Store spans (tracing.ts); null: none, and a publish pays one null check for it. */
+  readonly tracing: Tracing | null;
 }
 
 /** A user-given stream or subscription name: names starting with '_' are the broker's own. */
@@ -340,10 +343,34 @@ export class BrokerCore {
     try {
       if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
       const now = this.now();
-      return this.#routeOrThrow(encodeMessage(subject, body, options, now), now);
+      const message = encodeMessage(subject, body, options, now);
+      if (this.#options.tracing !== null && !isInboxSubject(message.subject)) {
+        return this.#tracedStore(this.#options.tracing, message, now);
+      }
+      return this.#routeOrThrow(message, now);
     } catch (error) {
       return rejection(error);
     }
+  }
+
+  /** #routeOrThrow inside a store span that ends when the message is durable (tracing.ts). */
+  #tracedStore(tracing: Tracing, message: EncodedMessage, now: number): Promise<PublishReceipt> {
+    const span = tracing.startStore(
+      message.subject,
+      message.record.headers ?? {},
+      message.id,
+      message.record.body.length,
+    );
+    let stored: Promise<PublishReceipt>;
+    try {
+      stored = this.#routeOrThrow(message, now);
+    } catch (error) {
+      tracing.fail(span, error);
+      throw error;
+    }
+    return tracing.traced(span, stored, (ended, receipt) =>
+      tracing.endStore(ended, receipt, message.id),
+    );
   }
 
   /**
@@ -357,6 +384,9 @@ export class BrokerCore {
     const now = this.now();
     const message = encodeMessage(subject, body, options, now);
     if (!isInboxSubject(message.subject)) {
+      if (this.#options.tracing !== null) {
+        return { later: this.#tracedStore(this.#options.tracing, message, now) };
+      }
       const streams = this.#router.match(message.subject);
       if (streams.length === 1) {
         const stream = streams[0]!;
@@ -476,6 +506,7 @@ export class BrokerCore {
     options: SubscribeOptions | undefined,
     onClose: (consumer: Consumer) => void,
     delivered: ((message: DeliveredMessage) => void) | null = null,
+    tracing: Tracing | null = null,
   ): Promise<Consumer> {
     if (this.#closed) throw new WeirError('CLOSED', 'the broker is closed');
     const resolved = resolveSubscribe(options);
@@ -541,6 +572,7 @@ export class BrokerCore {
       delivered,
       circuitBreaker: resolved.circuitBreaker,
       clock: this.#options.clock,
+      tracing,
       onClose: (closed) => {
         onClose(closed);
         if (!group.durable && group.consumerCount === 0) this.#dropEphemeral(streamName, group);

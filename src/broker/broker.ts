@@ -19,6 +19,7 @@ import { InProcessClient } from './client.js';
 import { UserStore } from './users.js';
 import { validScryptCost, type ScryptCost } from '../protocol/scram.js';
 import { invalid, oneOf, optionsObject } from './option-checks.js';
+import { Tracing, type OpenTelemetryLoader } from '../protocol/tracing.js';
 
 export interface BrokerOptions {
   /** Directory of the broker's files (created if missing). Required unless storage is 'memory'. */
@@ -39,6 +40,17 @@ export interface BrokerOptions {
    * tests pass a cheap one.
    */
   readonly passwordCost?: ScryptCost;
+  /**
+   * OpenTelemetry spans (docs/concepts.md, "Tracing with OpenTelemetry"): false turns them off
+   * even when `@opentelemetry/api` is installed; true makes them whenever it is; default: on
+   * when it is installed and a tracer provider is registered when the broker opens.
+   */
+  readonly tracing?: boolean;
+  /**
+   * How `@opentelemetry/api` is loaded. Default: `import('@opentelemetry/api')`, and no tracing
+   * when that fails. For an application that bundles its own copy (or a test).
+   */
+  readonly openTelemetryLoader?: OpenTelemetryLoader;
 }
 
 /** Who an in-process client acts for (`broker.connect`): the server passes what it authenticated. */
@@ -47,6 +59,12 @@ export interface ConnectOptions {
   readonly principal?: Principal;
   /** The client's address, for audit lines and failed-attempt counts; null in-process. */
   readonly remote?: string | null;
+  /**
+   * Default true: the client makes the client-side spans (publish, deliver, settle) when the
+   * broker traces. The server passes false: the remote SDK makes those; the broker's own
+   * store spans are made either way.
+   */
+  readonly tracing?: boolean;
 }
 
 export class Broker {
@@ -55,6 +73,8 @@ export class Broker {
   readonly #dataDir: string | null;
   /** Users, passwords, tokens and failed attempts: what every door checks credentials with. */
   readonly authenticator: Authenticator;
+  /** Null: no tracing (the api is absent, tracing is off, or no provider was registered). */
+  readonly #tracing: Tracing | null;
   readonly #clients = new Set<InProcessClient>();
   #nextClient = 1;
   #closing: Promise<void> | null = null;
@@ -64,8 +84,10 @@ export class Broker {
     lock: DataDirLock | null,
     dataDir: string | null,
     authenticator: Authenticator,
+    tracing: Tracing | null,
   ) {
     this.authenticator = authenticator;
+    this.#tracing = tracing;
     // A change of users applies to the clients already connected (a removed user's end).
     authenticator.users.onChange(() => {
       for (const client of this.#clients) client.usersChanged();
@@ -82,7 +104,18 @@ export class Broker {
       'fileSystem',
       'clock',
       'passwordCost',
+      'tracing',
+      'openTelemetryLoader',
     ]);
+    if (input.tracing !== undefined && typeof input.tracing !== 'boolean') {
+      throw invalid('tracing', 'must be true or false');
+    }
+    if (
+      input.openTelemetryLoader !== undefined &&
+      typeof input.openTelemetryLoader !== 'function'
+    ) {
+      throw invalid('openTelemetryLoader', 'must be a function returning a promise of the api');
+    }
     const storage =
       input.storage === undefined ? 'file' : oneOf(input.storage, 'storage', ['file', 'memory']);
     if (storage === 'file' && (typeof input.dataDir !== 'string' || input.dataDir.length === 0)) {
@@ -123,7 +156,12 @@ export class Broker {
         ...(cost === undefined ? {} : { scryptCost: cost }),
         now: () => clock.now(),
       });
+      const tracing = await Tracing.load(
+        input.tracing,
+        input.openTelemetryLoader as OpenTelemetryLoader | undefined,
+      );
       const core = await BrokerCore.open({
+        tracing,
         fileSystem,
         root,
         memoryFileSystem,
@@ -136,6 +174,7 @@ export class Broker {
         lock,
         lock === null ? null : root,
         new Authenticator(users, () => clock.now()),
+        tracing,
       );
     } catch (error) {
       await lock?.release();
@@ -169,6 +208,10 @@ export class Broker {
     if (this.#clients.size >= CLIENTS_MAX) {
       throw new WeirError('LIMIT_EXCEEDED', `the broker has ${CLIENTS_MAX} clients`);
     }
+    const tracing: unknown = options.tracing;
+    if (tracing !== undefined && typeof tracing !== 'boolean') {
+      throw invalid('tracing', 'must be true or false');
+    }
     const principal = options.principal ?? OPEN_PRINCIPAL;
     const client = new InProcessClient(
       this.#core,
@@ -178,10 +221,16 @@ export class Broker {
         access: principal === OPEN_PRINCIPAL ? OPEN_ACCESS : new Access(principal),
         remote: options.remote ?? null,
         users: this.authenticator.users,
+        tracing: options.tracing === false ? null : this.#tracing,
       },
     );
     this.#clients.add(client);
     return client;
+  }
+
+  /** Whether this broker makes OpenTelemetry spans (docs/concepts.md). */
+  get tracing(): boolean {
+    return this.#tracing !== null;
   }
 
   /** Closes every client and stream; resolves once everything is flushed and closed. */

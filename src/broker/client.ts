@@ -42,6 +42,7 @@ import type { PartitionLog } from '../storage/index.js';
 import { Access } from './access.js';
 import { audit } from './audit.js';
 import type { UserStore } from './users.js';
+import { bodySizeOf, type Tracing } from '../protocol/tracing.js';
 
 /** Who the client acts for, and the users it may manage (if admin). */
 export interface ClientIdentity {
@@ -49,6 +50,8 @@ export interface ClientIdentity {
   /** The client's address (audit lines); null in-process. */
   readonly remote: string | null;
   readonly users: UserStore;
+  /** The client-side spans (publish, deliver, settle); null: none. */
+  readonly tracing: Tracing | null;
 }
 
 export type { PublishInput } from '../protocol/index.js';
@@ -76,6 +79,8 @@ export class InProcessClient implements Client {
   readonly #grants: ReplyGrants;
   #inbox: Inbox | null = null;
   #closed = false;
+  /** Publish spans, and the deliver and settle spans of this client's consumers; null: none. */
+  readonly #tracing: Tracing | null;
 
   constructor(
     core: BrokerCore,
@@ -89,6 +94,7 @@ export class InProcessClient implements Client {
     this.#onClose = onClose;
     this.#access = identity.access;
     this.#restricted = !identity.access.admin;
+    this.#tracing = identity.tracing;
     this.#grants = new ReplyGrants(core.clock);
     const open = <T>(operation: () => Promise<T>): Promise<T> => {
       if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
@@ -249,6 +255,30 @@ export class InProcessClient implements Client {
   }
 
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt> {
+    if (this.#tracing !== null) return this.#tracedPublish(this.#tracing, subject, body, options);
+    return this.#publish(subject, body, options);
+  }
+
+  /** publish() inside a publish span whose context the message's headers carry. */
+  #tracedPublish(
+    tracing: Tracing,
+    subject: string,
+    body: Body,
+    options: PublishOptions | undefined,
+  ): Promise<PublishReceipt> {
+    const started = tracing.startPublish('publish', subject, options, bodySizeOf(body));
+    return tracing.traced(
+      started.span,
+      this.#publish(subject, body, started.options),
+      (span, receipt) => tracing.endPublish(span, receipt, options?.id),
+    );
+  }
+
+  #publish(
+    subject: string,
+    body: Body,
+    options: PublishOptions | undefined,
+  ): Promise<PublishReceipt> {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
     const refused = refusedOptions(options);
     if (refused) return Promise.reject(refused);
@@ -275,6 +305,7 @@ export class InProcessClient implements Client {
     if (!Array.isArray(entries)) {
       return Promise.reject(new WeirError('INVALID_ARGUMENT', 'entries must be an array'));
     }
+    if (this.#tracing !== null) return this.#tracedBatch(this.#tracing, entries);
     const outcomes = new Array<PublishReceipt | WeirError>(entries.length);
     const waits: Promise<unknown>[] = [];
     // The logs to wait for, with the end offset in each; most frames touch one.
@@ -357,6 +388,24 @@ export class InProcessClient implements Client {
     return Promise.all(waits).then(() => outcomes);
   }
 
+  /** A traced batch: a publish span per entry (each message carries its own context). */
+  #tracedBatch(
+    tracing: Tracing,
+    entries: readonly PublishInput[],
+  ): Promise<(PublishReceipt | WeirError)[]> {
+    return Promise.all(
+      entries.map((entry: PublishInput | null | undefined, index) =>
+        typeof entry !== 'object' || entry === null
+          ? Promise.resolve(
+              new WeirError('INVALID_ARGUMENT', `entries[${index}] must be an object`),
+            )
+          : this.#tracedPublish(tracing, entry.subject, entry.body, entry.options).catch(
+              toWeirError,
+            ),
+      ),
+    );
+  }
+
   async subscribe(stream: string, options?: SubscribeOptions): Promise<Subscription> {
     if (this.#closed) throw new WeirError('CLOSED', 'the client is closed');
     if (this.#consumers.size >= CLIENT_CONSUMERS_MAX) {
@@ -374,6 +423,7 @@ export class InProcessClient implements Client {
       // Any user's client is told of deliveries (its permissions may change while it consumes);
       // the open broker's clients are not.
       this.#access.principal.user !== null ? this.#delivered : null,
+      this.#tracing,
     );
     if (this.#closed) {
       await consumer.close();
@@ -411,16 +461,32 @@ export class InProcessClient implements Client {
       if (headers !== undefined && (typeof headers !== 'object' || headers === null)) {
         throw new WeirError('INVALID_ARGUMENT', 'headers must be an object of strings');
       }
+      const tracing = this.#tracing;
       return inbox.request(
         timeoutMs,
-        (correlationId) =>
-          this.#core.publish(subject, body, {
+        (correlationId) => {
+          const requestOptions: PublishOptions = {
             ...publishOptions,
             headers: { ...headers, [REQUEST_HEADERS.deadline]: String(deadline) },
             ttlMs,
             replyTo: inbox.subject,
             correlationId,
-          }),
+          };
+          if (tracing === null) return this.#core.publish(subject, body, requestOptions);
+          // The request's publish span: the reply (a child of the responder's deliver span)
+          // comes back in its trace.
+          const started = tracing.startPublish(
+            'request',
+            subject,
+            requestOptions,
+            bodySizeOf(body),
+          );
+          return tracing.traced(
+            started.span,
+            this.#core.publish(subject, body, started.options),
+            (span, receipt) => tracing.endPublish(span, receipt, publishOptions.id),
+          );
+        },
         onProgress ?? null,
       );
     } catch (error) {
@@ -477,7 +543,8 @@ export class InProcessClient implements Client {
     const publishOptions: { headers?: Headers; correlationId?: string } = {};
     if (options?.headers !== undefined) publishOptions.headers = options.headers;
     if (message.correlationId !== null) publishOptions.correlationId = message.correlationId;
-    return this.publish(message.replyTo, body, publishOptions).then(() => undefined);
+    // Not this.publish: a traced reply already is in its own publish span (delivery.ts).
+    return this.#publish(message.replyTo, body, publishOptions).then(() => undefined);
   };
 
   /**

@@ -22,6 +22,7 @@ import { WeirError, type Clock } from '../util/index.js';
 import type { DeliveredMessage } from './delivery.js';
 import type { Entry, EntryHolder } from './partition-cursor.js';
 import { integerIn, rejection } from './option-checks.js';
+import type { Tracing } from '../protocol/tracing.js';
 
 /** What a consumer needs from its subscription. */
 export interface ConsumerHost {
@@ -65,6 +66,8 @@ export class Consumer implements Subscription, EntryHolder {
   #reportedBreaker: CircuitBreakerState | null = null;
   /** The most deliveries it may hold now (its breaker's say), or null: maxInFlight. */
   #limit: number | null = null;
+  /** Deliver spans, made as user code takes a message; null: none (one check per take). */
+  readonly #tracing: Tracing | null;
 
   constructor(options: {
     id: number;
@@ -78,6 +81,8 @@ export class Consumer implements Subscription, EntryHolder {
     /** A circuit breaker for this consumer, run on `clock`. */
     circuitBreaker?: CircuitBreakerSettings | null;
     clock?: Clock;
+    /** Deliver and settle spans (null: none; the server's consumers leave them to the SDK). */
+    tracing?: Tracing | null;
   }) {
     this.id = options.id;
     this.stream = options.stream;
@@ -91,6 +96,7 @@ export class Consumer implements Subscription, EntryHolder {
       settings === null || options.clock === undefined
         ? null
         : new CircuitBreaker(settings, options.clock, (state) => this.#breakerChanged(state));
+    this.#tracing = options.tracing ?? null;
   }
 
   get credit(): number {
@@ -191,7 +197,11 @@ export class Consumer implements Subscription, EntryHolder {
   }
 
   #takeOrCheck(message: DeliveredMessage): boolean {
-    return this.#defersTakes ? message.current : this.#host.take(message);
+    if (this.#defersTakes) return message.current;
+    if (!this.#host.take(message)) return false;
+    // Handed to user code: the deliver span, parent of the message's settles and replies.
+    if (this.#tracing !== null) message.trace = this.#tracing.deliver(message, this.name);
+    return true;
   }
 
   /**

@@ -11,7 +11,10 @@ import type {
   Message,
   NackOptions,
   RespondOptions,
+  TraceContext,
 } from '../protocol/index.js';
+import { traceContextOf } from '../protocol/trace-context.js';
+import { bodySizeOf, traceContextOfSpan, type DeliverTrace } from '../protocol/tracing.js';
 import { decodeText, type StoredMessage } from './message-codec.js';
 import type { Entry } from './partition-cursor.js';
 import { isInboxSubject } from './subject.js';
@@ -55,6 +58,8 @@ export class DeliveredMessage implements Message {
    * its reply grants) instead of straight to the broker core.
    */
   responder: Responder | null = null;
+  /** The deliver span made when user code took it (tracing.ts); null: not traced. */
+  trace: DeliverTrace | null = null;
 
   constructor(actions: DeliveryActions, entry: Entry, token: number) {
     this.#actions = actions;
@@ -114,14 +119,29 @@ export class DeliveredMessage implements Message {
   }
 
   ack(): Promise<void> {
+    if (this.trace !== null) {
+      return this.trace.tracing.settle('ack', this.trace, this, () =>
+        this.#actions.ack(this.entry, this.token),
+      );
+    }
     return this.#actions.ack(this.entry, this.token);
   }
 
   nack(options?: NackOptions): Promise<void> {
+    if (this.trace !== null) {
+      return this.trace.tracing.settle('nack', this.trace, this, () =>
+        this.#actions.nack(this.entry, this.token, options),
+      );
+    }
     return this.#actions.nack(this.entry, this.token, options);
   }
 
   term(reason?: string): Promise<void> {
+    if (this.trace !== null) {
+      return this.trace.tracing.settle('term', this.trace, this, () =>
+        this.#actions.term(this.entry, this.token, reason),
+      );
+    }
     return this.#actions.term(this.entry, this.token, reason);
   }
 
@@ -130,6 +150,11 @@ export class DeliveredMessage implements Message {
   }
 
   respond(body: Body, options?: RespondOptions): Promise<void> {
+    if (this.trace !== null) return this.#tracedRespond(this.trace, body, options);
+    return this.#reply(body, options);
+  }
+
+  #reply(body: Body, options: RespondOptions | undefined): Promise<void> {
     if (this.responder !== null) return this.responder(this.entry.message, body, options);
     return this.#actions.respond(this.entry.message, body, options);
   }
@@ -145,5 +170,35 @@ export class DeliveredMessage implements Message {
         : (body: Body, headers: Record<string, string>) =>
             responder(this.entry.message, body, { headers });
     return this.#actions.progress(this.entry, this.token, value, send);
+  }
+
+  /** The reply in a publish span, a child of the deliver span: it stays in the request's trace. */
+  #tracedRespond(
+    trace: DeliverTrace,
+    body: Body,
+    options: RespondOptions | undefined,
+  ): Promise<void> {
+    const { tracing } = trace;
+    const started = tracing.startPublish(
+      'respond',
+      this.replyTo ?? '',
+      {
+        ...(options?.headers === undefined ? {} : { headers: options.headers }),
+        ...(this.correlationId === null ? {} : { correlationId: this.correlationId }),
+      },
+      bodySizeOf(body),
+      trace,
+    );
+    const headers = started.options?.headers;
+    return tracing.traced(
+      started.span,
+      this.#reply(body, headers === undefined ? options : { ...options, headers }),
+      (span) => tracing.endPublish(span, null, null),
+    );
+  }
+
+  traceContext(): TraceContext | null {
+    if (this.trace !== null) return traceContextOfSpan(this.trace.spanContext);
+    return traceContextOf(this.headers);
   }
 }

@@ -18,7 +18,9 @@ import {
   type JsonValue,
   type Message,
   type ProgressInfo,
+  type TraceContext,
 } from '../protocol/index.js';
+import { traceContextOf } from '../protocol/trace-context.js';
 import { CLIENT_REQUESTS_PENDING_MAX, INBOX_RANDOM_BYTES } from '../limits.js';
 import { assert, WeirError, type Clock, type Timer } from '../util/index.js';
 import { parseJson } from './delivery.js';
@@ -84,6 +86,9 @@ class ReplyMessage implements Message {
   }
   term(): Promise<void> {
     return Promise.resolve();
+  }
+  traceContext(): TraceContext | null {
+    return traceContextOf(this.headers);
   }
   extend(): Promise<void> {
     return Promise.resolve();

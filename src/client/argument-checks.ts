@@ -15,6 +15,7 @@ import {
 import { PUBLISH_OPTION_NAMES, WeirError, type PublishOptions } from '../protocol/index.js';
 import { systemClock, type Clock } from '../util/index.js';
 import { PasswordCredentials, type ClientCredentials } from './client-credentials.js';
+import type { OpenTelemetryLoader } from '../protocol/tracing.js';
 
 /** TLS settings of `connect()`: PEM text or bytes, as node:tls takes them. */
 export interface ClientTlsOptions {
@@ -52,6 +53,15 @@ export interface ConnectOptions {
    * ManualClock. Default: the system clock.
    */
   readonly clock?: Clock;
+  /**
+   * OpenTelemetry spans (publish, deliver, settle; docs/concepts.md, "Tracing with
+   * OpenTelemetry"): false turns them off even when `@opentelemetry/api` is installed; true
+   * makes them whenever it is; default: on when it is installed and a tracer provider is
+   * registered when the client connects.
+   */
+  readonly tracing?: boolean;
+  /** How `@opentelemetry/api` is loaded. Default: `import('@opentelemetry/api')`. */
+  readonly openTelemetryLoader?: OpenTelemetryLoader;
 }
 
 /** ConnectOptions checked, with defaults filled in. */
@@ -63,6 +73,9 @@ export interface ClientSettings {
   readonly reconnect: boolean;
   readonly connectTimeoutMs: number;
   readonly clock: Clock;
+  /** As given: undefined is the default (on when a tracer provider is registered). */
+  readonly tracing: boolean | undefined;
+  readonly openTelemetryLoader: OpenTelemetryLoader | undefined;
 }
 
 /** What the address itself said (weir-url.ts). */
@@ -179,6 +192,13 @@ export function checkConnectOptions(
   ) {
     throw invalid('clock must be a Clock (now, setTimer, setRepeating)');
   }
+  const { tracing, openTelemetryLoader } = options;
+  if (tracing !== undefined && typeof tracing !== 'boolean') {
+    throw invalid('tracing must be true or false');
+  }
+  if (openTelemetryLoader !== undefined && typeof openTelemetryLoader !== 'function') {
+    throw invalid('openTelemetryLoader must be a function returning a promise of the api');
+  }
   return Object.freeze({
     name,
     credentials,
@@ -186,6 +206,8 @@ export function checkConnectOptions(
     reconnect,
     connectTimeoutMs,
     clock: clock as Clock,
+    tracing,
+    openTelemetryLoader: openTelemetryLoader as OpenTelemetryLoader | undefined,
   });
 }
 

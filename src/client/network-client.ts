@@ -67,9 +67,10 @@ import {
   createUsersApi,
 } from './management-api.js';
 import { Publisher } from './publisher.js';
-import { RemoteMessage } from './remote-message.js';
+import { RemoteMessage, type MessageResponder } from './remote-message.js';
 import { RemoteSubscription } from './remote-subscription.js';
 import type { TransportAddress, TransportConnector } from './transport.js';
+import { Tracing } from '../protocol/tracing.js';
 
 /** Past this many doublings the reconnect delay is at its maximum anyway. */
 const RECONNECT_DOUBLINGS_MAX = 30;
@@ -99,12 +100,23 @@ export class NetworkClient implements Client {
   #flushScheduled = false;
   #reconnectAttempt = 0;
   #reconnectTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Publish, deliver and settle spans (tracing.ts); null: none, one check per publish. */
+  readonly #tracing: Tracing | null;
+  /** What a received message replies through (remote-message.ts). */
+  readonly #responder: MessageResponder;
 
   private constructor(
     address: TransportAddress,
     settings: ClientSettings,
     connector: TransportConnector,
+    tracing: Tracing | null,
   ) {
+    this.#tracing = tracing;
+    this.#responder = {
+      publish: (...args) => this.publish(...args),
+      publishUntraced: (...args) => this.publishUntraced(...args),
+      tracing,
+    };
     this.#address = address;
     this.#settings = settings;
     this.#connector = connector;
@@ -140,7 +152,8 @@ export class NetworkClient implements Client {
     settings: ClientSettings,
     connector: TransportConnector,
   ): Promise<NetworkClient> {
-    const client = new NetworkClient(address, settings, connector);
+    const tracing = await Tracing.load(settings.tracing, settings.openTelemetryLoader);
+    const client = new NetworkClient(address, settings, connector, tracing);
     const connection = await client.#openConnection();
     if (!connection.isOpen) {
       throw new WeirError(
@@ -157,6 +170,20 @@ export class NetworkClient implements Client {
   }
 
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt> {
+    return this.#publish(subject, body, options, this.#tracing);
+  }
+
+  /** publish() without a span (a traced reply makes its own: remote-message.ts). */
+  publishUntraced(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt> {
+    return this.#publish(subject, body, options, null);
+  }
+
+  #publish(
+    subject: string,
+    body: Body,
+    options: PublishOptions | undefined,
+    tracing: Tracing | null,
+  ): Promise<PublishReceipt> {
     if (this.#closed) return Promise.reject(this.#closedError());
     let bytes: Uint8Array;
     let checked: PublishOptions;
@@ -166,6 +193,15 @@ export class NetworkClient implements Client {
       bytes = encodeBody(body);
     } catch (error) {
       return rejectWith(error);
+    }
+    if (tracing !== null) {
+      // The span's context goes out in the message's headers (traceparent, tracestate).
+      const started = tracing.startPublish('publish', subject, checked, bytes.length);
+      const receipt = this.#publisher.enqueue(subject, bytes, started.options ?? checked);
+      this.#scheduleFlush();
+      return tracing.traced(started.span, receipt, (span, result) =>
+        tracing.endPublish(span, result, checked.id),
+      );
     }
     const receipt = this.#publisher.enqueue(subject, bytes, checked);
     this.#scheduleFlush();
@@ -201,7 +237,7 @@ export class NetworkClient implements Client {
     }
     const subscription = new RemoteSubscription(
       {
-        publish: (...args) => this.publish(...args),
+        ...this.#responder,
         forget: (ended) => this.#consumers.forget(ended),
         clock: this.#settings.clock,
       },
@@ -245,6 +281,25 @@ export class NetworkClient implements Client {
     } catch (error) {
       return rejectWith(error);
     }
+    const tracing = this.#tracing;
+    if (tracing === null)
+      return this.#request(subject, bytes, publishOptions, timeoutMs, onProgress);
+    // The request's publish span ends with the reply, which comes back in its trace.
+    const started = tracing.startPublish('request', subject, publishOptions, bytes.length);
+    return tracing.traced(
+      started.span,
+      this.#request(subject, bytes, started.options ?? publishOptions, timeoutMs, onProgress),
+      (span) => tracing.endPublish(span, null, null),
+    );
+  }
+
+  #request(
+    subject: string,
+    bytes: Uint8Array,
+    publishOptions: PublishOptions,
+    timeoutMs: number,
+    onProgress: RequestOptions['onProgress'],
+  ): Promise<Message> {
     const deadline = Date.now() + timeoutMs;
     return new Promise<Message>((resolve, reject) => {
       this.#enqueueControl({
@@ -267,7 +322,7 @@ export class NetworkClient implements Client {
             const reader = new Reader(owned ? payload : payload.slice());
             const delivered = readDeliveredMessage(reader);
             reader.done();
-            resolve(new RemoteMessage(delivered, 0, null, null, this));
+            resolve(new RemoteMessage(delivered, 0, null, null, this.#responder));
           },
           // REPLY frames flagged as progress (protocol 6) come before the reply.
           progress: (payload) => {

@@ -24,7 +24,15 @@ import {
   type PublishOptions,
   type PublishReceipt,
   type RespondOptions,
+  type TraceContext,
 } from '../protocol/index.js';
+import { traceContextOf } from '../protocol/trace-context.js';
+import {
+  bodySizeOf,
+  traceContextOfSpan,
+  type DeliverTrace,
+  type Tracing,
+} from '../protocol/tracing.js';
 
 const decoder = new TextDecoder();
 
@@ -40,6 +48,10 @@ export interface MessageSettler {
 
 export interface MessageResponder {
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
+  /** publish() without a publish span of its own (a traced reply makes its own). */
+  publishUntraced(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
+  /** The client's deliver, settle and reply spans; null: none. */
+  readonly tracing: Tracing | null;
 }
 
 export class RemoteMessage implements Message {
@@ -68,6 +80,8 @@ export class RemoteMessage implements Message {
   #finished = false;
   /** Told how the delivery ended (the subscription's circuit breaker), once; or null. */
   #observer: ((success: boolean) => void) | null = null;
+  /** The deliver span made when the application took it; null: not traced. */
+  #trace: DeliverTrace | null = null;
 
   /** `stream` null: a reply, which has no place in a stream ('' / -1 / -1) and token 0. */
   constructor(
@@ -111,8 +125,10 @@ export class RemoteMessage implements Message {
    * take is what settles it on the server: one still in the SDK's buffer goes back when the
    * consumer leaves, as embedded.
    */
-  taken(): void {
+  taken(subscription: string): void {
     if (this.#settler === null) return;
+    const tracing = this.#responder.tracing;
+    if (tracing !== null) this.#trace = tracing.deliver(this, subscription);
     // A failure (the consumer closed, the delivery passed back) leaves nothing to do here:
     // the message's own settles report it.
     this.#settler.settle(this, 'take', Number.NaN, null).catch(() => undefined);
@@ -135,7 +151,10 @@ export class RemoteMessage implements Message {
 
   ack(): Promise<void> {
     if (this.#acked === null) {
-      this.#acked = this.#settle('ack', null, () => Number.NaN);
+      this.#acked =
+        this.#trace === null
+          ? this.#settle('ack', null, () => Number.NaN)
+          : this.#traced(this.#trace, 'ack', () => this.#settle('ack', null, () => Number.NaN));
       if (this.#observer !== null) {
         this.#acked.then(
           () => this.#observed(true),
@@ -151,9 +170,12 @@ export class RemoteMessage implements Message {
 
   nack(options?: NackOptions): Promise<void> {
     const delayMs: unknown = options?.delayMs;
-    const settled = this.#settle('nack', null, () =>
-      delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX),
-    );
+    const value = () =>
+      delayMs === undefined ? Number.NaN : checkIntegerIn(delayMs, 'delayMs', 0, LEASE_MS_MAX);
+    const settled =
+      this.#trace === null
+        ? this.#settle('nack', null, value)
+        : this.#traced(this.#trace, 'nack', () => this.#settle('nack', null, value));
     if (this.#observer !== null && !this.#finished) this.#observed(false);
     return settled;
   }
@@ -188,7 +210,24 @@ export class RemoteMessage implements Message {
         throw new WeirError('INVALID_ARGUMENT', 'reason must be a string');
       });
     }
-    return this.#settle('term', reason ?? null, () => Number.NaN);
+    if (this.#trace === null) return this.#settle('term', reason ?? null, () => Number.NaN);
+    return this.#traced(this.#trace, 'term', () =>
+      this.#settle('term', reason ?? null, () => Number.NaN),
+    );
+  }
+
+  /** A settle inside a settle span, a child of the delivery's deliver span. */
+  #traced(
+    trace: DeliverTrace,
+    operation: 'ack' | 'nack' | 'term',
+    settle: () => Promise<void>,
+  ): Promise<void> {
+    return trace.tracing.settle(operation, trace, this, settle);
+  }
+
+  traceContext(): TraceContext | null {
+    if (this.#trace !== null) return traceContextOfSpan(this.#trace.spanContext);
+    return traceContextOf(this.headers);
   }
 
   extend(ms?: number): Promise<void> {
@@ -202,10 +241,30 @@ export class RemoteMessage implements Message {
     if (this.replyTo === null) {
       throw new WeirError('INVALID_ARGUMENT', 'the message has no replyTo to respond to');
     }
-    await this.#responder.publish(this.replyTo, body, {
+    const replyOptions: PublishOptions = {
       ...(this.correlationId !== null ? { correlationId: this.correlationId } : {}),
       ...(options?.headers ? { headers: options.headers } : {}),
-    });
+    };
+    const trace = this.#trace;
+    if (trace === null) {
+      await this.#responder.publish(this.replyTo, body, replyOptions);
+      return;
+    }
+    // The reply's publish span is a child of the deliver span: it stays in the request's
+    // trace. The client's publish is told not to make a second one.
+    const { tracing } = trace;
+    const started = tracing.startPublish(
+      'respond',
+      this.replyTo,
+      replyOptions,
+      bodySizeOf(body),
+      trace,
+    );
+    await tracing.traced(
+      started.span,
+      this.#responder.publishUntraced(this.replyTo, body, started.options),
+      (span) => tracing.endPublish(span, null, null),
+    );
   }
 
   /**

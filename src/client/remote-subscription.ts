@@ -167,7 +167,7 @@ export class RemoteSubscription implements Subscription {
       const waiter = this.#firstWaiter();
       if (waiter) {
         attachment.taken();
-        message.taken();
+        message.taken(this.#name);
         waiter.resolve(message);
       } else {
         this.#buffer.push(message);
@@ -213,7 +213,7 @@ export class RemoteSubscription implements Subscription {
     const message = this.#buffer.shift();
     if (message) {
       this.#attachment?.taken();
-      message.taken();
+      message.taken(this.#name);
       return Promise.resolve(message);
     }
     if (this.#closed || timeoutMs === 0) return Promise.resolve(null);

@@ -535,6 +535,15 @@ export interface RespondOptions {
   readonly headers?: Headers;
 }
 
+/**
+ * A W3C Trace Context (docs/concepts.md, "Tracing with OpenTelemetry"): the `traceparent` and
+ * `tracestate` header values. Also a carrier for OpenTelemetry's `propagation.extract`.
+ */
+export interface TraceContext {
+  readonly traceparent: string;
+  readonly tracestate?: string;
+}
+
 export interface Message {
   readonly subject: string;
   readonly key: string | null;
@@ -567,6 +576,12 @@ export interface Message {
   extend(ms?: number): Promise<void>;
   /** Publishes a reply to `replyTo` with this message's correlationId. */
   respond(body: Body, options?: RespondOptions): Promise<void>;
+  /**
+   * The trace context to continue this message's trace from: the deliver span's when tracing
+   * made one (docs/concepts.md, "Tracing with OpenTelemetry"), else the message's own
+   * `traceparent` / `tracestate` headers; null when it carries none (or an invalid one).
+   */
+  traceContext(): TraceContext | null;
   /**
    * Reports the job's progress (any JSON value, at most 4 KiB of JSON) and extends the lease as
    * `extend()` does. Readable by `subscriptions.progress`; a message with a replyTo also sends

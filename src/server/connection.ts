@@ -85,6 +85,11 @@ export interface ClientIdentity {
   readonly principal: Principal;
   /** The peer's IP address (what failed attempts are counted by); null if unknown. */
   readonly remote: string | null;
+  /**
+   * Always false: the remote SDK makes the client-side spans (publish, deliver, settle), so
+   * the connection's in-process client makes none; the broker's store spans are made anyway.
+   */
+  readonly tracing: false;
 }
 
 export interface ConnectionOptions {
@@ -479,7 +484,11 @@ export class Connection {
   #open(requestId: number, principal: Principal, serverSignature: Uint8Array | null): void {
     if (this.#handshakeTimer) clearTimeout(this.#handshakeTimer);
     this.#handshakeTimer = null;
-    this.#client = this.#options.connectClient({ principal, remote: this.#address });
+    this.#client = this.#options.connectClient({
+      principal,
+      remote: this.#address,
+      tracing: false,
+    });
     this.#principal = principal;
     this.#handshakeState = 'open';
     this.#decoder.maxFrameBytes = FRAME_BYTES_MAX;

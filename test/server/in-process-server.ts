@@ -13,7 +13,8 @@ export interface TestServer {
 export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
   const broker = await Broker.open({ storage: 'memory' });
   const server = await WeirServer.listen({
-    connectClient: () => broker.connect(),
+    // The remote SDK makes the client-side spans, not the connection's client.
+    connectClient: (identity) => broker.connect({ tracing: identity.tracing }),
     port: 0,
     logger: silentLogger,
     ...options,
