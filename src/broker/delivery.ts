@@ -5,6 +5,7 @@
  * settle the other's delivery (MESSAGE_SETTLED).
  */
 import type { Body, Headers, Message, NackOptions, RespondOptions } from '../protocol/index.js';
+import type { WeirError } from '../util/index.js';
 import { decodeText, type StoredMessage } from './message-codec.js';
 import type { Entry } from './partition-cursor.js';
 
@@ -16,6 +17,17 @@ export interface DeliveryActions {
   term(entry: Entry, token: number, reason: string | undefined): Promise<void>;
   extend(entry: Entry, token: number, ms: number | undefined): Promise<void>;
   respond(message: StoredMessage, body: Body, options: RespondOptions | undefined): Promise<void>;
+  // Transactions (transactions.ts; SubscriptionGroup documents each).
+  readonly name: string;
+  readonly durable: boolean;
+  transactionRefusal(
+    entry: Entry,
+    token: number,
+    holders: ReadonlySet<unknown> | null,
+  ): WeirError | null;
+  holdForTransaction(entry: Entry): void;
+  releaseFromTransaction(entry: Entry): void;
+  settleForTransaction(entry: Entry | null, partition: number, offset: number): Promise<void>;
 }
 
 /** Sends a reply to `message.replyTo` (as DeliveryActions.respond does). */
@@ -46,6 +58,11 @@ export class DeliveredMessage implements Message {
     this.entry = entry;
     this.token = token;
     this.deliveryCount = entry.deliveryCount;
+  }
+
+  /** The subscription it came from (transactions ack through it). */
+  get subscription(): DeliveryActions {
+    return this.#actions;
   }
 
   /** Whether this delivery still holds its lease (not settled, not handed to another consumer). */

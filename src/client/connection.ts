@@ -436,6 +436,7 @@ export class Connection {
       case OPCODES.PUBLISH_RESULT:
       case OPCODES.SUBSCRIBED:
       case OPCODES.SETTLED:
+      case OPCODES.TX_RESULT:
       case OPCODES.REPLY: {
         const handler = this.#takeHandler(frame.requestId);
         try {

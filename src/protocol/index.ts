@@ -9,3 +9,10 @@ export {
   type ErrorCode,
 } from '../util/index.js';
 export { openQueue, QUEUE_SUBSCRIPTION_OPTION_NAMES } from './queue.js';
+export {
+  runTransaction,
+  transactionTimeoutMs,
+  TransactionBuffer,
+  type PreparedPublish,
+  type TransactionTransport,
+} from './transaction-buffer.js';
