@@ -700,7 +700,10 @@ assert(
   'the commit records of every transaction committing at once fit in a checkpoint',
 );
 assert(TRANSACTION_BYTES_MAX < RECORD_BYTES_MAX, 'a commit record fits in one journal record');
-assert(TRANSACTION_BYTES_MAX + 64 * KiB < FRAME_BYTES_MAX, 'a transaction fits in one TX_COMMIT frame');
+assert(
+  TRANSACTION_BYTES_MAX + 64 * KiB < FRAME_BYTES_MAX,
+  'a transaction fits in one TX_COMMIT frame',
+);
 assert(
   TRANSACTION_TIMEOUT_MS_DEFAULT <= TRANSACTION_TIMEOUT_MS_MAX,
   'transaction timeout default <= max',

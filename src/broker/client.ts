@@ -447,7 +447,12 @@ export class InProcessClient implements Client {
   }
 
   readonly #transactionTransport: TransactionTransport<
-    { subject: string; body: Body; options: PublishOptions | undefined; message: TransactionPublish['message'] },
+    {
+      subject: string;
+      body: Body;
+      options: PublishOptions | undefined;
+      message: TransactionPublish['message'];
+    },
     DeliveredMessage
   > = {
     preparePublish: (subject, body, options) => {

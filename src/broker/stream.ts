@@ -500,7 +500,12 @@ export class Stream {
    * after a crash), through the one way in; null if its id is a duplicate within the dedup
    * window (stored by an earlier publish). Durable once `log.durable(end)` resolves.
    */
-  storeRecord(partition: number, record: RecordInput, id: string | null, now: number): PlacedMessage | null {
+  storeRecord(
+    partition: number,
+    record: RecordInput,
+    id: string | null,
+    now: number,
+  ): PlacedMessage | null {
     if (this.#closed) throw new WeirError('CLOSED', `stream ${this.name} is closed`);
     if (id !== null && this.#dedup.enabled && this.#dedup.find(id, now) !== null) return null;
     const log = this.logs[partition]!;

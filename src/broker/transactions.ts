@@ -374,7 +374,8 @@ export class Transactions {
           this.#failure ??= failure;
         } else {
           this.#open.delete(id);
-          for (const { message } of held) message.subscription.releaseFromTransaction(message.entry);
+          for (const { message } of held)
+            message.subscription.releaseFromTransaction(message.entry);
         }
         throw failure;
       },

@@ -32,7 +32,11 @@ export interface PreparedPublish<P> {
 }
 
 export interface TransactionTransport<P, A> {
-  preparePublish(subject: string, body: Body, options: PublishOptions | undefined): PreparedPublish<P>;
+  preparePublish(
+    subject: string,
+    body: Body,
+    options: PublishOptions | undefined,
+  ): PreparedPublish<P>;
   /** Throws INVALID_ARGUMENT for something that is not a message of this transport. */
   prepareAck(message: Message): A;
   /** Commits everything buffered (never called with nothing buffered); the receipts in order. */
@@ -119,7 +123,7 @@ export function transactionTimeoutMs(options: TransactionOptions | undefined): n
   ) {
     throw new WeirError(
       'INVALID_ARGUMENT',
-      `timeoutMs must be an integer in 1..${TRANSACTION_TIMEOUT_MS_MAX} (got ${String(timeoutMs)})`,
+      `timeoutMs must be an integer in 1..${TRANSACTION_TIMEOUT_MS_MAX} (got ${typeof timeoutMs === 'number' ? timeoutMs : typeof timeoutMs})`,
     );
   }
   return timeoutMs;

@@ -54,7 +54,8 @@ export function readTransactionResult(reader: Reader): PublishReceipt[] | WeirEr
   const receipts: PublishReceipt[] = [];
   for (let count = reader.u32(), index = 0; index < count; index++) {
     const receipt = readReceiptOrError(reader);
-    if (receipt instanceof WeirError) throw new WeirError('PROTOCOL_ERROR', 'TX_RESULT holds an error receipt');
+    if (receipt instanceof WeirError)
+      throw new WeirError('PROTOCOL_ERROR', 'TX_RESULT holds an error receipt');
     receipts.push(receipt);
   }
   return receipts;
