@@ -158,7 +158,6 @@ export async function runTransaction<T, P, A>(
           ),
         timeoutMs,
       );
-      timer.unref?.();
     });
     const running = Promise.resolve().then(() => fn(buffer));
     running.catch(() => undefined); // past the timeout nobody waits for it

@@ -1,4 +1,5 @@
-import { embedded } from './embedded-harness.js';
-import { transactionsSuite } from './semantics/transactions.js';
+import { embedded, embeddedWithPrincipals } from './embedded-harness.js';
+import { transactionPermissionsSuite, transactionsSuite } from './semantics/transactions.js';
 
 transactionsSuite(embedded);
+transactionPermissionsSuite(embeddedWithPrincipals);

@@ -1,4 +1,8 @@
-import { overTcp } from './tcp-harness.js';
-import { transactionsSuite } from '../broker/semantics/transactions.js';
+import { overTcp, overTcpWithPrincipals } from './tcp-harness.js';
+import {
+  transactionPermissionsSuite,
+  transactionsSuite,
+} from '../broker/semantics/transactions.js';
 
 transactionsSuite(overTcp);
+transactionPermissionsSuite(overTcpWithPrincipals);

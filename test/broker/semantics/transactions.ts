@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Client, Message, Transaction } from '../../../src/protocol/index.js';
+import type { PrincipalHarnessFactory } from './permissions.js';
 import {
   advanceUntil,
   expectNothing,
@@ -227,6 +228,31 @@ export function transactionsSuite(factory: HarnessFactory): void {
         await message!.ack();
       }));
 
+    test('fn running past timeoutMs aborts with TIMEOUT; buffering after the end is CLOSED', () =>
+      withBroker(factory, async ({ client }) => {
+        await setUp(client);
+        let release!: () => void;
+        const gate = new Promise<void>((resolve) => (release = resolve));
+        let late: unknown = null;
+        const committing = client.transaction(
+          async (tx) => {
+            tx.publish('out.a', 'early');
+            await gate;
+            try {
+              tx.publish('out.b', 'late');
+            } catch (error) {
+              late = error;
+            }
+          },
+          { timeoutMs: 50 },
+        );
+        await rejectsWith(committing, 'TIMEOUT', /nothing was committed/);
+        release();
+        await new Promise((resolve) => setImmediate(resolve));
+        assert.equal((late as { code?: string } | null)?.code, 'CLOSED');
+        assert.equal(await outCount(client), 0);
+      }));
+
     test('consume-transform-produce over 40 inputs gives each output exactly once', () =>
       withBroker(factory, async ({ client }) => {
         const { input, output } = await setUp(client);
@@ -255,6 +281,43 @@ export function transactionsSuite(factory: HarnessFactory): void {
         const info = await client.subscriptions.info('in', 'worker');
         assert.equal(info.acked, count);
         assert.equal(info.pending, 0);
+      }));
+  });
+}
+
+/** A transaction's publishes are checked against the committing client's permissions. */
+export function transactionPermissionsSuite(factory: PrincipalHarnessFactory): void {
+  describe('transactions and permissions', () => {
+    test('a publish the user may not make refuses the whole commit, naming NOT_AUTHORIZED', () =>
+      withBroker(factory, async ({ client, clientAs }) => {
+        await setUp(client);
+        const worker = await clientAs({
+          user: 'worker',
+          admin: false,
+          allow: ['subscribe:in', 'publish:out.allowed'],
+          deny: [],
+        });
+        const input = await worker.subscribe('in', { subscription: 'worker' });
+        await client.publish('in.a', 'one');
+        const [message] = await receiveN(input, 1);
+        await rejectsWith(
+          worker.transaction(async (tx) => {
+            tx.publish('out.allowed', 'ok');
+            tx.publish('out.secret', 'no');
+            tx.ack(message!);
+            await Promise.resolve();
+          }),
+          'TRANSACTION_ABORTED',
+          /publish 1 \(out\.secret\): NOT_AUTHORIZED/,
+        );
+        assert.equal(await outCount(client), 0);
+        await worker.transaction(async (tx) => {
+          tx.publish('out.allowed', 'ok');
+          tx.ack(message!);
+          await Promise.resolve();
+        });
+        assert.equal(await outCount(client), 1);
+        assert.equal((await client.subscriptions.info('in', 'worker')).pending, 0);
       }));
   });
 }
