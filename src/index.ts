@@ -47,4 +47,6 @@ export type {
   SubscriptionInfo,
   SubscriptionMode,
   SubscriptionsApi,
+  Transaction,
+  TransactionOptions,
 } from './protocol/index.js';
