@@ -196,6 +196,41 @@ export function transactionsSuite(factory: HarnessFactory): void {
         await message!.ack();
       }));
 
+    test('an input settled already, or whose consumer closed, refuses the commit', () =>
+      withBroker(factory, async ({ client }) => {
+        const { input } = await setUp(client);
+        await client.publish('in.a', 'one');
+        await client.publish('in.b', 'two');
+        const [first, second] = await receiveN(input, 2);
+        await first!.ack();
+        await rejectsWith(
+          client.transaction(async (tx) => {
+            tx.publish('out.a', 'ONE');
+            tx.ack(second!);
+            tx.ack(first!);
+            await Promise.resolve();
+          }),
+          'TRANSACTION_ABORTED',
+          /ack 1 \(in(\/worker)? 0\/0\): MESSAGE_SETTLED/,
+        );
+        await input.close();
+        await rejectsWith(
+          client.transaction(async (tx) => {
+            tx.publish('out.b', 'TWO');
+            tx.ack(second!);
+            await Promise.resolve();
+          }),
+          'TRANSACTION_ABORTED',
+          /ack 0 .*MESSAGE_SETTLED/,
+        );
+        assert.equal(await outCount(client), 0);
+        // The closed consumer handed it back: a new one gets it again.
+        const again = await client.subscribe('in', { subscription: 'worker' });
+        const [redelivered] = await receiveN(again, 1);
+        assert.equal(redelivered!.text(), 'two');
+        await redelivered!.ack();
+      }));
+
     test('a message of another client cannot be acked in a transaction; a non-message is INVALID_ARGUMENT', () =>
       withBroker(factory, async ({ client, connect }) => {
         await setUp(client);
