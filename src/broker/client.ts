@@ -449,7 +449,6 @@ export class InProcessClient implements Client {
   readonly #transactionTransport: TransactionTransport<
     {
       subject: string;
-      body: Body;
       options: PublishOptions | undefined;
       message: TransactionPublish['message'];
     },
@@ -459,7 +458,7 @@ export class InProcessClient implements Client {
       const refused = refusedOptions(options);
       if (refused) throw refused;
       const message = encodeMessage(subject, body, options, this.#core.now());
-      return { entry: { subject, body, options, message }, bytes: message.bytes };
+      return { entry: { subject, options, message }, bytes: message.bytes };
     },
     prepareAck: (message) => {
       if (!(message instanceof DeliveredMessage)) {
