@@ -48,5 +48,7 @@ export type {
   SubscriptionMode,
   SubscriptionsApi,
   TraceContext,
+  Transaction,
+  TransactionOptions,
 } from './protocol/index.js';
 export type { OpenTelemetryLoader } from './protocol/tracing.js';

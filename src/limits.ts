@@ -715,3 +715,36 @@ assert(
 export const TRACESTATE_CHARS_MAX = 512;
 
 assert(TRACESTATE_CHARS_MAX >= 512, 'W3C asks that at least 512 characters of tracestate pass');
+
+// ---------------------------------------------------------------------------------------
+// Transactions: acks and publishes committed atomically (src/broker/transactions.ts)
+// ---------------------------------------------------------------------------------------
+
+/** Publishes plus acks one transaction may hold. */
+export const TRANSACTION_ENTRIES_MAX = 1024;
+/**
+ * The largest commit record (every publish encoded once per stream it goes to, and the acks):
+ * one journal record, and what the transaction journal's checkpoint holds per open commit.
+ */
+export const TRANSACTION_BYTES_MAX = 4 * MiB;
+/** Transactions committing at once in a broker (each holds its commit record in memory). */
+export const TRANSACTIONS_COMMITTING_MAX = 32;
+/** How long `fn` of `client.transaction(fn)` may run by default (real time). */
+export const TRANSACTION_TIMEOUT_MS_DEFAULT = 60_000;
+export const TRANSACTION_TIMEOUT_MS_MAX = 3_600_000;
+/** The transaction journal takes a checkpoint (dropping finished commits) past this many bytes. */
+export const TRANSACTION_JOURNAL_CHECKPOINT_BYTES = 4 * 1024 * 1024;
+
+assert(
+  TRANSACTIONS_COMMITTING_MAX * (TRANSACTION_BYTES_MAX + 64) + 64 <= JOURNAL_SNAPSHOT_BYTES_MAX,
+  'the commit records of every transaction committing at once fit in a checkpoint',
+);
+assert(TRANSACTION_BYTES_MAX < RECORD_BYTES_MAX, 'a commit record fits in one journal record');
+assert(
+  TRANSACTION_BYTES_MAX + 64 * KiB < FRAME_BYTES_MAX,
+  'a transaction fits in one TX_COMMIT frame',
+);
+assert(
+  TRANSACTION_TIMEOUT_MS_DEFAULT <= TRANSACTION_TIMEOUT_MS_MAX,
+  'transaction timeout default <= max',
+);

@@ -51,6 +51,7 @@ import {
 import { isInboxSubject } from './subject.js';
 import type { Tracing } from '../protocol/tracing.js';
 import type { SubscriptionGroup } from './subscription.js';
+import { Transactions, type CommitRequest } from './transactions.js';
 import { conflictingField, resolveSubscribe, validateStart } from './subscription-config.js';
 import {
   createDurable,
@@ -95,6 +96,7 @@ export class BrokerCore {
   readonly #inboxes = new Map<string, Inbox>();
   #repliesDropped = 0;
   readonly #admin = new Lane();
+  #transactions: Transactions | null = null;
   #nextSequence = 1;
   #nextConsumerId = 1;
   #nextEphemeral = 1;
@@ -107,6 +109,14 @@ export class BrokerCore {
   static async open(options: BrokerCoreOptions): Promise<BrokerCore> {
     const core = new BrokerCore(options);
     try {
+      // Before the streams: recovery completes committed transactions as they load.
+      core.#transactions = await Transactions.open({
+        fileSystem: options.inMemory ? options.memoryFileSystem : options.fileSystem,
+        directory: path.join(options.inMemory ? options.memoryRoot : options.root, 'transactions'),
+        fsync: options.inMemory ? 'never' : 'always',
+        clock: options.clock,
+        streamsFor: (subject) => core.#router.match(subject),
+      });
       if (!options.inMemory) await core.#load();
     } catch (error) {
       await core.close();
@@ -207,6 +217,18 @@ export class BrokerCore {
     } catch (error) {
       for (const { stream } of found) await stream.close();
       throw error;
+    }
+    // Committed transactions not done before the last close or crash: completed before any
+    // stream starts (no subscription delivers, no scheduler moves, nothing is published yet).
+    const transactions = this.#transactions!;
+    if (transactions.pendingRecovery > 0) {
+      const byName = new Map(found.map(({ stream }) => [stream.name, stream]));
+      try {
+        await transactions.recover((name) => byName.get(name));
+      } catch (error) {
+        for (const { stream } of found) await stream.close();
+        throw error;
+      }
     }
     found.sort((a, b) => a.sequence - b.sequence);
     for (const { stream, sequence } of found) this.#register(stream, sequence);
@@ -483,6 +505,14 @@ export class BrokerCore {
     return this.publish(message.replyTo, body, publishOptions).then(() => undefined);
   }
 
+  // ---- transactions ----------------------------------------------------------------------
+
+  /** Commits a transaction a client buffered (transactions.ts). */
+  commitTransaction(request: CommitRequest): Promise<PublishReceipt[]> {
+    if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the broker is closed'));
+    return this.#transactions!.commit(request);
+  }
+
   // ---- inboxes ---------------------------------------------------------------------------
 
   openInbox(): Inbox {
@@ -694,6 +724,12 @@ export class BrokerCore {
     if (this.#closed) return;
     this.#closed = true;
     await this.#admin.idle();
+    // Commits in progress finish applying before the streams close under them.
+    try {
+      await this.#transactions?.close();
+    } catch {
+      // Its entries are on disk or not; the next open reads what is there.
+    }
     for (const inbox of this.#inboxes.values()) inbox.close();
     this.#inboxes.clear();
     const streams = [...this.#streams.values()];

@@ -21,6 +21,8 @@ import type {
   SubscribeOptions,
   Subscription,
   SubscriptionsApi,
+  Transaction,
+  TransactionOptions,
   UsersApi,
 } from '../protocol/index.js';
 import {
@@ -29,13 +31,21 @@ import {
   REQUEST_TIMEOUT_MS_MAX,
 } from '../limits.js';
 import { toWeirError, WeirError } from '../util/index.js';
-import { openQueue, REQUEST_HEADERS, UNCONFIRMED_RECEIPT } from '../protocol/index.js';
+import {
+  openQueue,
+  REQUEST_HEADERS,
+  runTransaction,
+  UNCONFIRMED_RECEIPT,
+  type TransactionTransport,
+} from '../protocol/index.js';
 import type { BrokerCore } from './broker-core.js';
 import type { Consumer } from './consumer.js';
 import { deleteDeadLetters, listDeadLetters, redriveDeadLetters } from './dead-letter-admin.js';
 import { integerIn, rejection } from './option-checks.js';
 import type { Inbox } from './request-reply.js';
-import type { DeliveredMessage, Responder } from './delivery.js';
+import { DeliveredMessage, type Responder } from './delivery.js';
+import { encodeMessage } from './message-codec.js';
+import type { TransactionPublish } from './transactions.js';
 import { ReplyGrants } from './reply-grants.js';
 import { isInboxSubject } from './subject.js';
 import type { PartitionLog } from '../storage/index.js';
@@ -499,6 +509,56 @@ export class InProcessClient implements Client {
     if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
     return openQueue(this, name, options);
   }
+
+  /**
+   * Runs fn, then commits what it buffered in one transaction (transactions.ts). A publish is
+   * encoded as it is buffered (INVALID_ARGUMENT at once) and checked against this client's
+   * permissions at the commit (a refusal aborts it, TRANSACTION_ABORTED naming NOT_AUTHORIZED).
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
+    return runTransaction(this.#transactionTransport, fn, options);
+  }
+
+  readonly #transactionTransport: TransactionTransport<
+    {
+      subject: string;
+      options: PublishOptions | undefined;
+      message: TransactionPublish['message'];
+    },
+    DeliveredMessage
+  > = {
+    preparePublish: (subject, body, options) => {
+      const refused = refusedOptions(options);
+      if (refused) throw refused;
+      const message = encodeMessage(subject, body, options, this.#core.now());
+      return { entry: { subject, options, message }, bytes: message.bytes };
+    },
+    prepareAck: (message) => {
+      if (!(message instanceof DeliveredMessage)) {
+        throw new WeirError(
+          'INVALID_ARGUMENT',
+          'tx.ack takes a message this client received from a subscription',
+        );
+      }
+      return message;
+    },
+    commit: (publishes, acks) => {
+      if (this.#closed) return Promise.reject(new WeirError('CLOSED', 'the client is closed'));
+      return this.#core.commitTransaction({
+        publishes: publishes.map(({ subject, options, message }) => ({
+          message,
+          // An inbox is refused by the commit itself: no reply grant is used up here.
+          refusal:
+            this.#restricted && !isInboxSubject(subject)
+              ? this.#refusedPublish(subject, options)
+              : null,
+        })),
+        acks,
+        holders: this.#consumers,
+      });
+    },
+  };
 
   /**
    * Why a restricted client may not publish to `subject` (null: it may). An inbox takes only

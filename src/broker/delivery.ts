@@ -15,6 +15,7 @@ import type {
 } from '../protocol/index.js';
 import { traceContextOf } from '../protocol/trace-context.js';
 import { bodySizeOf, traceContextOfSpan, type DeliverTrace } from '../protocol/tracing.js';
+import type { WeirError } from '../util/index.js';
 import { decodeText, type StoredMessage } from './message-codec.js';
 import type { Entry } from './partition-cursor.js';
 import { isInboxSubject } from './subject.js';
@@ -34,6 +35,17 @@ export interface DeliveryActions {
     value: unknown,
     send: ((body: Body, headers: Record<string, string>) => Promise<void>) | null,
   ): Promise<void>;
+  // Transactions (transactions.ts; SubscriptionGroup documents each).
+  readonly name: string;
+  readonly durable: boolean;
+  transactionRefusal(
+    entry: Entry,
+    token: number,
+    holders: ReadonlySet<unknown> | null,
+  ): WeirError | null;
+  holdForTransaction(entry: Entry): void;
+  releaseFromTransaction(entry: Entry): void;
+  settleForTransaction(entry: Entry | null, partition: number, offset: number): Promise<void>;
 }
 
 /** Sends a reply to `message.replyTo` (as DeliveryActions.respond does). */
@@ -66,6 +78,11 @@ export class DeliveredMessage implements Message {
     this.entry = entry;
     this.token = token;
     this.deliveryCount = entry.deliveryCount;
+  }
+
+  /** The subscription it came from (transactions ack through it). */
+  get subscription(): DeliveryActions {
+    return this.#actions;
   }
 
   /** Whether this delivery still holds its lease (not settled, not handed to another consumer). */

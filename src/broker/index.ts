@@ -6,3 +6,4 @@ export { AUDIT_CHANNEL_NAME, type AuditEvent } from './audit.js';
 export { Authenticator, type Door, type ScramChallenge } from './authenticator.js';
 export { type ConnectOptions } from './broker.js';
 export { UserStore, USERS_FILE, checkPassword } from './users.js';
+export { transactionAborted, transactionRecoveredChannel } from './transactions.js';

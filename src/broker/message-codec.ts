@@ -19,6 +19,9 @@
  *   :schema-version  the version of the stream's schema the body was checked against (decimal;
  *                    absent: the stream had no schema). Set per stream, as each stream has its
  *                    own schema; delivered as the header `weir-schema-version`.
+ *   :tx              on a message a transaction published: `<transaction id>/<publish index>`
+ *                    (transactions.ts), how recovery after a crash finds which of a committed
+ *                    transaction's publishes a partition already holds. Not delivered.
  *
  * These names are part of the on-disk format; new fields get new names, old ones never change
  * meaning. A reader ignores system names it does not know.
@@ -53,6 +56,7 @@ const CORRELATION_ID = ':correlation-id';
 const FOR_SUBSCRIPTION = ':for-subscription';
 const SCHEDULED = ':scheduled';
 const SCHEMA_VERSION = ':schema-version';
+const TRANSACTION = ':tx';
 
 /** The header a delivered message shows its :schema-version in (consumers read it). */
 export const SCHEMA_VERSION_HEADER = 'weir-schema-version';
@@ -401,6 +405,25 @@ export function recordPriority(record: { readonly headers?: RecordInput['headers
   const value = record.headers?.[PRIORITY];
   if (value === undefined) return 0;
   return Math.min(PRIORITY_MAX, Math.max(0, integerHeader(value)));
+}
+
+/** The record as a transaction stores it: tagged with `<transaction id>/<publish index>`. */
+export function withTransaction(
+  record: RecordInput,
+  tag: string,
+  timestamp: number,
+): RecordInput & { readonly timestamp: number } {
+  return { ...record, timestamp, headers: { ...record.headers, [TRANSACTION]: tag } };
+}
+
+/** A stored record's :tx tag, or null if no transaction published it. */
+export function storedTransaction(record: StoredRecord): string | null {
+  return record.headers?.[TRANSACTION] ?? null;
+}
+
+/** The producer id of a record about to be stored, without decoding the rest. */
+export function recordId(record: RecordInput): string | null {
+  return record.headers?.[ID] ?? null;
 }
 
 /** The producer id of a stored record, without decoding the rest. */

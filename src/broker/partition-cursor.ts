@@ -61,6 +61,11 @@ export interface Entry extends HeapItem {
   letter: EncodedMessage | null;
   /** Taken ahead of the read position through a priority lane (counted in aheadTracked). */
   ahead: boolean;
+  /**
+   * in-flight: a transaction that acks it is committing (transactions.ts): no lease expiry,
+   * settle or consumer leaving takes it until the commit is applied or given up.
+   */
+  committing: boolean;
 }
 
 export function newEntry(partition: number, message: StoredMessage, deliveryCount: number): Entry {
@@ -81,6 +86,7 @@ export function newEntry(partition: number, message: StoredMessage, deliveryCoun
     settling: null,
     letter: null,
     ahead: false,
+    committing: false,
   };
 }
 

@@ -110,6 +110,14 @@ export function storeResultOf(placed: PlacedMessage): StoreResult {
   };
 }
 
+/** What a transaction puts in a stream ahead of the publish being checked. */
+export interface Ahead {
+  readonly messages: number;
+  readonly bytes: number;
+}
+
+const NOTHING_AHEAD: Ahead = Object.freeze({ messages: 0, bytes: 0 });
+
 export class Stream {
   readonly name: string;
   readonly logs: readonly PartitionLog[];
@@ -358,8 +366,11 @@ export class Stream {
     return bytes;
   }
 
-  /** Refusals that must come before any stream stores a publish (so none stores it). */
-  check(message: EncodedMessage, now: number): void {
+  /**
+   * Refusals that must come before any stream stores a publish (so none stores it). `ahead`:
+   * messages and bytes a transaction being checked puts in this stream before this one.
+   */
+  check(message: EncodedMessage, now: number, ahead = NOTHING_AHEAD): void {
     if (this.#closed) throw new WeirError('CLOSED', `stream ${this.name} is closed`);
     if (message.bytes > this.config.maxMessageBytes) {
       throw new WeirError(
@@ -374,8 +385,9 @@ export class Stream {
       return;
     const { maxMessages, maxBytes } = this.config;
     if (
-      (maxMessages !== null && this.#messageCount() + this.#scheduledCount() + 1 > maxMessages) ||
-      (maxBytes !== null && this.#byteCount() + message.bytes > maxBytes)
+      (maxMessages !== null &&
+        this.#messageCount() + this.#scheduledCount() + ahead.messages + 1 > maxMessages) ||
+      (maxBytes !== null && this.#byteCount() + ahead.bytes + message.bytes > maxBytes)
     ) {
       this.#counters.rejected++;
       throw new WeirError('STREAM_FULL', `stream ${this.name} is full (overflow: reject-new)`);
@@ -448,6 +460,59 @@ export class Stream {
     if (message.id !== null && this.#dedup.enabled) {
       this.#dedup.remember(
         message.id,
+        now,
+        log.durable(offset + 1).then((): SeenPosition => ({ partition, offset })),
+      );
+    }
+    return {
+      stream: this.name,
+      partition,
+      offset,
+      duplicate: false,
+      scheduled: false,
+      log,
+      end: offset + 1,
+    };
+  }
+
+  // ---- transactions (transactions.ts) ---------------------------------------------------
+
+  /** Whether a publish with this message's id would be a duplicate now (nothing stored). */
+  isDuplicate(message: EncodedMessage, now: number): boolean {
+    return message.id !== null && this.#dedup.enabled && this.#dedup.find(message.id, now) !== null;
+  }
+
+  /** The partition a publish goes to (its key's, or the next of the round robin). */
+  choosePartition(message: EncodedMessage): number {
+    const partitions = this.logs.length;
+    if (message.key !== null) return partitionForKey(message.key, partitions);
+    return (this.#roundRobin = (this.#roundRobin + 1) % partitions);
+  }
+
+  /** The record this stream stores for a message (with its schema version, check() did). */
+  recordFor(message: EncodedMessage): RecordInput {
+    const { schema, schemaVersion } = this.config;
+    return schema === null ? message.record : withSchemaVersion(message.record, schemaVersion);
+  }
+
+  /**
+   * Stores a transaction's record in `partition` now (a commit being applied, or recovered
+   * after a crash), through the one way in; null if its id is a duplicate within the dedup
+   * window (stored by an earlier publish). Durable once `log.durable(end)` resolves.
+   */
+  storeRecord(
+    partition: number,
+    record: RecordInput,
+    id: string | null,
+    now: number,
+  ): PlacedMessage | null {
+    if (this.#closed) throw new WeirError('CLOSED', `stream ${this.name} is closed`);
+    if (id !== null && this.#dedup.enabled && this.#dedup.find(id, now) !== null) return null;
+    const log = this.logs[partition]!;
+    const offset = this.#enqueue(partition, record);
+    if (id !== null && this.#dedup.enabled) {
+      this.#dedup.remember(
+        id,
         now,
         log.durable(offset + 1).then((): SeenPosition => ({ partition, offset })),
       );

@@ -278,6 +278,8 @@ export class SubscriptionGroup implements DeliveryActions {
     const now = this.#host.clock.now();
     const entries = [...consumer.entries].sort((a, b) => a.offset - b.offset);
     for (const entry of entries) {
+      // A transaction committing its ack decides (releaseFromTransaction if it gives up).
+      if (entry.committing) continue;
       const taken = entry.taken;
       this.#release(entry);
       if (taken) {
@@ -999,6 +1001,7 @@ export class SubscriptionGroup implements DeliveryActions {
 
   /** A lease ran out (the consumer is gone or stuck) or a delay is over. */
   #onDue(entry: Entry, now: number): void {
+    if (entry.state === 'in-flight' && entry.committing) return; // releaseFromTransaction re-arms it
     if (entry.state === 'in-flight') {
       const holder = this.#takenBy(entry);
       this.#release(entry);
@@ -1021,6 +1024,7 @@ export class SubscriptionGroup implements DeliveryActions {
         `message ${entry.partition}/${entry.offset} was settled or passed to another consumer`,
       );
     }
+    if (entry.committing) throw committingError(entry);
   }
 
   ack(entry: Entry, token: number): Promise<void> {
@@ -1036,6 +1040,9 @@ export class SubscriptionGroup implements DeliveryActions {
       return Promise.resolve();
     }
     if (this.#journal.failure) return Promise.reject(this.#journal.failure);
+    if (entry.state === 'in-flight' && entry.committing) {
+      return Promise.reject(committingError(entry));
+    }
     if (
       entry.state === 'dead-lettering' ||
       (entry.state === 'in-flight' && entry.token !== token)
@@ -1147,6 +1154,87 @@ export class SubscriptionGroup implements DeliveryActions {
     return this.#progress.list(this.#host.clock.now());
   }
 
+  // ---- transactions (transactions.ts) ---------------------------------------------------
+
+  /**
+   * Why a transaction may not ack this delivery (null: it may): it must be the entry's
+   * current delivery, in flight (lease not expired), held by one of `holders`, and the
+   * subscription must take acks. Changes nothing.
+   */
+  transactionRefusal(
+    entry: Entry,
+    token: number,
+    holders: ReadonlySet<unknown> | null,
+  ): WeirError | null {
+    if (this.#closed) return new WeirError('CLOSED', `subscription ${this.name} is closed`);
+    const failure = this.failure;
+    if (failure) return failure;
+    if (entry.state !== 'in-flight' || entry.token !== token) {
+      return new WeirError(
+        'MESSAGE_SETTLED',
+        `message ${entry.partition}/${entry.offset} was settled, its lease expired, or it passed to another consumer`,
+      );
+    }
+    if (entry.committing) return committingError(entry);
+    if (holders !== null && !holders.has(entry.holder)) {
+      return new WeirError(
+        'MESSAGE_SETTLED',
+        `message ${entry.partition}/${entry.offset} is held by a consumer of another client`,
+      );
+    }
+    return null;
+  }
+
+  /** A commit acking the delivery begins (after transactionRefusal said null): nothing else takes it. */
+  holdForTransaction(entry: Entry): void {
+    assert(entry.state === 'in-flight' && !entry.committing, 'a current delivery is held');
+    entry.committing = true;
+  }
+
+  /**
+   * The commit was given up before its commit point: the delivery is the consumer's again,
+   * unsettled, with its lease (expired meanwhile: it expires now); its consumer left
+   * meanwhile: it goes back as when a consumer leaves.
+   */
+  releaseFromTransaction(entry: Entry): void {
+    if (!entry.committing) return;
+    entry.committing = false;
+    if (entry.state !== 'in-flight' || this.#closed) return;
+    const now = this.#host.clock.now();
+    if (!this.#consumers.includes(entry.holder as Consumer)) {
+      this.#release(entry);
+      this.#quietly(this.#retry(entry, null, 'consumer left', now));
+      this.#dispatch();
+      return;
+    }
+    if (entry.taken && !this.#timers.has(entry)) {
+      entry.dueAt = Math.max(entry.dueAt, now);
+      this.#timers.add(entry);
+    }
+  }
+
+  /**
+   * A committed transaction's ack (applied live, or by recovery at open by offset: `entry`
+   * null): settles the message; resolves once durable. Idempotent.
+   */
+  settleForTransaction(entry: Entry | null, partition: number, offset: number): Promise<void> {
+    if (this.#closed)
+      return Promise.reject(new WeirError('CLOSED', `subscription ${this.name} is closed`));
+    if (entry !== null && entry.committing && entry.state === 'in-flight') {
+      entry.committing = false;
+      this.#counters.acked++;
+      const durable = this.#settle(entry, true);
+      this.#dispatch();
+      return durable;
+    }
+    if (entry !== null) entry.committing = false;
+    const cursor = this.#cursors[partition];
+    if (cursor === undefined) return Promise.resolve();
+    // A seek took the entry meanwhile, or recovery at open: the offset itself, as recorded.
+    if (offset < cursor.floor) return Promise.resolve();
+    return this.settleOffset(partition, offset);
+  }
+
   // ---- seek, info, close -----------------------------------------------------------------
 
   /** Moves partitions to new floors (undefined: unchanged); resolves once durable. */
@@ -1211,4 +1299,11 @@ export class SubscriptionGroup implements DeliveryActions {
     this.#progress.clear();
     await this.#journal.close();
   }
+}
+
+function committingError(entry: Entry): WeirError {
+  return new WeirError(
+    'MESSAGE_SETTLED',
+    `message ${entry.partition}/${entry.offset} is being acked by a transaction`,
+  );
 }

@@ -442,6 +442,7 @@ export class Connection {
       case OPCODES.PUBLISH_RESULT:
       case OPCODES.SUBSCRIBED:
       case OPCODES.SETTLED:
+      case OPCODES.TX_RESULT:
       case OPCODES.REPLY: {
         if (frame.opcode === OPCODES.REPLY && (frame.flags & FLAG_REPLY_PROGRESS) !== 0) {
           const waiting = this.#pending.get(frame.requestId);

@@ -45,7 +45,10 @@ import {
   type SubscribeOptions,
   type Subscription,
   type SubscriptionsApi,
+  type Transaction,
+  type TransactionOptions,
   type UsersApi,
+  runTransaction,
 } from '../protocol/index.js';
 import {
   checkIntegerIn,
@@ -69,6 +72,7 @@ import {
 import { Publisher } from './publisher.js';
 import { RemoteMessage, type MessageResponder } from './remote-message.js';
 import { RemoteSubscription } from './remote-subscription.js';
+import { remoteTransactionTransport } from './remote-transaction.js';
 import type { TransportAddress, TransportConnector } from './transport.js';
 import { Tracing } from '../protocol/tracing.js';
 
@@ -342,6 +346,17 @@ export class NetworkClient implements Client {
       });
     });
   }
+
+  /** Buffers what fn publishes and acks, then sends it in one TX_COMMIT (remote-transaction.ts). */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T> {
+    if (this.#closed) return Promise.reject(this.#closedError());
+    return runTransaction(this.#transactionTransport, fn, options);
+  }
+
+  readonly #transactionTransport = remoteTransactionTransport({
+    enqueue: (operation) => this.#enqueueControl(operation),
+    waitError: (what) => this.#waitError(what),
+  });
 
   /** A work queue built from existing calls (protocol/queue.ts): no opcode of its own. */
   queue(name: string, options?: QueueOptions): Promise<Queue> {

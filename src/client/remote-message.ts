@@ -111,6 +111,22 @@ export class RemoteMessage implements Message {
     this.#responder = responder;
   }
 
+  /** The consumer it came on (a transaction's ack names it); null for a reply. */
+  get settler(): MessageSettler | null {
+    return this.#settler;
+  }
+
+  /** Whether a settlement of it can still be sent (not ack `none`, not settled yet). */
+  get settleable(): boolean {
+    return this.#settler !== null && this.#acknowledges && !this.#finished;
+  }
+
+  /** A committed transaction acked it: a later ack resolves, as embedded; nothing else settles it. */
+  settledByTransaction(): void {
+    this.#acked ??= Promise.resolve();
+    this.#finished = true;
+  }
+
   text(): string {
     return decoder.decode(this.body);
   }

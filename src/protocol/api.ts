@@ -872,6 +872,42 @@ export interface PublishInput {
   readonly options?: PublishOptions | undefined;
 }
 
+// ---------------------------------------------------------------------------------------
+// Transactions (consume-transform-produce, docs/concepts.md "Transactions")
+// ---------------------------------------------------------------------------------------
+
+/**
+ * What `fn` of `client.transaction(fn)` gets: publishes and acks are buffered and take effect
+ * together when `fn` resolves (commit), or not at all when it throws (abort). A refused entry
+ * refuses the whole commit with TRANSACTION_ABORTED naming it.
+ */
+export interface Transaction {
+  /**
+   * Buffers a publish (no `delayMs` / `deliverAt`, not to a request inbox, `confirm` ignored).
+   * Throws INVALID_ARGUMENT at once for a bad argument, and CLOSED once the transaction ended.
+   */
+  publish(subject: string, body: Body, options?: PublishOptions): void;
+  /**
+   * Buffers an ack of a message this client received; at commit its delivery must still be
+   * current (not settled, lease not expired, not passed to another consumer or client).
+   */
+  ack(message: Message): void;
+  /** After a commit: each buffered publish's receipt, in order. Empty before. */
+  readonly receipts: readonly PublishReceipt[];
+}
+
+export interface TransactionOptions {
+  /**
+   * How long `fn` may run, in ms of real time (1..TRANSACTION_TIMEOUT_MS_MAX, default
+   * TRANSACTION_TIMEOUT_MS_DEFAULT): past it the transaction is aborted with TIMEOUT (nothing
+   * of it happens) even if `fn` resolves later.
+   */
+  readonly timeoutMs?: number;
+}
+
+/** The option names `transaction` accepts (both transports refuse any other, naming it). */
+export const TRANSACTION_OPTION_NAMES: ReadonlySet<string> = new Set(['timeoutMs']);
+
 export interface Client {
   readonly streams: StreamsApi;
   readonly subscriptions: SubscriptionsApi;
@@ -893,6 +929,14 @@ export interface Client {
    * and `name.>` with `work-queue` retention and one shared durable subscription `name`.
    */
   queue(name: string, options?: QueueOptions): Promise<Queue>;
+  /**
+   * Runs `fn` with a Transaction; when it resolves, every publish and ack it buffered takes
+   * effect atomically (after a crash at any point either all of it happened or none), then
+   * this resolves with fn's value. When fn throws nothing happens (the acked messages stay
+   * held by their consumer, unsettled) and the error is rethrown. A commit refused as a whole
+   * rejects with TRANSACTION_ABORTED naming the first failing entry and its own code.
+   */
+  transaction<T>(fn: (tx: Transaction) => Promise<T>, options?: TransactionOptions): Promise<T>;
   readonly closed: boolean;
   /** Closes this client's consumers (handing their leases back), ephemeral subscriptions and inbox. */
   close(): Promise<void>;

@@ -72,6 +72,10 @@ export const OPCODES = {
   AUTH_CHALLENGE: 20,
   /** client → server, after AUTH_CHALLENGE: the SCRAM client proof. Reply HELLO_OK (with the server signature); errors NOT_AUTHORIZED (then the server closes). */
   AUTH_PROOF: 21,
+  /** client → server (protocol 6): one transaction's publishes and acks, committed atomically. Reply TX_RESULT; errors (in TX_RESULT) TRANSACTION_ABORTED naming the entry, INVALID_ARGUMENT, LIMIT_EXCEEDED, CLOSED, STORAGE_FAILED, DISK_FULL. */
+  TX_COMMIT: 22,
+  /** server → client (protocol 6): the committed transaction's receipts, or the one error that refused it. */
+  TX_RESULT: 23,
 } as const;
 
 export type Opcode = (typeof OPCODES)[keyof typeof OPCODES];

@@ -15,3 +15,10 @@ export {
   type CircuitBreakerSettings,
 } from './circuit-breaker.js';
 export { parseProgressValue, progressOf, progressValueText } from './progress-value.js';
+export {
+  runTransaction,
+  transactionTimeoutMs,
+  TransactionBuffer,
+  type PreparedPublish,
+  type TransactionTransport,
+} from './transaction-buffer.js';

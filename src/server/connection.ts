@@ -24,6 +24,7 @@
 import type { Socket } from 'node:net';
 import {
   OPEN_PRINCIPAL,
+  transactionAborted,
   type Authenticator,
   type Principal,
   type ScramChallenge,
@@ -32,8 +33,16 @@ import {
   PROGRESS_HEADERS,
   type Client,
   type JsonValue,
+  type Message,
   type ProgressInfo,
+  type PublishReceipt,
+  type Transaction,
 } from '../protocol/index.js';
+import {
+  readTransactionAck,
+  writeTransactionResult,
+  type TransactionAckEntry,
+} from '../protocol/transaction-frames.js';
 import { Reader, type Writer } from '../protocol/codec.js';
 import { FrameBatch, type SlabPool } from '../protocol/frame-batch.js';
 import {
@@ -367,6 +376,8 @@ export class Connection {
         return this.#onCredit(frame);
       case OPCODES.SETTLE:
         return this.#onSettle(frame);
+      case OPCODES.TX_COMMIT:
+        return this.#onTransaction(frame);
       case OPCODES.UNSUBSCRIBE:
         return this.#onUnsubscribe(frame);
       case OPCODES.REQUEST:
@@ -712,6 +723,64 @@ export class Connection {
         writer.u32(results.length);
         for (const result of results) writeEntryError(writer, result);
       });
+    });
+  }
+
+  /**
+   * TX_COMMIT: the transaction the SDK buffered, committed through this connection's broker
+   * client (the same commit as embedded); ack entries name deliveries of this connection's
+   * consumers. TX_RESULT carries the receipts or the one error.
+   */
+  #onTransaction(frame: Frame): void {
+    const reader = new Reader(frame.payload);
+    const publishes: PublishEntry[] = [];
+    for (let count = reader.u32(), index = 0; index < count; index++) {
+      publishes.push(readPublishEntry(reader));
+    }
+    const acks: TransactionAckEntry[] = [];
+    for (let count = reader.u32(), index = 0; index < count; index++) {
+      acks.push(readTransactionAck(reader));
+    }
+    reader.done();
+    const client = this.#client!;
+    this.#request(frame, async () => {
+      let outcome: PublishReceipt[] | WeirError;
+      try {
+        const messages = acks.map((ack, index): Message => {
+          const consumer = this.#consumers.get(ack.consumerId);
+          const found =
+            consumer?.transactionMessage(ack) ??
+            new WeirError('MESSAGE_SETTLED', `consumer ${ack.consumerId} is closed`);
+          if (found instanceof WeirError) {
+            const where = consumer
+              ? `${consumer.subscription.stream}/${consumer.subscription.name}`
+              : `consumer ${ack.consumerId}`;
+            throw transactionAborted(
+              `ack ${index} (${where} ${ack.partition}/${ack.offset})`,
+              found,
+            );
+          }
+          return found;
+        });
+        let committed: Transaction | null = null;
+        await client.transaction((tx) => {
+          committed = tx;
+          for (const entry of publishes) tx.publish(entry.subject, entry.body, entry.options);
+          for (const message of messages) tx.ack(message);
+          return Promise.resolve();
+        });
+        outcome = committed === null ? [] : [...(committed as Transaction).receipts];
+        for (const ack of acks) {
+          this.#consumers
+            .get(ack.consumerId)
+            ?.settledByTransaction(ack.partition, ack.offset, ack.token);
+        }
+      } catch (error) {
+        outcome = toWeirError(error);
+      }
+      this.#send(OPCODES.TX_RESULT, 0, frame.requestId, (writer) =>
+        writeTransactionResult(writer, outcome),
+      );
     });
   }
 

@@ -234,6 +234,46 @@ export class ServerConsumer {
   }
 
   /**
+   * The delivery a TX_COMMIT ack entry names, if it is this consumer's current one (the
+   * transaction then checks it is still in flight); otherwise the MESSAGE_SETTLED why not.
+   */
+  transactionMessage(entry: {
+    readonly partition: number;
+    readonly offset: number;
+    readonly token: number;
+  }): Message | WeirError {
+    const message = this.#unsettled[entry.partition]?.get(entry.offset);
+    if (!message || this.#closed) {
+      return new WeirError(
+        'MESSAGE_SETTLED',
+        `no unsettled delivery at ${entry.partition}:${entry.offset} on this consumer`,
+      );
+    }
+    if (this.#tokens[entry.partition]!.get(entry.offset) !== entry.token) {
+      return new WeirError(
+        'MESSAGE_SETTLED',
+        `message ${entry.partition}/${entry.offset} was delivered again since delivery ${entry.token}`,
+      );
+    }
+    if (!this.#acknowledges) {
+      return new WeirError(
+        'MESSAGE_SETTLED',
+        `message ${entry.partition}/${entry.offset} is settled as it is taken (ack: 'none')`,
+      );
+    }
+    return message;
+  }
+
+  /** A committed transaction acked the delivery: it is settled, nothing more settles it here. */
+  settledByTransaction(partition: number, offset: number, token: number): void {
+    const tokens = this.#tokens[partition];
+    if (tokens?.get(offset) !== token) return; // delivered again meanwhile
+    tokens.delete(offset);
+    this.#unsettled[partition]!.delete(offset);
+    this.#unsettledCount--;
+  }
+
+  /**
    * ack `none`: the take settles the delivery (the broker counts it acked as it reaches the
    * application); anything else was settled by that take, as embedded says.
    */

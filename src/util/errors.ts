@@ -100,6 +100,15 @@ export const ERROR_CODES = {
     httpStatus: 400,
     message: "the message body does not match the stream's schema",
   },
+  TRANSACTION_ABORTED: {
+    number: 26,
+    // Not retriable: an ack whose delivery is no longer current, or a publish the broker
+    // refuses, fails the same way again; the application takes the message again (it is
+    // redelivered) and runs a new transaction.
+    retriable: false,
+    httpStatus: 409,
+    message: 'the transaction was aborted: nothing of it took effect',
+  },
 } as const satisfies Record<
   string,
   { number: number; retriable: boolean; httpStatus: number; message: string }
