@@ -32,6 +32,7 @@ import {
 } from '../limits.js';
 import { assert, WeirError, Lane, type Clock } from '../util/index.js';
 import { Consumer } from './consumer.js';
+import { CronSchedules } from './cron-schedules.js';
 import type { DeliveredMessage } from './delivery.js';
 import { encodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { readJsonFile, writeJsonFile } from './metadata-file.js';
@@ -89,6 +90,7 @@ export class BrokerCore {
   readonly #inboxes = new Map<string, Inbox>();
   #repliesDropped = 0;
   readonly #admin = new Lane();
+  #schedules: CronSchedules | null = null;
   #nextSequence = 1;
   #nextConsumerId = 1;
   #nextEphemeral = 1;
@@ -102,6 +104,17 @@ export class BrokerCore {
     const core = new BrokerCore(options);
     try {
       if (!options.inMemory) await core.#load();
+      // After the streams: an interrupted tick is looked for in them, missed ones published.
+      core.#schedules = await CronSchedules.open({
+        clock: options.clock,
+        fileSystem: options.inMemory ? options.memoryFileSystem : options.fileSystem,
+        root: options.inMemory ? options.memoryRoot : options.root,
+        inMemory: options.inMemory,
+        streamsFor: (subject) => core.streamsFor(subject),
+        findStream: (name) => core.findStream(name),
+        publishEncoded: (message) => core.#route(message, core.now()),
+        storeIn: (stream, message) => core.storeIn(stream, message),
+      });
     } catch (error) {
       await core.close();
       throw error;
@@ -124,6 +137,12 @@ export class BrokerCore {
 
   get clock(): Clock {
     return this.#options.clock;
+  }
+
+  /** Cron and repeatable messages (cron-schedules.ts). */
+  get schedules(): CronSchedules {
+    if (this.#schedules === null) throw new WeirError('CLOSED', 'the broker is closed');
+    return this.#schedules;
   }
 
   #serially<T>(operation: () => Promise<T>): Promise<T> {
@@ -635,6 +654,8 @@ export class BrokerCore {
     if (this.#closed) return;
     this.#closed = true;
     await this.#admin.idle();
+    // Before the streams: a firing in progress finishes its publish and its state write.
+    await this.#schedules?.close();
     for (const inbox of this.#inboxes.values()) inbox.close();
     this.#inboxes.clear();
     const streams = [...this.#streams.values()];

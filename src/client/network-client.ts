@@ -40,6 +40,7 @@ import {
   type Queue,
   type QueueOptions,
   type RequestOptions,
+  type SchedulesApi,
   type StreamsApi,
   type SubscribeOptions,
   type Subscription,
@@ -61,6 +62,7 @@ import { ConsumerRegistry } from './consumer-registry.js';
 import { ControlQueue, type ControlOperation } from './control-queue.js';
 import {
   createDeadLettersApi,
+  createSchedulesApi,
   createStreamsApi,
   createSubscriptionsApi,
   createUsersApi,
@@ -83,6 +85,7 @@ export class NetworkClient implements Client {
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
   readonly users: UsersApi;
+  readonly schedules: SchedulesApi;
   readonly #address: TransportAddress;
   readonly #settings: ClientSettings;
   readonly #connector: TransportConnector;
@@ -118,6 +121,7 @@ export class NetworkClient implements Client {
     this.subscriptions = createSubscriptionsApi(call);
     this.deadLetters = createDeadLettersApi(call);
     this.users = createUsersApi(call);
+    this.schedules = createSchedulesApi(call);
     this.#connectionEvents = {
       unsolicited: (connection, opcode, payload, owned) => {
         if (connection !== this.#connection) return;

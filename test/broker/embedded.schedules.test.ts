@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { schedulesSuite } from './semantics/schedules.js';
+
+schedulesSuite(embedded);

@@ -1,0 +1,4 @@
+import { overTcp } from './tcp-harness.js';
+import { schedulesSuite } from '../broker/semantics/schedules.js';
+
+schedulesSuite(overTcp);
