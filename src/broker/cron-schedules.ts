@@ -312,7 +312,7 @@ export class CronSchedules {
     const last = entry.series.lastIn(from, untilMs);
     if (last === null) return;
     let count = 0;
-    for (let at: number | null = entry.series.nextAfter(from); at !== null && at <= last; ) {
+    for (let at: number | null = entry.series.nextAfter(from); at !== null && at <= last;) {
       count++;
       if (count >= SCHEDULE_MISSED_TICKS_MAX) break;
       at = entry.series.nextAfter(at);

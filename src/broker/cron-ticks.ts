@@ -27,7 +27,10 @@ export function compileCron(expression: string, timezone: string): Cron {
   try {
     new Intl.DateTimeFormat('en-US', { timeZone: timezone });
   } catch {
-    throw invalid('timezone', `must be an IANA time zone like 'Europe/Berlin' (got ${JSON.stringify(timezone)})`);
+    throw invalid(
+      'timezone',
+      `must be an IANA time zone like 'Europe/Berlin' (got ${JSON.stringify(timezone)})`,
+    );
   }
   let cron: Cron;
   try {

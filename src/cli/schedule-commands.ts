@@ -10,7 +10,9 @@ function time(ms: number | null): string {
 export function scheduleLine(info: ScheduleInfo): string {
   const config = info.config;
   const when =
-    config.cron !== null ? `cron '${config.cron}' ${config.timezone ?? 'UTC'}` : `every ${config.everyMs} ms`;
+    config.cron !== null
+      ? `cron '${config.cron}' ${config.timezone ?? 'UTC'}`
+      : `every ${config.everyMs} ms`;
   const problem =
     info.failure !== null
       ? `  FAILED ${info.failure.code}`
@@ -39,7 +41,9 @@ function scheduleDetails(info: ScheduleInfo): string {
     `next       ${time(info.nextFireMs)}`,
     `last fired ${time(info.lastFiredMs)}`,
     `ticks      ${info.fired} fired, ${info.skipped} skipped, ${info.failed} failed`,
-    ...(info.lastError === null ? [] : [`last error ${info.lastError.code}: ${info.lastError.message}`]),
+    ...(info.lastError === null
+      ? []
+      : [`last error ${info.lastError.code}: ${info.lastError.message}`]),
     ...(info.failure === null ? [] : [`FAILED     ${info.failure.code}: ${info.failure.message}`]),
   ].join('\n');
 }
@@ -65,7 +69,11 @@ export async function scheduleList(target: ClientFlags, json: boolean): Promise<
   });
 }
 
-export async function scheduleInfo(target: ClientFlags, name: string, json: boolean): Promise<void> {
+export async function scheduleInfo(
+  target: ClientFlags,
+  name: string,
+  json: boolean,
+): Promise<void> {
   await withClient(target, async (client) => {
     const info = await client.schedules.info(name);
     console.log(json ? JSON.stringify(info) : scheduleDetails(info));

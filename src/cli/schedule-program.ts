@@ -28,7 +28,10 @@ export function registerScheduleCommands(program: Command): void {
     .command('add <name>')
     .description('create a schedule (the same options again is not an error)')
     .addOption(urlOption())
-    .option('--cron <expression>', "a cron expression: 5 fields, or 6 with seconds first, or '@daily'")
+    .option(
+      '--cron <expression>',
+      "a cron expression: 5 fields, or 6 with seconds first, or '@daily'",
+    )
     .option('--every-ms <ms>', 'fire every this many ms instead', integer('every-ms', 1))
     .requiredOption('--subject <subject>', 'the subject each tick publishes to')
     .option('--body <text>', 'the message body (text)')
@@ -38,9 +41,10 @@ export function registerScheduleCommands(program: Command): void {
     .option('--ttl-ms <ms>', 'each message expires this long after its tick', integer('ttl-ms', 1))
     .option('--timezone <zone>', "IANA time zone the cron expression is read in (default 'UTC')")
     .addOption(
-      new Option('--missed <policy>', 'what a restart does with missed ticks (default once)').choices(
-        ['skip', 'once', 'all'],
-      ),
+      new Option(
+        '--missed <policy>',
+        'what a restart does with missed ticks (default once)',
+      ).choices(['skip', 'once', 'all']),
     )
     .option('--json', 'print JSON', false)
     .action(async (name: string, flags: ScheduleAddFlags) => {

@@ -28,7 +28,10 @@ function scheduleOptionsFromWire(value: Record<string, unknown> | undefined): Sc
     throw new WeirError('INVALID_ARGUMENT', 'body and bodyBase64 cannot both be given');
   }
   const bytes = Buffer.from(bodyBase64, 'base64');
-  return { ...rest, body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength) } as unknown as ScheduleOptions;
+  return {
+    ...rest,
+    body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+  } as unknown as ScheduleOptions;
 }
 
 function text(parameters: readonly unknown[], index: number, name: string): string {

@@ -1,4 +1,4 @@
-/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-return, @typescript-eslint/no-unsafe-argument -- the HTTP API's JSON answers are `any` here; assertions check each field. */
+/* eslint-disable @typescript-eslint/no-unsafe-call, @typescript-eslint/no-unsafe-argument -- the HTTP API's JSON answers are `any` here; assertions check each field. */
 /**
  * Schedules over HTTP: create (201, again the same: 201, different: 409 SCHEDULE_EXISTS), list,
  * info, delete (404 SCHEDULE_NOT_FOUND after), bad options 400 naming the field, and a
@@ -36,7 +36,11 @@ test('HTTP API: schedules are created, listed, read and deleted, and fire', asyn
     assert.equal(conflict.status, 409);
     assert.equal(conflict.json.error.code, 'SCHEDULE_EXISTS');
 
-    const bad = await request(url, 'POST', '/api/schedules', { ...options, name: 'bad', cron: 'nope' });
+    const bad = await request(url, 'POST', '/api/schedules', {
+      ...options,
+      name: 'bad',
+      cron: 'nope',
+    });
     assert.equal(bad.status, 400);
     assert.equal(bad.json.error.code, 'INVALID_ARGUMENT');
     assert.match(bad.json.error.message, /^cron /);
@@ -56,7 +60,9 @@ test('HTTP API: schedules are created, listed, read and deleted, and fire', asyn
       ['daily', 'often'],
     );
     clock.advance(1000);
-    await eventually(async () => (await request(url, 'GET', '/api/schedules/often')).json.fired === 1);
+    await eventually(
+      async () => (await request(url, 'GET', '/api/schedules/often')).json.fired === 1,
+    );
     assert.equal((await client.streams.info('reports')).messages, 1);
 
     const deleted = await request(url, 'DELETE', '/api/schedules/often');

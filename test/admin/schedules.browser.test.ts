@@ -55,53 +55,57 @@ describe('the schedules page in a browser', () => {
     await broker?.close().catch(() => undefined);
   });
 
-  test('lists, creates (and refuses a bad cron), shows a fired tick, and deletes', { skip }, async () => {
-    await client!.schedules.create('nightly', { cron: '@daily', subject: 'reports.nightly' });
-    await page!.goto(`${admin!.address().url}/#/schedules`);
-    const nightly = page!.locator('[data-testid=schedule-row][data-schedule=nightly]');
-    await nightly.waitFor();
-    assert.match((await nightly.textContent()) ?? '', /@daily \(UTC\)/);
+  test(
+    'lists, creates (and refuses a bad cron), shows a fired tick, and deletes',
+    { skip },
+    async () => {
+      await client!.schedules.create('nightly', { cron: '@daily', subject: 'reports.nightly' });
+      await page!.goto(`${admin!.address().url}/#/schedules`);
+      const nightly = page!.locator('[data-testid=schedule-row][data-schedule=nightly]');
+      await nightly.waitFor();
+      assert.match((await nightly.textContent()) ?? '', /@daily \(UTC\)/);
 
-    const form = page!.getByTestId('create-schedule-form');
-    await form.locator('input[name=name]').fill('pulse');
-    await form.locator('select[name=kind]').selectOption('cron');
-    await form.locator('input[name=when]').fill('every minute');
-    await form.locator('input[name=subject]').fill('reports.pulse');
-    await form.locator('button[type=submit]').click();
-    await page!
-      .getByTestId('schedule-message')
-      .filter({ hasText: /INVALID_ARGUMENT: cron .*not a cron expression/ })
-      .waitFor();
+      const form = page!.getByTestId('create-schedule-form');
+      await form.locator('input[name=name]').fill('pulse');
+      await form.locator('select[name=kind]').selectOption('cron');
+      await form.locator('input[name=when]').fill('every minute');
+      await form.locator('input[name=subject]').fill('reports.pulse');
+      await form.locator('button[type=submit]').click();
+      await page!
+        .getByTestId('schedule-message')
+        .filter({ hasText: /INVALID_ARGUMENT: cron .*not a cron expression/ })
+        .waitFor();
 
-    await form.locator('select[name=kind]').selectOption('every');
-    await form.locator('input[name=when]').fill('60000');
-    await form.locator('textarea[name=body]').fill('beat');
-    await form.locator('button[type=submit]').click();
-    const pulse = page!.locator('[data-testid=schedule-row][data-schedule=pulse]');
-    await pulse.waitFor();
-    assert.match((await pulse.textContent()) ?? '', /every 60000 ms/);
-    const info = await client!.schedules.info('pulse');
-    assert.equal(info.nextFireMs, START_MS + 60_000);
-    assert.equal(Buffer.from(info.config.bodyBase64, 'base64').toString(), 'beat');
+      await form.locator('select[name=kind]').selectOption('every');
+      await form.locator('input[name=when]').fill('60000');
+      await form.locator('textarea[name=body]').fill('beat');
+      await form.locator('button[type=submit]').click();
+      const pulse = page!.locator('[data-testid=schedule-row][data-schedule=pulse]');
+      await pulse.waitFor();
+      assert.match((await pulse.textContent()) ?? '', /every 60000 ms/);
+      const info = await client!.schedules.info('pulse');
+      assert.equal(info.nextFireMs, START_MS + 60_000);
+      assert.equal(Buffer.from(info.config.bodyBase64, 'base64').toString(), 'beat');
 
-    clock.advance(60_000);
-    await eventually(async () => (await client!.schedules.info('pulse')).fired === 1);
-    await pulse
-      .getByTestId('schedule-fired')
-      .filter({ hasText: /^1$/ })
-      .waitFor({ timeout: UI_WAIT_MS });
+      clock.advance(60_000);
+      await eventually(async () => (await client!.schedules.info('pulse')).fired === 1);
+      await pulse
+        .getByTestId('schedule-fired')
+        .filter({ hasText: /^1$/ })
+        .waitFor({ timeout: UI_WAIT_MS });
 
-    await nightly.getByTestId('schedule-delete').click();
-    await nightly.waitFor({ state: 'detached' });
-    assert.deepEqual(
-      (await client!.schedules.list()).map((schedule) => schedule.name),
-      ['pulse'],
-    );
-    // The refused create is the one failed request the browser reports; nothing else failed.
-    assert.deepEqual(
-      pageErrors.filter((error) => !/status of 400/.test(error)),
-      [],
-    );
-    assert.equal(pageErrors.length, 1, pageErrors.join('\n'));
-  });
+      await nightly.getByTestId('schedule-delete').click();
+      await nightly.waitFor({ state: 'detached' });
+      assert.deepEqual(
+        (await client!.schedules.list()).map((schedule) => schedule.name),
+        ['pulse'],
+      );
+      // The refused create is the one failed request the browser reports; nothing else failed.
+      assert.deepEqual(
+        pageErrors.filter((error) => !/status of 400/.test(error)),
+        [],
+      );
+      assert.equal(pageErrors.length, 1, pageErrors.join('\n'));
+    },
+  );
 });

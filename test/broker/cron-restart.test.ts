@@ -136,7 +136,7 @@ describe('missed ticks after downtime', () => {
     return { broker, client, clock };
   }
 
-  test("skip: the ticks missed while closed are not published, and counted", async () => {
+  test('skip: the ticks missed while closed are not published, and counted', async () => {
     const { broker, client } = await downtime('skip', 10 * MINUTE_MS);
     try {
       const info = await client.schedules.info('job');
@@ -230,7 +230,10 @@ test('a memory broker keeps its schedules in memory and fires them', async () =>
     await client.schedules.create('memory', { everyMs: 1000, subject: 'reports.memory' });
     clock.advance(2000);
     await eventually(async () => (await client.schedules.info('memory')).fired === 2);
-    assert.deepEqual(await ticksIn(client, 'reports', 'memory'), [START_MS + 1000, START_MS + 2000]);
+    assert.deepEqual(await ticksIn(client, 'reports', 'memory'), [
+      START_MS + 1000,
+      START_MS + 2000,
+    ]);
   } finally {
     await broker.close();
   }

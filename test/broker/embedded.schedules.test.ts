@@ -1,4 +1,5 @@
-import { embedded } from './embedded-harness.js';
-import { schedulesSuite } from './semantics/schedules.js';
+import { embedded, embeddedWithPrincipals } from './embedded-harness.js';
+import { schedulePermissionsSuite, schedulesSuite } from './semantics/schedules.js';
 
 schedulesSuite(embedded);
+schedulePermissionsSuite(embeddedWithPrincipals);

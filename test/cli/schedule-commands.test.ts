@@ -25,7 +25,10 @@ test('weir schedule add makes a schedule; ls and info show it; rm deletes it; re
       'skip',
     ]);
     assert.equal(added.code, 0, added.stderr);
-    assert.match(added.stdout, /^morning +cron '0 9 \* \* 1-5' Europe\/Berlin +-> reports\.morning/);
+    assert.match(
+      added.stdout,
+      /^morning +cron '0 9 \* \* 1-5' Europe\/Berlin +-> reports\.morning/,
+    );
     const info = await client.schedules.info('morning');
     assert.equal(info.config.cron, '0 9 * * 1-5');
     assert.equal(info.config.timezone, 'Europe/Berlin');
@@ -53,7 +56,15 @@ test('weir schedule add makes a schedule; ls and info show it; rm deletes it; re
     const badCron = await run(['schedule', 'add', 'bad', '--cron', 'often', '--subject', 'p']);
     assert.equal(badCron.code, 2);
     assert.match(badCron.stderr, /cron .*not a cron expression/);
-    const conflict = await run(['schedule', 'add', 'pulse', '--every-ms', '6000', '--subject', 'p']);
+    const conflict = await run([
+      'schedule',
+      'add',
+      'pulse',
+      '--every-ms',
+      '6000',
+      '--subject',
+      'p',
+    ]);
     assert.equal(conflict.code, 1, 'not a usage error: exit 1');
     assert.match(conflict.stderr, /SCHEDULE_EXISTS|exists with different options/);
 

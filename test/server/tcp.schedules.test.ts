@@ -1,4 +1,5 @@
-import { overTcp } from './tcp-harness.js';
-import { schedulesSuite } from '../broker/semantics/schedules.js';
+import { overTcp, overTcpWithPrincipals } from './tcp-harness.js';
+import { schedulePermissionsSuite, schedulesSuite } from '../broker/semantics/schedules.js';
 
 schedulesSuite(overTcp);
+schedulePermissionsSuite(overTcpWithPrincipals);

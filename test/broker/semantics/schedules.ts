@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { Client, Message, Subscription } from '../../../src/protocol/index.js';
+import type { PrincipalHarnessFactory } from './permissions.js';
 import {
   eventually,
   expectNothing,
@@ -273,6 +274,51 @@ export function schedulesSuite(factory: HarnessFactory): void {
         clock.advance(MINUTE_MS);
         const [second] = await receiveN(subscription, 1);
         assert.equal(tickOf(second!), created.createdAtMs + 2 * MINUTE_MS);
+      }));
+  });
+}
+
+/**
+ * Who may make and remove schedules: a schedule publishes as the broker, so creating or deleting
+ * one needs publish permission on its subject; listing and reading are open to every user.
+ */
+export function schedulePermissionsSuite(factory: PrincipalHarnessFactory): void {
+  describe('schedules: permissions', () => {
+    test('create and delete need publish permission on the subject; list and info are open', () =>
+      withBroker(factory, async ({ client, clientAs }) => {
+        const producer = await clientAs({
+          user: 'producer',
+          admin: false,
+          allow: ['publish:reports.>'],
+          deny: ['publish:reports.secret'],
+        });
+        const reader = await clientAs({ user: 'reader', admin: false, allow: [], deny: [] });
+        const made = await producer.schedules.create('mine', {
+          everyMs: 1000,
+          subject: 'reports.mine',
+        });
+        assert.equal(made.name, 'mine');
+        await rejectsWith(
+          producer.schedules.create('other', { everyMs: 1000, subject: 'billing.run' }),
+          'NOT_AUTHORIZED',
+          /producer may not create schedule other: it publishes to billing\.run/,
+        );
+        await rejectsWith(
+          producer.schedules.create('secret', { everyMs: 1000, subject: 'reports.secret' }),
+          'NOT_AUTHORIZED',
+        );
+        await client.schedules.create('admins', { everyMs: 1000, subject: 'billing.run' });
+        assert.deepEqual(
+          (await reader.schedules.list()).map((schedule) => schedule.name),
+          ['admins', 'mine'],
+        );
+        assert.equal((await reader.schedules.info('admins')).config.subject, 'billing.run');
+        await rejectsWith(reader.schedules.delete('mine'), 'NOT_AUTHORIZED', /reader may not/);
+        await rejectsWith(producer.schedules.delete('admins'), 'NOT_AUTHORIZED');
+        await rejectsWith(producer.schedules.delete('missing'), 'SCHEDULE_NOT_FOUND');
+        await producer.schedules.delete('mine');
+        await client.schedules.delete('admins');
+        assert.deepEqual(await reader.schedules.list(), []);
       }));
   });
 }
