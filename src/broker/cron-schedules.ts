@@ -146,13 +146,15 @@ export class CronSchedules {
     if (host.inMemory) return schedules;
     const records = await readScheduleFiles(host.fileSystem, host.root);
     for (const record of records) schedules.#entries.set(record.name, new ScheduleEntry(record));
+    // Interrupted ticks and missed ones are handled in each schedule's lane, after open
+    // returns: a long catch-up does not hold the broker's open up, and a create, delete or
+    // close queues behind it.
     for (const entry of schedules.#entries.values()) {
-      await entry.lane.run(async () => {
+      schedules.#run(entry, async () => {
         const intent = entry.state.intent;
         if (intent !== null) await schedules.#finishInterrupted(entry, intent);
         await schedules.#catchUp(entry, entry.config.missed);
       });
-      schedules.#arm(entry);
     }
     return schedules;
   }
@@ -268,11 +270,22 @@ export class CronSchedules {
     const clock = this.#host.clock;
     entry.timer = clock.setTimer(next - clock.now(), () => {
       entry.timer = null;
-      void entry.lane
-        .run(() => this.#catchUp(entry, 'all'))
-        .catch(() => undefined) // #catchUp records its failures on the entry
-        .then(() => this.#arm(entry));
+      this.#run(entry, () => this.#catchUp(entry, 'all'));
     });
+  }
+
+  /**
+   * Runs a firing pass in the schedule's lane, then arms its timer. A pass records its own
+   * failures; anything it throws besides stops the schedule (so a broken one cannot spin).
+   */
+  #run(entry: ScheduleEntry, pass: () => Promise<void>): void {
+    void entry.lane
+      .run(pass)
+      .catch((error: unknown) => {
+        const weirError = toWeirError(error);
+        entry.failure ??= { code: weirError.code, message: weirError.message };
+      })
+      .then(() => this.#arm(entry));
   }
 
   #stopped(entry: ScheduleEntry): boolean {
