@@ -443,7 +443,7 @@ export class CronSchedules {
       });
       entry.state = state;
     } catch (caught) {
-      const weirError = toWeirError(caught);
+      const weirError = fileError(caught);
       entry.failure = { code: weirError.code, message: weirError.message };
       entry.timer?.cancel();
       entry.timer = null;
@@ -461,6 +461,22 @@ function finished(before: ScheduleState, tickMs: number, error: FailureInfo | nu
       ? { fired: before.fired + 1, lastFiredMs: tickMs, lastError: null }
       : { failed: before.failed + 1, lastError: error }),
   };
+}
+
+/** A failed write of a schedule's file as a typed error: DISK_FULL or STORAGE_FAILED. */
+function fileError(error: unknown): WeirError {
+  if (error instanceof WeirError) return error;
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === 'ENOSPC' || code === 'EDQUOT') {
+    return new WeirError('DISK_FULL', "disk full: the schedule's file cannot be written", {
+      cause: error,
+    });
+  }
+  return new WeirError(
+    'STORAGE_FAILED',
+    `storage failed (${code ?? 'unknown'}): the schedule's file cannot be written; it fires no more until the broker is reopened`,
+    { cause: error },
+  );
 }
 
 function validateScheduleName(name: unknown): void {

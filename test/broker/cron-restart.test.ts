@@ -240,3 +240,40 @@ test('a memory broker keeps its schedules in memory and fires them', async () =>
     await broker.close();
   }
 });
+
+test('a schedule whose file cannot be written stops (failure), and the next open goes on from its file', async () => {
+  const fileSystem = new FaultyFileSystem(new MemoryFileSystem());
+  const clock = new ManualClock(START_MS);
+  let broker = await openBroker(fileSystem, clock);
+  try {
+    let client = broker.connect();
+    await client.streams.create('reports', { subjects: ['reports.>'] });
+    await client.schedules.create('job', { everyMs: MINUTE_MS, subject: 'reports.job' });
+    const heal = fileSystem.inject({ operation: 'rename', code: 'EIO', path: /schedules/ });
+    clock.advance(MINUTE_MS);
+    await eventually(async () => (await client.schedules.info('job')).failure !== null);
+    const failed = await client.schedules.info('job');
+    assert.equal(failed.failure?.code, 'STORAGE_FAILED');
+    assert.equal(failed.nextFireMs, null);
+    assert.equal(failed.fired, 0);
+    assert.deepEqual(
+      await ticksIn(client, 'reports', 'job'),
+      [],
+      'the intent was not written: no publish',
+    );
+    clock.advance(MINUTE_MS);
+    assert.equal((await client.schedules.info('job')).fired, 0, 'a failed schedule fires no more');
+    heal();
+    await broker.close();
+    broker = await openBroker(fileSystem, clock);
+    client = broker.connect();
+    // Both ticks passed while it could not fire: missed, so 'once' publishes the latest.
+    await eventually(async () => (await client.schedules.info('job')).fired === 1);
+    const info = await client.schedules.info('job');
+    assert.equal(info.failure, null);
+    assert.equal(info.lastFiredMs, FIRST_TICK + MINUTE_MS);
+    assert.deepEqual(await ticksIn(client, 'reports', 'job'), [FIRST_TICK + MINUTE_MS]);
+  } finally {
+    await broker.close();
+  }
+});
