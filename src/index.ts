@@ -3,7 +3,7 @@ export { WeirError, isWeirError, ERROR_CODES, type ErrorCode } from './util/inde
 export { ManualClock, systemClock, type Clock, type Timer } from './util/index.js';
 export { Broker, type BrokerOptions } from './broker/index.js';
 export { connect, type ConnectOptions } from './client/index.js';
-export { DEAD_LETTER_HEADERS, REQUEST_HEADERS } from './protocol/index.js';
+export { DEAD_LETTER_HEADERS, REQUEST_HEADERS, SCHEDULE_HEADERS } from './protocol/index.js';
 export type {
   AckPolicy,
   Backoff,
@@ -34,6 +34,11 @@ export type {
   RequestOptions,
   RespondOptions,
   RetentionPolicy,
+  MissedTicksPolicy,
+  ScheduleConfig,
+  ScheduleInfo,
+  ScheduleOptions,
+  SchedulesApi,
   StartPosition,
   StorageKind,
   StreamChanges,

@@ -748,3 +748,30 @@ assert(
   TRANSACTION_TIMEOUT_MS_DEFAULT <= TRANSACTION_TIMEOUT_MS_MAX,
   'transaction timeout default <= max',
 );
+
+// ---------------------------------------------------------------------------------------
+// Cron and repeatable messages (cron-schedules.ts)
+// ---------------------------------------------------------------------------------------
+
+/** Schedules a broker holds: each has a file and a timer. */
+export const SCHEDULES_MAX = 1024;
+/** The shortest `everyMs` (each tick costs two fsynced file writes and a publish). */
+export const SCHEDULE_EVERY_MS_MIN = 1000;
+/** The longest cron expression or time zone name accepted. */
+export const SCHEDULE_CRON_BYTES_MAX = 256;
+/** The largest body a schedule keeps (it is in its file, as base64). */
+export const SCHEDULE_BODY_BYTES_MAX = 64 * KiB;
+/**
+ * Ticks fired in one catch-up (missed: 'all' after downtime, or ticks that fell due while the
+ * broker was too busy to fire them); the ones past it are skipped and counted.
+ */
+export const SCHEDULE_MISSED_TICKS_MAX = 1000;
+/**
+ * Records a recovery scan reads after a firing intent's recorded end offsets, per partition,
+ * looking for the tick it was publishing (what a crash left unknown); a tick not found within
+ * it is published again with its dedup id, which the stream's dedup window may still catch.
+ */
+export const SCHEDULE_RECOVERY_SCAN_RECORDS_MAX = 1_000_000;
+
+assert(SCHEDULE_EVERY_MS_MIN <= DELAY_MS_MAX, 'the everyMs range is not empty');
+assert(SCHEDULE_MISSED_TICKS_MAX >= 1, "missed: 'all' fires at least one tick");

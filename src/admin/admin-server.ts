@@ -56,6 +56,7 @@ import { liveRoutes } from './routes-live.js';
 import { messageRoutes } from './routes-messages.js';
 import { sessionRoutes } from './routes-session.js';
 import { streamRoutes } from './routes-streams.js';
+import { scheduleRoutes } from './routes-schedules.js';
 import { userRoutes } from './routes-users.js';
 import { StatsSampler } from './stats-sampler.js';
 import { StaticFiles, defaultUiDirectory } from './static-files.js';
@@ -162,6 +163,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   router.add(liveRoutes(context));
   router.add(sessionRoutes(context));
   router.add(userRoutes());
+  router.add(scheduleRoutes());
 
   // Known once the server listens (the port may be 0 until then).
   let hosts: HostCheck | null = null;

@@ -34,6 +34,7 @@ import {
 } from '../limits.js';
 import { assert, WeirError, Lane, type Clock } from '../util/index.js';
 import { Consumer } from './consumer.js';
+import { CronSchedules } from './cron-schedules.js';
 import type { DeliveredMessage } from './delivery.js';
 import { encodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { readJsonFile, writeJsonFile } from './metadata-file.js';
@@ -97,6 +98,7 @@ export class BrokerCore {
   #repliesDropped = 0;
   readonly #admin = new Lane();
   #transactions: Transactions | null = null;
+  #schedules: CronSchedules | null = null;
   #nextSequence = 1;
   #nextConsumerId = 1;
   #nextEphemeral = 1;
@@ -118,6 +120,17 @@ export class BrokerCore {
         streamsFor: (subject) => core.#router.match(subject),
       });
       if (!options.inMemory) await core.#load();
+      // After the streams: an interrupted tick is looked for in them, missed ones published.
+      core.#schedules = await CronSchedules.open({
+        clock: options.clock,
+        fileSystem: options.inMemory ? options.memoryFileSystem : options.fileSystem,
+        root: options.inMemory ? options.memoryRoot : options.root,
+        inMemory: options.inMemory,
+        streamsFor: (subject) => core.streamsFor(subject),
+        findStream: (name) => core.findStream(name),
+        publishEncoded: (message) => core.#route(message, core.now()),
+        storeIn: (stream, message) => core.storeIn(stream, message),
+      });
     } catch (error) {
       await core.close();
       throw error;
@@ -140,6 +153,12 @@ export class BrokerCore {
 
   get clock(): Clock {
     return this.#options.clock;
+  }
+
+  /** Cron and repeatable messages (cron-schedules.ts). */
+  get schedules(): CronSchedules {
+    if (this.#schedules === null) throw new WeirError('CLOSED', 'the broker is closed');
+    return this.#schedules;
   }
 
   #serially<T>(operation: () => Promise<T>): Promise<T> {
@@ -724,6 +743,8 @@ export class BrokerCore {
     if (this.#closed) return;
     this.#closed = true;
     await this.#admin.idle();
+    // Before the streams: a firing in progress finishes its publish and its state write.
+    await this.#schedules?.close();
     // Commits in progress finish applying before the streams close under them.
     try {
       await this.#transactions?.close();

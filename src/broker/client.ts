@@ -17,6 +17,7 @@ import type {
   Queue,
   QueueOptions,
   RequestOptions,
+  SchedulesApi,
   StreamsApi,
   SubscribeOptions,
   Subscription,
@@ -72,6 +73,7 @@ export class InProcessClient implements Client {
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
   readonly users: UsersApi;
+  readonly schedules: SchedulesApi;
   readonly #core: BrokerCore;
   readonly #identity: ClientIdentity;
   readonly #consumers = new Set<Consumer>();
@@ -252,6 +254,45 @@ export class InProcessClient implements Client {
             deny: [...principal.deny],
           });
         }),
+    };
+    /**
+     * Schedules publish as the broker, so making or removing one needs what publishing to its
+     * subject needs (admin passes): a producer may schedule what it may send, and no more.
+     * Listing and reading them is open to every principal, as stream information is.
+     */
+    const mayPublishTo = (subject: unknown, what: string) => () => {
+      if (this.#restricted && (typeof subject !== 'string' || !this.#access.mayPublish(subject))) {
+        throw this.#access.refusal(what);
+      }
+    };
+    const onSchedule = (name: unknown): AuditTarget => ({
+      target: textOf(name),
+      schedule: textOf(name),
+    });
+    this.schedules = {
+      create: (name, options) =>
+        audited(
+          'schedules.create',
+          onSchedule(name),
+          mayPublishTo(
+            (options as { subject?: unknown } | undefined)?.subject,
+            `create schedule ${String(name)}: it publishes to ${String((options as { subject?: unknown } | undefined)?.subject)}`,
+          ),
+          () => core.schedules.create(name, options),
+        ),
+      list: () => open(() => core.schedules.list()),
+      info: (name) => open(() => core.schedules.info(name)),
+      delete: (name) =>
+        audited(
+          'schedules.delete',
+          onSchedule(name),
+          () => {
+            if (!this.#restricted) return;
+            const subject = core.schedules.subjectOf(name); // SCHEDULE_NOT_FOUND first
+            mayPublishTo(subject, `delete schedule ${String(name)}: it publishes to ${subject}`)();
+          },
+          () => core.schedules.delete(name),
+        ),
     };
   }
 

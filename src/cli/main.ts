@@ -32,6 +32,7 @@ import {
   urlOption,
 } from './command-options.js';
 import { registerQueueCommands } from './queue-program.js';
+import { registerScheduleCommands } from './schedule-program.js';
 import { replyCommand } from './reply-command.js';
 import { closeStandardInput } from './standard-input.js';
 import { registerSubscriptionCommands } from './subscription-program.js';
@@ -278,6 +279,7 @@ program
   );
 
 registerQueueCommands(program);
+registerScheduleCommands(program);
 (await import('./outbox-command.js')).registerOutboxCommands(program);
 
 const sub = program

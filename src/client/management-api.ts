@@ -10,6 +10,9 @@ import {
   type DeadLettersApi,
   type JobProgress,
   type RedriveResult,
+  type ScheduleInfo,
+  type ScheduleOptions,
+  type SchedulesApi,
   type StreamInfo,
   type StreamsApi,
   type SubscriptionInfo,
@@ -112,4 +115,30 @@ function fromWire(value: unknown): DeadLetter {
   const body = new Uint8Array(binary.length);
   for (let index = 0; index < binary.length; index++) body[index] = binary.charCodeAt(index);
   return { ...(rest as Omit<DeadLetter, 'body'>), body };
+}
+
+export function createSchedulesApi(call: CallFunction): SchedulesApi {
+  return {
+    create: async (name, options) =>
+      (await call('schedules.create', [name, scheduleOptionsToWire(options)])) as ScheduleInfo,
+    list: async () => (await call('schedules.list', [])) as ScheduleInfo[],
+    info: async (name) => (await call('schedules.info', [name])) as ScheduleInfo,
+    delete: async (name) => {
+      await call('schedules.delete', [name]);
+    },
+  };
+}
+
+/**
+ * Schedule options as JSON: a Uint8Array body travels as `bodyBase64` (the server turns it
+ * back into bytes before the broker sees it); a string or JSON body travels as it is.
+ */
+export function scheduleOptionsToWire(options: ScheduleOptions): unknown {
+  if (typeof options !== 'object' || options === null) return options;
+  const body: unknown = options.body;
+  if (!(body instanceof Uint8Array)) return options;
+  const { body: _body, ...rest } = options;
+  let binary = '';
+  for (const byte of body) binary += String.fromCharCode(byte);
+  return { ...rest, bodyBase64: btoa(binary) };
 }

@@ -41,6 +41,7 @@ import {
   type Queue,
   type QueueOptions,
   type RequestOptions,
+  type SchedulesApi,
   type StreamsApi,
   type SubscribeOptions,
   type Subscription,
@@ -65,6 +66,7 @@ import { ConsumerRegistry } from './consumer-registry.js';
 import { ControlQueue, type ControlOperation } from './control-queue.js';
 import {
   createDeadLettersApi,
+  createSchedulesApi,
   createStreamsApi,
   createSubscriptionsApi,
   createUsersApi,
@@ -89,6 +91,7 @@ export class NetworkClient implements Client {
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
   readonly users: UsersApi;
+  readonly schedules: SchedulesApi;
   readonly #address: TransportAddress;
   readonly #settings: ClientSettings;
   readonly #connector: TransportConnector;
@@ -135,6 +138,7 @@ export class NetworkClient implements Client {
     this.subscriptions = createSubscriptionsApi(call);
     this.deadLetters = createDeadLettersApi(call);
     this.users = createUsersApi(call);
+    this.schedules = createSchedulesApi(call);
     this.#connectionEvents = {
       unsolicited: (connection, opcode, payload, owned) => {
         if (connection !== this.#connection) return;

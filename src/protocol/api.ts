@@ -862,6 +862,115 @@ export interface Queue {
 }
 
 // ---------------------------------------------------------------------------------------
+// Cron and repeatable messages (src/broker/cron-schedules.ts)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * What a restart does with the ticks a schedule missed while the broker was not running:
+ * `skip` (none of them), `once` (the latest of them, once: the default), `all` (each, in order,
+ * at most SCHEDULE_MISSED_TICKS_MAX; the rest are skipped).
+ */
+export type MissedTicksPolicy = 'skip' | 'once' | 'all';
+
+/** Options of `schedules.create`: when to fire, and the message each tick publishes. */
+export interface ScheduleOptions {
+  /** A cron expression (5 fields, or 6 with seconds first; `@daily` and the like). Exactly one of cron and everyMs. */
+  readonly cron?: string;
+  /** Fires every this many ms from the schedule's creation, SCHEDULE_EVERY_MS_MIN..DELAY_MS_MAX. */
+  readonly everyMs?: number;
+  /** The subject each tick publishes to (it need not be captured yet: a tick with no route fails alone). */
+  readonly subject: string;
+  /** The message body. Default empty. */
+  readonly body?: Body;
+  readonly headers?: Headers;
+  readonly key?: string;
+  /** 0..9. Default 0. */
+  readonly priority?: number;
+  readonly ttlMs?: number;
+  /** IANA time zone the cron expression is read in. Default 'UTC'; only with cron. */
+  readonly timezone?: string;
+  /** Default 'once'. */
+  readonly missed?: MissedTicksPolicy;
+}
+
+/** The option names `schedules.create` accepts. */
+export const SCHEDULE_OPTION_NAMES: ReadonlySet<string> = new Set([
+  'cron',
+  'everyMs',
+  'subject',
+  'body',
+  'headers',
+  'key',
+  'priority',
+  'ttlMs',
+  'timezone',
+  'missed',
+]);
+
+/** A schedule's options with every default filled in (the body as the bytes it publishes). */
+export interface ScheduleConfig {
+  /** null with everyMs. */
+  readonly cron: string | null;
+  /** null with cron. */
+  readonly everyMs: number | null;
+  /** 'UTC' unless given, with cron; null with everyMs. */
+  readonly timezone: string | null;
+  readonly subject: string;
+  /** The body's bytes, base64 (JSON has no bytes). */
+  readonly bodyBase64: string;
+  readonly headers: Headers;
+  readonly key: string | null;
+  readonly priority: number;
+  readonly ttlMs: number | null;
+  readonly missed: MissedTicksPolicy;
+}
+
+export interface ScheduleInfo {
+  readonly name: string;
+  readonly config: ScheduleConfig;
+  readonly createdAtMs: number;
+  /** The next tick's time; null when the cron expression has no more (or the schedule failed). */
+  readonly nextFireMs: number | null;
+  /** The time (ms) of the last tick that published; null before the first. */
+  readonly lastFiredMs: number | null;
+  /** Ticks that published (each once). */
+  readonly fired: number;
+  /** Ticks passed over: missed while the broker was down (by the missed policy) or past the catch-up bound. */
+  readonly skipped: number;
+  /** Ticks whose publish was refused (NO_ROUTE, STREAM_FULL, ...): they are not retried. */
+  readonly failed: number;
+  /** The last refused tick's error; null once a tick publishes again. */
+  readonly lastError: FailureInfo | null;
+  /** Set once writing the schedule's state failed: it fires no more until the broker is reopened. */
+  readonly failure: FailureInfo | null;
+}
+
+export interface SchedulesApi {
+  /**
+   * Creates the schedule (durable before it resolves); the same name with the same options
+   * again is not an error (SCHEDULE_EXISTS if they differ).
+   */
+  create(name: string, options: ScheduleOptions): Promise<ScheduleInfo>;
+  /** Every schedule, by name. */
+  list(): Promise<ScheduleInfo[]>;
+  /** SCHEDULE_NOT_FOUND if there is none of that name. */
+  info(name: string): Promise<ScheduleInfo>;
+  /** Removes the schedule: no tick fires after this resolves. SCHEDULE_NOT_FOUND if none. */
+  delete(name: string): Promise<void>;
+}
+
+/** Headers every fired tick carries: the schedule's name and the tick's time (ms, decimal). */
+export const SCHEDULE_HEADERS = Object.freeze({
+  name: 'weir-schedule',
+  tick: 'weir-schedule-tick',
+} as const);
+
+/** The dedup id of a tick's message: `weir-schedule:<name>:<tick ms>`. */
+export function scheduleTickId(name: string, tickMs: number): string {
+  return `weir-schedule:${name}:${tickMs}`;
+}
+
+// ---------------------------------------------------------------------------------------
 // The client
 // ---------------------------------------------------------------------------------------
 
@@ -913,6 +1022,8 @@ export interface Client {
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
   readonly users: UsersApi;
+  /** Cron and repeatable messages: schedules that publish a message on each tick. */
+  readonly schedules: SchedulesApi;
   /** Stores the message in every stream capturing the subject (NO_ROUTE if none). */
   publish(subject: string, body: Body, options?: PublishOptions): Promise<PublishReceipt>;
   /**

@@ -3,7 +3,7 @@
  * the hot path, and JSON keeps them easy to extend). Each method names the Client call it
  * makes; arguments arrive as a JSON array and are checked by the broker like any caller's.
  */
-import type { Client, DeadLetter, StreamChanges } from '../protocol/index.js';
+import type { Client, DeadLetter, ScheduleOptions, StreamChanges } from '../protocol/index.js';
 import { WeirError } from '../util/index.js';
 
 type Method = (client: Client, parameters: readonly unknown[]) => Promise<unknown>;
@@ -15,6 +15,23 @@ function deadLetterToJson(deadLetter: DeadLetter): unknown {
     ...rest,
     bodyBase64: Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('base64'),
   };
+}
+
+/** Schedule options from JSON: a `bodyBase64` (the SDK's form of a Uint8Array body) becomes bytes. */
+function scheduleOptionsFromWire(value: Record<string, unknown> | undefined): ScheduleOptions {
+  if (value === undefined || !('bodyBase64' in value)) return value as unknown as ScheduleOptions;
+  const { bodyBase64, ...rest } = value;
+  if (typeof bodyBase64 !== 'string') {
+    throw new WeirError('INVALID_ARGUMENT', 'bodyBase64 must be a base64 string');
+  }
+  if (rest.body !== undefined) {
+    throw new WeirError('INVALID_ARGUMENT', 'body and bodyBase64 cannot both be given');
+  }
+  const bytes = Buffer.from(bodyBase64, 'base64');
+  return {
+    ...rest,
+    body: new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+  } as unknown as ScheduleOptions;
 }
 
 function text(parameters: readonly unknown[], index: number, name: string): string {
@@ -86,6 +103,14 @@ const METHODS = new Map<string, Method>(
     'users.deleteToken': (client, p) =>
       client.users.deleteToken(text(p, 0, 'user name'), text(p, 1, 'token id')),
     'users.whoami': (client) => client.users.whoami(),
+    'schedules.create': (client, p) =>
+      client.schedules.create(
+        text(p, 0, 'schedule name'),
+        scheduleOptionsFromWire(options<Record<string, unknown>>(p, 1)),
+      ),
+    'schedules.list': (client) => client.schedules.list(),
+    'schedules.info': (client, p) => client.schedules.info(text(p, 0, 'schedule name')),
+    'schedules.delete': (client, p) => client.schedules.delete(text(p, 0, 'schedule name')),
   } satisfies Record<string, Method>),
 );
 

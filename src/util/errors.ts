@@ -109,6 +109,18 @@ export const ERROR_CODES = {
     httpStatus: 409,
     message: 'the transaction was aborted: nothing of it took effect',
   },
+  SCHEDULE_NOT_FOUND: {
+    number: 27,
+    retriable: false,
+    httpStatus: 404,
+    message: 'schedule not found',
+  },
+  SCHEDULE_EXISTS: {
+    number: 28,
+    retriable: false,
+    httpStatus: 409,
+    message: 'a schedule with this name exists with different options',
+  },
 } as const satisfies Record<
   string,
   { number: number; retriable: boolean; httpStatus: number; message: string }

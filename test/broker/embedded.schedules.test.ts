@@ -1,0 +1,5 @@
+import { embedded, embeddedWithPrincipals } from './embedded-harness.js';
+import { schedulePermissionsSuite, schedulesSuite } from './semantics/schedules.js';
+
+schedulesSuite(embedded);
+schedulePermissionsSuite(embeddedWithPrincipals);
