@@ -675,3 +675,45 @@ assert(
   DEAD_LETTER_WEBHOOK_BACKOFF_MS_INITIAL <= DEAD_LETTER_WEBHOOK_BACKOFF_MS_MAX,
   'webhook backoff initial <= max',
 );
+
+// ---------------------------------------------------------------------------------------
+// Fairness and rate limits (fair-groups.ts, fair-scan.ts, rate-limiter.ts)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * A fairness scan (past the read-ahead, in reads of CURSOR_READ_RECORDS_MAX) passes over a
+ * group that has this many messages in memory already: it looks for the groups that have few.
+ */
+export const FAIR_GROUP_IN_MEMORY_ENOUGH = 32;
+/**
+ * Groups one scan pass may pass over, per partition. Past it the pass stops (fairness then
+ * reaches only what is read ahead) until the read position passes it or a passed-over group
+ * runs dry.
+ */
+export const FAIR_SCAN_PASSED_GROUPS_MAX = 4096;
+/**
+ * The dispatch holds back a message whose group had its turn in this round while a scan within
+ * this many offsets past the read position is in flight (it may find a group that has not);
+ * a scan further out runs on without holding deliveries back.
+ */
+export const FAIR_SCAN_HOLD_SPAN_MAX = 100_000;
+/** Largest rateLimit.perSecond; the smallest is RATE_LIMIT_PER_SECOND_MIN (one per 1,000 s). */
+export const RATE_LIMIT_PER_SECOND_MAX = 1_000_000;
+export const RATE_LIMIT_PER_SECOND_MIN = 0.001;
+/** Largest rateLimit.burst. */
+export const RATE_LIMIT_BURST_MAX = 1_000_000;
+/** Default burst: this many milliseconds of the rate (at least 1), so timers need not fire each ms. */
+export const RATE_LIMIT_BURST_MS_DEFAULT = 100;
+/**
+ * Groups with a bucket that is not full (a rate limit `by`): a full bucket is forgotten. Past
+ * it a message of a group without a bucket waits until a bucket fills (never over the limit).
+ */
+export const RATE_LIMIT_GROUPS_MAX = 100_000;
+/**
+ * Ready messages one dispatch sets aside because their group is over its rate limit, looking
+ * for one that is not; past it the dispatch waits for the next token.
+ */
+export const RATE_LIMIT_HELD_MAX = 1024;
+
+assert(FAIR_GROUP_IN_MEMORY_ENOUGH >= 1, 'a scan takes at least one message of a group');
+assert(RATE_LIMIT_PER_SECOND_MIN > 0, 'a rate limit lets something through');

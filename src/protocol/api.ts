@@ -375,6 +375,33 @@ export interface SubscribeOptions {
   readonly maxInFlight?: number;
   /** Deliveries all consumers of the subscription hold unsettled together. Default: no limit beyond each consumer's. */
   readonly maxInFlightTotal?: number;
+  /**
+   * Round-robin ready messages across groups (tenants): by partition key, or by the value of a
+   * header (messages without it form one group). Within a group offset order stays; priority
+   * still goes first. Not with `key-shared` unless `'key'`. Default: offset order.
+   */
+  readonly fairBy?: GroupBy;
+  /** At most `perSecond` deliveries per second, for the subscription or per group (`by`). Default: none. */
+  readonly rateLimit?: RateLimitOptions;
+}
+
+/** What groups messages for fairness or a rate limit: the partition key, or a header's value. */
+export type GroupBy = 'key' | { readonly header: string };
+
+export interface RateLimitOptions {
+  /** Deliveries per second (redeliveries count), > 0; a fraction spaces them out further. */
+  readonly perSecond: number;
+  /** Per group instead of for the whole subscription. */
+  readonly by?: GroupBy;
+  /** Deliveries that may go at once after a quiet spell (the bucket's size). Default: 100 ms worth, at least 1. */
+  readonly burst?: number;
+}
+
+/** A rate limit with defaults filled in. */
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly by: GroupBy | null;
+  readonly burst: number;
 }
 
 /**
@@ -394,6 +421,8 @@ export const SUBSCRIPTION_CREATE_OPTION_NAMES = [
   'deadLetterOverflow',
   'backoff',
   'maxInFlightTotal',
+  'fairBy',
+  'rateLimit',
 ] as const satisfies readonly (keyof SubscribeOptions)[];
 
 /** A subscription's configuration with defaults filled in. */
@@ -411,6 +440,10 @@ export interface SubscriptionConfig {
   readonly deadLetterOverflow: boolean;
   readonly backoff: Backoff;
   readonly maxInFlightTotal: number | null;
+  /** null: offset (and priority) order. */
+  readonly fairBy: GroupBy | null;
+  /** null: no limit. */
+  readonly rateLimit: RateLimit | null;
 }
 
 export interface SubscriptionInfo {
