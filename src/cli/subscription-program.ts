@@ -1,7 +1,9 @@
 /** Registers `weir sub add | ls | info | rm | seek` under the `sub` command. */
 import type { Command } from 'commander';
+import type { GroupBy, RateLimitOptions } from '../protocol/index.js';
 import { splitClientFlags, type ClientFlags } from './client-connection.js';
 import { collect, integer, urlOption } from './command-options.js';
+import { parseFairBy, parseRateLimit } from './fairness-flags.js';
 import {
   subscriptionAdd,
   subscriptionInfo,
@@ -36,6 +38,16 @@ export function registerSubscriptionCommands(sub: Command): void {
     )
     .option('--dead-letter <subject>', 'where dead letters go')
     .option('--backoff-ms <ms>', 'delay before a retry', integer('backoff-ms'))
+    .option(
+      '--fair-by <group>',
+      'round-robin deliveries across groups: key, or header:NAME',
+      parseFairBy,
+    )
+    .option(
+      '--rate-limit <rate>',
+      'at most N deliveries a second: N[/s][,by=key|by=header:NAME][,burst=B]',
+      parseRateLimit,
+    )
     .action(
       async (
         stream: string,
@@ -48,6 +60,8 @@ export function registerSubscriptionCommands(sub: Command): void {
           maxDeliveries?: number;
           deadLetter?: string;
           backoffMs?: number;
+          fairBy?: GroupBy;
+          rateLimit?: RateLimitOptions;
         },
       ) => {
         const [target, rest] = splitClientFlags(flags);
