@@ -53,6 +53,11 @@ export class FairScan {
     this.#passed.clear();
   }
 
+  /** Whether the pass passed over `group` (a message of it may be left behind). */
+  passedOver(group: Group): boolean {
+    return this.#passed.has(group);
+  }
+
   /** `group` ran dry: if the pass passed over it, go back to where it did. */
   groupRanDry(group: Group): void {
     const offset = this.#passed.get(group);

@@ -739,7 +739,9 @@ export type QueueSubscriptionOptionName =
   | 'deadLetterExpired'
   | 'deadLetterOverflow'
   | 'backoff'
-  | 'maxInFlightTotal';
+  | 'maxInFlightTotal'
+  | 'fairBy'
+  | 'rateLimit';
 
 /**
  * Options of `client.queue`: the stream's (except `subjects` and `retention`, which make it a

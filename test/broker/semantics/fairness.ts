@@ -178,6 +178,14 @@ export function fairnessSuite(factory: HarnessFactory): void {
         assert.deepEqual(await takeBodies(failover, 2), ['A0', 'A1']); // one group: offset order
       }));
 
+    test('a queue takes fairBy: its workers get the tenants in turn', () =>
+      withBroker(factory, async ({ client }) => {
+        const queue = await client.queue('tasks', { fairBy: 'key', storage: 'memory' });
+        await publishAll(client, [...ofKey('A', 3_000, 'tasks'), ...ofKey('B', 1, 'tasks')]);
+        const worker = await queue.consume();
+        assert.ok((await takeBodies(worker, 3)).includes('B0'));
+      }));
+
     test('a durable subscription keeps fairBy and rateLimit; a different value is refused', () =>
       withBroker(factory, async ({ client }) => {
         await memoryStream(client);
