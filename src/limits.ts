@@ -684,22 +684,24 @@ assert(
  * A fairness scan (past the read-ahead, in reads of CURSOR_READ_RECORDS_MAX) passes over a
  * group that has this many messages in memory already: it looks for the groups that have few.
  */
-export const FAIR_GROUP_IN_MEMORY_ENOUGH = 32;
+export const FAIR_GROUP_IN_MEMORY_ENOUGH = 64;
+/** A group the scan passed over is refilled (its next messages read) below this many in memory. */
+export const FAIR_GROUP_IN_MEMORY_LOW = 32;
 /**
- * Groups one scan pass may pass over, per partition. Past it the pass stops (fairness then
- * reaches only what is read ahead) until the read position passes it or a passed-over group
- * runs dry.
+ * Groups one scan pass may pass over (and remember, to refill them), per partition. Past it the
+ * pass stops until the read position overtakes it (fairness then reaches what is in memory).
  */
 export const FAIR_SCAN_PASSED_GROUPS_MAX = 4096;
 /**
- * The dispatch holds back a message whose group had its turn in this round while a scan within
- * this many offsets past the read position is in flight (it may find a group that has not);
- * a scan further out runs on without holding deliveries back.
+ * The dispatch holds back a message whose group had its turn in this round while a pass within
+ * this many offsets past the read position is reading (it may find a group that has not); a
+ * pass further out runs on without holding deliveries back.
  */
 export const FAIR_SCAN_HOLD_SPAN_MAX = 100_000;
-/** Largest rateLimit.perSecond; the smallest is RATE_LIMIT_PER_SECOND_MIN (one per 1,000 s). */
+/** Largest rateLimit.perSecond. */
 export const RATE_LIMIT_PER_SECOND_MAX = 1_000_000;
-export const RATE_LIMIT_PER_SECOND_MIN = 0.001;
+/** The longest spacing a rate limit may ask for: the smallest perSecond is 1000 / this (0.001). */
+export const RATE_LIMIT_INTERVAL_MS_MAX = 1_000_000;
 /** Largest rateLimit.burst. */
 export const RATE_LIMIT_BURST_MAX = 1_000_000;
 /** Default burst: this many milliseconds of the rate (at least 1), so timers need not fire each ms. */
@@ -715,5 +717,7 @@ export const RATE_LIMIT_GROUPS_MAX = 100_000;
  */
 export const RATE_LIMIT_HELD_MAX = 1024;
 
-assert(FAIR_GROUP_IN_MEMORY_ENOUGH >= 1, 'a scan takes at least one message of a group');
-assert(RATE_LIMIT_PER_SECOND_MIN > 0, 'a rate limit lets something through');
+assert(
+  FAIR_GROUP_IN_MEMORY_LOW >= 1 && FAIR_GROUP_IN_MEMORY_LOW <= FAIR_GROUP_IN_MEMORY_ENOUGH,
+  'a group is refilled before it runs dry, and not above what a scan takes',
+);

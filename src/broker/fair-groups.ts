@@ -21,7 +21,7 @@
  */
 import type { GroupBy } from '../protocol/index.js';
 import type { StoredRecord } from '../storage/index.js';
-import { PRIORITY_MAX } from '../limits.js';
+import { FAIR_GROUP_IN_MEMORY_LOW, PRIORITY_MAX } from '../limits.js';
 import { assert } from '../util/index.js';
 import { decodeText, type StoredMessage } from './message-codec.js';
 
@@ -49,8 +49,8 @@ export class FairGroups {
   readonly #groups = new Map<Group, GroupState>();
   /** Per priority level, the highest round delivered so far. */
   readonly #served = new Float64Array(PRIORITY_MAX + 1);
-  /** A group's last message in memory settled (a fairness scan may want to look again). */
-  onEmpty: (group: Group) => void = () => undefined;
+  /** A group has fewer than FAIR_GROUP_IN_MEMORY_LOW in memory now (a scan may refill it). */
+  onLow: (group: Group) => void = () => undefined;
 
   /** The highest round delivered so far at `priority`. */
   served(priority: number): number {
@@ -77,9 +77,8 @@ export class FairGroups {
   untrack(group: Group): void {
     const state = this.#groups.get(group);
     assert(state !== undefined && state.inMemory > 0, 'untrack of a tracked group');
-    if (--state.inMemory > 0) return;
-    this.#groups.delete(group);
-    this.onEmpty(group);
+    if (--state.inMemory === 0) this.#groups.delete(group);
+    if (state.inMemory < FAIR_GROUP_IN_MEMORY_LOW) this.onLow(group);
   }
 
   /** The round of a message of `group` and `priority` becoming ready for the first time. */

@@ -6,19 +6,25 @@
  * later. What it takes ahead is tracked like what a priority lane takes (`ahead` entries,
  * within LANE_AHEAD_TRACKED_MAX, their acks within LANE_AHEAD_SETTLED_MAX).
  *
- * Order within a group: once a pass passes over a message of a group (the group has enough in
- * memory), it takes no later message of that group (`passed`, with the offset where it first
- * passed over one), so what it takes of a group is always the group's next messages in offset
- * order. Invariant: for a group not in `passed`, every message of it between the read position
- * and `position` is in memory or settled. When a group it passed over has nothing left in
- * memory, the pass goes back to where it first passed over that group (forgetting the groups
- * it passed over from there on: the invariant holds again there); when the read position
- * overtakes the pass, a new pass starts there. So a record is read again only when a group
- * behind it runs dry: the cost of fairness over a long backlog of few large groups is reads.
+ * Order within a group: once the pass passes over a message of a group (the group has enough
+ * in memory), it takes no later message of that group; it remembers the group (`passed`) with
+ * the offset of that message. Invariant: for a group not in `passed`, every message of it
+ * between the read position and `position` is in memory or settled; for a group in `passed`,
+ * every one below its remembered offset is. So what is taken of a group is always its next
+ * messages in offset order.
+ *
+ * When a group it passed over runs low in memory (FAIR_GROUP_IN_MEMORY_LOW), a refill reads on
+ * from that group's remembered offset and takes that group's next messages only, moving its
+ * offset on; once the offset reaches `position` the group is no longer passed over. The cost
+ * of fairness is reads: the pass reads the backlog past the read-ahead once (only while the
+ * backlog does not fit in the read-ahead), and each refill reads from its group's offset on,
+ * the other groups' records in between too (a refill reads at most one read's worth at a time
+ * and goes on at the next pump). When the read position overtakes the pass, a new pass starts
+ * there.
  *
  * Memory: `passed` holds at most FAIR_SCAN_PASSED_GROUPS_MAX groups; a pass that would pass
- * over more stops where it is until it starts over (fairness then reaches what is read ahead
- * and what it took so far). Past the unsettled window (UNSETTLED_WINDOW_MAX offsets above the
+ * over more stops where it is until a new pass starts (fairness then reaches what is read
+ * ahead, what it took so far and the refills of the groups it remembers). Past the unsettled window (UNSETTLED_WINDOW_MAX offsets above the
  * ack floor, plus LANE_AHEAD_SETTLED_MAX acks ahead) a scan takes nothing more until the ack
  * floor moves: delivery goes on in offset order meanwhile.
  *
@@ -34,23 +40,36 @@ import type { Group } from './fair-groups.js';
 export type ScanChoice = 'take' | 'pass' | 'stop';
 
 export class FairScan {
-  /** Next offset to read; -1: from the read position (a new pass). */
+  /** Next offset the pass reads; -1: from the read position (a new pass). */
   position = -1;
-  /** A read is in flight. */
+  /** A read (of the pass or a refill) is in flight. */
   reading = false;
-  /** The pass passed over more groups than it may remember: it waits to go back. */
+  /** The read in flight is a refill's. */
+  refilling = false;
+  /** The pass passed over more groups than it may remember: it waits for a new pass. */
   stalled = false;
-  /** Bumped when the pass starts over or goes back: a read in flight then is void. */
+  /**
+   * The pass is new and has not run out of room to take messages ahead: what it reads may be
+   * a group that has had no turn yet, so the dispatch holds back a message whose group has had
+   * its turn this round while it reads (within FAIR_SCAN_HOLD_SPAN_MAX). A pass that ran out
+   * of room reads on without holding deliveries back, until a new pass starts.
+   */
+  discovering = true;
+  /** Bumped when a new pass starts: a read in flight then is void. */
   generation = 0;
-  /** Groups passed over, with the offset of the first message passed over (ascending). */
+  /** Groups passed over, with the offset of the next message of theirs not yet taken. */
   readonly #passed = new Map<Group, number>();
+  /** Groups passed over that run low in memory (a subset of `passed`). */
+  readonly #refills = new Set<Group>();
 
   /** Starts a new pass from the read position. */
   restart(): void {
     this.position = -1;
     this.stalled = false;
+    this.discovering = true;
     this.generation++;
     this.#passed.clear();
+    this.#refills.clear();
   }
 
   /** Whether the pass passed over `group` (a message of it may be left behind). */
@@ -58,15 +77,29 @@ export class FairScan {
     return this.#passed.has(group);
   }
 
-  /** `group` ran dry: if the pass passed over it, go back to where it did. */
-  groupRanDry(group: Group): void {
-    const offset = this.#passed.get(group);
-    if (offset === undefined) return;
-    // Insertion order is offset order: the groups passed over from `offset` on are the tail.
-    for (const [passed, at] of this.#passed) if (at >= offset) this.#passed.delete(passed);
-    this.position = offset;
-    this.stalled = false;
-    this.generation++;
+  /** `group` runs low in memory: if the pass passed over it, it wants a refill. */
+  groupRanLow(group: Group): void {
+    if (this.#passed.has(group)) this.#refills.add(group);
+  }
+
+  /** The next group to refill and the offset to read it from, or null. */
+  nextRefill(): { group: Group; offset: number } | null {
+    for (const group of this.#refills) return { group, offset: this.#passed.get(group)! };
+    return null;
+  }
+
+  /**
+   * A refill of `group` looked at everything below `offset`; `done`: it took what it wanted
+   * (or could not take more). Past `position` the group is the pass's again.
+   */
+  refilled(group: Group, offset: number, done: boolean): void {
+    if (offset >= this.position) {
+      this.#passed.delete(group);
+      this.#refills.delete(group);
+      return;
+    }
+    this.#passed.set(group, offset);
+    if (done) this.#refills.delete(group);
   }
 
   /** What to do with the next unsettled, untracked message at `offset`, of `group` with `inMemory` in memory. */

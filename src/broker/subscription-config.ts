@@ -32,8 +32,8 @@ import {
   PARTITIONS_MAX,
   RATE_LIMIT_BURST_MAX,
   RATE_LIMIT_BURST_MS_DEFAULT,
+  RATE_LIMIT_INTERVAL_MS_MAX,
   RATE_LIMIT_PER_SECOND_MAX,
-  RATE_LIMIT_PER_SECOND_MIN,
 } from '../limits.js';
 import { validateHeaderFilter } from './header-filter.js';
 import { validatePattern, validateSubject } from './subject.js';
@@ -178,7 +178,7 @@ function validateRateLimit(value: unknown): RateLimit {
   const perSecond = numberIn(
     input.perSecond,
     'rateLimit.perSecond',
-    RATE_LIMIT_PER_SECOND_MIN,
+    1000 / RATE_LIMIT_INTERVAL_MS_MAX,
     RATE_LIMIT_PER_SECOND_MAX,
   );
   const by =

@@ -30,6 +30,7 @@ import {
   CURSOR_READ_BYTES_MAX,
   CURSOR_READ_RECORDS_MAX,
   DEAD_LETTER_RETRY_MS_MIN,
+  FAIR_GROUP_IN_MEMORY_ENOUGH,
   FAIR_SCAN_HOLD_SPAN_MAX,
   LANE_AHEAD_SETTLED_MAX,
   LANE_AHEAD_TRACKED_MAX,
@@ -167,10 +168,9 @@ export class SubscriptionGroup implements DeliveryActions {
     );
     this.#fairGroups = fair ? new FairGroups() : null;
     if (this.#fairGroups) {
-      // A group a scan passed over has nothing left in memory: its next messages lie behind
-      // the scan, which goes back to where it passed over them.
-      this.#fairGroups.onEmpty = (group) => {
-        for (const cursor of this.#cursors) cursor.fairScan.groupRanDry(group);
+      // A group a scan passed over runs low in memory: its next messages lie behind the scan.
+      this.#fairGroups.onLow = (group) => {
+        for (const cursor of this.#cursors) cursor.fairScan.groupRanLow(group);
       };
     }
     this.#rateLimiter =
@@ -650,37 +650,98 @@ export class SubscriptionGroup implements DeliveryActions {
 
   // ---- fairness scan ---------------------------------------------------------------------
 
-  /** fairBy: reads the next records past the read-ahead, if there is room to take any ahead. */
+  /**
+   * fairBy: reads on for a group the scan passed over that runs low, else the scan's next
+   * records past the read-ahead, if there is room to take any ahead and the backlog does not
+   * fit in the read-ahead anyway.
+   */
   #pumpFairScan(cursor: PartitionCursor): void {
     const by = this.config.fairBy;
     const scan = cursor.fairScan;
     if (by === null || scan.reading) return;
     if (scan.position >= 0 && scan.position < cursor.readOffset) scan.restart(); // overtaken
-    if (scan.stalled) return;
+    const room = this.#aheadRoom(cursor);
+    // Read for some room, not for each message that settles.
+    if (room <= 0 || (room < LANE_READ_RECORDS_MAX / 4 && cursor.aheadTracked > 0)) {
+      scan.discovering = false;
+      return;
+    }
     const log = this.#host.logs[cursor.partition]!;
+    const committed = log.committedOffset;
+    const refill = scan.nextRefill();
+    if (refill !== null) {
+      const from = Math.max(refill.offset, cursor.readOffset);
+      if (from >= scan.position) {
+        scan.refilled(refill.group, from, true);
+        this.#pumpFairScan(cursor);
+        return;
+      }
+      const maxRecords = Math.min(CURSOR_READ_RECORDS_MAX, scan.position - from);
+      this.#scanRead(cursor, from, maxRecords, true, (records) =>
+        this.#acceptRefill(cursor, refill.group, from, records, by),
+      );
+      return;
+    }
     const from = scan.position < 0 ? cursor.readOffset : scan.position;
-    if (from >= log.committedOffset || this.#aheadRoom(cursor) <= 0) return;
+    // Stalled, caught up, or what is not read yet fits in the read-ahead (it comes in order
+    // soon). A pass that caught up is still new (discovering) until it runs out of room.
+    if (
+      scan.stalled ||
+      from >= committed ||
+      committed - cursor.readOffset <= READY_RECORDS_MAX - cursor.ready.size
+    ) {
+      return;
+    }
     scan.position = from;
+    this.#scanRead(cursor, from, CURSOR_READ_RECORDS_MAX, false, (records) =>
+      this.#acceptScanned(cursor, records, by),
+    );
+  }
+
+  /** One read of the fairness scan; `accept` runs if nothing voided it meanwhile. */
+  #scanRead(
+    cursor: PartitionCursor,
+    from: number,
+    maxRecords: number,
+    refill: boolean,
+    accept: (records: readonly StoredRecord[]) => void,
+  ): void {
+    const scan = cursor.fairScan;
+    const log = this.#host.logs[cursor.partition]!;
     scan.reading = true;
+    scan.refilling = refill;
     const epoch = cursor.epoch;
     const generation = scan.generation;
-    log.read(from, { maxRecords: CURSOR_READ_RECORDS_MAX, maxBytes: CURSOR_READ_BYTES_MAX }).then(
+    log.read(from, { maxRecords, maxBytes: CURSOR_READ_BYTES_MAX }).then(
       (records) => {
         scan.reading = false;
         if (this.#closed) return;
-        if (cursor.epoch === epoch && scan.generation === generation)
-          this.#acceptScanned(cursor, records, by);
+        if (cursor.epoch === epoch && scan.generation === generation) accept(records);
         this.#dispatch();
       },
       () => {
-        scan.reading = false; // a failed scan read costs fairness only, until the pass starts over
+        scan.reading = false; // a failed scan read costs fairness only, until a new pass
         if (scan.generation === generation) scan.stalled = true;
         if (!this.#closed) this.#dispatch();
       },
     );
   }
 
-  /** Takes ahead the scanned messages of groups with few in memory (see fair-scan.ts). */
+  /** Whether `offset` is past the read position and neither tracked nor settled. */
+  #untracked(cursor: PartitionCursor, offset: number): boolean {
+    return offset >= cursor.readOffset && !cursor.entries.has(offset) && !cursor.isSettled(offset);
+  }
+
+  /** Takes a scanned record ahead of the read position (it is wanted and there is room). */
+  #takeAhead(cursor: PartitionCursor, record: StoredRecord, now: number): void {
+    const entry = this.#track(cursor, record, now);
+    if (entry !== null) {
+      entry.ahead = true;
+      cursor.aheadTracked++;
+    }
+  }
+
+  /** The scan's pass: takes ahead the messages of groups with few in memory (see fair-scan.ts). */
   #acceptScanned(
     cursor: PartitionCursor,
     records: readonly StoredRecord[],
@@ -693,21 +754,52 @@ export class SubscriptionGroup implements DeliveryActions {
     for (const record of records) {
       const offset = record.offset;
       if (offset < scan.position) continue;
-      if (offset >= cursor.readOffset && !cursor.entries.has(offset) && !cursor.isSettled(offset)) {
+      if (this.#untracked(cursor, offset)) {
         const group = recordGroup(record, by);
         const choice = scan.choose(group, groups.inMemory(group), offset);
         if (choice === 'stop') return;
         if (choice === 'take' && this.#wanted(decodeMessage(record, false))) {
-          if (room-- <= 0) return;
-          const entry = this.#track(cursor, record, now);
-          if (entry !== null) {
-            entry.ahead = true;
-            cursor.aheadTracked++;
+          if (room-- <= 0) {
+            scan.discovering = false;
+            return;
           }
+          this.#takeAhead(cursor, record, now);
         }
       }
       scan.position = offset + 1;
     }
+  }
+
+  /** A refill: takes ahead the next messages of one group the pass passed over. */
+  #acceptRefill(
+    cursor: PartitionCursor,
+    group: Group,
+    from: number,
+    records: readonly StoredRecord[],
+    by: NonNullable<SubscriptionConfig['fairBy']>,
+  ): void {
+    const scan = cursor.fairScan;
+    const groups = this.#fairGroups!;
+    const now = this.#host.clock.now();
+    let room = this.#aheadRoom(cursor);
+    let next = from;
+    for (const record of records) {
+      const offset = record.offset;
+      if (offset < next) continue;
+      if (offset >= scan.position) break;
+      if (this.#untracked(cursor, offset) && recordGroup(record, by) === group) {
+        if (groups.inMemory(group) >= FAIR_GROUP_IN_MEMORY_ENOUGH || room <= 0) {
+          scan.refilled(group, offset, true);
+          return;
+        }
+        if (this.#wanted(decodeMessage(record, false))) {
+          room--;
+          this.#takeAhead(cursor, record, now);
+        }
+      }
+      next = offset + 1;
+    }
+    scan.refilled(group, next, records.length === 0);
   }
 
   /**
@@ -719,7 +811,13 @@ export class SubscriptionGroup implements DeliveryActions {
     if (groups === null || head.round <= groups.served(head.message.priority)) return false;
     for (const cursor of this.#cursors) {
       const scan = cursor.fairScan;
-      if (scan.reading && scan.position - cursor.readOffset < FAIR_SCAN_HOLD_SPAN_MAX) return true;
+      if (
+        scan.discovering &&
+        scan.reading &&
+        !scan.refilling &&
+        scan.position - cursor.readOffset < FAIR_SCAN_HOLD_SPAN_MAX
+      )
+        return true;
     }
     return false;
   }

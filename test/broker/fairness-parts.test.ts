@@ -34,8 +34,8 @@ test('rounds: a new group starts at the round being served; each group counts up
 
 test('groups are forgotten when their last message in memory goes: a million keys cost nothing once settled', () => {
   const groups = new FairGroups();
-  const emptied: (string | null)[] = [];
-  groups.onEmpty = (group) => emptied.push(group);
+  const low: (string | null)[] = [];
+  groups.onLow = (group) => low.push(group);
   for (let index = 0; index < 1_000_000; index++) {
     const key = `k${index}`;
     groups.track(key);
@@ -43,7 +43,7 @@ test('groups are forgotten when their last message in memory goes: a million key
     groups.untrack(key);
   }
   assert.equal(groups.size, 0);
-  assert.equal(emptied.length, 1_000_000);
+  assert.equal(low.length, 1_000_000, 'each ran low as its last message went');
   groups.track(null); // messages without a key are one group
   groups.track(null);
   assert.equal(groups.inMemory(null), 2);
@@ -52,6 +52,7 @@ test('groups are forgotten when their last message in memory goes: a million key
 
 test('scan: takes a group with few in memory, passes over one with enough, and never takes it again in the pass', () => {
   const scan = new FairScan();
+  scan.position = 10;
   assert.equal(scan.choose('B', 0, 10), 'take');
   assert.equal(scan.choose('A', FAIR_GROUP_IN_MEMORY_ENOUGH, 11), 'pass');
   assert.equal(
@@ -60,17 +61,23 @@ test('scan: takes a group with few in memory, passes over one with enough, and n
     'A was passed over at 11: 12 would be out of order',
   );
   assert.ok(scan.passedOver('A'));
-  assert.equal(scan.choose('C', FAIR_GROUP_IN_MEMORY_ENOUGH, 20), 'pass');
-  // A runs dry: the pass goes back to 11 and forgets what it passed over from there (C at 20).
+  assert.equal(scan.nextRefill(), null);
+  scan.groupRanLow('B'); // never passed over: nothing to refill
+  assert.equal(scan.nextRefill(), null);
+  // A runs low: a refill reads on from 11, for A only.
   scan.position = 30;
-  const generation = scan.generation;
-  scan.groupRanDry('A');
-  assert.equal(scan.position, 11);
-  assert.ok(scan.generation > generation, 'a read in flight is void');
+  scan.groupRanLow('A');
+  assert.deepEqual(scan.nextRefill(), { group: 'A', offset: 11 });
+  scan.refilled('A', 20, false); // looked at 11..19, wants more
+  assert.deepEqual(scan.nextRefill(), { group: 'A', offset: 20 });
+  scan.refilled('A', 25, true); // took enough; its next message is at 25
+  assert.equal(scan.nextRefill(), null);
+  assert.ok(scan.passedOver('A'));
+  scan.groupRanLow('A');
+  scan.refilled('A', 30, false); // caught up with the pass: A is the pass's again
   assert.ok(!scan.passedOver('A'));
-  assert.ok(!scan.passedOver('C'));
-  scan.groupRanDry('Z'); // never passed over: nothing to do
-  assert.equal(scan.position, 11);
+  assert.equal(scan.nextRefill(), null);
+  assert.equal(scan.choose('A', 0, 30), 'take');
 });
 
 test('scan: past FAIR_SCAN_PASSED_GROUPS_MAX groups passed over it stops, and a restart clears it', () => {
