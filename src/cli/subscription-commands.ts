@@ -1,12 +1,7 @@
 /** `weir sub add | ls | info | rm | seek`: a stream's subscriptions, through the SDK. */
-import type {
-  GroupBy,
-  RateLimitOptions,
-  SubscribeOptions,
-  SubscriptionInfo,
-} from '../protocol/index.js';
+import type { SubscribeOptions, SubscriptionInfo } from '../protocol/index.js';
 import { withClient, type ClientFlags } from './client-connection.js';
-import { formatGroupBy, formatRateLimit } from './fairness-flags.js';
+import { formatGroupBy, formatRateLimit, parseFairBy, parseRateLimit } from './fairness-flags.js';
 import { parseStartPosition } from './start-position.js';
 import { formatHeaderFilter, headerFilterFromFlags } from './where-filter.js';
 
@@ -102,8 +97,10 @@ export interface SubscriptionAddOptions {
   readonly maxDeliveries?: number;
   readonly deadLetter?: string;
   readonly backoffMs?: number;
-  readonly fairBy?: GroupBy;
-  readonly rateLimit?: RateLimitOptions;
+  /** key | header:NAME */
+  readonly fairBy?: string;
+  /** N[/s][,by=...][,burst=B] */
+  readonly rateLimit?: string;
 }
 
 /**
@@ -127,8 +124,8 @@ export async function subscriptionAdd(
     ...(flags.maxDeliveries === undefined ? {} : { maxDeliveries: flags.maxDeliveries }),
     ...(flags.deadLetter === undefined ? {} : { deadLetter: flags.deadLetter }),
     ...(flags.backoffMs === undefined ? {} : { backoff: [flags.backoffMs] }),
-    ...(flags.fairBy === undefined ? {} : { fairBy: flags.fairBy }),
-    ...(flags.rateLimit === undefined ? {} : { rateLimit: flags.rateLimit }),
+    ...(flags.fairBy === undefined ? {} : { fairBy: parseFairBy(flags.fairBy) }),
+    ...(flags.rateLimit === undefined ? {} : { rateLimit: parseRateLimit(flags.rateLimit) }),
   };
   await withClient(target, async (client) => {
     await (await client.subscribe(stream, options)).close();

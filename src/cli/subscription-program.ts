@@ -1,9 +1,7 @@
 /** Registers `weir sub add | ls | info | rm | seek` under the `sub` command. */
 import type { Command } from 'commander';
-import type { GroupBy, RateLimitOptions } from '../protocol/index.js';
 import { splitClientFlags, type ClientFlags } from './client-connection.js';
 import { collect, integer, urlOption } from './command-options.js';
-import { parseFairBy, parseRateLimit } from './fairness-flags.js';
 import {
   subscriptionAdd,
   subscriptionInfo,
@@ -38,15 +36,10 @@ export function registerSubscriptionCommands(sub: Command): void {
     )
     .option('--dead-letter <subject>', 'where dead letters go')
     .option('--backoff-ms <ms>', 'delay before a retry', integer('backoff-ms'))
-    .option(
-      '--fair-by <group>',
-      'round-robin deliveries across groups: key, or header:NAME',
-      parseFairBy,
-    )
+    .option('--fair-by <group>', 'round-robin deliveries across groups: key, or header:NAME')
     .option(
       '--rate-limit <rate>',
       'at most N deliveries a second: N[/s][,by=key|by=header:NAME][,burst=B]',
-      parseRateLimit,
     )
     .action(
       async (
@@ -60,8 +53,8 @@ export function registerSubscriptionCommands(sub: Command): void {
           maxDeliveries?: number;
           deadLetter?: string;
           backoffMs?: number;
-          fairBy?: GroupBy;
-          rateLimit?: RateLimitOptions;
+          fairBy?: string;
+          rateLimit?: string;
         },
       ) => {
         const [target, rest] = splitClientFlags(flags);
