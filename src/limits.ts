@@ -775,3 +775,49 @@ export const SCHEDULE_RECOVERY_SCAN_RECORDS_MAX = 1_000_000;
 
 assert(SCHEDULE_EVERY_MS_MIN <= DELAY_MS_MAX, 'the everyMs range is not empty');
 assert(SCHEDULE_MISSED_TICKS_MAX >= 1, "missed: 'all' fires at least one tick");
+
+// ---------------------------------------------------------------------------------------
+// Fairness and rate limits (fair-groups.ts, fair-scan.ts, rate-limiter.ts)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * A fairness scan (past the read-ahead, in reads of CURSOR_READ_RECORDS_MAX) passes over a
+ * group that has this many messages in memory already: it looks for the groups that have few.
+ */
+export const FAIR_GROUP_IN_MEMORY_ENOUGH = 64;
+/** A group the scan passed over is refilled (its next messages read) below this many in memory. */
+export const FAIR_GROUP_IN_MEMORY_LOW = 32;
+/**
+ * Groups one scan pass may pass over (and remember, to refill them), per partition. Past it the
+ * pass stops until the read position overtakes it (fairness then reaches what is in memory).
+ */
+export const FAIR_SCAN_PASSED_GROUPS_MAX = 4096;
+/**
+ * The dispatch holds back a message whose group had its turn in this round while a pass within
+ * this many offsets past the read position is reading (it may find a group that has not); a
+ * pass further out runs on without holding deliveries back.
+ */
+export const FAIR_SCAN_HOLD_SPAN_MAX = 100_000;
+/** Largest rateLimit.perSecond. */
+export const RATE_LIMIT_PER_SECOND_MAX = 1_000_000;
+/** The longest spacing a rate limit may ask for: the smallest perSecond is 1000 / this (0.001). */
+export const RATE_LIMIT_INTERVAL_MS_MAX = 1_000_000;
+/** Largest rateLimit.burst. */
+export const RATE_LIMIT_BURST_MAX = 1_000_000;
+/** Default burst: this many milliseconds of the rate (at least 1), so timers need not fire each ms. */
+export const RATE_LIMIT_BURST_MS_DEFAULT = 100;
+/**
+ * Groups with a bucket that is not full (a rate limit `by`): a full bucket is forgotten. Past
+ * it a message of a group without a bucket waits until a bucket fills (never over the limit).
+ */
+export const RATE_LIMIT_GROUPS_MAX = 100_000;
+/**
+ * Ready messages one dispatch sets aside because their group is over its rate limit, looking
+ * for one that is not; past it the dispatch waits for the next token.
+ */
+export const RATE_LIMIT_HELD_MAX = 1024;
+
+assert(
+  FAIR_GROUP_IN_MEMORY_LOW >= 1 && FAIR_GROUP_IN_MEMORY_LOW <= FAIR_GROUP_IN_MEMORY_ENOUGH,
+  'a group is refilled before it runs dry, and not above what a scan takes',
+);

@@ -15,10 +15,15 @@
  * settled, in `settled` like any ack above the floor. They are bounded apart from the window
  * (LANE_AHEAD_TRACKED_MAX, LANE_AHEAD_SETTLED_MAX).
  *
+ * A fairness scan (fair-scan.ts, `fairBy`) takes messages ahead the same way, within the same
+ * bounds, and orders what is ready by round (fair-groups.ts) after priority.
+ *
  * Single-threaded: only the owning SubscriptionGroup touches it, synchronously.
  */
 import { PRIORITY_MAX, UNSETTLED_WINDOW_MAX } from '../limits.js';
 import { assert } from '../util/index.js';
+import type { Group } from './fair-groups.js';
+import { FairScan } from './fair-scan.js';
 import { IndexedHeap, type HeapItem } from './indexed-heap.js';
 import { LaneCursor } from './lane-cursor.js';
 import type { EncodedMessage, StoredMessage } from './message-codec.js';
@@ -59,13 +64,18 @@ export interface Entry extends HeapItem {
   settling: Promise<void> | null;
   /** dead-lettering: the dead letter, kept to publish again if its publish failed. */
   letter: EncodedMessage | null;
-  /** Taken ahead of the read position through a priority lane (counted in aheadTracked). */
+  /** Taken ahead of the read position through a priority lane or a fairness scan (counted in aheadTracked). */
   ahead: boolean;
   /**
    * in-flight: a transaction that acks it is committing (transactions.ts): no lease expiry,
    * settle or consumer leaving takes it until the commit is applied or given up.
    */
   committing: boolean;
+  /** fairBy: its group (counted in the subscription's FairGroups while `grouped`). */
+  group: Group;
+  grouped: boolean;
+  /** fairBy: the round it is served in, given when it first becomes ready; -1: none yet. */
+  round: number;
 }
 
 export function newEntry(partition: number, message: StoredMessage, deliveryCount: number): Entry {
@@ -87,6 +97,9 @@ export function newEntry(partition: number, message: StoredMessage, deliveryCoun
     letter: null,
     ahead: false,
     committing: false,
+    group: null,
+    grouped: false,
+    round: -1,
   };
 }
 
@@ -96,6 +109,13 @@ function readyBefore(a: Entry, b: Entry): boolean {
   return byPriority !== 0 ? byPriority > 0 : a.offset < b.offset;
 }
 
+/** fairBy: higher priority first, then the earlier round (round-robin over groups), then offset. */
+function fairReadyBefore(a: Entry, b: Entry): boolean {
+  const byPriority = a.message.priority - b.message.priority;
+  if (byPriority !== 0) return byPriority > 0;
+  return a.round !== b.round ? a.round < b.round : a.offset < b.offset;
+}
+
 export class PartitionCursor {
   readonly partition: number;
   floor: number;
@@ -103,7 +123,7 @@ export class PartitionCursor {
   readonly settled: Set<number>;
   readonly entries = new Map<number, Entry>();
   readonly restored: Map<number, TrackedState>;
-  readonly ready = new IndexedHeap<Entry>(readyBefore);
+  readonly ready: IndexedHeap<Entry>;
   /** A read from the log is in flight. */
   reading = false;
   /** Bumped by seek: reads and settlements started before it are void. */
@@ -117,9 +137,12 @@ export class PartitionCursor {
   aheadTracked = 0;
   /** Index = priority level; [0] unused (priority 0 is read in offset order). */
   readonly lanes: readonly LaneCursor[];
+  /** fairBy: the scan past the read-ahead. */
+  readonly fairScan = new FairScan();
 
-  constructor(partition: number, state: PartitionSnapshot) {
+  constructor(partition: number, state: PartitionSnapshot, fair = false) {
     this.partition = partition;
+    this.ready = new IndexedHeap<Entry>(fair ? fairReadyBefore : readyBefore);
     this.floor = state.floor;
     this.readOffset = state.floor;
     this.durableFloor = state.floor;
@@ -176,6 +199,7 @@ export class PartitionCursor {
       this.readOffset = offset;
       this.epoch++;
       for (const lane of this.lanes) lane.reset();
+      this.fairScan.restart();
     } else {
       assert(offset > this.floor, 'moveTo only moves forward without forgetting');
       for (const settled of this.settled) if (settled < offset) this.settled.delete(settled);

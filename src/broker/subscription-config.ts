@@ -10,6 +10,8 @@ import {
   checkCircuitBreaker,
   type Backoff,
   type CircuitBreakerSettings,
+  type GroupBy,
+  type RateLimit,
   type StartPosition,
   type SubscribeOptions,
   type SubscriptionConfig,
@@ -22,6 +24,7 @@ import {
   BACKOFF_MULTIPLIER_MAX,
   DELAY_MS_MAX,
   FILTER_PATTERNS_MAX,
+  HEADER_NAME_BYTES_MAX,
   IN_FLIGHT_DEFAULT,
   IN_FLIGHT_MAX,
   LEASE_MS_DEFAULT,
@@ -29,6 +32,10 @@ import {
   LEASE_MS_MIN,
   MAX_DELIVERIES_MAX,
   PARTITIONS_MAX,
+  RATE_LIMIT_BURST_MAX,
+  RATE_LIMIT_BURST_MS_DEFAULT,
+  RATE_LIMIT_INTERVAL_MS_MAX,
+  RATE_LIMIT_PER_SECOND_MAX,
 } from '../limits.js';
 import { validateHeaderFilter } from './header-filter.js';
 import { validatePattern, validateSubject } from './subject.js';
@@ -40,6 +47,7 @@ import {
   numberIn,
   oneOf,
   optionsObject,
+  stringOf,
   validateName,
 } from './option-checks.js';
 
@@ -63,6 +71,8 @@ const CONFIG_FIELDS = [
   'deadLetterOverflow',
   'backoff',
   'maxInFlightTotal',
+  'fairBy',
+  'rateLimit',
 ] as const satisfies readonly (keyof SubscriptionConfig)[];
 
 export const DEFAULT_BACKOFF: Backoff = Object.freeze({
@@ -153,6 +163,38 @@ function validateFilter(value: unknown): string[] {
   );
 }
 
+/** `'key'` or `{ header: name }` (a user header: not one of the reserved ':' names). */
+function validateGroupBy(value: unknown, field: string): GroupBy {
+  if (value === 'key') return 'key';
+  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+    const input = optionsObject(value, field, ['header']);
+    const header = stringOf(input.header, `${field}.header`, HEADER_NAME_BYTES_MAX);
+    if (header.startsWith(':')) throw invalid(`${field}.header`, "may not start with ':'");
+    return { header };
+  }
+  throw invalid(field, "must be 'key' or { header: name }");
+}
+
+function validateRateLimit(value: unknown): RateLimit {
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    throw invalid('rateLimit', 'must be an object { perSecond, by?, burst? }');
+  const input = optionsObject(value, 'rateLimit', ['perSecond', 'by', 'burst']);
+  if (input.perSecond === undefined) throw invalid('rateLimit.perSecond', 'is required');
+  const perSecond = numberIn(
+    input.perSecond,
+    'rateLimit.perSecond',
+    1000 / RATE_LIMIT_INTERVAL_MS_MAX,
+    RATE_LIMIT_PER_SECOND_MAX,
+  );
+  const by =
+    input.by === undefined || input.by === null ? null : validateGroupBy(input.by, 'rateLimit.by');
+  const burst =
+    input.burst === undefined
+      ? Math.max(1, Math.floor((perSecond * RATE_LIMIT_BURST_MS_DEFAULT) / 1000))
+      : integerIn(input.burst, 'rateLimit.burst', 1, RATE_LIMIT_BURST_MAX);
+  return { perSecond, by, burst };
+}
+
 /**
  * Validates subscribe options; throws INVALID_ARGUMENT naming the field. `stored`: a
  * configuration read back from disk (see parseStoredSubscriptionConfig).
@@ -197,7 +239,16 @@ export function resolveSubscribe(options: unknown, stored = false): ResolvedSubs
       input.maxInFlightTotal === undefined
         ? null
         : integerIn(input.maxInFlightTotal, 'maxInFlightTotal', 1, Number.MAX_SAFE_INTEGER),
+    fairBy: input.fairBy === undefined ? null : validateGroupBy(input.fairBy, 'fairBy'),
+    rateLimit: input.rateLimit === undefined ? null : validateRateLimit(input.rateLimit),
   };
+  // key-shared keeps each key's order; groups by a header would mix keys across groups.
+  if (config.mode === 'key-shared' && config.fairBy !== null && config.fairBy !== 'key') {
+    throw invalid(
+      'fairBy',
+      "with mode 'key-shared' must be 'key' (a header would break key order)",
+    );
+  }
   const start =
     input.start === undefined
       ? name === null
@@ -226,7 +277,13 @@ export function resolveSubscribe(options: unknown, stored = false): ResolvedSubs
  */
 export function parseStoredSubscriptionConfig(value: unknown): SubscriptionConfig {
   const stored = { ...(value as Record<string, unknown>) };
-  for (const field of ['maxDeliveries', 'deadLetter', 'maxInFlightTotal'] as const) {
+  for (const field of [
+    'maxDeliveries',
+    'deadLetter',
+    'maxInFlightTotal',
+    'fairBy',
+    'rateLimit',
+  ] as const) {
     if (stored[field] === null) delete stored[field];
   }
   return resolveSubscribe(stored, true).config;

@@ -9,7 +9,9 @@
  * flight or delayed, all within the UNSETTLED_WINDOW_MAX offsets above the ack floor, plus at
  * most LANE_AHEAD_TRACKED_MAX messages of a priority above 0 found through the partition's
  * priority lanes anywhere past that (and LANE_AHEAD_SETTLED_MAX acks of such messages) (so priority holds over the whole backlog, not only over
- * what was read ahead). A subscription without consumers reads nothing.
+ * what was read ahead). A subscription without consumers reads nothing. With `fairBy` a
+ * fairness scan (fair-scan.ts) takes messages of groups with few in memory ahead the same way,
+ * within the same bounds; `rateLimit` holds ready messages back (rate-limiter.ts).
  *
  * Concurrency: everything here runs on the event loop; state changes are synchronous, and
  * the only awaits are log reads (checked against the cursor's epoch when they return) and
@@ -33,22 +35,26 @@ import {
   CURSOR_READ_BYTES_MAX,
   CURSOR_READ_RECORDS_MAX,
   DEAD_LETTER_RETRY_MS_MIN,
+  FAIR_GROUP_IN_MEMORY_ENOUGH,
+  FAIR_SCAN_HOLD_SPAN_MAX,
   LANE_AHEAD_SETTLED_MAX,
   LANE_AHEAD_TRACKED_MAX,
   LANE_READ_RECORDS_MAX,
   LANE_READ_SPAN_MAX,
   LEASE_MS_MAX,
   PRIORITY_MAX,
+  RATE_LIMIT_HELD_MAX,
   READY_RECORDS_MAX,
   UNSETTLED_WINDOW_MAX,
 } from '../limits.js';
 import * as diagnosticsChannel from 'node:diagnostics_channel';
-import { WeirError, assert, type Clock } from '../util/index.js';
+import { WeirError, assert, type Clock, type Timer } from '../util/index.js';
 import { backoffDelay, backoffMaxDelay } from './backoff.js';
 import type { Consumer } from './consumer.js';
 import { deadLetterFor, isForAnotherSubscription } from './dead-letter.js';
 import { DeliveredMessage, type DeliveryActions } from './delivery.js';
 import { DueTimer } from './due-timer.js';
+import { FairGroups, messageGroup, recordGroup, type Group } from './fair-groups.js';
 import {
   decodeMessage,
   recordPriority,
@@ -63,6 +69,7 @@ import type { LaneCursor } from './lane-cursor.js';
 import { PartitionCursor, newEntry, type Entry } from './partition-cursor.js';
 import { ProgressStore } from './progress-store.js';
 import type { PriorityLanes } from './priority-lanes.js';
+import { RateLimiter } from './rate-limiter.js';
 import { hashKey } from './partition-hash.js';
 import { SubjectFilter } from './subject.js';
 import {
@@ -120,6 +127,13 @@ export class SubscriptionGroup implements DeliveryActions {
   /** Lane walks in flight, by priority level: what they find may outrank what is ready. */
   readonly #walking = new Uint16Array(PRIORITY_MAX + 1);
   #tokens = 0;
+  /** fairBy: the groups with messages in memory and their rounds; null without fairBy. */
+  readonly #fairGroups: FairGroups | null;
+  /** rateLimit: the token buckets; null without one. */
+  readonly #rateLimiter: RateLimiter | null;
+  /** rateLimit: wakes the dispatch when a held-back message's bucket has a token again. */
+  #rateTimer: Timer | null = null;
+  #rateTimerAt = 0;
   #partitionRotation = 0;
   #consumerRotation = 0;
   #dispatching = false;
@@ -156,7 +170,19 @@ export class SubscriptionGroup implements DeliveryActions {
     this.#host = options.host;
     this.#journal = options.journal;
     assert(options.state.length === options.host.logs.length, 'one state per partition');
-    this.#cursors = options.state.map((state, partition) => new PartitionCursor(partition, state));
+    const fair = options.config.fairBy !== null;
+    this.#cursors = options.state.map(
+      (state, partition) => new PartitionCursor(partition, state, fair),
+    );
+    this.#fairGroups = fair ? new FairGroups() : null;
+    if (this.#fairGroups) {
+      // A group a scan passed over runs low in memory: its next messages lie behind the scan.
+      this.#fairGroups.onLow = (group) => {
+        for (const cursor of this.#cursors) cursor.fairScan.groupRanLow(group);
+      };
+    }
+    this.#rateLimiter =
+      options.config.rateLimit === null ? null : new RateLimiter(options.config.rateLimit);
     this.#filter = new SubjectFilter(options.config.filter);
     this.#headerFilter = compileHeaderFilter(options.config.headerFilter);
     this.#timers = new DueTimer<Entry>(
@@ -353,6 +379,7 @@ export class SubscriptionGroup implements DeliveryActions {
     if (cursor === undefined) return;
     // A lane may have a new entry too (the dispatch does the same before it delivers).
     if (!cursor.reading && this.#hasDemand()) this.#pumpLanes(cursor);
+    if (this.#hasDemand()) this.#pumpFairScan(cursor);
     this.#pump(cursor);
   }
 
@@ -547,6 +574,11 @@ export class SubscriptionGroup implements DeliveryActions {
     }
     const entry = newEntry(cursor.partition, message, restored?.deliveryCount ?? 0);
     cursor.entries.set(offset, entry);
+    if (this.#fairGroups) {
+      entry.group = messageGroup(message, this.config.fairBy!);
+      entry.grouped = true;
+      this.#fairGroups.track(entry.group);
+    }
     if (expired) {
       this.#expire(entry);
       return null;
@@ -572,7 +604,7 @@ export class SubscriptionGroup implements DeliveryActions {
     const committed = this.#host.logs[cursor.partition]!.committedOffset;
     for (let level = PRIORITY_MAX; level >= 1; level--) {
       // Walk in reads of some size, not one entry per ack.
-      const room = this.#laneRoom(cursor);
+      const room = this.#aheadRoom(cursor);
       if (room <= 0 || (room < LANE_READ_RECORDS_MAX / 4 && cursor.aheadTracked > 0)) return;
       const lane = cursor.lanes[level]!;
       if (lane.reading || !lanes.has(level)) continue;
@@ -588,8 +620,8 @@ export class SubscriptionGroup implements DeliveryActions {
     }
   }
 
-  /** How many more messages the lanes may take ahead of the read position now. */
-  #laneRoom(cursor: PartitionCursor): number {
+  /** How many more messages the lanes and the fairness scan may take ahead of the read position now. */
+  #aheadRoom(cursor: PartitionCursor): number {
     if (cursor.settled.size >= UNSETTLED_WINDOW_MAX + LANE_AHEAD_SETTLED_MAX) return 0;
     return LANE_AHEAD_TRACKED_MAX - cursor.aheadTracked;
   }
@@ -615,7 +647,7 @@ export class SubscriptionGroup implements DeliveryActions {
       const found = await lanes.read(lane.level, lane.position, LANE_READ_RECORDS_MAX);
       const committed = log.committedOffset;
       // Only as many as there is room for: the walk stops at the first one left.
-      let room = this.#laneRoom(cursor);
+      let room = this.#aheadRoom(cursor);
       let take = 0;
       const wanted: number[] = [];
       for (const entry of found) {
@@ -657,6 +689,215 @@ export class SubscriptionGroup implements DeliveryActions {
         this.#walking[lane.level]!--;
         if (live()) this.#dispatch();
       });
+  }
+
+  // ---- fairness scan ---------------------------------------------------------------------
+
+  /**
+   * fairBy: reads on for a group the scan passed over that runs low, else the scan's next
+   * records past the read-ahead, if there is room to take any ahead and the backlog does not
+   * fit in the read-ahead anyway.
+   */
+  #pumpFairScan(cursor: PartitionCursor): void {
+    const by = this.config.fairBy;
+    const scan = cursor.fairScan;
+    if (by === null || scan.reading) return;
+    if (scan.position >= 0 && scan.position < cursor.readOffset) scan.restart(); // overtaken
+    const room = this.#aheadRoom(cursor);
+    // Read for some room, not for each message that settles.
+    if (room <= 0 || (room < LANE_READ_RECORDS_MAX / 4 && cursor.aheadTracked > 0)) {
+      scan.discovering = false;
+      return;
+    }
+    const log = this.#host.logs[cursor.partition]!;
+    const committed = log.committedOffset;
+    const refill = scan.nextRefill();
+    if (refill !== null) {
+      const from = Math.max(refill.offset, cursor.readOffset);
+      if (from >= scan.position) {
+        scan.refilled(refill.group, from, true);
+        this.#pumpFairScan(cursor);
+        return;
+      }
+      const maxRecords = Math.min(CURSOR_READ_RECORDS_MAX, scan.position - from);
+      this.#scanRead(cursor, from, maxRecords, true, (records) =>
+        this.#acceptRefill(cursor, refill.group, from, records, by),
+      );
+      return;
+    }
+    const from = scan.position < 0 ? cursor.readOffset : scan.position;
+    // Stalled, caught up, or what is not read yet fits in the read-ahead (it comes in order
+    // soon). A pass that caught up is still new (discovering) until it runs out of room.
+    if (
+      scan.stalled ||
+      from >= committed ||
+      committed - cursor.readOffset <= READY_RECORDS_MAX - cursor.ready.size
+    ) {
+      return;
+    }
+    scan.position = from;
+    this.#scanRead(cursor, from, CURSOR_READ_RECORDS_MAX, false, (records) =>
+      this.#acceptScanned(cursor, records, by),
+    );
+  }
+
+  /** One read of the fairness scan; `accept` runs if nothing voided it meanwhile. */
+  #scanRead(
+    cursor: PartitionCursor,
+    from: number,
+    maxRecords: number,
+    refill: boolean,
+    accept: (records: readonly StoredRecord[]) => void,
+  ): void {
+    const scan = cursor.fairScan;
+    const log = this.#host.logs[cursor.partition]!;
+    scan.reading = true;
+    scan.refilling = refill;
+    const epoch = cursor.epoch;
+    const generation = scan.generation;
+    log.read(from, { maxRecords, maxBytes: CURSOR_READ_BYTES_MAX }).then(
+      (records) => {
+        scan.reading = false;
+        if (this.#closed) return;
+        if (cursor.epoch === epoch && scan.generation === generation) accept(records);
+        this.#dispatch();
+      },
+      () => {
+        scan.reading = false; // a failed scan read costs fairness only, until a new pass
+        if (scan.generation === generation) scan.stalled = true;
+        if (!this.#closed) this.#dispatch();
+      },
+    );
+  }
+
+  /** Whether `offset` is past the read position and neither tracked nor settled. */
+  #untracked(cursor: PartitionCursor, offset: number): boolean {
+    return offset >= cursor.readOffset && !cursor.entries.has(offset) && !cursor.isSettled(offset);
+  }
+
+  /** Takes a scanned record ahead of the read position (it is wanted and there is room). */
+  #takeAhead(cursor: PartitionCursor, record: StoredRecord, now: number): void {
+    const entry = this.#track(cursor, record, now);
+    if (entry !== null) {
+      entry.ahead = true;
+      cursor.aheadTracked++;
+    }
+  }
+
+  /** The scan's pass: takes ahead the messages of groups with few in memory (see fair-scan.ts). */
+  #acceptScanned(
+    cursor: PartitionCursor,
+    records: readonly StoredRecord[],
+    by: NonNullable<SubscriptionConfig['fairBy']>,
+  ): void {
+    const scan = cursor.fairScan;
+    const groups = this.#fairGroups!;
+    const now = this.#host.clock.now();
+    let room = this.#aheadRoom(cursor);
+    for (const record of records) {
+      const offset = record.offset;
+      if (offset < scan.position) continue;
+      if (this.#untracked(cursor, offset)) {
+        const group = recordGroup(record, by);
+        const choice = scan.choose(group, groups.inMemory(group), offset);
+        if (choice === 'stop') return;
+        if (choice === 'take' && this.#wanted(decodeMessage(record, false))) {
+          if (room-- <= 0) {
+            scan.discovering = false;
+            return;
+          }
+          this.#takeAhead(cursor, record, now);
+        }
+      }
+      scan.position = offset + 1;
+    }
+  }
+
+  /** A refill: takes ahead the next messages of one group the pass passed over. */
+  #acceptRefill(
+    cursor: PartitionCursor,
+    group: Group,
+    from: number,
+    records: readonly StoredRecord[],
+    by: NonNullable<SubscriptionConfig['fairBy']>,
+  ): void {
+    const scan = cursor.fairScan;
+    const groups = this.#fairGroups!;
+    const now = this.#host.clock.now();
+    let room = this.#aheadRoom(cursor);
+    let next = from;
+    for (const record of records) {
+      const offset = record.offset;
+      if (offset < next) continue;
+      if (offset >= scan.position) break;
+      if (this.#untracked(cursor, offset) && recordGroup(record, by) === group) {
+        if (groups.inMemory(group) >= FAIR_GROUP_IN_MEMORY_ENOUGH || room <= 0) {
+          scan.refilled(group, offset, true);
+          return;
+        }
+        if (this.#wanted(decodeMessage(record, false))) {
+          room--;
+          this.#takeAhead(cursor, record, now);
+        }
+      }
+      next = offset + 1;
+    }
+    scan.refilled(group, next, records.length === 0);
+  }
+
+  /**
+   * fairBy: whether to hold back `head` (its group had its turn in this round) while a scan near
+   * the read position is in flight: it may find a group that has not had its turn.
+   */
+  #holdForScan(head: Entry): boolean {
+    const groups = this.#fairGroups;
+    if (groups === null || head.round <= groups.served(head.message.priority)) return false;
+    for (const cursor of this.#cursors) {
+      const scan = cursor.fairScan;
+      if (
+        scan.discovering &&
+        scan.reading &&
+        !scan.refilling &&
+        scan.position - cursor.readOffset < FAIR_SCAN_HOLD_SPAN_MAX
+      )
+        return true;
+    }
+    return false;
+  }
+
+  // ---- rate limit ------------------------------------------------------------------------
+
+  /** The rate-limit group of an entry (null: the whole subscription, or no key / header). */
+  #rateGroup(entry: Entry): Group {
+    const by = this.config.rateLimit?.by ?? null;
+    return by === null ? null : messageGroup(entry.message, by);
+  }
+
+  /** Whether a message of `group` may go now; if not, the dispatch wakes when it may. */
+  #rateAllows(group: Group, now: number): boolean {
+    const limiter = this.#rateLimiter;
+    if (limiter === null) return true;
+    const waitMs = limiter.waitMs(group, now);
+    if (waitMs <= 0) return true;
+    const at = now + waitMs;
+    if (this.#rateTimer === null || at < this.#rateTimerAt) {
+      this.#rateTimer?.cancel();
+      this.#rateTimerAt = at;
+      this.#rateTimer = this.#host.clock.setTimer(waitMs, () => {
+        this.#rateTimer = null;
+        this.#dispatch();
+      });
+    }
+    return false;
+  }
+
+  /** A rate limit for the whole subscription that has no token now. */
+  #subscriptionRateClosed(now: number): boolean {
+    return (
+      this.config.rateLimit !== null &&
+      this.config.rateLimit.by === null &&
+      !this.#rateAllows(null, now)
+    );
   }
 
   /** The records at `offsets` (ascending), read in runs: neighbours share a read. */
@@ -708,6 +949,7 @@ export class SubscriptionGroup implements DeliveryActions {
       // Lane walks first: what they may find outranks what is ready (the dispatch waits).
       if (this.#hasDemand()) {
         for (const cursor of this.#cursors) if (!cursor.reading) this.#pumpLanes(cursor);
+        for (const cursor of this.#cursors) this.#pumpFairScan(cursor);
       }
       if (this.config.mode === 'key-shared') this.#dispatchKeyShared();
       else this.#dispatchInOrder();
@@ -745,13 +987,31 @@ export class SubscriptionGroup implements DeliveryActions {
 
   #dispatchInOrder(): void {
     const now = this.#host.clock.now();
-    while (!this.#totalFull()) {
-      const consumer = this.#nextConsumer(this.config.mode);
-      if (!consumer) return;
-      const entry = this.#takeReady(now);
-      if (!entry) return;
-      this.#deliver(entry, consumer);
+    const byGroup = this.config.rateLimit !== null && this.config.rateLimit.by !== null;
+    // Ready messages over their group's rate limit, set aside while looking for one that is not.
+    const held: Entry[] = [];
+    try {
+      while (!this.#totalFull()) {
+        if (this.#subscriptionRateClosed(now)) return;
+        const consumer = this.#nextConsumer(this.config.mode);
+        if (!consumer) return;
+        let entry = this.#takeReady(now);
+        while (byGroup && entry !== null && !this.#rateAllows(this.#rateGroup(entry), now)) {
+          held.push(entry);
+          entry = held.length < RATE_LIMIT_HELD_MAX ? this.#takeReady(now) : null;
+        }
+        if (!entry) return;
+        this.#deliver(entry, consumer);
+      }
+    } finally {
+      for (const entry of held) this.#cursors[entry.partition]!.ready.push(entry);
     }
+  }
+
+  /** Whether ready entry `a` goes before `b` of another partition (priority, then fairness round). */
+  #readyFirst(a: Entry, b: Entry): boolean {
+    if (a.message.priority !== b.message.priority) return a.message.priority > b.message.priority;
+    return this.#fairGroups !== null && a.round < b.round;
   }
 
   /** The best ready message over all partitions (priority, then partition order), checked. */
@@ -762,12 +1022,12 @@ export class SubscriptionGroup implements DeliveryActions {
       for (let step = 0; step < cursors.length; step++) {
         const cursor = cursors[(this.#partitionRotation + step) % cursors.length]!;
         const head = cursor.ready.peek();
-        if (head && (best === null || head.message.priority > best.ready.peek()!.message.priority))
-          best = cursor;
+        if (head && (best === null || this.#readyFirst(head, best.ready.peek()!))) best = cursor;
       }
       if (best === null) return null;
       // A lane walk of a higher level may find a message that must go first: wait for it.
       if (this.#walkingAbove(best.ready.peek()!.message.priority)) return null;
+      if (this.#holdForScan(best.ready.peek()!)) return null;
       this.#partitionRotation = (best.partition + 1) % cursors.length;
       const entry = best.ready.pop()!;
       if (this.#deliverable(entry, now)) return entry;
@@ -810,8 +1070,14 @@ export class SubscriptionGroup implements DeliveryActions {
         consumers.some((consumer) => consumer.credit > 0)
       ) {
         if (this.#walkingAbove(cursor.ready.peek()!.message.priority)) break;
+        if (this.#holdForScan(cursor.ready.peek()!)) break;
+        if (this.#subscriptionRateClosed(now)) break;
         const entry = cursor.ready.pop()!;
         if (!this.#deliverable(entry, now)) continue;
+        if (!this.#rateAllows(this.#rateGroup(entry), now)) {
+          skipped.push(entry);
+          continue;
+        }
         const target = this.#keyTarget(entry);
         if (target && target.credit > 0) this.#deliver(entry, target);
         else skipped.push(entry);
@@ -849,6 +1115,8 @@ export class SubscriptionGroup implements DeliveryActions {
     }
     this.#counters.delivered++;
     if (entry.deliveryCount > 1) this.#counters.redelivered++;
+    this.#fairGroups?.delivered(entry.round, entry.message.priority);
+    this.#rateLimiter?.take(this.#rateGroup(entry), this.#host.clock.now());
     if (this.config.ack === 'explicit') {
       this.#journal.recordQuietly(
         OPERATION.deliver,
@@ -864,6 +1132,8 @@ export class SubscriptionGroup implements DeliveryActions {
   // ---- state changes ---------------------------------------------------------------------
 
   #makeReady(entry: Entry): void {
+    if (entry.grouped && entry.round < 0)
+      entry.round = this.#fairGroups!.nextRound(entry.group, entry.message.priority);
     entry.state = 'ready';
     this.#cursors[entry.partition]!.ready.push(entry);
   }
@@ -901,6 +1171,10 @@ export class SubscriptionGroup implements DeliveryActions {
       this.#timers.remove(entry);
     }
     this.#notAhead(this.#cursors[entry.partition]!, entry);
+    if (entry.grouped) {
+      entry.grouped = false;
+      this.#fairGroups!.untrack(entry.group);
+    }
     entry.state = 'settled';
     if (this.#progress.size > 0) this.#progress.settled(entry, this.#host.clock.now());
   }
@@ -1294,6 +1568,8 @@ export class SubscriptionGroup implements DeliveryActions {
     if (this.#closed) return;
     this.#closed = true;
     this.#timers.close();
+    this.#rateTimer?.cancel();
+    this.#rateTimer = null;
     for (const consumer of this.#consumers.splice(0)) consumer.end();
     for (const cursor of this.#cursors) cursor.ready.clear();
     this.#progress.clear();

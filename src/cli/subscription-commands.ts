@@ -1,6 +1,7 @@
 /** `weir sub add | ls | info | rm | seek`: a stream's subscriptions, through the SDK. */
 import type { SubscribeOptions, SubscriptionInfo } from '../protocol/index.js';
 import { withClient, type ClientFlags } from './client-connection.js';
+import { formatGroupBy, formatRateLimit, parseFairBy, parseRateLimit } from './fairness-flags.js';
 import { parseStartPosition } from './start-position.js';
 import { formatHeaderFilter, headerFilterFromFlags } from './where-filter.js';
 
@@ -24,6 +25,8 @@ export function formatSubscriptionInfo(info: SubscriptionInfo): string {
     `filter         ${config.filter.length === 0 ? 'every message' : config.filter.join(', ')}`,
     `header filter  ${formatHeaderFilter(config.headerFilter)}`,
     `dead letters   ${config.deadLetter ?? 'none'}, max deliveries ${config.maxDeliveries ?? 'no limit'}`,
+    `fair by        ${formatGroupBy(config.fairBy)}`,
+    `rate limit     ${formatRateLimit(config.rateLimit)}`,
     `consumers      ${info.consumers}`,
     `lag            ${lag(info)}`,
     `pending        ${info.pending}`,
@@ -94,6 +97,10 @@ export interface SubscriptionAddOptions {
   readonly maxDeliveries?: number;
   readonly deadLetter?: string;
   readonly backoffMs?: number;
+  /** key | header:NAME */
+  readonly fairBy?: string;
+  /** N[/s][,by=...][,burst=B] */
+  readonly rateLimit?: string;
 }
 
 /**
@@ -117,6 +124,8 @@ export async function subscriptionAdd(
     ...(flags.maxDeliveries === undefined ? {} : { maxDeliveries: flags.maxDeliveries }),
     ...(flags.deadLetter === undefined ? {} : { deadLetter: flags.deadLetter }),
     ...(flags.backoffMs === undefined ? {} : { backoff: [flags.backoffMs] }),
+    ...(flags.fairBy === undefined ? {} : { fairBy: parseFairBy(flags.fairBy) }),
+    ...(flags.rateLimit === undefined ? {} : { rateLimit: parseRateLimit(flags.rateLimit) }),
   };
   await withClient(target, async (client) => {
     await (await client.subscribe(stream, options)).close();

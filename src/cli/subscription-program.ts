@@ -36,6 +36,11 @@ export function registerSubscriptionCommands(sub: Command): void {
     )
     .option('--dead-letter <subject>', 'where dead letters go')
     .option('--backoff-ms <ms>', 'delay before a retry', integer('backoff-ms'))
+    .option('--fair-by <group>', 'round-robin deliveries across groups: key, or header:NAME')
+    .option(
+      '--rate-limit <rate>',
+      'at most N deliveries a second: N[/s][,by=key|by=header:NAME][,burst=B]',
+    )
     .action(
       async (
         stream: string,
@@ -48,6 +53,8 @@ export function registerSubscriptionCommands(sub: Command): void {
           maxDeliveries?: number;
           deadLetter?: string;
           backoffMs?: number;
+          fairBy?: string;
+          rateLimit?: string;
         },
       ) => {
         const [target, rest] = splitClientFlags(flags);

@@ -381,6 +381,14 @@ export interface SubscribeOptions {
    * messages and hands back those it holds untaken, uncounted; after `cooldownMs` it half-opens.
    */
   readonly circuitBreaker?: CircuitBreakerOptions;
+  /**
+   * Round-robin ready messages across groups (tenants): by partition key, or by the value of a
+   * header (messages without it form one group). Within a group offset order stays; priority
+   * still goes first. Not with `key-shared` unless `'key'`. Default: offset order.
+   */
+  readonly fairBy?: GroupBy;
+  /** At most `perSecond` deliveries per second, for the subscription or per group (`by`). Default: none. */
+  readonly rateLimit?: RateLimitOptions;
 }
 
 /** SubscribeOptions.circuitBreaker. */
@@ -410,6 +418,25 @@ export interface ConsumerInfo {
   readonly breaker: CircuitBreakerState | null;
 }
 
+/** What groups messages for fairness or a rate limit: the partition key, or a header's value. */
+export type GroupBy = 'key' | { readonly header: string };
+
+export interface RateLimitOptions {
+  /** Deliveries per second (redeliveries count), > 0; a fraction spaces them out further. */
+  readonly perSecond: number;
+  /** Per group instead of for the whole subscription. */
+  readonly by?: GroupBy;
+  /** Deliveries that may go at once after a quiet spell (the bucket's size). Default: 100 ms worth, at least 1. */
+  readonly burst?: number;
+}
+
+/** A rate limit with defaults filled in. */
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly by: GroupBy | null;
+  readonly burst: number;
+}
+
 /**
  * The options that make a subscription what it is (its SubscriptionConfig, and where it
  * starts), not those of one consumer: what creating one without consuming takes.
@@ -427,6 +454,8 @@ export const SUBSCRIPTION_CREATE_OPTION_NAMES = [
   'deadLetterOverflow',
   'backoff',
   'maxInFlightTotal',
+  'fairBy',
+  'rateLimit',
 ] as const satisfies readonly (keyof SubscribeOptions)[];
 
 /** A subscription's configuration with defaults filled in. */
@@ -444,6 +473,10 @@ export interface SubscriptionConfig {
   readonly deadLetterOverflow: boolean;
   readonly backoff: Backoff;
   readonly maxInFlightTotal: number | null;
+  /** null: offset (and priority) order. */
+  readonly fairBy: GroupBy | null;
+  /** null: no limit. */
+  readonly rateLimit: RateLimit | null;
 }
 
 export interface SubscriptionInfo {
@@ -811,7 +844,9 @@ export type QueueSubscriptionOptionName =
   | 'deadLetterExpired'
   | 'deadLetterOverflow'
   | 'backoff'
-  | 'maxInFlightTotal';
+  | 'maxInFlightTotal'
+  | 'fairBy'
+  | 'rateLimit';
 
 /**
  * Options of `client.queue`: the stream's (except `subjects` and `retention`, which make it a

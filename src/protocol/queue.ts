@@ -32,6 +32,8 @@ export const QUEUE_SUBSCRIPTION_OPTION_NAMES: readonly QueueSubscriptionOptionNa
   'deadLetterOverflow',
   'backoff',
   'maxInFlightTotal',
+  'fairBy',
+  'rateLimit',
 ];
 
 /** Splits `options` into the stream's and the subscription's. */

@@ -194,3 +194,39 @@ test('weir sub add creates a durable subscription with a header filter without c
     assert.equal(await consumer.receive({ timeoutMs: 150 }), null);
     await consumer.close();
   }));
+
+test('weir sub add --fair-by and --rate-limit create them; sub info shows them; a bad value exits 2', () =>
+  withCli(async ({ client, run }) => {
+    await client.streams.create('jobs', { fsync: 'never' });
+    const add = await run([
+      'sub',
+      'add',
+      'jobs',
+      'fair',
+      '--fair-by',
+      'header:tenant',
+      '--rate-limit',
+      '50/s,by=key,burst=5',
+    ]);
+    assert.equal(add.code, 0, add.stderr);
+    const stored = await client.subscriptions.info('jobs', 'fair');
+    assert.deepEqual(stored.config.fairBy, { header: 'tenant' });
+    assert.deepEqual(stored.config.rateLimit, { perSecond: 50, by: 'key', burst: 5 });
+    const info = await run(['sub', 'info', 'jobs', 'fair']);
+    assert.equal(info.code, 0, info.stderr);
+    assert.match(info.stdout, /^fair by +header tenant$/m);
+    assert.match(info.stdout, /^rate limit +50\/s per key, burst 5$/m);
+    const plain = await run(['sub', 'add', 'jobs', 'plain', '--rate-limit', '2']);
+    assert.equal(plain.code, 0, plain.stderr);
+    assert.deepEqual((await client.subscriptions.info('jobs', 'plain')).config.rateLimit, {
+      perSecond: 2,
+      by: null,
+      burst: 1,
+    });
+    const badGroup = await run(['sub', 'add', 'jobs', 'bad', '--fair-by', 'tenant']);
+    assert.equal(badGroup.code, 2);
+    assert.match(badGroup.stderr, /--fair-by must be key or header:NAME/);
+    const badRate = await run(['sub', 'add', 'jobs', 'bad', '--rate-limit', 'fast']);
+    assert.equal(badRate.code, 2);
+    assert.match(badRate.stderr, /--rate-limit must start with a rate/);
+  }));

@@ -188,6 +188,8 @@ function detail(stream, name) {
           ['lease', `${config.leaseMs} ms`],
           ['max deliveries', config.maxDeliveries ?? 'no limit'],
           ['dead letters to', config.deadLetter ?? 'none'],
+          ['fair by', formatGroupBy(config.fairBy)],
+          ['rate limit', formatRateLimit(config.rateLimit)],
           [
             'ack floors',
             info.partitions
@@ -382,4 +384,16 @@ export function mount(container, params) {
   }
 
   return { update };
+}
+
+/** fairBy / rateLimit.by as shown: 'key', 'header NAME', or 'none' (older brokers: absent). */
+function formatGroupBy(by) {
+  if (by === null || by === undefined) return 'none';
+  return by === 'key' ? 'key' : `header ${by.header}`;
+}
+
+function formatRateLimit(limit) {
+  if (limit === null || limit === undefined) return 'none';
+  const scope = limit.by === null ? 'for the subscription' : `per ${formatGroupBy(limit.by)}`;
+  return `${limit.perSecond}/s ${scope}, burst ${limit.burst}`;
 }

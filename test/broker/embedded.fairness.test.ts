@@ -1,0 +1,4 @@
+import { embedded } from './embedded-harness.js';
+import { fairnessSuite } from './semantics/fairness.js';
+
+fairnessSuite(embedded);
