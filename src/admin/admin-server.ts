@@ -54,6 +54,7 @@ import { Router, type RouteContext } from './router.js';
 import { deadLetterRoutes } from './routes-dead-letters.js';
 import { liveRoutes } from './routes-live.js';
 import { messageRoutes } from './routes-messages.js';
+import { Playground, playgroundRoutes } from './playground/index.js';
 import { sessionRoutes } from './routes-session.js';
 import { streamRoutes } from './routes-streams.js';
 import { userRoutes } from './routes-users.js';
@@ -96,8 +97,8 @@ export interface AdminServerOptions {
    */
   readonly deadLetterWebhook?: DeadLetterWebhookOptions;
   /**
-   * Times console sessions, remembered password checks and the dead-letter webhook's backoff.
-   * Default the system clock.
+   * Times console sessions, remembered password checks, the dead-letter webhook's backoff and
+   * the playground (give the broker's clock). Default the system clock.
    */
   readonly clock?: Clock;
 }
@@ -156,12 +157,14 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     startedAtMs: Date.now(),
     accepting: () => accepting,
   };
+  const playground = new Playground({ connect: () => broker.connect(), clock });
   router.add(streamRoutes(context));
   router.add(messageRoutes(context));
   router.add(deadLetterRoutes(context));
   router.add(liveRoutes(context));
   router.add(sessionRoutes(context));
   router.add(userRoutes());
+  router.add(playgroundRoutes(playground));
 
   // Known once the server listens (the port may be 0 until then).
   let hosts: HostCheck | null = null;
@@ -214,6 +217,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       });
     });
   } catch (error) {
+    await playground.close();
     await context.redrives.close();
     await sampler.stop();
     await webhook?.close();
@@ -240,6 +244,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         context.events.close();
         server.closeIdleConnections();
+        await playground.close();
         await context.redrives.close();
         await sampler.stop();
         await webhook?.close();
