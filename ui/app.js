@@ -15,6 +15,7 @@ import * as subscriptions from './pages/subscriptions.js';
 import * as deadLetters from './pages/dead-letters.js';
 import * as publish from './pages/publish.js';
 import * as flow from './pages/flow.js';
+import * as playground from './pages/playground.js';
 import { createDeadLetterBanner } from './lib/dead-letter-banner.js';
 
 const ROUTES = [
@@ -37,6 +38,7 @@ const ROUTES = [
   },
   { pattern: /^\/publish\/?$/, page: publish, nav: 'publish' },
   { pattern: /^\/flow\/?$/, page: flow, nav: 'flow' },
+  { pattern: /^\/playground\/?$/, page: playground, nav: 'playground' },
 ];
 
 const container = document.getElementById('page');
