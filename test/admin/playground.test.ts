@@ -304,6 +304,43 @@ describe('the playground over HTTP', () => {
     assert.equal(stopped.json.endReason, 'stopped');
   });
 
+  test("a stream named playground that is not the playground's is refused and left alone", async () => {
+    const url = await open();
+    const root = broker!.connect();
+    await root.streams.create(PLAYGROUND_STREAM, { subjects: ['mine.>'] });
+    await root.publish('mine.one', 'keep me');
+    const refused = await request(url, 'POST', '/api/playground', { preset: 'poison' });
+    assert.equal(refused.status, 409, refused.text);
+    assert.equal(refused.json.error.code, 'STREAM_EXISTS');
+    const info = await root.streams.info(PLAYGROUND_STREAM);
+    assert.equal(info.messages, 1, 'the stream and its message are still there');
+    assert.equal((await request(url, 'GET', '/api/playground')).json.state, 'idle');
+    await root.close();
+  });
+
+  test('GET ?since= answers only the newer samples', async () => {
+    const clock = new ManualClock();
+    const url = await open(clock);
+    await request(url, 'POST', '/api/playground', { ratePerSecond: 10 });
+    for (let step = 0; step < 20; step++) {
+      clock.advance(100);
+      await settle();
+    }
+    const all = (await request(url, 'GET', '/api/playground')).json.history as { timeMs: number }[];
+    assert.ok(all.length >= 3, `samples: ${all.length}`);
+    const since = all[1]!.timeMs;
+    const newer = (await request(url, 'GET', `/api/playground?since=${since}`)).json.history as {
+      timeMs: number;
+    }[];
+    assert.deepEqual(
+      newer.map((sample) => sample.timeMs),
+      all.slice(2).map((sample) => sample.timeMs),
+    );
+    const bad = await request(url, 'GET', '/api/playground?since=soon');
+    assert.equal(bad.status, 400);
+    assert.match(bad.json.error.message as string, /^since /);
+  });
+
   test('admin only once the broker has users', async () => {
     const url = await open();
     const root = broker!.connect();

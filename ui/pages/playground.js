@@ -12,6 +12,8 @@ const POLL_MS = 500;
 /** A slider's change is sent this long after it stops moving. */
 const SEND_DELAY_MS = 250;
 const EVENTS_SHOWN = 8;
+/** Samples the page keeps for its charts (five minutes at the run's two a second). */
+const HISTORY_MAX = 600;
 
 /** The parameters the form edits; `fixed` ones are set when a run starts. */
 const FIELDS = [
@@ -185,6 +187,9 @@ function picture(view) {
 
 export function mount(container) {
   let view = null;
+  /** The run's samples, fetched once each (GET ?since=), and the run they belong to. */
+  let history = [];
+  let historyRun = null;
   let pollTimer = null;
   let sendTimer = null;
   const pending = {};
@@ -458,7 +463,14 @@ export function mount(container) {
         ),
       ),
     );
-    const points = chartPoints(view.history, capacity);
+    if (view.startedAtMs !== historyRun) {
+      history = [];
+      historyRun = view.startedAtMs;
+    }
+    const lastMs = history.at(-1)?.timeMs ?? -Infinity;
+    history.push(...view.history.filter((sample) => sample.timeMs > lastMs));
+    if (history.length > HISTORY_MAX) history.splice(0, history.length - HISTORY_MAX);
+    const points = chartPoints(history, capacity);
     fillChart.update(points);
     rateChart.update(points);
     failureChart.update(points);
@@ -483,7 +495,8 @@ export function mount(container) {
 
   async function poll() {
     try {
-      show(await api('GET', '/api/playground'));
+      const since = history.at(-1)?.timeMs;
+      show(await api('GET', `/api/playground${since === undefined ? '' : `?since=${since}`}`));
     } catch (error) {
       say(`${error.code}: ${error.message}`, 'error');
     }

@@ -54,7 +54,7 @@ import {
   PLAYGROUND_TICK_MS,
   PUBLISH_BATCH_MESSAGES_MAX,
 } from '../../limits.js';
-import { isWeirError, type Clock, type Timer } from '../../util/index.js';
+import { WeirError, isWeirError, type Clock, type Timer } from '../../util/index.js';
 import type { PlaygroundParameters } from './playground-parameters.js';
 import type { PlaygroundEventKind } from './playground-presets.js';
 
@@ -147,6 +147,8 @@ export class PlaygroundRun {
   readonly #events: PlaygroundEvent[] = [];
   readonly #workers: Worker[] = [];
   readonly #timers = new Set<Timer>();
+  /** The streams this run made (only those are deleted when it stops). */
+  readonly #created = new Set<string>();
   /** Resolvers of the consumers' processing waits, so that stop ends them. */
   readonly #waits = new Set<() => void>();
   #nextWorkerId = 1;
@@ -172,12 +174,23 @@ export class PlaygroundRun {
     const run = new PlaygroundRun(options);
     const { client, parameters } = options;
     try {
+      // Streams of these names that the run did not make are someone's: never taken over,
+      // never deleted (creating with the same configuration would not say it exists).
+      for (const name of [PLAYGROUND_DEAD_LETTER_STREAM, PLAYGROUND_STREAM]) {
+        if (await exists(client, name)) {
+          throw new WeirError(
+            'STREAM_EXISTS',
+            `a stream named ${name} exists: the playground makes and deletes its own, delete or rename that one first`,
+          );
+        }
+      }
       await client.streams.create(PLAYGROUND_DEAD_LETTER_STREAM, {
         subjects: [DEAD_LETTER_SUBJECT],
         storage: 'memory',
         maxMessages: PLAYGROUND_CAPACITY_MAX,
         overflow: 'drop-oldest',
       });
+      run.#created.add(PLAYGROUND_DEAD_LETTER_STREAM);
       await client.streams.create(PLAYGROUND_STREAM, {
         subjects: [WORK_SUBJECT],
         storage: 'memory',
@@ -186,6 +199,7 @@ export class PlaygroundRun {
         overflow: parameters.overflow,
         dedupWindowMs: 0,
       });
+      run.#created.add(PLAYGROUND_STREAM);
       await run.#reconcileConsumers();
       await run.sample();
     } catch (error) {
@@ -318,6 +332,7 @@ export class PlaygroundRun {
     await this.#sampling?.catch(() => undefined);
     this.#counters.consumers = 0;
     for (const name of [PLAYGROUND_STREAM, PLAYGROUND_DEAD_LETTER_STREAM]) {
+      if (!this.#created.has(name)) continue;
       try {
         await this.#client.streams.delete(name);
       } catch (error) {
@@ -547,5 +562,15 @@ export class PlaygroundRun {
 
   #failed(error: unknown): void {
     this.lastError = error instanceof Error ? error.message : String(error);
+  }
+}
+
+async function exists(client: Client, name: string): Promise<boolean> {
+  try {
+    await client.streams.info(name);
+    return true;
+  } catch (error) {
+    if (isWeirError(error, 'STREAM_NOT_FOUND')) return false;
+    throw error;
   }
 }

@@ -151,7 +151,8 @@ export class Playground {
     await this.stop('closed');
   }
 
-  view(): PlaygroundView {
+  /** `sinceMs`: only the samples taken after that time (a page that has the earlier ones). */
+  view(sinceMs = -Infinity): PlaygroundView {
     const run = this.#run ?? this.#ended?.run ?? null;
     return {
       state: this.#run !== null ? 'running' : this.#ended !== null ? 'finished' : 'idle',
@@ -166,7 +167,7 @@ export class Playground {
       subscription: PLAYGROUND_SUBSCRIPTION,
       producerRatePerSecond: this.#run?.producerRatePerSecond ?? 0,
       counters: run?.counters ?? null,
-      history: run?.history ?? [],
+      history: (run?.history ?? []).filter((sample) => sample.timeMs > sinceMs),
       events: run?.events ?? [],
       lastError: run?.lastError ?? null,
       presets: PRESETS.map(({ name, title, description }) => ({ name, title, description })),

@@ -5,7 +5,7 @@
  * routes check admin themselves).
  */
 import { PLAYGROUND_SPIKE_FACTOR, PLAYGROUND_SPIKE_MS } from '../../limits.js';
-import { invalid, objectBody, onlyKeys } from '../http-io.js';
+import { integerQuery, invalid, objectBody, onlyKeys } from '../http-io.js';
 import type { Route } from '../router.js';
 import { PARAMETER_NAMES } from './playground-parameters.js';
 import { EVENT_KINDS, type PlaygroundEventKind } from './playground-presets.js';
@@ -39,9 +39,12 @@ export function playgroundRoutes(playground: Playground): Route[] {
       tag: 'playground',
       summary:
         'The playground: state (idle, running, finished), parameters, live counters (published, rejected, delivered, acked, nacked, redelivered, deadLettered, dropped, backlog, inFlight, stored, consumers), the history of samples, events and the presets. Admin only.',
-      handler: ({ access }) => {
+      query: {
+        since: 'only the history samples taken after this time (ms since the epoch)',
+      },
+      handler: ({ access, query }) => {
         access.checkAdmin('read the playground');
-        return playground.view();
+        return playground.view(integerQuery(query, 'since', 0, Number.MAX_SAFE_INTEGER));
       },
     },
     {
