@@ -143,6 +143,8 @@ export class PlaygroundRun {
     consumers: 0,
     crashed: 0,
   };
+  /** The counters of the last sample (the local ones taken then, with the broker's view). */
+  #latest: PlaygroundCounters;
   readonly #history: PlaygroundSample[] = [];
   readonly #events: PlaygroundEvent[] = [];
   readonly #workers: Worker[] = [];
@@ -167,6 +169,7 @@ export class PlaygroundRun {
     this.#random = options.random ?? Math.random;
     this.#parameters = options.parameters;
     this.startedAtMs = options.clock.now();
+    this.#latest = { ...this.#counters };
   }
 
   /** Creates the streams and the subscription, starts the consumers, the producers and the sampler. */
@@ -221,8 +224,9 @@ export class PlaygroundRun {
     return this.#stopped;
   }
 
+  /** The counters at the last sample (every PLAYGROUND_SAMPLE_MS, and when the run stops). */
   get counters(): Readonly<PlaygroundCounters> {
-    return { ...this.#counters };
+    return { ...this.#latest };
   }
 
   get history(): readonly PlaygroundSample[] {
@@ -235,6 +239,7 @@ export class PlaygroundRun {
 
   /** The producers' rate now, with a spike's factor. */
   get producerRatePerSecond(): number {
+    if (this.#stopped) return 0;
     const spiking = this.#clock.now() < this.#spikeUntilMs;
     return this.#parameters.ratePerSecond * (spiking ? PLAYGROUND_SPIKE_FACTOR : 1);
   }
@@ -287,6 +292,13 @@ export class PlaygroundRun {
 
   /** Reads the broker's view of the stream and subscription, and adds a sample to the history. */
   async sample(): Promise<void> {
+    if (!this.#stopped) await this.#read();
+  }
+
+  async #read(): Promise<void> {
+    // What the producers and consumers counted is taken first, the broker's view after: so
+    // a sample never shows more acked than delivered.
+    const counters: PlaygroundCounters = { ...this.#counters };
     let stream: StreamInfo;
     let subscription: SubscriptionInfo;
     try {
@@ -299,8 +311,6 @@ export class PlaygroundRun {
       if (!this.#stopped) this.#failed(error);
       return;
     }
-    if (this.#stopped) return;
-    const counters = this.#counters;
     counters.stored = stream.messages;
     counters.dropped = stream.dropped;
     counters.delivered = subscription.delivered;
@@ -309,6 +319,7 @@ export class PlaygroundRun {
     counters.backlog = subscription.pending;
     counters.inFlight = subscription.inFlight;
     counters.consumers = this.#workers.filter((worker) => worker.state === 'working').length;
+    this.#latest = counters;
     this.#history.push({
       timeMs: this.#clock.now(),
       producerRatePerSecond: this.producerRatePerSecond,
@@ -330,7 +341,8 @@ export class PlaygroundRun {
     await Promise.allSettled(this.#workers.map((worker) => worker.loop));
     await this.#publishing?.catch(() => undefined);
     await this.#sampling?.catch(() => undefined);
-    this.#counters.consumers = 0;
+    // The last sample, with everything stopped, before the streams go.
+    if (this.#created.has(PLAYGROUND_STREAM)) await this.#read();
     for (const name of [PLAYGROUND_STREAM, PLAYGROUND_DEAD_LETTER_STREAM]) {
       if (!this.#created.has(name)) continue;
       try {

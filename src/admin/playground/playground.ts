@@ -133,6 +133,7 @@ export class Playground {
         this.#armEnd(started);
       }
       if (request.event !== undefined) await this.#run!.trigger(request.event);
+      await this.#run!.sample(); // the answer shows what the request changed
       return this.view();
     });
   }
