@@ -14,7 +14,8 @@
  * `WWW-Authenticate: Basic realm="weir"`) -> run the handler -> JSON, or an error
  * `{ error: { code, message } }` with the registry's HTTP status.
  *
- * Closing: stop accepting, end the event streams, stop re-drives (each within about a chunk;
+ * Closing: stop accepting, end the event streams, stop the playground's run (deleting its
+ * memory streams), stop re-drives (each within about a chunk;
  * saved as running, they resume when an admin server opens this data directory again), stop the sampler, give open requests ADMIN_CLOSE_GRACE_MS, then cut the rest, and
  * close the admin client. The broker itself belongs to the caller.
  */

@@ -15,12 +15,7 @@
  * waiting when the next tick comes holds the next one back (what it owes carries over, at most
  * PUBLISH_BATCH_MESSAGES_MAX).
  *
- * Consumers: each takes one message at a time (it holds up to PLAYGROUND_CONSUMER_IN_FLIGHT),
- * works on it for `processingMs`, then nacks it with probability `failureRate` (always, for a
- * poison message) or acks it. A crash takes every delivery the consumer holds (their leases
- * start) and stops working: nothing is settled, the broker's lease timers bring the messages
- * back and they are redelivered. Its subscription handle is closed once its leases have run
- * out (a dead peer's connection going), and a new consumer starts in its place.
+ * Consumers: playground-consumers.ts (workers that ack, nack at the failure rate, and crash).
  *
  * Counts: published / rejected / nacked / acked are what the producers and consumers saw; the
  * rest (delivered, redelivered, dead-lettered, dropped, backlog, in flight, stored) is the
@@ -32,20 +27,9 @@
  *
  * Concurrency: the methods are called one at a time (playground.ts queues them).
  */
-import type {
-  Client,
-  Message,
-  PublishInput,
-  StreamInfo,
-  SubscribeOptions,
-  Subscription,
-  SubscriptionInfo,
-} from '../../protocol/index.js';
+import type { Client, PublishInput, StreamInfo, SubscriptionInfo } from '../../protocol/index.js';
 import {
-  PLAYGROUND_BACKOFF_MS_INITIAL,
-  PLAYGROUND_BACKOFF_MS_MAX,
   PLAYGROUND_CAPACITY_MAX,
-  PLAYGROUND_CONSUMER_IN_FLIGHT,
   PLAYGROUND_EVENTS_MAX,
   PLAYGROUND_HISTORY_MAX,
   PLAYGROUND_SAMPLE_MS,
@@ -56,15 +40,16 @@ import {
 } from '../../limits.js';
 import { WeirError, isWeirError, type Clock, type Timer } from '../../util/index.js';
 import type { PlaygroundParameters } from './playground-parameters.js';
+import { POISON_HEADER, PlaygroundConsumers } from './playground-consumers.js';
 import type { PlaygroundEventKind } from './playground-presets.js';
+
+export { POISON_HEADER };
 
 export const PLAYGROUND_STREAM = 'playground';
 export const PLAYGROUND_DEAD_LETTER_STREAM = 'playground-dead';
 export const PLAYGROUND_SUBSCRIPTION = 'workers';
 const WORK_SUBJECT = 'playground.work';
 const DEAD_LETTER_SUBJECT = 'playground.dead';
-/** The header that marks the poison message (every consumer fails it). */
-export const POISON_HEADER = 'playground-poison';
 
 export interface PlaygroundCounters {
   /** Publishes the broker stored. */
@@ -105,13 +90,6 @@ export interface PlaygroundEvent {
   readonly detail: string;
 }
 
-interface Worker {
-  readonly id: number;
-  readonly subscription: Subscription;
-  state: 'working' | 'crashed' | 'leaving';
-  loop: Promise<void>;
-}
-
 export interface PlaygroundRunOptions {
   /** The run's own client (it closes it when it stops). */
   readonly client: Client;
@@ -147,13 +125,12 @@ export class PlaygroundRun {
   #latest: PlaygroundCounters;
   readonly #history: PlaygroundSample[] = [];
   readonly #events: PlaygroundEvent[] = [];
-  readonly #workers: Worker[] = [];
+  readonly #consumers: PlaygroundConsumers;
   readonly #timers = new Set<Timer>();
   /** The streams this run made (only those are deleted when it stops). */
   readonly #created = new Set<string>();
   /** Resolvers of the consumers' processing waits, so that stop ends them. */
   readonly #waits = new Set<() => void>();
-  #nextWorkerId = 1;
   #nextSequence = 1;
   #owed = 0;
   #spikeUntilMs = 0;
@@ -170,6 +147,23 @@ export class PlaygroundRun {
     this.#parameters = options.parameters;
     this.startedAtMs = options.clock.now();
     this.#latest = { ...this.#counters };
+    this.#consumers = new PlaygroundConsumers({
+      client: this.#client,
+      stream: PLAYGROUND_STREAM,
+      subscription: PLAYGROUND_SUBSCRIPTION,
+      deadLetterSubject: DEAD_LETTER_SUBJECT,
+      parameters: () => this.#parameters,
+      stopped: () => this.#stopped,
+      random: () => this.#random(),
+      wait: (ms) => this.#wait(ms),
+      once: (ms, callback) => this.#once(ms, callback),
+      settled: (outcome) => this.#counters[outcome]++,
+      crashed: (detail) => {
+        this.#counters.crashed++;
+        this.#event('crash', detail);
+      },
+      failed: (error) => this.#failed(error),
+    });
   }
 
   /** Creates the streams and the subscription, starts the consumers, the producers and the sampler. */
@@ -203,7 +197,7 @@ export class PlaygroundRun {
         dedupWindowMs: 0,
       });
       run.#created.add(PLAYGROUND_STREAM);
-      await run.#reconcileConsumers();
+      await run.#consumers.reconcile();
       await run.sample();
     } catch (error) {
       await run.stop();
@@ -260,7 +254,7 @@ export class PlaygroundRun {
         overflow: parameters.overflow,
       });
     }
-    await this.#reconcileConsumers();
+    await this.#consumers.reconcile();
   }
 
   /** Runs one event now: a spike, a poison message, a consumer crash. */
@@ -278,7 +272,7 @@ export class PlaygroundRun {
         await this.#publishPoison();
         return;
       case 'crash':
-        await this.#crash();
+        if (!(await this.#consumers.crash())) this.#event('crash', 'no consumer is working');
         return;
     }
   }
@@ -318,7 +312,7 @@ export class PlaygroundRun {
     counters.deadLettered = subscription.deadLettered;
     counters.backlog = subscription.pending;
     counters.inFlight = subscription.inFlight;
-    counters.consumers = this.#workers.filter((worker) => worker.state === 'working').length;
+    counters.consumers = this.#consumers.working;
     this.#latest = counters;
     this.#history.push({
       timeMs: this.#clock.now(),
@@ -336,9 +330,7 @@ export class PlaygroundRun {
     this.#timers.clear();
     for (const resolve of this.#waits) resolve();
     this.#waits.clear();
-    for (const worker of this.#workers) worker.state = 'leaving';
-    await Promise.allSettled(this.#workers.map((worker) => worker.subscription.close()));
-    await Promise.allSettled(this.#workers.map((worker) => worker.loop));
+    await this.#consumers.close();
     await this.#publishing?.catch(() => undefined);
     await this.#sampling?.catch(() => undefined);
     // The last sample, with everything stopped, before the streams go.
@@ -406,122 +398,6 @@ export class PlaygroundRun {
       this.#count(error);
       this.#event('poison', `message ${sequence} was refused: ${String(error)}`);
     }
-  }
-
-  // -------------------------------------------------------------------------------------
-  // Consumers
-  // -------------------------------------------------------------------------------------
-
-  #subscribeOptions(): SubscribeOptions {
-    return {
-      subscription: PLAYGROUND_SUBSCRIPTION,
-      mode: 'shared',
-      start: 'earliest',
-      leaseMs: this.#parameters.leaseMs,
-      maxDeliveries: this.#parameters.maxDeliveries,
-      deadLetter: DEAD_LETTER_SUBJECT,
-      backoff: {
-        initialMs: PLAYGROUND_BACKOFF_MS_INITIAL,
-        maxMs: PLAYGROUND_BACKOFF_MS_MAX,
-        multiplier: 2,
-      },
-      maxInFlight: PLAYGROUND_CONSUMER_IN_FLIGHT,
-    };
-  }
-
-  /** Starts or stops consumers until as many work as the parameters say. */
-  async #reconcileConsumers(): Promise<void> {
-    const working = (): Worker[] => this.#workers.filter((worker) => worker.state === 'working');
-    while (!this.#stopped && working().length < this.#parameters.consumers) {
-      const subscription = await this.#client.subscribe(
-        PLAYGROUND_STREAM,
-        this.#subscribeOptions(),
-      );
-      if (this.#stopped) {
-        await subscription.close();
-        return;
-      }
-      const worker: Worker = {
-        id: this.#nextWorkerId++,
-        subscription,
-        state: 'working',
-        loop: Promise.resolve(),
-      };
-      this.#workers.push(worker);
-      worker.loop = this.#work(worker);
-    }
-    const surplus = working().slice(this.#parameters.consumers);
-    for (const worker of surplus) {
-      // A graceful stop: what it holds goes back to the others at once.
-      worker.state = 'leaving';
-      await worker.subscription.close();
-      await worker.loop;
-      this.#remove(worker);
-    }
-    this.#counters.consumers = working().length;
-  }
-
-  async #work(worker: Worker): Promise<void> {
-    try {
-      while (worker.state === 'working') {
-        const message = await worker.subscription.receive();
-        if (message === null || worker.state !== 'working') return; // closed, or crashed: held
-        await this.#wait(this.#parameters.processingMs);
-        if (worker.state !== 'working') return; // crashed while working: never settled
-        await this.#settle(message);
-      }
-    } catch (error) {
-      if (!this.#stopped && worker.state === 'working') this.#failed(error);
-    }
-  }
-
-  async #settle(message: Message): Promise<void> {
-    const poison = message.headers[POISON_HEADER] === 'true';
-    if (poison || this.#random() < this.#parameters.failureRate) {
-      await message.nack();
-      this.#counters.nacked++;
-    } else {
-      await message.ack();
-      this.#counters.acked++;
-    }
-  }
-
-  async #crash(): Promise<void> {
-    const victim = this.#workers.find((worker) => worker.state === 'working');
-    if (victim === undefined) {
-      this.#event('crash', 'no consumer is working');
-      return;
-    }
-    victim.state = 'crashed';
-    this.#counters.crashed++;
-    // Take whatever it had buffered, as a consumer in the middle of a batch would: every
-    // delivery it holds now has a running lease that nothing will settle.
-    let held = 0;
-    for (let index = 0; index < PLAYGROUND_CONSUMER_IN_FLIGHT; index++) {
-      const message = await victim.subscription.receive({ timeoutMs: 0 });
-      if (message === null) break;
-      held++;
-    }
-    const leaseMs = this.#parameters.leaseMs;
-    this.#event(
-      'crash',
-      `consumer ${victim.id} crashed holding its deliveries (${held} more taken); they come back after the ${leaseMs} ms lease`,
-    );
-    // Its handle goes once the leases have run out (and before their retry backoff ends), like
-    // the connection of a dead peer; a new consumer takes its place.
-    this.#once(leaseMs + PLAYGROUND_TICK_MS, () => {
-      void (async () => {
-        await victim.subscription.close();
-        await victim.loop;
-        this.#remove(victim);
-        await this.#reconcileConsumers();
-      })().catch((error: unknown) => this.#failed(error));
-    });
-  }
-
-  #remove(worker: Worker): void {
-    const index = this.#workers.indexOf(worker);
-    if (index >= 0) this.#workers.splice(index, 1);
   }
 
   // -------------------------------------------------------------------------------------
