@@ -71,6 +71,12 @@ describe('the playground page in a browser', () => {
 
       await page!.getByTestId('playground-preset-poison').click();
       await page!.getByTestId('playground-state').filter({ hasText: 'running · poison' }).waitFor();
+      assert.equal(
+        await page!.getByTestId('playground-start').isDisabled(),
+        true,
+        'one run at a time',
+      );
+      assert.equal(await page!.getByTestId('playground-input-maxDeliveries').isDisabled(), true);
       await eventually(
         async () => (await counter('deadLettered')) > 0,
         UI_WAIT_MS,
@@ -117,6 +123,7 @@ describe('the playground page in a browser', () => {
 
       await page!.getByTestId('playground-stop').click();
       await page!.getByTestId('playground-state').filter({ hasText: 'finished' }).waitFor();
+      assert.equal(await page!.getByTestId('playground-start').isDisabled(), false);
       const ended = await request(url, 'GET', '/api/playground');
       assert.equal(ended.json.state, 'finished');
       assert.equal(ended.json.endReason, 'stopped');

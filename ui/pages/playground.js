@@ -441,6 +441,8 @@ export function mount(container) {
     for (const field of FIELDS) {
       if (field.fixed) inputs.get(field.name).disabled = running;
     }
+    // A run going changes live; starting anew (other maxDeliveries or lease) is Stop, then Start.
+    startButton.disabled = running;
     stopButton.disabled = !running;
     for (const button of eventButtons) button.disabled = !running;
 
