@@ -820,4 +820,62 @@ export const RATE_LIMIT_HELD_MAX = 1024;
 assert(
   FAIR_GROUP_IN_MEMORY_LOW >= 1 && FAIR_GROUP_IN_MEMORY_LOW <= FAIR_GROUP_IN_MEMORY_ENOUGH,
   'a group is refilled before it runs dry, and not above what a scan takes',
+
+// ---------------------------------------------------------------------------------------
+// Playground (src/admin/playground/): the console's simulation on a real stream
+// ---------------------------------------------------------------------------------------
+
+/** Messages per second the playground's producers publish, at most (before a spike). */
+export const PLAYGROUND_RATE_MAX = 1_000;
+/** A spike multiplies the producer rate by this for PLAYGROUND_SPIKE_MS. */
+export const PLAYGROUND_SPIKE_FACTOR = 10;
+export const PLAYGROUND_SPIKE_MS = 3_000;
+/** Consumers of a playground run, at most. */
+export const PLAYGROUND_CONSUMERS_MAX = 16;
+/** The time a playground consumer spends on one message, at most. */
+export const PLAYGROUND_PROCESSING_MS_MAX = 10_000;
+/** The playground stream's capacity (its maxMessages), at most. */
+export const PLAYGROUND_CAPACITY_MAX = 100_000;
+/** The playground subscription's maxDeliveries, at most. */
+export const PLAYGROUND_MAX_DELIVERIES_MAX = 20;
+/** The playground subscription's lease: a crashed consumer's messages come back after it. */
+export const PLAYGROUND_LEASE_MS_MIN = 500;
+export const PLAYGROUND_LEASE_MS_MAX = 60_000;
+/** A run stops by itself after its duration: this by default, never later than the max. */
+export const PLAYGROUND_DURATION_MS_DEFAULT = 5 * 60_000;
+export const PLAYGROUND_DURATION_MS_MAX = 10 * 60_000;
+export const PLAYGROUND_DURATION_MS_MIN = 1_000;
+/** The producers publish once per tick (one batch), what the rate owes since the last one. */
+export const PLAYGROUND_TICK_MS = 100;
+/** Counters and the broker's view are sampled this often into the run's history. */
+export const PLAYGROUND_SAMPLE_MS = 500;
+/** Samples a run keeps (the chart's five minutes at PLAYGROUND_SAMPLE_MS). */
+export const PLAYGROUND_HISTORY_MAX = 600;
+/** Events (spikes, poison messages, crashes) a run remembers, newest kept. */
+export const PLAYGROUND_EVENTS_MAX = 100;
+/** Deliveries a playground consumer holds unsettled (its prefetch): what a crash leaves leased. */
+export const PLAYGROUND_CONSUMER_IN_FLIGHT = 4;
+/** Retry backoff of the playground subscription after a nack or an expired lease. */
+export const PLAYGROUND_BACKOFF_MS_INITIAL = 200;
+export const PLAYGROUND_BACKOFF_MS_MAX = 2_000;
+
+assert(
+  PLAYGROUND_RATE_MAX * PLAYGROUND_SPIKE_FACTOR * (PLAYGROUND_TICK_MS / 1000) <=
+    PUBLISH_BATCH_MESSAGES_MAX,
+  'one playground tick at the spiking maximum rate fits one publish batch',
+);
+assert(
+  PLAYGROUND_CONSUMER_IN_FLIGHT <= IN_FLIGHT_MAX,
+  'a playground consumer is within the in-flight limit',
+);
+assert(PLAYGROUND_LEASE_MS_MAX <= LEASE_MS_MAX, 'the playground lease is a lease the broker takes');
+assert(
+  PLAYGROUND_DURATION_MS_MIN <= PLAYGROUND_DURATION_MS_DEFAULT &&
+    PLAYGROUND_DURATION_MS_DEFAULT <= PLAYGROUND_DURATION_MS_MAX,
+  'playground duration min <= default <= max',
+);
+assert(PLAYGROUND_TICK_MS <= PLAYGROUND_SAMPLE_MS, 'the producers tick at least once per sample');
+assert(
+  PLAYGROUND_BACKOFF_MS_INITIAL <= PLAYGROUND_BACKOFF_MS_MAX,
+  'playground backoff initial <= max',
 );

@@ -14,7 +14,8 @@
  * `WWW-Authenticate: Basic realm="weir"`) -> run the handler -> JSON, or an error
  * `{ error: { code, message } }` with the registry's HTTP status.
  *
- * Closing: stop accepting, end the event streams, stop re-drives (each within about a chunk;
+ * Closing: stop accepting, end the event streams, stop the playground's run (deleting its
+ * memory streams), stop re-drives (each within about a chunk;
  * saved as running, they resume when an admin server opens this data directory again), stop the sampler, give open requests ADMIN_CLOSE_GRACE_MS, then cut the rest, and
  * close the admin client. The broker itself belongs to the caller.
  */
@@ -54,6 +55,7 @@ import { Router, type RouteContext } from './router.js';
 import { deadLetterRoutes } from './routes-dead-letters.js';
 import { liveRoutes } from './routes-live.js';
 import { messageRoutes } from './routes-messages.js';
+import { Playground, playgroundRoutes } from './playground/index.js';
 import { sessionRoutes } from './routes-session.js';
 import { streamRoutes } from './routes-streams.js';
 import { scheduleRoutes } from './routes-schedules.js';
@@ -97,8 +99,8 @@ export interface AdminServerOptions {
    */
   readonly deadLetterWebhook?: DeadLetterWebhookOptions;
   /**
-   * Times console sessions, remembered password checks and the dead-letter webhook's backoff.
-   * Default the system clock.
+   * Times console sessions, remembered password checks, the dead-letter webhook's backoff and
+   * the playground (give the broker's clock). Default the system clock.
    */
   readonly clock?: Clock;
 }
@@ -157,6 +159,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
     startedAtMs: Date.now(),
     accepting: () => accepting,
   };
+  const playground = new Playground({ connect: () => broker.connect(), clock });
   router.add(streamRoutes(context));
   router.add(messageRoutes(context));
   router.add(deadLetterRoutes(context));
@@ -164,6 +167,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   router.add(sessionRoutes(context));
   router.add(userRoutes());
   router.add(scheduleRoutes());
+  router.add(playgroundRoutes(playground));
 
   // Known once the server listens (the port may be 0 until then).
   let hosts: HostCheck | null = null;
@@ -216,6 +220,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
       });
     });
   } catch (error) {
+    await playground.close();
     await context.redrives.close();
     await sampler.stop();
     await webhook?.close();
@@ -242,6 +247,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
         const closed = new Promise<void>((resolve) => server.close(() => resolve()));
         context.events.close();
         server.closeIdleConnections();
+        await playground.close();
         await context.redrives.close();
         await sampler.stop();
         await webhook?.close();
