@@ -820,6 +820,7 @@ export const RATE_LIMIT_HELD_MAX = 1024;
 assert(
   FAIR_GROUP_IN_MEMORY_LOW >= 1 && FAIR_GROUP_IN_MEMORY_LOW <= FAIR_GROUP_IN_MEMORY_ENOUGH,
   'a group is refilled before it runs dry, and not above what a scan takes',
+);
 
 // ---------------------------------------------------------------------------------------
 // Playground (src/admin/playground/): the console's simulation on a real stream
