@@ -23,8 +23,13 @@ export const FRAME_HEADER_BYTES = 10;
  *    for them, and its ack `none` deliveries would never settle).
  * 5: authentication: HELLO's credentials carry none, a token or a SCRAM client-first; SCRAM
  *    adds AUTH_CHALLENGE and AUTH_PROOF; HELLO_OK ends with the server's SCRAM signature.
+ * 6: transactions (TX_COMMIT, TX_RESULT); SETTLE kinds release (circuit breaker; token 0: the
+ *    breaker's state report) and progress; REPLY flags bit 0 marks a progress message of a
+ *    request (a version 5 SDK would take it for the reply); CALL methods schedules.* and
+ *    subscriptions.progress*; subscribe options fairBy and rateLimit (docs/protocol.md,
+ *    "Protocol 6: ...").
  */
-export const PROTOCOL_VERSION = 5;
+export const PROTOCOL_VERSION = 6;
 
 /**
  * Every opcode: who sends it, what it carries, the reply, the error codes it can return.
