@@ -502,22 +502,28 @@ test('the handshake is strict: AUTH_PROOF before HELLO, other frames before HELL
 });
 
 test('heartbeats during a slow SCRAM exchange do not break the handshake', async () => {
-  // scrypt at a real cost takes tens of ms; the server pings every 10 ms meanwhile.
-  const broker = await Broker.open({ storage: 'memory', passwordCost: { N: 16_384, r: 8, p: 1 } });
+  // scrypt at p = 16 takes some 800 ms here (more on a busy machine); the server pings every
+  // 100 ms meanwhile and gives up after 300 ms of silence, so the exchange spans several pings
+  // and only a client that answers them during it gets through. (A 10 ms heartbeat broke on
+  // event-loop stalls of a loaded machine, not on the exchange.)
+  const broker = await Broker.open({ storage: 'memory', passwordCost: { N: 16_384, r: 8, p: 16 } });
   await broker.authenticator.users.add('alice', { password: PASSWORD });
   const server = await WeirServer.listen({
     connectClient: (identity) => broker.connect(identity),
     authenticator: broker.authenticator,
-    heartbeatIntervalMs: 10,
+    heartbeatIntervalMs: 100,
     port: 0,
     logger: silentLogger,
   });
   try {
+    const started = Date.now();
     const client = await connect(`weir://127.0.0.1:${server.address().port}`, {
       user: 'alice',
       password: PASSWORD,
       reconnect: false,
     });
+    // The exchange outlasted the server's patience for silence: the heartbeats were answered.
+    assert.ok(Date.now() - started > 300, `the exchange took ${Date.now() - started} ms`);
     assert.equal((await client.users.whoami()).user, 'alice');
     await client.close();
   } finally {
