@@ -497,10 +497,12 @@ export class PartitionScheduler {
     this.#refillTimer = null;
     this.#refillTimerAt = Infinity;
     const startedAt = now;
-    const scanned = Math.max(1, this.#pending - index.size);
+    const scanned = this.#pending - index.size;
     this.#scan = this.#refill()
-      .then(() => {
-        this.#scanMsPerRecord = Math.max(0, this.#clock.now() - startedAt) / scanned;
+      .then((completed) => {
+        // A pace from a few records would be mostly the scan's fixed cost.
+        if (completed && scanned >= index.capacity / 4)
+          this.#scanMsPerRecord = Math.max(0, this.#clock.now() - startedAt) / scanned;
       })
       .catch((error: unknown) => this.#fail(error))
       .finally(() => {
@@ -532,7 +534,8 @@ export class PartitionScheduler {
    * the index. Records committed while it reads are read too (it reads to the committed end
    * it finds when it stops); those not yet committed are in #uncommitted*.
    */
-  async #refill(): Promise<void> {
+  /** Resolves true if the scan ran to its end (false: abandoned). */
+  async #refill(): Promise<boolean> {
     const generation = this.#generation;
     const index = this.#index;
     const fromDueAt = index.horizonDueAt;
@@ -544,9 +547,10 @@ export class PartitionScheduler {
     if (taken === null) {
       // What it cached is for keys that did not enter the index.
       this.#sweepCache();
-      return;
+      return false;
     }
     this.#commitScan(taken);
+    return true;
   }
 
   /**
