@@ -29,10 +29,10 @@
  *
  * Memory: at most SCHEDULE_CACHE_BYTES_MAX of slabs (`bytesMax`). A slab is freed when its
  * last record is taken or dropped; when the slabs are full but at most
- * SCHEDULE_CACHE_COMPACT_LIVE_FRACTION of their bytes belong to live records (records dropped
+ * SCHEDULE_CACHE_COMPACT_LIVE_PERCENT % of their bytes belong to live records (records dropped
  * in random order leave holes: an index eviction sweeps a quarter of them), the live records
  * are copied into fresh slabs, each old slab freed once its last record is copied
- * (compaction: linear in the live bytes, at most once per (1 - fraction) of the budget put).
+ * (compaction: linear in the live bytes, at most once per (100 - percent) % of the budget put).
  * Plus the map: one entry per cached record. (Compacting only below half live, as before, let
  * a million publishes leave the slabs full of holes, refusing every put: about a sixth of the
  * index's keys then missed, and each pass that moved them waited for disk reads.)
@@ -40,7 +40,7 @@
  * Concurrency: synchronous; the scheduler calls it from its pass, its scans and publishes.
  */
 import {
-  SCHEDULE_CACHE_COMPACT_LIVE_FRACTION,
+  SCHEDULE_CACHE_COMPACT_LIVE_PERCENT,
   SCHEDULE_CACHE_RECORD_BYTES_MAX,
   SCHEDULE_CACHE_SLAB_BYTES,
 } from '../limits.js';
@@ -211,7 +211,7 @@ export class ScheduleRecordCache {
     if (current !== null && current.used + bound <= SCHEDULE_CACHE_SLAB_BYTES) return current;
     if (this.bytes + SCHEDULE_CACHE_SLAB_BYTES > this.bytesMax) {
       // Full. Worth compacting only if enough of it is holes (else it is full of live records).
-      if (this.#liveBytes > this.bytes * SCHEDULE_CACHE_COMPACT_LIVE_FRACTION) return null;
+      if (this.#liveBytes > (this.bytes * SCHEDULE_CACHE_COMPACT_LIVE_PERCENT) / 100) return null;
       this.#compact();
       const compacted = this.#current;
       if (compacted !== null && compacted.used + bound <= SCHEDULE_CACHE_SLAB_BYTES)

@@ -62,10 +62,10 @@ import {
   SCHEDULE_MOVE_BATCH_MAX,
   SCHEDULE_MOVES_PENDING_BYTES_MAX,
   SCHEDULE_READS_CONCURRENT,
-  SCHEDULE_REFILL_FILL_MAX,
+  SCHEDULE_REFILL_FILL_PERCENT_MAX,
   SCHEDULE_REFILL_LEAD_MS,
   SCHEDULE_REFILL_LEAD_SCANS,
-  SCHEDULE_REFILL_SCAN_MS_PER_RECORD,
+  SCHEDULE_REFILL_SCAN_NS_PER_RECORD,
   SCHEDULE_RETRY_MS,
   SCHEDULE_SCAN_READ_BYTES_MAX,
   SCHEDULE_SCAN_READ_RECORDS_MAX,
@@ -142,7 +142,7 @@ export class PartitionScheduler {
   #generation = 0;
   #scan: Promise<void> | null = null;
   /** How long the last refill scan took per record pending on disk (ms; a guess before one). */
-  #scanMsPerRecord = SCHEDULE_REFILL_SCAN_MS_PER_RECORD;
+  #scanMsPerRecord = SCHEDULE_REFILL_SCAN_NS_PER_RECORD / 1e6;
   /** Checks for a refill when the horizon comes within the refill lead (no pass may run then). */
   #refillTimer: Timer | null = null;
   #refillTimerAt = Infinity;
@@ -471,7 +471,7 @@ export class PartitionScheduler {
   // ---- refill ------------------------------------------------------------------------------
 
   /**
-   * Starts a refill scan when the index is under half full, or under SCHEDULE_REFILL_FILL_MAX
+   * Starts a refill scan when the index is under half full, or under SCHEDULE_REFILL_FILL_PERCENT_MAX
    * full with its horizon (when it runs dry, if every key moves when due) nearer than the
    * refill lead: the larger of SCHEDULE_REFILL_LEAD_MS and SCHEDULE_REFILL_LEAD_SCANS × the
    * time the scan will take (the records pending on disk at the last scan's pace per record).
@@ -481,7 +481,7 @@ export class PartitionScheduler {
   #maybeRefill(): void {
     const index = this.#index;
     if (this.#scan !== null || this.#closed || this.#failure || !index.bounded) return;
-    if (index.size >= index.capacity * SCHEDULE_REFILL_FILL_MAX) return;
+    if (index.size >= (index.capacity * SCHEDULE_REFILL_FILL_PERCENT_MAX) / 100) return;
     const now = this.#clock.now();
     if (index.size >= index.capacity / 2) {
       // The next scan reads about every record pending on disk, at the last scan's pace.

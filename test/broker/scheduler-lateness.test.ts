@@ -10,7 +10,7 @@ import { SmallestKeys } from '../../src/broker/schedule-index.js';
 import { ScheduleRecordCache } from '../../src/broker/schedule-record-cache.js';
 import { PartitionScheduler } from '../../src/broker/scheduler.js';
 import {
-  SCHEDULE_CACHE_COMPACT_LIVE_FRACTION,
+  SCHEDULE_CACHE_COMPACT_LIVE_PERCENT,
   SCHEDULE_CACHE_SLAB_BYTES,
   SCHEDULE_REFILL_LEAD_MS,
 } from '../../src/limits.js';
@@ -80,7 +80,7 @@ describe('schedule record cache compaction', () => {
 
   test('a full cache with a third of it holes compacts and takes new records', () => {
     const { cache, cached } = holey(1 / 3);
-    assert.ok(cache.liveBytes <= cache.bytes * SCHEDULE_CACHE_COMPACT_LIVE_FRACTION);
+    assert.ok(cache.liveBytes <= (cache.bytes * SCHEDULE_CACHE_COMPACT_LIVE_PERCENT) / 100);
     let taken = 0;
     for (let offset = 100_000; offset < 100_000 + cached.size; offset++) {
       if (!cache.put(offset, offset, { body: encoder.encode(bodyOf(offset)) })) break;
@@ -99,7 +99,7 @@ describe('schedule record cache compaction', () => {
 
   test('a full cache that is mostly live refuses rather than compacting', () => {
     const { cache } = holey(0.05);
-    assert.ok(cache.liveBytes > cache.bytes * SCHEDULE_CACHE_COMPACT_LIVE_FRACTION);
+    assert.ok(cache.liveBytes > (cache.bytes * SCHEDULE_CACHE_COMPACT_LIVE_PERCENT) / 100);
     const bytes = cache.bytes;
     assert.ok(!cache.put(1_000_000, 0, { body: encoder.encode(bodyOf(0)) }));
     assert.equal(cache.bytes, bytes);
