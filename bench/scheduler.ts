@@ -19,7 +19,7 @@
  * (before the scheduler, delivery stopped after 99,999).
  *
  *   node dist/bench/scheduler.js [--messages N] [--runs R] [--dir DIR] [--json] [--progress]
- *     [--burst N | --no-burst] [--no-year]
+ *     [--burst N | --no-burst] [--no-year] [--due-from MS]
  *
  * The machine is shared (other builds and tests may run): figures are noisy.
  */
@@ -30,7 +30,13 @@ import { Broker } from '../src/broker/index.js';
 import { DELAY_MS_MAX } from '../src/limits.js';
 import type { Client, PublishInput } from '../src/protocol/index.js';
 
-const DUE_FROM_MS = 20_000;
+/** The first due time, from the start (--due-from MS: a loaded machine may publish slower). */
+function option(name: string, fallback: string): string {
+  const index = process.argv.indexOf(`--${name}`);
+  return index >= 0 && process.argv[index + 1] !== undefined ? process.argv[index + 1]! : fallback;
+}
+
+const DUE_FROM_MS = Number(option('due-from', '20000'));
 const DUE_SPAN_MS = 40_000;
 const PUBLISH_BATCH = 1000;
 const STEADY_PER_SECOND = 1000;
@@ -39,11 +45,6 @@ const IN_FLIGHT = 5000;
 const YEAR_FOLLOWERS = 100_500;
 const BURST_DUE_MS = 10_000;
 
-function option(name: string, fallback: string): string {
-  const index = process.argv.indexOf(`--${name}`);
-  return index >= 0 && process.argv[index + 1] !== undefined ? process.argv[index + 1]! : fallback;
-}
-
 function percentile(sorted: Float64Array, fraction: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * fraction))] ?? NaN;
 }
@@ -51,6 +52,8 @@ function percentile(sorted: Float64Array, fraction: number): number {
 const MiB = 1024 * 1024;
 
 interface RunResult {
+  /** The 1-minute load average when the run began (the machine is shared). */
+  loadAtStart: number;
   published: number;
   delivered: number;
   publishSeconds: number;
@@ -96,6 +99,7 @@ async function steadyLoad(client: Client, stop: () => boolean): Promise<number> 
 }
 
 async function run(messages: number, parent: string): Promise<RunResult> {
+  const loadAtStart = Number(os.loadavg()[0]!.toFixed(1));
   const dataDir = mkdtempSync(path.join(parent, 'weir-bench-scheduler-'));
   const broker = await Broker.open({ dataDir });
   try {
@@ -180,6 +184,7 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     lateness.sort();
     moveLateness.sort();
     return {
+      loadAtStart,
       published,
       delivered,
       publishSeconds: Number(publishSeconds.toFixed(1)),
@@ -286,6 +291,7 @@ async function main(): Promise<void> {
     `\nscheduler: ${messages} delayed × 32 B due over ${DUE_FROM_MS / 1000}–${(DUE_FROM_MS + DUE_SPAN_MS) / 1000} s, file stream fsync always, steady ${STEADY_PER_SECOND} msgs/s beside`,
   );
   for (const field of [
+    'loadAtStart',
     'delivered',
     'publishSeconds',
     'pendingHeapMiB',

@@ -880,3 +880,31 @@ assert(
   PLAYGROUND_BACKOFF_MS_INITIAL <= PLAYGROUND_BACKOFF_MS_MAX,
   'playground backoff initial <= max',
 );
+
+// ---------------------------------------------------------------------------------------
+// Scheduler lateness (issue 12 item 3: due messages within 50 ms p99)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * A full schedule record cache compacts when at most this percentage of its slab bytes is live
+ * (schedule-record-cache.ts); a compaction copies at most that much and frees the rest.
+ */
+export const SCHEDULE_CACHE_COMPACT_LIVE_PERCENT = 75;
+
+/**
+ * A scheduler starts a refill scan once its index is under half full, or earlier, under this
+ * percentage full, when the index would run dry (its horizon is due) within the refill lead:
+ * the larger of SCHEDULE_REFILL_LEAD_MS and SCHEDULE_REFILL_LEAD_SCANS × the time the scan
+ * will take (a scan reads every record pending on disk; under load a million took 4-14 s).
+ */
+export const SCHEDULE_REFILL_FILL_PERCENT_MAX = 75;
+export const SCHEDULE_REFILL_LEAD_MS = 5_000;
+export const SCHEDULE_REFILL_LEAD_SCANS = 2;
+/** The scan time per pending record assumed before a scheduler's first scan (10 µs). */
+export const SCHEDULE_REFILL_SCAN_NS_PER_RECORD = 10_000;
+
+assert(
+  SCHEDULE_REFILL_FILL_PERCENT_MAX >= 50 && SCHEDULE_REFILL_FILL_PERCENT_MAX < 100,
+  'a refill starts at half full at the latest, with room to take keys',
+);
+assert(SCHEDULE_CACHE_COMPACT_LIVE_PERCENT < 100, 'a compaction frees something');

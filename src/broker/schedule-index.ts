@@ -242,6 +242,25 @@ export class SmallestKeys {
     return offset;
   }
 
+  /**
+   * Keeps only the smallest `count` keys: the others are rejected as if never kept (so the
+   * rejected smallest key and lowest offset cover them), largest first; `dropped` sees each
+   * one's offset.
+   */
+  keepSmallest(count: number, dropped: (offset: number) => void): void {
+    const dues = this.#dueAt;
+    const offsets = this.#offset;
+    while (this.#size > Math.max(0, count)) {
+      const offset = offsets[0]!;
+      this.#reject(dues[0]!, offset);
+      const last = --this.#size;
+      dues[0] = dues[last]!;
+      offsets[0] = offsets[last]!;
+      this.#siftDown();
+      dropped(offset);
+    }
+  }
+
   forEach(callback: (dueAt: number, offset: number) => void): void {
     for (let index = 0; index < this.#size; index++)
       callback(this.#dueAt[index]!, this.#offset[index]!);

@@ -28,14 +28,22 @@
  *       then the key bytes, then the body bytes
  *
  * Memory: at most SCHEDULE_CACHE_BYTES_MAX of slabs (`bytesMax`). A slab is freed when its
- * last record is taken or dropped; when the slabs are full but less than half of their bytes
- * belong to live records (records dropped in random order leave holes), the live records are
- * copied into fresh slabs (compaction: linear in the live bytes, at most once per half of the
- * budget put). Plus the map: one entry per cached record.
+ * last record is taken or dropped; when the slabs are full but at most
+ * SCHEDULE_CACHE_COMPACT_LIVE_PERCENT % of their bytes belong to live records (records dropped
+ * in random order leave holes: an index eviction sweeps a quarter of them), the live records
+ * are copied into fresh slabs, each old slab freed once its last record is copied
+ * (compaction: linear in the live bytes, at most once per (100 - percent) % of the budget put).
+ * Plus the map: one entry per cached record. (Compacting only below half live, as before, let
+ * a million publishes leave the slabs full of holes, refusing every put: about a sixth of the
+ * index's keys then missed, and each pass that moved them waited for disk reads.)
  *
  * Concurrency: synchronous; the scheduler calls it from its pass, its scans and publishes.
  */
-import { SCHEDULE_CACHE_RECORD_BYTES_MAX, SCHEDULE_CACHE_SLAB_BYTES } from '../limits.js';
+import {
+  SCHEDULE_CACHE_COMPACT_LIVE_PERCENT,
+  SCHEDULE_CACHE_RECORD_BYTES_MAX,
+  SCHEDULE_CACHE_SLAB_BYTES,
+} from '../limits.js';
 import type { RecordHeaders, StoredRecord } from '../storage/index.js';
 import { assert, setOwnProperty, Utf8Cache } from '../util/index.js';
 
@@ -202,8 +210,8 @@ export class ScheduleRecordCache {
     const current = this.#current;
     if (current !== null && current.used + bound <= SCHEDULE_CACHE_SLAB_BYTES) return current;
     if (this.bytes + SCHEDULE_CACHE_SLAB_BYTES > this.bytesMax) {
-      // Full. Worth compacting only if most of it is holes (else it is full of live records).
-      if (this.#liveBytes * 2 > this.bytes) return null;
+      // Full. Worth compacting only if enough of it is holes (else it is full of live records).
+      if (this.#liveBytes > (this.bytes * SCHEDULE_CACHE_COMPACT_LIVE_PERCENT) / 100) return null;
       this.#compact();
       const compacted = this.#current;
       if (compacted !== null && compacted.used + bound <= SCHEDULE_CACHE_SLAB_BYTES)
@@ -242,6 +250,10 @@ export class ScheduleRecordCache {
       this.#positions.set(offset, slab.id * SLAB_ID_STRIDE + slab.used);
       slab.used += length;
       slab.live += length;
+      // An old slab goes as soon as its last record is copied: the copy holds about one slab
+      // more than the live records, not the old slabs and the new ones at once.
+      from.live -= length;
+      if (from.live === 0) old.delete(from.id);
     }
   }
 }

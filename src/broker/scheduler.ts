@@ -62,6 +62,10 @@ import {
   SCHEDULE_MOVE_BATCH_MAX,
   SCHEDULE_MOVES_PENDING_BYTES_MAX,
   SCHEDULE_READS_CONCURRENT,
+  SCHEDULE_REFILL_FILL_PERCENT_MAX,
+  SCHEDULE_REFILL_LEAD_MS,
+  SCHEDULE_REFILL_LEAD_SCANS,
+  SCHEDULE_REFILL_SCAN_NS_PER_RECORD,
   SCHEDULE_RETRY_MS,
   SCHEDULE_SCAN_READ_BYTES_MAX,
   SCHEDULE_SCAN_READ_RECORDS_MAX,
@@ -137,6 +141,11 @@ export class PartitionScheduler {
   /** Bumped by evictions and purges: a refill scan that started before is abandoned. */
   #generation = 0;
   #scan: Promise<void> | null = null;
+  /** How long the last refill scan took per record pending on disk (ms; a guess before one). */
+  #scanMsPerRecord = SCHEDULE_REFILL_SCAN_NS_PER_RECORD / 1e6;
+  /** Checks for a refill when the horizon comes within the refill lead (no pass may run then). */
+  #refillTimer: Timer | null = null;
+  #refillTimerAt = Infinity;
   /** When the last pass's moves are durable (never rejects: a failure fails the scheduler). */
   #movesDurable: Promise<void> | null = null;
   #timer: Timer | null = null;
@@ -461,11 +470,40 @@ export class PartitionScheduler {
 
   // ---- refill ------------------------------------------------------------------------------
 
+  /**
+   * Starts a refill scan when the index is under half full, or under SCHEDULE_REFILL_FILL_PERCENT_MAX
+   * full with its horizon (when it runs dry, if every key moves when due) nearer than the
+   * refill lead: the larger of SCHEDULE_REFILL_LEAD_MS and SCHEDULE_REFILL_LEAD_SCANS × the
+   * time the scan will take (the records pending on disk at the last scan's pace per record).
+   * A count alone started the scan 160,000 keys before the end: under load a scan of a
+   * million records took longer than those lasted at 25,000 due a second, and moves waited.
+   */
   #maybeRefill(): void {
     const index = this.#index;
     if (this.#scan !== null || this.#closed || this.#failure || !index.bounded) return;
-    if (index.size >= index.capacity / 2) return;
+    if (index.size >= (index.capacity * SCHEDULE_REFILL_FILL_PERCENT_MAX) / 100) return;
+    const now = this.#clock.now();
+    if (index.size >= index.capacity / 2) {
+      // The next scan reads about every record pending on disk, at the last scan's pace.
+      const scanMs = (this.#pending - index.size) * this.#scanMsPerRecord;
+      const lead = Math.max(SCHEDULE_REFILL_LEAD_MS, SCHEDULE_REFILL_LEAD_SCANS * scanMs);
+      const startAt = index.horizonDueAt - lead;
+      if (startAt > now) {
+        this.#armRefill(startAt);
+        return;
+      }
+    }
+    this.#refillTimer?.cancel();
+    this.#refillTimer = null;
+    this.#refillTimerAt = Infinity;
+    const startedAt = now;
+    const scanned = this.#pending - index.size;
     this.#scan = this.#refill()
+      .then((completed) => {
+        // A pace from a few records would be mostly the scan's fixed cost.
+        if (completed && scanned >= index.capacity / 4)
+          this.#scanMsPerRecord = Math.max(0, this.#clock.now() - startedAt) / scanned;
+      })
       .catch((error: unknown) => this.#fail(error))
       .finally(() => {
         this.#scan = null;
@@ -476,12 +514,28 @@ export class PartitionScheduler {
       });
   }
 
+  #armRefill(at: number): void {
+    if (this.#refillTimer !== null && this.#refillTimerAt <= at) return;
+    this.#refillTimer?.cancel();
+    this.#refillTimerAt = at;
+    this.#refillTimer = this.#clock.setTimer(
+      Math.max(0, at - this.#clock.now()),
+      () => {
+        this.#refillTimer = null;
+        this.#refillTimerAt = Infinity;
+        this.#maybeRefill();
+      },
+      { unref: true },
+    );
+  }
+
   /**
    * Reads the schedule log for the smallest keys at or past the horizon and takes them into
    * the index. Records committed while it reads are read too (it reads to the committed end
    * it finds when it stops); those not yet committed are in #uncommitted*.
    */
-  async #refill(): Promise<void> {
+  /** Resolves true if the scan ran to its end (false: abandoned). */
+  async #refill(): Promise<boolean> {
     const generation = this.#generation;
     const index = this.#index;
     const fromDueAt = index.horizonDueAt;
@@ -493,9 +547,10 @@ export class PartitionScheduler {
     if (taken === null) {
       // What it cached is for keys that did not enter the index.
       this.#sweepCache();
-      return;
+      return false;
     }
     this.#commitScan(taken);
+    return true;
   }
 
   /**
@@ -586,9 +641,16 @@ export class PartitionScheduler {
     return taken;
   }
 
-  /** Takes a scan's keys into the index; synchronous with the scan's end. */
+  /**
+   * Takes a scan's keys into the index; synchronous with the scan's end. Only as many as fit:
+   * the largest of the others are dropped back to disk here (a heap pop each) rather than
+   * evicted by the index, whose eviction sorts all it holds (hundreds of ms at capacity, while
+   * messages are due).
+   */
   #commitScan(taken: SmallestKeys): void {
     const index = this.#index;
+    const cache = this.#cache;
+    taken.keepSmallest(index.capacity - index.size, (offset) => cache.delete(offset));
     index.setHorizon(taken.rejectedDueAt, taken.rejectedOffset);
     this.#diskLowOffset = taken.rejectedLowestOffset;
     taken.forEach((dueAt, offset) => this.#place(dueAt, offset));
@@ -741,6 +803,8 @@ export class PartitionScheduler {
     if (this.#closed) return;
     this.#cancelTimer();
     this.#checkpointTimer?.cancel();
+    this.#refillTimer?.cancel();
+    this.#refillTimer = null;
     this.#unlisten?.();
     this.#started = false;
     // Let a running pass finish, so that the checkpoint covers it.
