@@ -455,11 +455,21 @@ export class Stream {
       // The scheduler cannot keep move order (the clock went back): the partition log's
       // subscriptions hold it until its time instead.
     }
+    return this.#appendNow(partition, record, message.id, now);
+  }
+
+  /** Appends a record to a partition log now and remembers its id (once durable) for dedup. */
+  #appendNow(
+    partition: number,
+    record: RecordInput,
+    id: string | null,
+    now: number,
+  ): PlacedMessage {
     const log = this.logs[partition]!;
     const offset = this.#enqueue(partition, record);
-    if (message.id !== null && this.#dedup.enabled) {
+    if (id !== null && this.#dedup.enabled) {
       this.#dedup.remember(
-        message.id,
+        id,
         now,
         log.durable(offset + 1).then((): SeenPosition => ({ partition, offset })),
       );
@@ -508,24 +518,7 @@ export class Stream {
   ): PlacedMessage | null {
     if (this.#closed) throw new WeirError('CLOSED', `stream ${this.name} is closed`);
     if (id !== null && this.#dedup.enabled && this.#dedup.find(id, now) !== null) return null;
-    const log = this.logs[partition]!;
-    const offset = this.#enqueue(partition, record);
-    if (id !== null && this.#dedup.enabled) {
-      this.#dedup.remember(
-        id,
-        now,
-        log.durable(offset + 1).then((): SeenPosition => ({ partition, offset })),
-      );
-    }
-    return {
-      stream: this.name,
-      partition,
-      offset,
-      duplicate: false,
-      scheduled: false,
-      log,
-      end: offset + 1,
-    };
+    return this.#appendNow(partition, record, id, now);
   }
 
   /**
