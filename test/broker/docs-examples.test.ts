@@ -13,6 +13,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = fileURLToPath(new URL('../../../', import.meta.url));
 const entry = join(root, 'dist', 'src', 'index.js');
+const adminEntry = join(root, 'dist', 'src', 'admin', 'index.js');
 const markdown = readFileSync(join(root, 'docs', 'concepts.md'), 'utf8');
 /** Each runnable block with the heading it stands under. */
 const blocks = [...markdown.matchAll(/```js\n([\s\S]*?)```/g)]
@@ -32,7 +33,12 @@ for (const { code, heading } of blocks) {
     const directory = mkdtempSync(join(tmpdir(), 'weir-docs-'));
     try {
       const file = join(directory, 'example.mjs');
-      writeFileSync(file, code.replace("from 'weir'", `from ${JSON.stringify(entry)}`));
+      writeFileSync(
+        file,
+        code
+          .replace("from 'weir'", `from ${JSON.stringify(entry)}`)
+          .replace("from 'weir/admin'", `from ${JSON.stringify(adminEntry)}`),
+      );
       const child = spawnSync(process.execPath, [file], { encoding: 'utf8', timeout: 20_000 });
       assert.equal(child.status, 0, `exit ${child.status}: ${child.stderr}`);
       // `console.log(x); // a, b` lines: the output has those values in that order.
