@@ -20,54 +20,24 @@
  * Each run uses a fresh temporary directory; figures are medians over the runs. The machine is
  * shared (other builds and tests may run): figures are noisy.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { Broker } from '../src/broker/index.js';
+import { median, positiveIntegerFlags, withTemporaryBroker } from './bench-kit.js';
 import type { Client, PublishInput, SubscribeOptions } from '../src/protocol/index.js';
 
 const BATCH = 5_000;
 const RECEIVE_TIMEOUT_MS = 60_000;
 const ACK_BATCH = 1_000;
 
-const { values } = parseArgs({
-  options: {
-    behind: { type: 'string', default: '6000' },
-    messages: { type: 'string', default: '100000' },
-    runs: { type: 'string', default: '3' },
-  },
+const { behind, messages, runs } = positiveIntegerFlags({
+  behind: 6000,
+  messages: 100_000,
+  runs: 3,
 });
-const behind = Number(values.behind);
-const messages = Number(values.messages);
-const runs = Number(values.runs);
-for (const [name, value] of [
-  ['behind', behind],
-  ['messages', messages],
-  ['runs', runs],
-] as const) {
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`--${name} must be a positive integer`);
-    process.exit(2);
-  }
-}
-
-const median = (numbers: number[]): number => {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 
 async function withBroker<T>(body: (client: Client) => Promise<T>): Promise<T> {
-  const directory = await mkdtemp(join(tmpdir(), 'weir-bench-fairness-'));
-  const broker = await Broker.open({ dataDir: directory });
-  try {
-    const client = broker.connect();
+  return withTemporaryBroker('weir-bench-fairness-', async (client) => {
     await client.streams.create('jobs', { subjects: ['jobs'], storage: 'file', fsync: 'never' });
-    return await body(client);
-  } finally {
-    await broker.close();
-    await rm(directory, { recursive: true, force: true });
-  }
+    return body(client);
+  });
 }
 
 /** Publishes `count` messages, the key of message i being keyOf(i); returns messages/s. */

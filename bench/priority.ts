@@ -11,53 +11,22 @@
  *
  * Each run uses a fresh temporary directory; figures are medians over the runs.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { parseArgs } from 'node:util';
-import { Broker } from '../src/broker/index.js';
+import { median, positiveIntegerFlags, withTemporaryBroker } from './bench-kit.js';
 import type { Client, PublishInput } from '../src/protocol/index.js';
 
 const BATCH = 5_000;
 const RECEIVE_TIMEOUT_MS = 60_000;
 
-const { values } = parseArgs({
-  options: {
-    behind: { type: 'string', default: '1000000' },
-    drain: { type: 'string', default: '200000' },
-    runs: { type: 'string', default: '3' },
-  },
+const { behind, drain, runs } = positiveIntegerFlags({
+  behind: 1_000_000,
+  drain: 200_000,
+  runs: 3,
 });
-const behind = Number(values.behind);
-const drain = Number(values.drain);
-const runs = Number(values.runs);
-for (const [name, value] of [
-  ['behind', behind],
-  ['drain', drain],
-  ['runs', runs],
-] as const) {
-  if (!Number.isInteger(value) || value < 1) {
-    console.error(`--${name} must be a positive integer`);
-    process.exit(2);
-  }
-}
 
-const median = (numbers: number[]): number => {
-  const sorted = [...numbers].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
 const mebibytes = (bytes: number): string => (bytes / 1048576).toFixed(0);
 
-async function withBroker<T>(body: (client: Client) => Promise<T>): Promise<T> {
-  const directory = await mkdtemp(join(tmpdir(), 'weir-bench-priority-'));
-  const broker = await Broker.open({ dataDir: directory });
-  try {
-    return await body(broker.connect());
-  } finally {
-    await broker.close();
-    await rm(directory, { recursive: true, force: true });
-  }
-}
+const withBroker = <T>(body: (client: Client) => Promise<T>): Promise<T> =>
+  withTemporaryBroker('weir-bench-priority-', body);
 
 async function publishBacklog(
   client: Client,

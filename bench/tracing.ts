@@ -28,6 +28,7 @@ import {
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base';
 import { Broker, type BrokerOptions } from '../src/broker/index.js';
+import { median } from './bench-kit.js';
 import type { Message } from '../src/protocol/index.js';
 
 const WINDOW = 1000;
@@ -119,11 +120,6 @@ async function run(mode: Mode, messages: number): Promise<number> {
   } finally {
     await broker.close();
   }
-}
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 async function main(): Promise<void> {
