@@ -400,7 +400,10 @@ export class SubscriptionGroup implements DeliveryActions {
     if (cursor.reading) return; // dead-lettering what retention drops first
     const log = this.#host.logs[cursor.partition]!;
     if (cursor.readOffset >= log.committedOffset) return;
-    if (cursor.ready.size >= CURSOR_READ_RECORDS_MAX || cursor.windowFull) return;
+    // fairBy reads on to READY_RECORDS_MAX before it dispatches what it has: a group further
+    // on in the backlog must be in memory to get its turn (#holdForScan waits for the read).
+    const readyCap = this.#fairGroups === null ? CURSOR_READ_RECORDS_MAX : READY_RECORDS_MAX;
+    if (cursor.ready.size >= readyCap || cursor.windowFull) return;
     const maxRecords = Math.min(
       CURSOR_READ_RECORDS_MAX,
       READY_RECORDS_MAX - cursor.ready.size,
@@ -413,6 +416,8 @@ export class SubscriptionGroup implements DeliveryActions {
         cursor.reading = false;
         if (this.#closed) return;
         if (cursor.epoch === epoch) this.#accept(cursor, records);
+        // fairBy: the next read goes first, so the dispatch can wait for it (#holdForScan).
+        if (this.#fairGroups !== null) this.#pump(cursor);
         this.#dispatch();
       },
       (error: unknown) => {
@@ -846,13 +851,16 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   /**
-   * fairBy: whether to hold back `head` (its group had its turn in this round) while a scan near
-   * the read position is in flight: it may find a group that has not had its turn.
+   * fairBy: whether to hold back `head` (its group had its turn in this round) while a read of
+   * the backlog (the cursor's own, or a scan near the read position) is in flight: it may find
+   * a group that has not had its turn.
    */
   #holdForScan(head: Entry): boolean {
     const groups = this.#fairGroups;
     if (groups === null || head.round <= groups.served(head.message.priority)) return false;
     for (const cursor of this.#cursors) {
+      // The cursor's own read of the backlog within the read-ahead is in flight.
+      if (cursor.reading) return true;
       const scan = cursor.fairScan;
       if (
         scan.discovering &&

@@ -65,6 +65,27 @@ export function fairnessSuite(factory: HarnessFactory): void {
         assert.deepEqual(info.config.fairBy, 'key');
       }));
 
+    test("a backlog that fits the read-ahead: B behind 600 and behind 2,000 of A's is among the first 3", () =>
+      withBroker(factory, async ({ client }) => {
+        await memoryStream(client);
+        // Smaller than READY_RECORDS_MAX but larger than one read: the first read's 512 A's must
+        // not go out before the reads that bring B.
+        for (const [count, name] of [
+          [600, 'fair600'],
+          [2_000, 'fair2000'],
+        ] as const) {
+          await client.streams.purge('jobs');
+          await publishAll(client, [...ofKey('A', count), ...ofKey('B', 1)]);
+          const fair = await client.subscribe('jobs', { subscription: name, fairBy: 'key' });
+          const first = await takeBodies(fair, 3);
+          assert.ok(
+            first.includes('B0'),
+            `behind ${count}: B0 not among the first 3: ${first.join(',')}`,
+          );
+          await fair.close();
+        }
+      }));
+
     test('three tenants interleave round-robin, each in its own order', () =>
       withBroker(factory, async ({ client }) => {
         await memoryStream(client);
