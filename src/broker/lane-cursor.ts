@@ -17,6 +17,11 @@ export class LaneCursor {
    * after a power cut, an entry past its end): walk again once the log is past it.
    */
   blockedAt = -1;
+  /**
+   * A read of this walk failed: it is not walked again until a seek resets it, so a failing
+   * disk costs priority order, never a retry loop (the messages still come in offset order).
+   */
+  stalled = false;
 
   constructor(level: number) {
     this.level = level;
@@ -26,5 +31,6 @@ export class LaneCursor {
   reset(): void {
     this.position = -1;
     this.blockedAt = -1;
+    this.stalled = false;
   }
 }

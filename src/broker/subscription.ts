@@ -612,7 +612,7 @@ export class SubscriptionGroup implements DeliveryActions {
       const room = this.#aheadRoom(cursor);
       if (room <= 0 || (room < LANE_READ_RECORDS_MAX / 4 && cursor.aheadTracked > 0)) return;
       const lane = cursor.lanes[level]!;
-      if (lane.reading || !lanes.has(level)) continue;
+      if (lane.reading || lane.stalled || !lanes.has(level)) continue;
       if (lanes.last(level) < cursor.readOffset) {
         // All of it lies within the read-ahead, tracked or settled there: nothing to take
         // ahead, and no walk to wait for. A later walk finds its place again.
@@ -688,7 +688,11 @@ export class SubscriptionGroup implements DeliveryActions {
       if (next !== undefined && next.offset >= committed) lane.blockedAt = next.offset;
     };
     work()
-      .catch(() => undefined) // a failed lane read costs priority order only
+      .catch(() => {
+        // A failed lane read costs priority order only. Walking again at once would fail
+        // again at once: on a failed disk that was a loop that never yielded to the timers.
+        if (cursor.epoch === epoch) lane.stalled = true;
+      })
       .finally(() => {
         lane.reading = false;
         this.#walking[lane.level]!--;
