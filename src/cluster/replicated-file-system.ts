@@ -387,6 +387,8 @@ export class ReplicatedFileSystem implements FileSystem {
     follower.channel = channel;
     follower.nextSeq = nextSeq;
     follower.blocked = false;
+    // A new connection is a new episode: catching up again is reported again.
+    follower.caughtUpReported = false;
     this.#pump(follower);
     return {
       ack: (seq) => {
