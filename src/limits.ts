@@ -908,3 +908,60 @@ assert(
   'a refill starts at half full at the latest, with room to take keys',
 );
 assert(SCHEDULE_CACHE_COMPACT_LIVE_PERCENT < 100, 'a compaction frees something');
+
+// ---------------------------------------------------------------------------------------
+// cluster: replication (issue 15: ReplicatedFileSystem, ReplicationServer, Replica)
+// ---------------------------------------------------------------------------------------
+
+/** Largest replication frame, its type byte and body (the 4-byte length prefix excluded). */
+export const REPLICATION_FRAME_BYTES_MAX = 4 * MiB;
+/** A leader write larger than this is shipped as several write ops, each this size at most. */
+export const REPLICATION_WRITE_BYTES_MAX = 1 * MiB;
+/** Longest path (relative to the data directory, UTF-8) an op or snapshot frame names. */
+export const REPLICATION_PATH_BYTES_MAX = 4 * KiB;
+/**
+ * The leader's ring of recent ops: past this many bytes the oldest go, and a follower that
+ * still needs them is disconnected and gets a snapshot when it reconnects (memory stays bounded).
+ */
+export const REPLICATION_RING_BYTES_MAX = 64 * MiB;
+/** Followers one leader serves at once (connections past it are refused). */
+export const REPLICATION_FOLLOWERS_MAX = 16;
+/** A connection that has not finished its handshake by then is closed. */
+export const REPLICATION_HANDSHAKE_MS_MAX = 5_000;
+/** An in-sync follower that has not acked a sync for this long is reported lagging. */
+export const REPLICA_LAG_MS_MAX = 1_500;
+/** How often the leader looks for lagging followers while syncs wait. */
+export const REPLICA_LAG_CHECK_MS = 250;
+/** A replica reconnects after this, doubling up to the max while the leader cannot be reached. */
+export const REPLICA_RECONNECT_MS_INITIAL = 100;
+export const REPLICA_RECONNECT_MS_MAX = 2_000;
+/** Open file handles a replica keeps (least recently used closed first). */
+export const REPLICA_HANDLES_MAX = 256;
+/** Files and directories a replica tracks as written but not yet fsynced before it fsyncs them all. */
+export const REPLICA_DIRTY_PATHS_MAX = 4_096;
+/** Received frames a replica holds unapplied before it stops reading its socket. */
+export const REPLICA_PENDING_BYTES_MAX = 16 * MiB;
+/** A snapshot sends each file in chunks of this many bytes. */
+export const SNAPSHOT_CHUNK_BYTES = 1 * MiB;
+
+assert(
+  REPLICATION_WRITE_BYTES_MAX + REPLICATION_PATH_BYTES_MAX + 64 <= REPLICATION_FRAME_BYTES_MAX,
+  'a write op with its path fits a replication frame',
+);
+assert(
+  SNAPSHOT_CHUNK_BYTES + REPLICATION_PATH_BYTES_MAX + 64 <= REPLICATION_FRAME_BYTES_MAX,
+  'a snapshot chunk with its path fits a replication frame',
+);
+assert(
+  REPLICATION_RING_BYTES_MAX >= 4 * REPLICATION_FRAME_BYTES_MAX,
+  'the ring holds several maximal frames',
+);
+assert(REPLICA_LAG_CHECK_MS < REPLICA_LAG_MS_MAX, 'lag is checked more often than it is allowed');
+assert(
+  REPLICA_RECONNECT_MS_INITIAL <= REPLICA_RECONNECT_MS_MAX,
+  'replica reconnect initial <= max',
+);
+assert(
+  REPLICA_PENDING_BYTES_MAX >= REPLICATION_FRAME_BYTES_MAX,
+  'a replica can hold one maximal frame unapplied',
+);
