@@ -13,7 +13,8 @@ const LAYERS = {
   admin: ['util', 'storage', 'protocol', 'broker'],
   client: ['util', 'protocol'],
   outbox: ['util', 'protocol'],
-  cli: ['util', 'protocol', 'client', 'server', 'broker', 'storage', 'admin', 'outbox'],
+  cluster: ['util', 'storage', 'protocol', 'broker', 'server'],
+  cli: ['util', 'protocol', 'client', 'server', 'broker', 'storage', 'admin', 'outbox', 'cluster'],
 };
 const ALL = Object.keys(LAYERS);
 
