@@ -181,3 +181,17 @@ export async function startEtcd(): Promise<TestEtcd | null> {
     },
   };
 }
+
+/** Polls `condition` every few ms until it holds; fails after `timeoutMs` saying `what`. */
+export async function waitFor(
+  condition: () => boolean | Promise<boolean>,
+  what: string,
+  timeoutMs = 5_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline)
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+}
