@@ -519,9 +519,19 @@ export class EtcdClient {
       try {
         return await this.#send(endpoint, path, payload, remainingMs, stream);
       } catch (error) {
+        if (error instanceof WeirError) throw error;
         const code = (error as NodeJS.ErrnoException).code;
         const stale = error instanceof StaleSocketError;
-        if (!stale && (code === undefined || !NOT_CONNECTED.has(code))) throw error;
+        if (!stale && (code === undefined || !NOT_CONNECTED.has(code))) {
+          // The connection broke after the request may have reached etcd: not sent again.
+          throw new WeirError(
+            'CLOSED',
+            `etcd ${path}: the connection was lost (${describe(error)})`,
+            {
+              cause: error,
+            },
+          );
+        }
         lastError = stale ? error.cause : error;
         if (!stale) this.#rotate();
         if (!stale && attempt >= this.#endpoints.length - 1) break;
