@@ -965,3 +965,46 @@ assert(
   REPLICA_PENDING_BYTES_MAX >= REPLICATION_FRAME_BYTES_MAX,
   'a replica can hold one maximal frame unapplied',
 );
+
+// cluster: etcd (issue 15: etcd-client.ts, cluster-membership.ts)
+// ---------------------------------------------------------------------------------------
+
+/**
+ * A node's etcd lease lives this long without a keepalive. Its `/weir/nodes/<id>` key and, if
+ * it leads, `/weir/leader` go with the lease, so a dead or cut-off node loses both within it.
+ */
+export const CLUSTER_LEASE_TTL_S = 2;
+/**
+ * A node stops trusting its lease (onLeaseLost: the leader fences) this long before the lease
+ * could have ended in etcd: no successful keepalive for TTL × 1000 − margin milliseconds,
+ * counted from when the last successful keepalive was sent.
+ */
+export const CLUSTER_LEASE_MARGIN_MS = 500;
+/** Keepalives per TTL: a keepalive every TTL / this, so one lost keepalive is not a lost lease. */
+export const CLUSTER_KEEPALIVES_PER_TTL = 3;
+/** Every unary request to etcd (range, put, txn, lease calls) fails TIMEOUT after this long. */
+export const ETCD_REQUEST_TIMEOUT_MS = 1_000;
+/** A watch stream that has not answered `created` within this long is dropped and retried. */
+export const ETCD_WATCH_CREATE_TIMEOUT_MS = 2_000;
+/** A broken watch stream is reconnected after this long, doubling per failure up to the max. */
+export const ETCD_WATCH_RETRY_MS = 100;
+export const ETCD_WATCH_RETRY_MS_MAX = 2_000;
+/** TCP keepalive probes on a watch's socket start after this long idle (a silent dead peer). */
+export const ETCD_WATCH_SOCKET_KEEPALIVE_MS = 1_000;
+/** A range reads at most this many keys; more is LIMIT_EXCEEDED (the cluster keys are few). */
+export const ETCD_RANGE_KEYS_MAX = 10_000;
+/** A response body from etcd larger than this is refused (a watch stream: one message). */
+export const ETCD_RESPONSE_BYTES_MAX = 16 * MiB;
+/** Keep-alive sockets the client keeps open to etcd (a watch uses its own socket). */
+export const ETCD_SOCKETS_MAX = 8;
+
+assert(
+  CLUSTER_LEASE_MARGIN_MS < (CLUSTER_LEASE_TTL_S * 1000) / 2,
+  'the lease margin leaves at least half the TTL for keepalives',
+);
+assert(
+  (CLUSTER_LEASE_TTL_S * 1000) / CLUSTER_KEEPALIVES_PER_TTL <
+    CLUSTER_LEASE_TTL_S * 1000 - CLUSTER_LEASE_MARGIN_MS,
+  'a keepalive is sent before the lease is distrusted',
+);
+assert(ETCD_WATCH_RETRY_MS <= ETCD_WATCH_RETRY_MS_MAX, 'etcd watch retry initial <= max');
