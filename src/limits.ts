@@ -908,3 +908,17 @@ assert(
   'a refill starts at half full at the latest, with room to take keys',
 );
 assert(SCHEDULE_CACHE_COMPACT_LIVE_PERCENT < 100, 'a compaction frees something');
+
+// ---------------------------------------------------------------------------------------
+// Cluster, broker side (issue 15): stream replication settings
+// ---------------------------------------------------------------------------------------
+
+/** The largest `replicas` a stream may ask for (it is also capped by the cluster's node count). */
+export const STREAM_REPLICAS_MAX = 32;
+/** A stream's default `replicas` in a cluster: the smaller of this and the node count. */
+export const STREAM_REPLICAS_DEFAULT_MAX = 3;
+
+assert(
+  STREAM_REPLICAS_DEFAULT_MAX >= 1 && STREAM_REPLICAS_DEFAULT_MAX <= STREAM_REPLICAS_MAX,
+  'the default replicas is a valid replicas',
+);
