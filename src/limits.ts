@@ -1008,3 +1008,16 @@ assert(
   'a keepalive is sent before the lease is distrusted',
 );
 assert(ETCD_WATCH_RETRY_MS <= ETCD_WATCH_RETRY_MS_MAX, 'etcd watch retry initial <= max');
+
+// Cluster, broker side (issue 15): stream replication settings
+// ---------------------------------------------------------------------------------------
+
+/** The largest `replicas` a stream may ask for (it is also capped by the cluster's node count). */
+export const STREAM_REPLICAS_MAX = 32;
+/** A stream's default `replicas` in a cluster: the smaller of this and the node count. */
+export const STREAM_REPLICAS_DEFAULT_MAX = 3;
+
+assert(
+  STREAM_REPLICAS_DEFAULT_MAX >= 1 && STREAM_REPLICAS_DEFAULT_MAX <= STREAM_REPLICAS_MAX,
+  'the default replicas is a valid replicas',
+);

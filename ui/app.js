@@ -16,6 +16,7 @@ import * as deadLetters from './pages/dead-letters.js';
 import * as publish from './pages/publish.js';
 import * as flow from './pages/flow.js';
 import * as schedules from './pages/schedules.js';
+import * as cluster from './pages/cluster.js';
 import * as playground from './pages/playground.js';
 import { createDeadLetterBanner } from './lib/dead-letter-banner.js';
 
@@ -40,6 +41,7 @@ const ROUTES = [
   { pattern: /^\/publish\/?$/, page: publish, nav: 'publish' },
   { pattern: /^\/flow\/?$/, page: flow, nav: 'flow' },
   { pattern: /^\/schedules\/?$/, page: schedules, nav: 'schedules' },
+  { pattern: /^\/cluster\/?$/, page: cluster, nav: 'cluster' },
   { pattern: /^\/playground\/?$/, page: playground, nav: 'playground' },
 ];
 

@@ -59,6 +59,7 @@ import { Playground, playgroundRoutes } from './playground/index.js';
 import { sessionRoutes } from './routes-session.js';
 import { streamRoutes } from './routes-streams.js';
 import { scheduleRoutes } from './routes-schedules.js';
+import { clusterRoutes } from './routes-cluster.js';
 import { userRoutes } from './routes-users.js';
 import { StatsSampler } from './stats-sampler.js';
 import { StaticFiles, defaultUiDirectory } from './static-files.js';
@@ -167,6 +168,7 @@ export async function startAdminServer(options: AdminServerOptions): Promise<Adm
   router.add(sessionRoutes(context));
   router.add(userRoutes());
   router.add(scheduleRoutes());
+  router.add(clusterRoutes());
   router.add(playgroundRoutes(playground));
 
   // Known once the server listens (the port may be 0 until then).

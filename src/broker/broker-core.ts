@@ -16,6 +16,7 @@
 import * as path from 'node:path';
 import type {
   Body,
+  ClusterStatus,
   PublishOptions,
   PublishReceipt,
   RespondOptions,
@@ -35,6 +36,7 @@ import {
 import { assert, WeirError, Lane, type Clock } from '../util/index.js';
 import { Consumer } from './consumer.js';
 import { CronSchedules } from './cron-schedules.js';
+import { SINGLE_NODE_STATUS, type ClusterView } from './cluster-view.js';
 import type { DeliveredMessage } from './delivery.js';
 import { encodeMessage, type EncodedMessage, type StoredMessage } from './message-codec.js';
 import { readJsonFile, writeJsonFile } from './metadata-file.js';
@@ -76,6 +78,13 @@ export interface BrokerCoreOptions {
   readonly clock: Clock;
   /** Store spans (tracing.ts); null: none, and a publish pays one null check for it. */
   readonly tracing: Tracing | null;
+  /**
+   * The cluster this broker leads (cluster-view.ts); null: a single node. With one, a stream's
+   * replicas default to and are bounded by its node count, publishes are refused with
+   * NOT_ENOUGH_REPLICAS below a stream's minInSync, and every file stream syncs as fsync
+   * 'always' (a confirm then means fsynced on every in-sync node).
+   */
+  readonly cluster: ClusterView | null;
 }
 
 /** A user-given stream or subscription name: names starting with '_' are the broker's own. */
@@ -185,6 +194,7 @@ export class BrokerCore {
         directory,
         inMemory: place.inMemory,
         clock: this.#options.clock,
+        cluster: this.#options.cluster,
         publish: (message) => this.#route(message, this.now()).then(() => undefined),
         respond: (message, body, options) => this.#respond(message, body, options),
       },
@@ -274,8 +284,11 @@ export class BrokerCore {
   createStream(name: string, options: unknown): Promise<StreamInfo> {
     return this.#serially(async () => {
       validateUserName(name, 'stream name');
-      const inMemory = this.#options.inMemory;
-      const config = resolveStreamConfig(name, options, inMemory ? 'memory' : 'file');
+      const { inMemory, cluster } = this.#options;
+      const config = resolveStreamConfig(name, options, inMemory ? 'memory' : 'file', {
+        nodeCount: cluster === null ? 1 : cluster.nodeCount(),
+        clustered: cluster !== null,
+      });
       if (inMemory && config.storage === 'file') {
         throw new WeirError(
           'INVALID_ARGUMENT',
@@ -284,11 +297,19 @@ export class BrokerCore {
       }
       const existing = this.#streams.get(name);
       if (existing) {
-        if (sameStreamConfig(existing.config, config)) return existing.info();
-        throw new WeirError(
-          'STREAM_EXISTS',
-          `stream ${name} exists with a different configuration`,
-        );
+        if (
+          !sameStreamConfig(existing.config, withReplicationOf(existing.config, config, options))
+        ) {
+          throw new WeirError(
+            'STREAM_EXISTS',
+            `stream ${name} exists with a different configuration`,
+          );
+        }
+        // Recorded again: a create whose recording failed (or a crash before it) heals here.
+        if (cluster !== null) {
+          await cluster.recordStream(name, existing.config.replicas, existing.config.minInSync);
+        }
+        return existing.info();
       }
       if (this.#streams.size >= STREAMS_MAX) {
         throw new WeirError('LIMIT_EXCEEDED', `the broker holds ${STREAMS_MAX} streams`);
@@ -310,8 +331,34 @@ export class BrokerCore {
         throw error;
       }
       this.#register(stream, sequence);
+      // Confirmed once the cluster recorded it too. Should that fail the stream stays (it is on
+      // disk); the error reaches the caller, and creating it again records it.
+      if (cluster !== null) await cluster.recordStream(name, config.replicas, config.minInSync);
       return stream.info();
     });
+  }
+
+  /**
+   * The cluster as this node sees it (client.cluster.status): SINGLE_NODE_STATUS without one.
+   * A view that lists no streams gets this broker's, each with the cluster's leader, epoch and
+   * in-sync set (every node holds every stream in this version).
+   */
+  clusterStatus(): ClusterStatus {
+    const cluster = this.#options.cluster;
+    if (cluster === null) return SINGLE_NODE_STATUS;
+    const status = cluster.status();
+    if (status.streams.length > 0) return status;
+    return {
+      ...status,
+      streams: [...this.#streams.values()].map((stream) => ({
+        name: stream.name,
+        replicas: stream.config.replicas,
+        minInSync: stream.config.minInSync,
+        leader: status.leader,
+        epoch: status.epoch,
+        isr: status.isr,
+      })),
+    };
   }
 
   /**
@@ -765,6 +812,25 @@ export class BrokerCore {
     }
     if (errors.length > 0) throw errors[0] as Error;
   }
+}
+
+/**
+ * `given` with the existing stream's replicas and minInSync where the create left them out:
+ * their defaults follow the cluster's node count, which may have changed since the stream was
+ * made, and a create repeating a stream's other options is still the same create.
+ */
+function withReplicationOf(
+  existing: Stream['config'],
+  given: Stream['config'],
+  options: unknown,
+): Stream['config'] {
+  const input = (options ?? {}) as { replicas?: unknown; minInSync?: unknown };
+  if (input.replicas !== undefined && input.minInSync !== undefined) return given;
+  return {
+    ...given,
+    replicas: input.replicas === undefined ? existing.replicas : given.replicas,
+    minInSync: input.minInSync === undefined ? existing.minInSync : given.minInSync,
+  };
 }
 
 /**

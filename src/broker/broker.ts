@@ -17,6 +17,7 @@ import { Access, OPEN_ACCESS, OPEN_PRINCIPAL, type Principal } from './access.js
 import { Authenticator } from './authenticator.js';
 import { InProcessClient } from './client.js';
 import { UserStore } from './users.js';
+import type { ClusterView } from './cluster-view.js';
 import { validScryptCost, type ScryptCost } from '../protocol/scram.js';
 import { invalid, oneOf, optionsObject } from './option-checks.js';
 import { Tracing, type OpenTelemetryLoader } from '../protocol/tracing.js';
@@ -51,6 +52,15 @@ export interface BrokerOptions {
    * when that fails. For an application that bundles its own copy (or a test).
    */
   readonly openTelemetryLoader?: OpenTelemetryLoader;
+  /**
+   * The cluster this broker leads (cluster-view.ts; the cluster node passes it, with a
+   * replicated `fileSystem` whose root is `dataDir` on the real disk). Streams then default to
+   * and are bounded by its node count (`replicas`), publishes are refused below a stream's
+   * `minInSync` (NOT_ENOUGH_REPLICAS), every file stream syncs as fsync 'always', and the data
+   * directory is locked on the real disk even though `fileSystem` is not nodeFileSystem.
+   * Default: none (a single node).
+   */
+  readonly cluster?: ClusterView;
 }
 
 /** Who an in-process client acts for (`broker.connect`): the server passes what it authenticated. */
@@ -106,7 +116,23 @@ export class Broker {
       'passwordCost',
       'tracing',
       'openTelemetryLoader',
+      'cluster',
     ]);
+    const cluster = input.cluster as ClusterView | undefined;
+    if (
+      cluster !== undefined &&
+      (typeof cluster !== 'object' ||
+        cluster === null ||
+        typeof cluster.nodeCount !== 'function' ||
+        typeof cluster.inSyncCount !== 'function' ||
+        typeof cluster.status !== 'function' ||
+        typeof cluster.recordStream !== 'function')
+    ) {
+      throw invalid(
+        'cluster',
+        'must be a ClusterView (nodeCount, inSyncCount, status, recordStream functions)',
+      );
+    }
     if (input.tracing !== undefined && typeof input.tracing !== 'boolean') {
       throw invalid('tracing', 'must be true or false');
     }
@@ -138,8 +164,11 @@ export class Broker {
     const fileSystem = (input.fileSystem as FileSystem | undefined) ?? nodeFileSystem;
     const root = storage === 'file' ? path.resolve(input.dataDir as string) : path.sep + 'weir';
     let lock: DataDirLock | null = null;
-    if (storage === 'file' && fileSystem === nodeFileSystem) {
-      await fileSystem.mkdir(root);
+    // A cluster's replicated file system writes through to this directory on the real disk:
+    // the leader holds it locked like any broker (LOCK is never replicated: data-dir-lock.ts
+    // uses node fs, not the FileSystem).
+    if (storage === 'file' && (fileSystem === nodeFileSystem || cluster !== undefined)) {
+      await nodeFileSystem.mkdir(root);
       lock = await lockDataDir(root);
     }
     try {
@@ -153,6 +182,7 @@ export class Broker {
       const users = await UserStore.open({
         fileSystem,
         directory: storage === 'file' ? root : null,
+        onDisk: lock !== null,
         ...(cost === undefined ? {} : { scryptCost: cost }),
         now: () => clock.now(),
       });
@@ -168,6 +198,7 @@ export class Broker {
         memoryRoot: path.sep + 'weir-memory',
         inMemory: storage === 'memory',
         clock,
+        cluster: cluster ?? null,
       });
       return new Broker(
         core,
@@ -188,7 +219,8 @@ export class Broker {
 
   /**
    * The data directory on the real disk, which this broker holds locked (the admin server keeps
-   * its files there); null for a memory broker or one over another file system.
+   * its files there); null for a memory broker or one over another file system (without a
+   * cluster: a cluster's replicated file system is the real disk underneath).
    */
   get dataDir(): string | null {
     return this.#dataDir;

@@ -8,6 +8,7 @@
 import type {
   Body,
   Client,
+  ClusterApi,
   Headers,
   DeadLettersApi,
   Message,
@@ -74,6 +75,7 @@ export class InProcessClient implements Client {
   readonly deadLetters: DeadLettersApi;
   readonly users: UsersApi;
   readonly schedules: SchedulesApi;
+  readonly cluster: ClusterApi;
   readonly #core: BrokerCore;
   readonly #identity: ClientIdentity;
   readonly #consumers = new Set<Consumer>();
@@ -293,6 +295,10 @@ export class InProcessClient implements Client {
           },
           () => core.schedules.delete(name),
         ),
+    };
+    // Open to every principal, as stream information is (it names nodes, streams and settings).
+    this.cluster = {
+      status: () => open(() => Promise.resolve(core.clusterStatus())),
     };
   }
 

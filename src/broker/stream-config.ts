@@ -23,6 +23,8 @@ import {
   SEGMENT_BYTES_MAX,
   SEGMENT_BYTES_MIN,
   SCHEMA_VERSIONS_KEPT_MAX,
+  STREAM_REPLICAS_DEFAULT_MAX,
+  STREAM_REPLICAS_MAX,
   STREAM_SUBJECTS_MAX,
 } from '../limits.js';
 import { checkBackwardCompatible } from './schema-compatibility.js';
@@ -47,6 +49,8 @@ const STREAM_OPTIONS = [
   'ttlMs',
   'schema',
   'schemaCompatibility',
+  'replicas',
+  'minInSync',
 ] as const satisfies readonly (keyof StreamOptions)[];
 
 /** What `streams.update` may change: each is read afresh by whatever uses it (stream.ts). */
@@ -75,13 +79,64 @@ function limitOrNull(value: unknown, field: string, max = Number.MAX_SAFE_INTEGE
 }
 
 /**
+ * Where a stream is being created, for `replicas` and `minInSync`: the cluster's node count
+ * (1 on a single node) bounds replicas and sets the defaults. Null when a stored or updated
+ * configuration is read again: its settings were checked at creation (the cluster may have
+ * fewer nodes since), and a stream.json from before them reads as 1 / 1.
+ */
+export interface ReplicationContext {
+  /** Nodes in the cluster, >= 1. */
+  readonly nodeCount: number;
+  /** A cluster (defaults: a majority of min(3, nodeCount)); false: a single node (1 / 1). */
+  readonly clustered: boolean;
+}
+
+/** replicas and minInSync, validated and defaulted (docs/cluster.md "Streams: replicas and minInSync"). */
+function resolveReplication(
+  input: Record<string, unknown>,
+  storage: 'file' | 'memory',
+  context: ReplicationContext | null,
+): { replicas: number; minInSync: number } {
+  const memory = storage === 'memory';
+  let defaultReplicas = 1;
+  if (context !== null && context.clustered && !memory) {
+    defaultReplicas = Math.min(STREAM_REPLICAS_DEFAULT_MAX, context.nodeCount);
+  }
+  const replicas =
+    input.replicas === undefined
+      ? defaultReplicas
+      : integerIn(input.replicas, 'replicas', 1, STREAM_REPLICAS_MAX);
+  if (context !== null && replicas > 1 && memory) {
+    // A memory stream lives in the leader's memory only: no other node holds it.
+    throw invalid('replicas', `is ${replicas}, but a memory stream is not replicated (use 1)`);
+  }
+  if (context !== null && replicas > context.nodeCount) {
+    throw invalid(
+      'replicas',
+      context.clustered
+        ? `is ${replicas}, but the cluster has ${context.nodeCount} node${context.nodeCount === 1 ? '' : 's'}`
+        : `is ${replicas}, but this broker is a single node (no cluster): use 1`,
+    );
+  }
+  const minInSync =
+    input.minInSync === undefined
+      ? Math.floor(replicas / 2) + 1
+      : integerIn(input.minInSync, 'minInSync', 1, STREAM_REPLICAS_MAX);
+  if (minInSync > replicas) {
+    throw invalid('minInSync', `is ${minInSync}, more than replicas (${replicas})`);
+  }
+  return { replicas, minInSync };
+}
+
+/**
  * Validates stream options and fills in defaults. `defaultStorage` is the broker's: a memory
- * broker's streams are memory streams.
+ * broker's streams are memory streams. `replication`: see ReplicationContext.
  */
 export function resolveStreamConfig(
   name: string,
   options: unknown,
   defaultStorage: 'file' | 'memory' = 'file',
+  replication: ReplicationContext | null = null,
 ): StreamConfig {
   const input = optionsObject(options, 'stream options', STREAM_OPTIONS);
   let subjects: string[];
@@ -99,16 +154,17 @@ export function resolveStreamConfig(
     );
     if (new Set(subjects).size !== subjects.length) throw invalid('subjects', 'repeats a pattern');
   }
+  const storage =
+    input.storage === undefined
+      ? defaultStorage
+      : oneOf(input.storage, 'storage', ['file', 'memory']);
   const config: StreamConfig = {
     subjects,
     partitions:
       input.partitions === undefined
         ? 1
         : integerIn(input.partitions, 'partitions', 1, PARTITIONS_MAX),
-    storage:
-      input.storage === undefined
-        ? defaultStorage
-        : oneOf(input.storage, 'storage', ['file', 'memory']),
+    storage,
     fsync:
       input.fsync === undefined
         ? 'always'
@@ -146,6 +202,7 @@ export function resolveStreamConfig(
       input.schemaCompatibility === undefined
         ? 'backward'
         : oneOf(input.schemaCompatibility, 'schemaCompatibility', ['backward', 'none']),
+    ...resolveReplication(input, storage, replication),
   };
   return deepFreeze(config);
 }

@@ -24,6 +24,11 @@
  * appends it to the partition log when it is due; its receipt says `scheduled` (offset -1).
  * Publishes and due moves enter a partition log through one method (#enqueue).
  *
+ * In a cluster (environment.cluster) a file stream syncs as fsync 'always' whatever its
+ * `fsync` says: its files are replicated, and a sync resolves once every in-sync node fsynced
+ * it, so a confirm means the message is on every in-sync node's disk. `check` refuses a publish
+ * with NOT_ENOUGH_REPLICAS while fewer nodes are in sync than the stream's minInSync.
+ *
  * Concurrency: `check` and `store` are synchronous up to the log append, so concurrent
  * publishes keep their call order in each partition.
  */
@@ -31,6 +36,7 @@ import * as diagnosticsChannel from 'node:diagnostics_channel';
 import * as path from 'node:path';
 import type {
   Body,
+  FsyncPolicy,
   PartitionInfo,
   RespondOptions,
   StreamConfig,
@@ -61,6 +67,7 @@ import { PartitionScheduler } from './scheduler.js';
 import { checkBody } from './schema-validator.js';
 import type { SubscriptionGroup, SubscriptionHost } from './subscription.js';
 import type { SubscriptionStorage } from './subscription-store.js';
+import type { ClusterView } from './cluster-view.js';
 
 /** A retention pass failed (after one that did not): `{ stream, code, message }`. */
 export const retentionFailedChannel = diagnosticsChannel.channel('weir:stream:retention-failed');
@@ -73,6 +80,8 @@ export interface StreamEnvironment {
   /** Memory streams: no fsync (the file system is in memory). */
   readonly inMemory: boolean;
   readonly clock: Clock;
+  /** The cluster this broker leads (cluster-view.ts); null: a single node. */
+  readonly cluster: ClusterView | null;
   readonly publish: (message: EncodedMessage) => Promise<void>;
   readonly respond: (
     message: StoredMessage,
@@ -118,6 +127,12 @@ export interface Ahead {
 
 const NOTHING_AHEAD: Ahead = Object.freeze({ messages: 0, bytes: 0 });
 
+/** The fsync policy the stream's files are opened with (see the header: a cluster syncs always). */
+function effectiveFsync(environment: StreamEnvironment, config: StreamConfig): FsyncPolicy {
+  if (environment.inMemory) return 'never';
+  return environment.cluster !== null ? 'always' : config.fsync;
+}
+
 export class Stream {
   readonly name: string;
   readonly logs: readonly PartitionLog[];
@@ -158,7 +173,7 @@ export class Stream {
     this.subscriptionStorage = {
       fileSystem: environment.fileSystem,
       directory: path.join(environment.directory, 'subscriptions'),
-      fsync: environment.inMemory ? 'never' : config.fsync,
+      fsync: effectiveFsync(environment, config),
     };
     const current = (): StreamConfig => this.#config;
     this.host = {
@@ -192,7 +207,7 @@ export class Stream {
           await openLog({
             directory: path.join(environment.directory, 'partitions', String(partition)),
             fileSystem: environment.fileSystem,
-            fsync: environment.inMemory ? 'never' : config.fsync,
+            fsync: effectiveFsync(environment, config),
             fsyncIntervalMs: config.fsyncIntervalMs,
             segmentBytes: config.segmentBytes,
             clock: () => environment.clock.now(),
@@ -204,7 +219,7 @@ export class Stream {
           await PriorityLanes.open({
             directory: path.join(environment.directory, 'priority', String(partition)),
             fileSystem: environment.fileSystem,
-            fsync: config.fsync,
+            fsync: environment.cluster !== null ? 'always' : config.fsync,
             fsyncIntervalMs: config.fsyncIntervalMs,
             segmentBytes: config.segmentBytes,
             clock: environment.clock,
@@ -260,7 +275,7 @@ export class Stream {
       const schedule = await openLog({
         directory: path.join(environment.directory, 'schedule', String(partition)),
         fileSystem: environment.fileSystem,
-        fsync: environment.inMemory ? 'never' : config.fsync,
+        fsync: effectiveFsync(environment, config),
         fsyncIntervalMs: config.fsyncIntervalMs,
         segmentBytes: config.segmentBytes,
         clock: () => environment.clock.now(),
@@ -380,6 +395,17 @@ export class Stream {
     }
     const { schema, schemaVersion } = this.config;
     if (schema !== null) checkBody(this.name, schemaVersion, schema, message.record.body);
+    const cluster = this.#environment.cluster;
+    if (cluster !== null) {
+      // After the refusals a retry cannot change; read afresh on each publish.
+      const inSync = cluster.inSyncCount();
+      if (this.config.minInSync > inSync) {
+        throw new WeirError(
+          'NOT_ENOUGH_REPLICAS',
+          `stream ${this.name} needs ${this.config.minInSync} in-sync replicas (minInSync), ${inSync} ${inSync === 1 ? 'is' : 'are'} in sync`,
+        );
+      }
+    }
     if (this.config.overflow !== 'reject-new') return;
     if (message.id !== null && this.#dedup.enabled && this.#dedup.find(message.id, now) !== null)
       return;

@@ -39,7 +39,7 @@ import {
   TRANSACTION_JOURNAL_CHECKPOINT_BYTES,
   TRANSACTIONS_COMMITTING_MAX,
 } from '../limits.js';
-import { WeirError, toWeirError, type Clock } from '../util/index.js';
+import { WeirError, isWeirError, toWeirError, type Clock } from '../util/index.js';
 import type { DeliveredMessage } from './delivery.js';
 import { recordsFrom } from './log-scan.js';
 import {
@@ -232,7 +232,7 @@ export class Transactions {
   /**
    * Commits a transaction (see the header); resolves with each publish's receipt once all of
    * it is applied and durable. Rejects with TRANSACTION_ABORTED when a check refuses it (nothing
-   * happened), with the journal's error when the commit point failed (nothing happened, or,
+   * happened; NOT_ENOUGH_REPLICAS, retriable, when a stream lacks in-sync replicas), with the journal's error when the commit point failed (nothing happened, or,
    * if the journal failed, decided at the next open), and with a storage error of a stream
    * or subscription journal when applying failed after the commit point (it is committed:
    * the next open completes it).
@@ -304,6 +304,9 @@ export class Transactions {
         try {
           stream.check(message, now, before);
         } catch (error) {
+          // Not the transaction's fault but the cluster's state: refused with the retriable
+          // code itself, so that the application retries the commit (nothing of it happened).
+          if (isWeirError(error, 'NOT_ENOUGH_REPLICAS')) throw error;
           throw transactionAborted(entry, error);
         }
         ahead.set(stream, {

@@ -186,6 +186,12 @@ export interface UserStoreOptions {
   readonly fileSystem: FileSystem;
   /** The data directory (users.json lives there); null keeps users in memory only. */
   readonly directory: string | null;
+  /**
+   * Whether `directory` is on the real disk at that path, so users.json gets mode 0600 there
+   * (node fs chmod). Default: when fileSystem is nodeFileSystem. A broker in a cluster passes
+   * true: its replicated file system writes through to the real disk at the same paths.
+   */
+  readonly onDisk?: boolean;
   /** scrypt cost of new passwords (tests pass a cheap one). Default SCRYPT_COST_DEFAULT. */
   readonly scryptCost?: ScryptCost;
   readonly now?: () => number;
@@ -419,7 +425,7 @@ export class UserStore {
         version: USERS_VERSION,
         users: [...users.values()].map(storedForm),
       });
-      if (fileSystem === nodeFileSystem) await fs.chmod(file, 0o600);
+      if (this.#options.onDisk ?? fileSystem === nodeFileSystem) await fs.chmod(file, 0o600);
     }
     this.#users.clear();
     this.#tokens.clear();

@@ -31,6 +31,7 @@ import {
   overflowOption,
   urlOption,
 } from './command-options.js';
+import { registerClusterCommands } from './cluster-program.js';
 import { registerQueueCommands } from './queue-program.js';
 import { registerScheduleCommands } from './schedule-program.js';
 import { replyCommand } from './reply-command.js';
@@ -178,6 +179,16 @@ stream
     'a message without its own ttl expires this long after it is stored',
     integer('ttl-ms', 1),
   )
+  .option(
+    '--replicas <n>',
+    'cluster nodes that must hold the stream (default: 1 on a single node, min(3, nodes) in a cluster)',
+    integer('replicas', 1),
+  )
+  .option(
+    '--min-in-sync <n>',
+    'in-sync nodes a publish needs, 1..replicas (default: a majority of replicas)',
+    integer('min-in-sync', 1),
+  )
   .action(async (name: string, options: Record<string, unknown> & ClientFlags) => {
     const [target, own] = splitClientFlags(options);
     const { subjects, ...rest } = own as { subjects?: string };
@@ -280,6 +291,7 @@ program
 
 registerQueueCommands(program);
 registerScheduleCommands(program);
+registerClusterCommands(program);
 (await import('./outbox-command.js')).registerOutboxCommands(program);
 
 const sub = program

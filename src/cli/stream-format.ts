@@ -21,6 +21,10 @@ export function formatStreamInfo(info: StreamInfo): string {
     row('subjects', config.subjects.join(', ')),
     row('storage', `${config.storage}, fsync ${fsync}`),
     row('retention', config.retention),
+    // An older server sends neither (it knows no cluster).
+    ...(config.replicas === undefined
+      ? []
+      : [row('replicas', `${config.replicas}, min in sync ${config.minInSync}`)]),
     row(
       'limits',
       `max age ${limit(config.maxAgeMs, (ms) => `${ms} ms`)}, max bytes ${limit(config.maxBytes, formatBytes)}, max messages ${limit(config.maxMessages)}, overflow ${config.overflow}`,

@@ -6,6 +6,8 @@
  */
 import {
   WeirError,
+  type ClusterApi,
+  type ClusterStatus,
   type DeadLetter,
   type DeadLettersApi,
   type JobProgress,
@@ -141,4 +143,16 @@ export function scheduleOptionsToWire(options: ScheduleOptions): unknown {
   let binary = '';
   for (const byte of body) binary += String.fromCharCode(byte);
   return { ...rest, bodyBase64: btoa(binary) };
+}
+
+export function createClusterApi(call: CallFunction): ClusterApi {
+  return {
+    status: async () => {
+      const status = await call('cluster.status', []);
+      if (typeof status !== 'object' || status === null || !('clusterMode' in status)) {
+        throw new WeirError('PROTOCOL_ERROR', 'cluster.status did not return a cluster status');
+      }
+      return status as ClusterStatus;
+    },
+  };
 }

@@ -42,6 +42,7 @@ import {
   type QueueOptions,
   type RequestOptions,
   type SchedulesApi,
+  type ClusterApi,
   type StreamsApi,
   type SubscribeOptions,
   type Subscription,
@@ -67,6 +68,7 @@ import { ControlQueue, type ControlOperation } from './control-queue.js';
 import {
   createDeadLettersApi,
   createSchedulesApi,
+  createClusterApi,
   createStreamsApi,
   createSubscriptionsApi,
   createUsersApi,
@@ -92,6 +94,7 @@ export class NetworkClient implements Client {
   readonly deadLetters: DeadLettersApi;
   readonly users: UsersApi;
   readonly schedules: SchedulesApi;
+  readonly cluster: ClusterApi;
   readonly #address: TransportAddress;
   readonly #settings: ClientSettings;
   readonly #connector: TransportConnector;
@@ -139,6 +142,7 @@ export class NetworkClient implements Client {
     this.deadLetters = createDeadLettersApi(call);
     this.users = createUsersApi(call);
     this.schedules = createSchedulesApi(call);
+    this.cluster = createClusterApi(call);
     this.#connectionEvents = {
       unsolicited: (connection, opcode, payload, owned) => {
         if (connection !== this.#connection) return;

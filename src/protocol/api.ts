@@ -79,6 +79,18 @@ export interface StreamOptions {
    * body the current one accepts, checked conservatively; see docs/concepts.md) or `none`.
    */
   readonly schemaCompatibility?: SchemaCompatibility;
+  /**
+   * Nodes of a cluster that must hold the stream, 1..the cluster's node count. Default 1 on a
+   * single node; in a cluster the smaller of 3 and the node count. Fixed at creation. Every
+   * node holds every stream in this version, so it is a floor on the cluster's size.
+   */
+  readonly replicas?: number;
+  /**
+   * In-sync nodes (the leader counts) a publish needs, 1..replicas: with fewer the publish is
+   * refused with NOT_ENOUGH_REPLICAS. Default 1 on a single node; in a cluster a majority of
+   * replicas (floor(replicas / 2) + 1). Fixed at creation.
+   */
+  readonly minInSync?: number;
 }
 
 /** A JSON Schema object (validated by ajv when a stream takes it). */
@@ -140,6 +152,10 @@ export interface StreamConfig {
   readonly schemaVersion: number;
   /** The versions kept, oldest first, the current one last (at most SCHEMA_VERSIONS_KEPT_MAX). */
   readonly schemaVersions: readonly SchemaVersion[];
+  /** Nodes that must hold the stream (1 on a single node, and for a stream.json from before). */
+  readonly replicas: number;
+  /** In-sync nodes a publish needs (NOT_ENOUGH_REPLICAS below it). */
+  readonly minInSync: number;
 }
 
 /** A failure the broker recorded (a log, journal, read or retention pass that failed). */
@@ -1052,8 +1068,65 @@ export interface TransactionOptions {
 /** The option names `transaction` accepts (both transports refuse any other, naming it). */
 export const TRANSACTION_OPTION_NAMES: ReadonlySet<string> = new Set(['timeoutMs']);
 
+// ---------------------------------------------------------------------------------------
+// Cluster (docs/cluster.md)
+// ---------------------------------------------------------------------------------------
+
+/** One node as the answering node sees it. */
+export interface ClusterNodeStatus {
+  readonly nodeId: string;
+  /** HOST:PORT clients connect to. */
+  readonly advertise: string;
+  /** Its HTTP API's address, or null without one. */
+  readonly http: string | null;
+  readonly role: 'leader' | 'follower' | 'candidate' | 'offline';
+  /** In the in-sync set (the leader always is). */
+  readonly inSync: boolean;
+  /** The last replication op the node acknowledged; null where the answering node does not know. */
+  readonly ackedSeq: number | null;
+  /** Ops behind the leader; null where unknown. */
+  readonly lagOps: number | null;
+  /** How long its oldest unacknowledged sync has waited, in ms; null where unknown. */
+  readonly lagMs: number | null;
+}
+
+/** A stream's replication settings and where it stands. */
+export interface ClusterStreamStatus {
+  readonly name: string;
+  readonly replicas: number;
+  readonly minInSync: number;
+  /** The node leading it (every stream has the cluster's leader in this version); null: none. */
+  readonly leader: string | null;
+  readonly epoch: number;
+  readonly isr: readonly string[];
+}
+
+/** `client.cluster.status()`, `GET /api/cluster`, `weir cluster status --json`. */
+export interface ClusterStatus {
+  /** False on a single node (no cluster): the rest is then empty or zero. */
+  readonly clusterMode: boolean;
+  /** The answering node's id; null on a single node. */
+  readonly nodeId: string | null;
+  readonly leader: string | null;
+  /** The leader's term (0: none yet, and on a single node). */
+  readonly epoch: number;
+  /** The in-sync set: node ids, the leader included. */
+  readonly isr: readonly string[];
+  readonly nodes: readonly ClusterNodeStatus[];
+  /** The leader's last replication op; null where the answering node does not know. */
+  readonly leaderSeq: number | null;
+  readonly streams: readonly ClusterStreamStatus[];
+}
+
+export interface ClusterApi {
+  /** The cluster as the node this client reached sees it (a single node answers clusterMode false). */
+  status(): Promise<ClusterStatus>;
+}
+
 export interface Client {
   readonly streams: StreamsApi;
+  /** The cluster this broker belongs to (single node: clusterMode false). */
+  readonly cluster: ClusterApi;
   readonly subscriptions: SubscriptionsApi;
   readonly deadLetters: DeadLettersApi;
   readonly users: UsersApi;

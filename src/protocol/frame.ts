@@ -27,7 +27,9 @@ export const FRAME_HEADER_BYTES = 10;
  *    breaker's state report) and progress; REPLY flags bit 0 marks a progress message of a
  *    request (a version 5 SDK would take it for the reply); CALL methods schedules.* and
  *    subscriptions.progress*; subscribe options fairBy and rateLimit (docs/protocol.md,
- *    "Protocol 6: ...").
+ *    "Protocol 6: ..."). Still 6 with the cluster: the CALL method cluster.status, the stream
+ *    fields replicas / minInSync (JSON) and the codes NOT_LEADER / NOT_ENOUGH_REPLICAS change no
+ *    frame an older peer would misread (an older server answers the call "unknown method").
  */
 export const PROTOCOL_VERSION = 6;
 
@@ -36,7 +38,7 @@ export const PROTOCOL_VERSION = 6;
  * Payload layouts are in frames.ts and docs/protocol.md.
  */
 export const OPCODES = {
-  /** client → server, first frame: version, client name, credentials (none, token, SCRAM client-first). Reply HELLO_OK, or AUTH_CHALLENGE for SCRAM; errors PROTOCOL_ERROR (version), NOT_AUTHORIZED, LIMIT_EXCEEDED (connections). */
+  /** client → server, first frame: version, client name, credentials (none, token, SCRAM client-first). Reply HELLO_OK, or AUTH_CHALLENGE for SCRAM; errors PROTOCOL_ERROR (version), NOT_AUTHORIZED, LIMIT_EXCEEDED (connections), NOT_LEADER (a cluster's follower). */
   HELLO: 1,
   /** server → client: server version, heartbeat interval, limits, and the SCRAM server signature (null unless SCRAM). */
   HELLO_OK: 2,
@@ -45,7 +47,7 @@ export const OPCODES = {
   PONG: 4,
   /** server → client: a request failed (requestId set) or the connection is being closed (requestId 0). */
   ERROR: 5,
-  /** client → server: a management call (streams, subscriptions, dead letters) as JSON. Reply RESULT; errors per method. */
+  /** client → server: a management call (streams, subscriptions, dead letters, schedules, users, cluster.status) as JSON. Reply RESULT; errors per method. */
   CALL: 6,
   /** server → client: a CALL's JSON result. */
   RESULT: 7,

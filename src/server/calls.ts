@@ -111,6 +111,7 @@ const METHODS = new Map<string, Method>(
     'schedules.list': (client) => client.schedules.list(),
     'schedules.info': (client, p) => client.schedules.info(text(p, 0, 'schedule name')),
     'schedules.delete': (client, p) => client.schedules.delete(text(p, 0, 'schedule name')),
+    'cluster.status': (client) => client.cluster.status(),
   } satisfies Record<string, Method>),
 );
 

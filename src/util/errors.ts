@@ -121,6 +121,22 @@ export const ERROR_CODES = {
     httpStatus: 409,
     message: 'a schedule with this name exists with different options',
   },
+  NOT_LEADER: {
+    number: 29,
+    // Retriable: another node of the cluster leads (the message may end with ` leader=HOST:PORT`);
+    // the SDK goes there, or the same call succeeds here once this node is elected.
+    retriable: true,
+    httpStatus: 503,
+    message: 'this node is not the leader',
+  },
+  NOT_ENOUGH_REPLICAS: {
+    number: 30,
+    // Retriable: fewer nodes are in sync than the stream's minInSync; a follower catching up
+    // (or coming back) lets the same publish through.
+    retriable: true,
+    httpStatus: 503,
+    message: 'not enough in-sync replicas',
+  },
 } as const satisfies Record<
   string,
   { number: number; retriable: boolean; httpStatus: number; message: string }

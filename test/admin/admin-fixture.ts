@@ -3,7 +3,7 @@
  * `withAdmin` closes the admin server, the broker and its directory whatever the test does.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Broker } from '../../src/broker/index.js';
+import { Broker, type ClusterView } from '../../src/broker/index.js';
 import {
   startAdminServer,
   type AdminServer,
@@ -33,6 +33,8 @@ export interface HttpAnswer {
 export interface HarnessOptions extends Partial<Omit<AdminServerOptions, 'broker'>> {
   /** 'file': a broker on a fresh temporary directory (fsync always); default 'memory'. */
   readonly storage?: 'memory' | 'file';
+  /** A cluster view for the broker (a fake one: test/helpers/fake-cluster-view.ts). */
+  readonly cluster?: ClusterView;
 }
 
 /** Samples fast so tests see rates and stalls quickly. */
@@ -42,9 +44,12 @@ export async function withAdmin<T>(
   options: HarnessOptions,
   body: (harness: AdminHarness) => Promise<T>,
 ): Promise<T> {
-  const { storage = 'memory', ...adminOptions } = options;
+  const { storage = 'memory', cluster, ...adminOptions } = options;
   const directory = storage === 'file' ? await createTemporaryDirectory('weir-admin-test-') : null;
-  const broker = await Broker.open(directory ? { dataDir: directory.path } : { storage: 'memory' });
+  const broker = await Broker.open({
+    ...(directory ? { dataDir: directory.path } : { storage: 'memory' }),
+    ...(cluster === undefined ? {} : { cluster }),
+  });
   let admin: AdminServer | null = null;
   try {
     admin = await startAdminServer({

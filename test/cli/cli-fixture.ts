@@ -5,6 +5,7 @@
  */
 import { execFile, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { BrokerOptions } from '../../src/broker/index.js';
 import type { Client } from '../../src/protocol/index.js';
 import { startTestServer, type TestServer } from '../server/in-process-server.js';
 
@@ -29,8 +30,12 @@ export interface CliHarness {
   readonly start: (args: readonly string[]) => { child: ChildProcess; done: Promise<CliResult> };
 }
 
-export async function withCli(body: (harness: CliHarness) => Promise<void>): Promise<void> {
-  const server = await startTestServer();
+/** `brokerOptions`: the broker behind the server (default a memory broker). */
+export async function withCli(
+  body: (harness: CliHarness) => Promise<void>,
+  brokerOptions?: BrokerOptions,
+): Promise<void> {
+  const server = await startTestServer({}, brokerOptions);
   const client = server.broker.connect();
   const start = (args: readonly string[]) => {
     let child: ChildProcess | undefined;

@@ -1,5 +1,5 @@
 /** A broker (memory) behind a WeirServer on port 0, in this process: for protocol-level tests. */
-import { Broker } from '../../src/broker/index.js';
+import { Broker, type BrokerOptions } from '../../src/broker/index.js';
 import { silentLogger, WeirServer, type ServerOptions } from '../../src/server/index.js';
 
 export interface TestServer {
@@ -10,8 +10,11 @@ export interface TestServer {
   close(): Promise<void>;
 }
 
-export async function startTestServer(options: Partial<ServerOptions> = {}): Promise<TestServer> {
-  const broker = await Broker.open({ storage: 'memory' });
+export async function startTestServer(
+  options: Partial<ServerOptions> = {},
+  brokerOptions: BrokerOptions = { storage: 'memory' },
+): Promise<TestServer> {
+  const broker = await Broker.open(brokerOptions);
   const server = await WeirServer.listen({
     // The remote SDK makes the client-side spans, not the connection's client.
     connectClient: (identity) => broker.connect({ tracing: identity.tracing }),

@@ -6,7 +6,12 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Broker, OPEN_PRINCIPAL, type Principal } from '../../src/broker/index.js';
+import {
+  Broker,
+  OPEN_PRINCIPAL,
+  type BrokerOptions,
+  type Principal,
+} from '../../src/broker/index.js';
 import { connect } from '../../src/client/index.js';
 import type { Client } from '../../src/protocol/index.js';
 import { silentLogger, WeirServer } from '../../src/server/index.js';
@@ -14,12 +19,20 @@ import { ManualClock } from '../../src/util/index.js';
 import type { Harness, HarnessFactory } from '../broker/semantics/harness.js';
 import type { PrincipalHarnessFactory } from '../broker/semantics/permissions.js';
 
-export const overTcp: HarnessFactory = async (): Promise<Harness> => {
+export const overTcp: HarnessFactory = () => overTcpWith({})();
+
+/** The same with `extra` broker options (a cluster view, say), also on restart. */
+export const overTcpWith =
+  (extra: Omit<BrokerOptions, 'dataDir' | 'clock'>): HarnessFactory =>
+  () =>
+    openOverTcp(extra);
+
+async function openOverTcp(extra: Omit<BrokerOptions, 'dataDir' | 'clock'>): Promise<Harness> {
   const dataDir = await mkdtemp(join(tmpdir(), 'weir-tcp-test-'));
   const clients: Client[] = [];
   // The server runs in this process: the suite's clock is the broker's behind it.
   const clock = new ManualClock();
-  let broker = await Broker.open({ dataDir, clock });
+  let broker = await Broker.open({ ...extra, dataDir, clock });
   let server = await WeirServer.listen({
     connectClient: () => broker.connect(),
     port: 0,
@@ -43,7 +56,7 @@ export const overTcp: HarnessFactory = async (): Promise<Harness> => {
     connect: open,
     restart: async (): Promise<Client> => {
       await closeAll();
-      broker = await Broker.open({ dataDir, clock });
+      broker = await Broker.open({ ...extra, dataDir, clock });
       server = await WeirServer.listen({
         connectClient: () => broker.connect(),
         port,
@@ -59,7 +72,7 @@ export const overTcp: HarnessFactory = async (): Promise<Harness> => {
       }
     },
   };
-};
+}
 
 /**
  * The permissions suite over TCP. Until the handshake authenticates, each principal gets a

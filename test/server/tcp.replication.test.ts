@@ -1,0 +1,4 @@
+import { overTcpWith } from './tcp-harness.js';
+import { replicationSuite } from '../broker/semantics/replication.js';
+
+replicationSuite((cluster) => overTcpWith(cluster === undefined ? {} : { cluster }));
