@@ -908,3 +908,18 @@ assert(
   'a refill starts at half full at the latest, with room to take keys',
 );
 assert(SCHEDULE_CACHE_COMPACT_LIVE_PERCENT < 100, 'a compaction frees something');
+
+// ---------------------------------------------------------------------------------------
+// Client: a list of cluster nodes (issue 15, docs/cluster.md "Clients")
+// ---------------------------------------------------------------------------------------
+
+/** Hosts in one `weir://h1:p1,h2:p2,…` address: a connect round tries each of them once. */
+export const CLIENT_HOSTS_MAX = 64;
+/**
+ * `leader=HOST:PORT` hints a connect round follows (a follower's NOT_LEADER answer to HELLO);
+ * past this the round goes on with the next listed host. Bounds a loop between nodes whose
+ * views of the leader disagree (during an election).
+ */
+export const CLIENT_LEADER_HOPS_MAX = 4;
+
+assert(CLIENT_HOSTS_MAX >= 1 && CLIENT_LEADER_HOPS_MAX >= 1, 'a round tries at least one host');

@@ -121,6 +121,18 @@ export const ERROR_CODES = {
     httpStatus: 409,
     message: 'a schedule with this name exists with different options',
   },
+  NOT_LEADER: {
+    number: 29,
+    retriable: true,
+    httpStatus: 503,
+    message: 'this node is not the leader',
+  },
+  NOT_ENOUGH_REPLICAS: {
+    number: 30,
+    retriable: true,
+    httpStatus: 503,
+    message: 'not enough in-sync replicas',
+  },
 } as const satisfies Record<
   string,
   { number: number; retriable: boolean; httpStatus: number; message: string }
