@@ -80,7 +80,7 @@ export function parseWeirUrlList(url: unknown): WeirUrlList {
       `"${shown}" lists ${hosts.length} hosts, more than the limit of ${CLIENT_HOSTS_MAX}`,
     );
   }
-  const [, scheme = '', rest = ''] = parts;
+  const [, scheme = '', , rest = ''] = parts;
   const userInformation = authority.slice(0, at + 1);
   const parsed = hosts.map((host, index) => {
     const named = `host ${index + 1} (${host === '' ? 'empty' : host}) of "${shown}"`;
