@@ -1021,3 +1021,17 @@ assert(
   STREAM_REPLICAS_DEFAULT_MAX >= 1 && STREAM_REPLICAS_DEFAULT_MAX <= STREAM_REPLICAS_MAX,
   'the default replicas is a valid replicas',
 );
+
+// Client: a list of cluster nodes (issue 15, docs/cluster.md "Clients")
+// ---------------------------------------------------------------------------------------
+
+/** Hosts in one `weir://h1:p1,h2:p2,…` address: a connect round tries each of them once. */
+export const CLIENT_HOSTS_MAX = 64;
+/**
+ * `leader=HOST:PORT` hints a connect round follows (a follower's NOT_LEADER answer to HELLO);
+ * past this the round goes on with the next listed host. Bounds a loop between nodes whose
+ * views of the leader disagree (during an election).
+ */
+export const CLIENT_LEADER_HOPS_MAX = 4;
+
+assert(CLIENT_HOSTS_MAX >= 1 && CLIENT_LEADER_HOPS_MAX >= 1, 'a round tries at least one host');

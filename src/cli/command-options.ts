@@ -19,10 +19,12 @@ export function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
+/** A cluster is given as its nodes, `weir://h1:p1,h2:p2`; the SDK finds the leader. */
 export const urlOption = () =>
-  new Option('--url <url>', 'server address, weir:// or weirs:// for TLS (env WEIR_URL)').default(
-    URL_DEFAULT,
-  );
+  new Option(
+    '--url <url>',
+    'server address, weir:// or weirs:// for TLS; a cluster: weir://host1:port1,host2:port2 (env WEIR_URL)',
+  ).default(URL_DEFAULT);
 
 /** A stream's overflow policy (`stream add`, `stream edit`). */
 export const overflowOption = () =>

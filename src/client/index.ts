@@ -9,7 +9,8 @@ import { checkConnectOptions, type ConnectOptions } from './argument-checks.js';
 import { NetworkClient } from './network-client.js';
 import { connectTcp } from './tcp-transport.js';
 import { tlsConnector } from './tls-transport.js';
-import { parseWeirUrl } from './weir-url.js';
+import { HostList } from './host-list.js';
+import { parseWeirUrlList } from './weir-url.js';
 
 export type { ClientTlsOptions, ConnectOptions } from './argument-checks.js';
 export * from '../protocol/index.js';
@@ -26,16 +27,25 @@ export * from '../protocol/index.js';
  * `weir://user:password@host:port` (percent-encoded) or the `user` / `password` options
  * authenticate with SCRAM-SHA-256; `token` with a token. `weirs://` or the `tls` option
  * speak TLS.
+ *
+ * A cluster is given as its nodes, `weir://host1:port1,host2:port2,…` (one user information
+ * and scheme for all): each connect, and each reconnect, tries them in turn from the one that
+ * last worked, and follows a follower's NOT_LEADER to the leader it names (docs/cluster.md).
+ * When none takes the connection, connect() rejects with the last failure (CLOSED, or
+ * NOT_LEADER while no leader is elected; both retriable).
  */
 export async function connect(url: string, options?: ConnectOptions): Promise<Client> {
-  const parsed = parseWeirUrl(url);
+  const parsed = parseWeirUrlList(url);
   const settings = checkConnectOptions(options, parsed);
   const secure = settings.tls !== null;
-  const address = secure
-    ? { ...parsed.address, url: parsed.address.url.replace(/^weir:/, 'weirs:') }
-    : parsed.address;
+  const tlsUrl = (text: string) => (secure ? text.replace(/^weir:/, 'weirs:') : text);
+  const hosts = new HostList(
+    parsed.addresses.map((address) => ({ ...address, url: tlsUrl(address.url) })),
+    tlsUrl(parsed.url),
+    secure,
+  );
   return NetworkClient.open(
-    address,
+    hosts,
     settings,
     secure ? tlsConnector(settings.tls ?? {}) : connectTcp,
   );

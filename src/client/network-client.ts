@@ -6,6 +6,10 @@
  * connected again, which re-subscribes every subscription; or closed (close(), reconnect off,
  * or a handshake refusal that will not change: NOT_AUTHORIZED, protocol version).
  *
+ * Every connect, the first and each reconnect, is one round over the address's hosts
+ * (host-list.ts: a cluster's nodes, followers pointing at the leader); the backoff is between
+ * rounds. The first connect is one round: connect() rejects with its last failure.
+ *
  * No promise hangs: queued work (publishes, calls, subscribes, requests) waits a bounded time
  * for a connection; work in flight fails with CLOSED with its connection; close() fails all of
  * it with CLOSED and closes every subscription (their queued settles and takes go out first,
@@ -77,7 +81,8 @@ import { Publisher } from './publisher.js';
 import { RemoteMessage, type MessageResponder } from './remote-message.js';
 import { RemoteSubscription } from './remote-subscription.js';
 import { remoteTransactionTransport } from './remote-transaction.js';
-import type { TransportAddress, TransportConnector } from './transport.js';
+import type { HostList } from './host-list.js';
+import type { TransportConnector } from './transport.js';
 import { Tracing } from '../protocol/tracing.js';
 
 /** Past this many doublings the reconnect delay is at its maximum anyway. */
@@ -95,7 +100,7 @@ export class NetworkClient implements Client {
   readonly users: UsersApi;
   readonly schedules: SchedulesApi;
   readonly cluster: ClusterApi;
-  readonly #address: TransportAddress;
+  readonly #hosts: HostList;
   readonly #settings: ClientSettings;
   readonly #connector: TransportConnector;
   readonly #publisher: Publisher;
@@ -116,7 +121,7 @@ export class NetworkClient implements Client {
   readonly #responder: MessageResponder;
 
   private constructor(
-    address: TransportAddress,
+    hosts: HostList,
     settings: ClientSettings,
     connector: TransportConnector,
     tracing: Tracing | null,
@@ -127,10 +132,10 @@ export class NetworkClient implements Client {
       publishUntraced: (...args) => this.publishUntraced(...args),
       tracing,
     };
-    this.#address = address;
+    this.#hosts = hosts;
     this.#settings = settings;
     this.#connector = connector;
-    this.#publisher = new Publisher(address.url);
+    this.#publisher = new Publisher(hosts.url);
     this.#consumers = new ConsumerRegistry(
       () => this.#scheduleFlush(),
       (what) => this.#waitError(what),
@@ -158,19 +163,22 @@ export class NetworkClient implements Client {
     };
   }
 
-  /** Connects once; rejects with CLOSED (unreachable) or the server's refusal. */
+  /**
+   * Connects: one round over the hosts; rejects with CLOSED (unreachable), NOT_LEADER (no
+   * node leads) or the server's refusal.
+   */
   static async open(
-    address: TransportAddress,
+    hosts: HostList,
     settings: ClientSettings,
     connector: TransportConnector,
   ): Promise<NetworkClient> {
     const tracing = await Tracing.load(settings.tracing, settings.openTelemetryLoader);
-    const client = new NetworkClient(address, settings, connector, tracing);
+    const client = new NetworkClient(hosts, settings, connector, tracing);
     const connection = await client.#openConnection();
     if (!connection.isOpen) {
       throw new WeirError(
         'CLOSED',
-        `the connection to ${address.url} closed right after the handshake`,
+        `the connection to ${connection.address.url} closed right after the handshake`,
       );
     }
     client.#adopt(connection);
@@ -378,17 +386,14 @@ export class NetworkClient implements Client {
   }
 
   #closedError(): WeirError {
-    return new WeirError('CLOSED', `the client of ${this.#address.url} is closed`);
+    return new WeirError('CLOSED', `the client of ${this.#hosts.url} is closed`);
   }
 
   /** Why queued work gave up waiting. */
   #waitError(what: string): WeirError {
     return this.#connection
       ? new WeirError('TIMEOUT', `${what} found no free request slot in time`)
-      : new WeirError(
-          'CLOSED',
-          `no connection to ${this.#address.url} for ${what}, waited too long`,
-        );
+      : new WeirError('CLOSED', `no connection to ${this.#hosts.url} for ${what}, waited too long`);
   }
 
   #call(method: string, args: readonly unknown[]): Promise<unknown> {
@@ -455,12 +460,18 @@ export class NetworkClient implements Client {
     this.#publisher.flush(connection);
   }
 
+  /** One round over the hosts (host-list.ts): the first that shakes hands and leads. */
   #openConnection(): Promise<Connection> {
-    return Connection.open(this.#connector, this.#address, this.#connectionEvents, {
+    const hello = {
       name: this.#settings.name,
       credentials: this.#settings.credentials,
       timeoutMs: this.#settings.connectTimeoutMs,
-    });
+    };
+    return this.#hosts.connect(
+      (address) => Connection.open(this.#connector, address, this.#connectionEvents, hello),
+      isPermanent,
+      () => this.#closed,
+    );
   }
 
   #adopt(connection: Connection): void {
