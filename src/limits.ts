@@ -252,6 +252,12 @@ export const CLIENT_PUBLISHES_IN_FLIGHT_MAX = 10_000;
 /** Reconnect backoff of the SDK: from the first to the most, doubling, with full jitter. */
 export const CLIENT_RECONNECT_DELAY_MS_FIRST = 50;
 export const CLIENT_RECONNECT_DELAY_MS_MAX = 5_000;
+/**
+ * The reconnect delay's ceiling while a cluster elects (the last round met a node answering
+ * NOT_LEADER): a failover is over within seconds, and a client that waits out a long backoff
+ * adds it to the outage it sees.
+ */
+export const CLIENT_RECONNECT_DELAY_MS_ELECTING_MAX = 250;
 /** How long a publish waits for a connection before it fails with CLOSED. */
 export const CLIENT_PUBLISH_WAIT_MS_MAX = 30_000;
 /** Default port of `weir serve`, and of its HTTP API and console. */
@@ -345,6 +351,11 @@ assert(
   'the window is part of the queue',
 );
 assert(CLIENT_RECONNECT_DELAY_MS_FIRST <= CLIENT_RECONNECT_DELAY_MS_MAX, 'reconnect first <= max');
+assert(
+  CLIENT_RECONNECT_DELAY_MS_FIRST <= CLIENT_RECONNECT_DELAY_MS_ELECTING_MAX &&
+    CLIENT_RECONNECT_DELAY_MS_ELECTING_MAX <= CLIENT_RECONNECT_DELAY_MS_MAX,
+  'reconnect first <= electing max <= max',
+);
 assert(
   CLIENT_CONSUMER_CREDIT_MAX <= IN_FLIGHT_MAX,
   'credit stays within what the broker can have in flight',
@@ -966,6 +977,7 @@ assert(
   'a replica can hold one maximal frame unapplied',
 );
 
+// ---------------------------------------------------------------------------------------
 // cluster: etcd (issue 15: etcd-client.ts, cluster-membership.ts)
 // ---------------------------------------------------------------------------------------
 
@@ -1035,3 +1047,10 @@ export const CLIENT_HOSTS_MAX = 64;
 export const CLIENT_LEADER_HOPS_MAX = 4;
 
 assert(CLIENT_HOSTS_MAX >= 1 && CLIENT_LEADER_HOPS_MAX >= 1, 'a round tries at least one host');
+
+// ---------------------------------------------------------------------------------------
+// cluster: node (issue 15: cluster-node.ts)
+// ---------------------------------------------------------------------------------------
+
+/** How long a step down waits for each of the servers, the broker and the replication listener to close. */
+export const CLUSTER_STEP_DOWN_CLOSE_MS_MAX = 5_000;

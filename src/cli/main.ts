@@ -9,7 +9,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { isWeirError } from '../util/index.js';
+import { WeirError, isWeirError } from '../util/index.js';
 import { HTTP_PORT_DEFAULT, SERVER_PORT_DEFAULT } from '../limits.js';
 import { isLogLevel, type LogLevel } from '../server/index.js';
 import type {
@@ -20,7 +20,7 @@ import type {
   StreamOptions,
 } from '../protocol/index.js';
 import { runDemo } from './demo.js';
-import { serve } from './serve.js';
+import { serve, type ServeClusterOptions } from './serve.js';
 import { benchCommand } from './bench-command.js';
 import { addCredentialOptions, splitClientFlags, type ClientFlags } from './client-connection.js';
 import {
@@ -116,6 +116,33 @@ program
   )
   .addOption(new Option('--memory', 'keep everything in memory (nothing on disk)').default(false))
   .addOption(
+    new Option('--etcd <urls>', 'join a cluster through these etcd endpoints (URL[,URL])').env(
+      'WEIR_ETCD',
+    ),
+  )
+  .addOption(
+    new Option('--node-id <id>', "this node's name in the cluster (with --etcd)").env(
+      'WEIR_NODE_ID',
+    ),
+  )
+  .addOption(
+    new Option('--advertise <host:port>', 'where clients reach this node (with --etcd)').env(
+      'WEIR_ADVERTISE',
+    ),
+  )
+  .addOption(
+    new Option(
+      '--replication-port <port>',
+      'port followers replicate from (with --etcd; default: --port + 2)',
+    ).argParser(integer('replication-port')),
+  )
+  .addOption(
+    new Option(
+      '--cluster-secret-file <file>',
+      'a secret the nodes prove to each other (else WEIR_CLUSTER_SECRET)',
+    ),
+  )
+  .addOption(
     new Option('--log-level <level>', 'debug | info | warn | error')
       .env('WEIR_LOG_LEVEL')
       .default('info')
@@ -140,9 +167,58 @@ program
       tlsCa?: string;
       insecure: boolean;
       deadLetterWebhook?: string;
+      etcd?: string;
+      nodeId?: string;
+      advertise?: string;
+      replicationPort?: number;
+      clusterSecretFile?: string;
     }) => {
-      const { http, httpPort, ...rest } = options;
-      await serve({ ...rest, httpPort: http ? httpPort : null, version });
+      const {
+        http,
+        httpPort,
+        etcd,
+        nodeId,
+        advertise,
+        replicationPort,
+        clusterSecretFile,
+        ...rest
+      } = options;
+      let cluster: ServeClusterOptions | undefined;
+      if (etcd !== undefined) {
+        if (nodeId === undefined || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(nodeId)) {
+          throw new WeirError(
+            'INVALID_ARGUMENT',
+            '--etcd needs --node-id: letters, digits, dots, dashes and underscores, at most 64',
+          );
+        }
+        if (advertise === undefined) {
+          throw new WeirError(
+            'INVALID_ARGUMENT',
+            '--etcd needs --advertise HOST:PORT (where clients reach this node)',
+          );
+        }
+        cluster = {
+          nodeId,
+          etcd: etcd
+            .split(',')
+            .map((url) => url.trim())
+            .filter((url) => url !== ''),
+          advertise,
+          ...(replicationPort === undefined ? {} : { replicationPort }),
+          ...(clusterSecretFile === undefined ? {} : { secretFile: clusterSecretFile }),
+        };
+      } else if (nodeId !== undefined || advertise !== undefined || replicationPort !== undefined) {
+        throw new WeirError(
+          'INVALID_ARGUMENT',
+          '--node-id, --advertise and --replication-port need --etcd',
+        );
+      }
+      await serve({
+        ...rest,
+        httpPort: http ? httpPort : null,
+        version,
+        ...(cluster === undefined ? {} : { cluster }),
+      });
     },
   );
 

@@ -13,12 +13,14 @@
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { readFile } from 'node:fs/promises';
+import * as net from 'node:net';
 import * as path from 'node:path';
 import { startAdminServer, type AdminServer, type ConnectionsView } from '../admin/index.js';
 import { AUDIT_CHANNEL_NAME, Broker, type AuditEvent } from '../broker/index.js';
 import { HTTP_PORT_DEFAULT } from '../limits.js';
 import { WeirServer, jsonLogger, type LogLevel, type Logger } from '../server/index.js';
 import { WeirError } from '../util/index.js';
+import { ClusterNode, FollowerListener } from '../cluster/index.js';
 import { isLoopbackAddress } from './loopback-address.js';
 
 export interface ServeOptions {
@@ -40,6 +42,67 @@ export interface ServeOptions {
   readonly insecure?: boolean;
   /** POST a JSON notice here when new dead letters are seen (needs the HTTP side). */
   readonly deadLetterWebhook?: string;
+  /** Present: this process is a node of a cluster (weir serve --etcd). */
+  readonly cluster?: ServeClusterOptions;
+}
+
+/** The cluster flags of `weir serve` (docs/cluster.md). */
+export interface ServeClusterOptions {
+  readonly nodeId: string;
+  readonly etcd: readonly string[];
+  /** HOST:PORT clients reach this node at; a port 0 is the port this node listens on. */
+  readonly advertise: string;
+  /** Port of the replication listener; default the TCP port + REPLICATION_PORT_OFFSET. */
+  readonly replicationPort?: number;
+  /** A file holding the secret nodes prove to each other (else WEIR_CLUSTER_SECRET). */
+  readonly secretFile?: string;
+}
+
+/** The replication listener's port is the TCP port plus this, unless given. */
+const REPLICATION_PORT_OFFSET = 2;
+
+async function readClusterSecret(cluster: ServeClusterOptions): Promise<string | null> {
+  if (cluster.secretFile !== undefined) {
+    const text = (await readPem(cluster.secretFile, '--cluster-secret-file'))
+      .toString('utf8')
+      .trim();
+    if (text === '')
+      throw new WeirError(
+        'INVALID_ARGUMENT',
+        `--cluster-secret-file ${cluster.secretFile} is empty`,
+      );
+    return text;
+  }
+  const fromEnvironment = process.env['WEIR_CLUSTER_SECRET'];
+  return fromEnvironment === undefined || fromEnvironment === '' ? null : fromEnvironment;
+}
+
+/** HOST:PORT with a port 0 replaced by the port actually served. */
+function withPort(address: string, port: number): string {
+  const colon = address.lastIndexOf(':');
+  if (colon <= 0)
+    throw new WeirError('INVALID_ARGUMENT', `--advertise ${address} is not HOST:PORT`);
+  const given = Number(address.slice(colon + 1));
+  if (!Number.isInteger(given) || given < 0 || given > 65_535) {
+    throw new WeirError('INVALID_ARGUMENT', `--advertise ${address} has no valid port`);
+  }
+  return given === 0 ? `${address.slice(0, colon)}:${port}` : address;
+}
+
+/** A port free on `host` now (for ports given as 0 in a cluster: chosen once, kept). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
 }
 
 /** The `tls` option of WeirServer.listen and startAdminServer (security-common contract). */
@@ -166,59 +229,46 @@ function checkExposure(
   );
 }
 
-export async function serve(options: ServeOptions): Promise<void> {
-  const logger = jsonLogger(options.logLevel);
-  const tls = await readServeTls(options);
-  reportBrokerEvents(logger); // for the life of the process
-  reportAuditEvents();
-  const started = performance.now();
-  const broker = await Broker.open(
-    options.memory ? { storage: 'memory' } : { dataDir: options.dataDir },
-  );
-  const httpPort = options.httpPort === undefined ? HTTP_PORT_DEFAULT : options.httpPort;
+/** The client ports of one broker: TCP, and the HTTP API and console next to it. */
+interface Serving {
+  readonly server: WeirServer;
+  readonly admin: AdminServer | null;
+  close(): Promise<void>;
+}
+
+async function serveBroker(
+  options: ServeOptions,
+  broker: Broker,
+  tls: ServeTls | null,
+  logger: Logger,
+  ports: { tcp: number; http: number | null },
+): Promise<Serving> {
   const httpHost = options.httpHost ?? options.host;
-  let server: WeirServer;
-  try {
-    checkExposure(
-      options,
-      broker,
-      httpPort === null ? [options.host] : [options.host, httpHost],
-      logger,
-    );
-    // Each connection's client acts for the principal its handshake authenticated.
-    server = await WeirServer.listen({
-      connectClient: (identity) => broker.connect(identity),
-      authenticator: broker.authenticator,
-      ...(tls === null ? {} : { tls }),
-      host: options.host,
-      port: options.port,
-      serverVersion: options.version,
-      logger,
-    });
-  } catch (error) {
-    await broker.close();
-    throw error;
-  }
-  const { host, port } = server.address();
-  const scheme = tls === null ? 'weir' : 'weirs';
-  const where = options.memory ? 'in memory' : path.resolve(options.dataDir);
-  logger('info', 'listening', {
-    url: `${scheme}://${host}:${port}`,
-    dataDir: where,
-    tls: tls !== null,
-    clientCertificates: tls?.ca !== undefined,
-    openMs: Math.round(performance.now() - started),
+  checkExposure(
+    options,
+    broker,
+    ports.http === null ? [options.host] : [options.host, httpHost],
+    logger,
+  );
+  // Each connection's client acts for the principal its handshake authenticated.
+  const server = await WeirServer.listen({
+    connectClient: (identity) => broker.connect(identity),
+    authenticator: broker.authenticator,
+    ...(tls === null ? {} : { tls }),
+    host: options.host,
+    port: ports.tcp,
+    serverVersion: options.version,
+    logger,
   });
-  console.log(`weir ${options.version} listening on ${scheme}://${host}:${port} (data: ${where})`);
   let admin: AdminServer | null = null;
   try {
-    if (httpPort !== null) {
+    if (ports.http !== null) {
       // A variable for the same reason as serverOptions (the admin side adds `tls`).
       const adminOptions = {
         broker,
         connections: connectionsView(server),
         host: httpHost,
-        port: httpPort,
+        port: ports.http,
         version: options.version,
         ...(tls === null ? {} : { tls }),
         ...(options.deadLetterWebhook === undefined
@@ -230,21 +280,48 @@ export async function serve(options: ServeOptions): Promise<void> {
   } catch (error) {
     // The HTTP port is taken (or the console cannot load): do not leave the TCP server up.
     await server.close();
-    await broker.close();
     throw error;
   }
-  // Before the HTTP line that says it is ready: whoever waits for that line and then sends
-  // SIGTERM gets a graceful stop, not the default action of a signal without a handler.
+  return {
+    server,
+    admin,
+    close: async () => {
+      await admin?.close();
+      await server.close();
+    },
+  };
+}
+
+function announce(
+  options: ServeOptions,
+  serving: Serving,
+  logger: Logger,
+  tls: ServeTls | null,
+  fields: Record<string, unknown> = {},
+): void {
+  const { host, port } = serving.server.address();
+  const scheme = tls === null ? 'weir' : 'weirs';
+  const where = options.memory ? 'in memory' : path.resolve(options.dataDir);
+  logger('info', 'listening', {
+    url: `${scheme}://${host}:${port}`,
+    dataDir: where,
+    tls: tls !== null,
+    clientCertificates: tls?.ca !== undefined,
+    ...fields,
+  });
+  console.log(`weir ${options.version} listening on ${scheme}://${host}:${port} (data: ${where})`);
+}
+
+/** SIGTERM and SIGINT stop gracefully: `stop` runs once, then the process exits. */
+function onSignals(logger: Logger, stop: () => Promise<void>): void {
   let stopping = false;
-  const stop = (signal: string) => {
+  const handle = (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger('info', 'shutting_down', { signal });
     void (async () => {
       try {
-        await admin?.close();
-        await server.close();
-        await broker.close();
+        await stop();
         logger('info', 'stopped', {});
         process.exitCode = 0;
       } catch (error) {
@@ -256,11 +333,125 @@ export async function serve(options: ServeOptions): Promise<void> {
       process.exit();
     })();
   };
-  process.on('SIGTERM', () => stop('SIGTERM'));
-  process.on('SIGINT', () => stop('SIGINT'));
-  if (admin) {
-    const { url } = admin.address();
+  process.on('SIGTERM', () => handle('SIGTERM'));
+  process.on('SIGINT', () => handle('SIGINT'));
+}
+
+export async function serve(options: ServeOptions): Promise<void> {
+  const logger = jsonLogger(options.logLevel);
+  const tls = await readServeTls(options);
+  reportBrokerEvents(logger); // for the life of the process
+  reportAuditEvents();
+  if (options.cluster !== undefined) return serveCluster(options, options.cluster, tls, logger);
+  const started = performance.now();
+  const broker = await Broker.open(
+    options.memory ? { storage: 'memory' } : { dataDir: options.dataDir },
+  );
+  const httpPort = options.httpPort === undefined ? HTTP_PORT_DEFAULT : options.httpPort;
+  let serving: Serving;
+  try {
+    serving = await serveBroker(options, broker, tls, logger, {
+      tcp: options.port,
+      http: httpPort,
+    });
+  } catch (error) {
+    await broker.close();
+    throw error;
+  }
+  announce(options, serving, logger, tls, {
+    openMs: Math.round(performance.now() - started),
+  });
+  // Before the HTTP line that says it is ready: whoever waits for that line and then sends
+  // SIGTERM gets a graceful stop, not the default action of a signal without a handler.
+  onSignals(logger, async () => {
+    await serving.close();
+    await broker.close();
+  });
+  if (serving.admin) {
+    const { url } = serving.admin.address();
     logger('info', 'http_listening', { url });
     console.log(`weir console and HTTP API on ${url}`);
   }
+}
+
+/**
+ * `weir serve --etcd`: a node of a cluster (src/cluster, docs/cluster.md). The client ports
+ * are served in every role: by the broker while this node leads, by the follower listener
+ * (NOT_LEADER with the leader's address) otherwise. Ports given as 0 are chosen once, at
+ * start, so the address in etcd stays true across role changes.
+ */
+async function serveCluster(
+  options: ServeOptions,
+  cluster: ServeClusterOptions,
+  tls: ServeTls | null,
+  logger: Logger,
+): Promise<void> {
+  if (options.memory) {
+    throw new WeirError('INVALID_ARGUMENT', 'a cluster node keeps its data on disk: drop --memory');
+  }
+  const httpHost = options.httpHost ?? options.host;
+  const requestedHttp = options.httpPort === undefined ? HTTP_PORT_DEFAULT : options.httpPort;
+  const ports = {
+    tcp: options.port === 0 ? await freePort(options.host) : options.port,
+    http:
+      requestedHttp === null
+        ? null
+        : requestedHttp === 0
+          ? await freePort(httpHost)
+          : requestedHttp,
+  };
+  const advertise = withPort(cluster.advertise, ports.tcp);
+  const advertiseHost = advertise.slice(0, advertise.lastIndexOf(':'));
+  const replicationPort =
+    cluster.replicationPort ?? (options.port === 0 ? 0 : options.port + REPLICATION_PORT_OFFSET);
+  const secret = await readClusterSecret(cluster);
+  const node = await ClusterNode.start({
+    nodeId: cluster.nodeId,
+    etcd: cluster.etcd,
+    advertise,
+    advertiseHttp: ports.http === null ? null : `${advertiseHost}:${ports.http}`,
+    dataDir: options.dataDir,
+    host: options.host,
+    replicationHost: advertiseHost,
+    replicationPort,
+    secret,
+    logger,
+    serveLeader: async (broker) => {
+      let serving: Serving;
+      try {
+        serving = await serveBroker(options, broker, tls, logger, ports);
+      } catch (error) {
+        if (error instanceof WeirError && error.code === 'NOT_AUTHORIZED') {
+          // Exposed with no users: a setting, not a moment; the node cannot lead like this.
+          logger('error', 'refused', { message: error.message });
+          process.exit(1);
+        }
+        throw error;
+      }
+      announce(options, serving, logger, tls, { role: 'leader' });
+      if (serving.admin) logger('info', 'http_listening', { url: serving.admin.address().url });
+      return serving;
+    },
+    serveFollower: async (view) => {
+      const listener = await FollowerListener.listen({
+        host: options.host,
+        port: ports.tcp,
+        httpHost: ports.http === null ? null : httpHost,
+        httpPort: ports.http,
+        ...(tls === null ? {} : { tls }),
+        ...view,
+      });
+      const { tcp, http } = listener.address();
+      const scheme = tls === null ? 'weir' : 'weirs';
+      logger('info', 'listening', { url: `${scheme}://${tcp.host}:${tcp.port}`, role: 'follower' });
+      if (http) {
+        logger('info', 'http_listening', {
+          url: `${tls === null ? 'http' : 'https'}://${http.host}:${http.port}`,
+          role: 'follower',
+        });
+      }
+      return listener;
+    },
+  });
+  onSignals(logger, () => node.close());
 }

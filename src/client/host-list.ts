@@ -36,6 +36,11 @@ export class HostList {
   #lastWorked: TransportAddress | null = null;
   /** The listed host the next round starts from: the one that led to the last connection. */
   #startIndex = 0;
+  /**
+   * The last round failed but a node of it answered NOT_LEADER: the cluster is up and electing
+   * (or about to be followed), so the next round is worth trying soon (network-client.ts).
+   */
+  electing = false;
 
   constructor(addresses: readonly TransportAddress[], url: string, secure: boolean) {
     assert(addresses.length >= 1, 'a host list has a host');
@@ -65,6 +70,7 @@ export class HostList {
     const tried = new Set<string>();
     let lastError: WeirError | null = null;
     let hops = 0;
+    this.electing = false;
     for (const start of this.#roundOrder()) {
       let target: TransportAddress | null = start.address;
       while (target !== null && !tried.has(endpoint(target))) {
@@ -78,6 +84,7 @@ export class HostList {
           if (!isWeirError(error)) throw error; // a bug: crash loudly
           if (isFinal(error)) throw error;
           lastError = error;
+          if (error.code === 'NOT_LEADER') this.electing = true;
           const hint = this.leaderHint(error);
           target = hint !== null && hops < CLIENT_LEADER_HOPS_MAX ? hint : null;
           if (target !== null) hops++;

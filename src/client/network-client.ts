@@ -23,6 +23,7 @@ import {
   CLIENT_CLOSE_SETTLES_WAIT_MS_MAX,
   CLIENT_RECONNECT_DELAY_MS_FIRST,
   CLIENT_RECONNECT_DELAY_MS_MAX,
+  CLIENT_RECONNECT_DELAY_MS_ELECTING_MAX,
   REQUEST_TIMEOUT_MS_DEFAULT,
   REQUEST_TIMEOUT_MS_MAX,
 } from '../limits.js';
@@ -498,8 +499,9 @@ export class NetworkClient implements Client {
   }
 
   #scheduleReconnect(): void {
+    // A cluster that answered NOT_LEADER is electing: its leader is seconds away at most.
     const ceilingMs = Math.min(
-      CLIENT_RECONNECT_DELAY_MS_MAX,
+      this.#hosts.electing ? CLIENT_RECONNECT_DELAY_MS_ELECTING_MAX : CLIENT_RECONNECT_DELAY_MS_MAX,
       CLIENT_RECONNECT_DELAY_MS_FIRST * 2 ** this.#reconnectAttempt,
     );
     this.#reconnectAttempt = Math.min(this.#reconnectAttempt + 1, RECONNECT_DOUBLINGS_MAX);

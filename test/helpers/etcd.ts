@@ -65,10 +65,10 @@ async function freePorts(count: number): Promise<number[]> {
 }
 
 /** One POST /v3/kv/range; true when etcd answered 200. */
-function answers(port: number): Promise<boolean> {
+function answers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const request = http.request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/v3/kv/range', agent: false, timeout: 500 },
+      { host, port, method: 'POST', path: '/v3/kv/range', agent: false, timeout: 500 },
       (response) => {
         response.resume();
         response.on('end', () => resolve(response.statusCode === 200));
@@ -80,7 +80,9 @@ function answers(port: number): Promise<boolean> {
   });
 }
 
-export async function startEtcd(): Promise<TestEtcd | null> {
+/** `host`: the address etcd serves clients on (default loopback; the partition test's bridge). */
+export async function startEtcd(options: { host?: string } = {}): Promise<TestEtcd | null> {
+  const host = options.host ?? '127.0.0.1';
   const binary = findEtcd();
   if (binary === null) return null;
   const dataDir = await fs.mkdtemp(path.join(os.tmpdir(), 'weir-etcd-'));
@@ -90,7 +92,7 @@ export async function startEtcd(): Promise<TestEtcd | null> {
   let stopped = false;
 
   const launch = async (): Promise<void> => {
-    const clientUrl = `http://127.0.0.1:${clientPort}`;
+    const clientUrl = `http://${host}:${clientPort}`;
     const peerUrl = `http://127.0.0.1:${peerPort}`;
     const process_ = spawn(
       binary,
@@ -124,7 +126,7 @@ export async function startEtcd(): Promise<TestEtcd | null> {
     const deadline = Date.now() + START_TIMEOUT_MS;
     while (Date.now() < deadline) {
       if (exited) throw new Error(`etcd exited at start: ${stderr.slice(0, 2000)}`);
-      if (await answers(clientPort)) return;
+      if (await answers(host, clientPort)) return;
       await new Promise((resolve) => setTimeout(resolve, START_POLL_MS));
     }
     process_.kill('SIGKILL');
@@ -157,7 +159,7 @@ export async function startEtcd(): Promise<TestEtcd | null> {
   }
 
   return {
-    endpoint: `http://127.0.0.1:${clientPort}`,
+    endpoint: `http://${host}:${clientPort}`,
     kill: () => {
       const running = child;
       if (running !== null && running.exitCode === null) running.kill('SIGKILL');

@@ -1,0 +1,478 @@
+/**
+ * One node of a cluster (docs/cluster.md): its membership in etcd, and its role — leader (it
+ * runs the Broker on a ReplicatedFileSystem and serves clients) or follower (it applies the
+ * leader's file operations to its own copy of the data directory and tells clients where
+ * the leader is).
+ *
+ * Transitions run one at a time, in `#lane`, each from what etcd says now:
+ * - no leader, and this node in the ISR (or no cluster state yet): campaign; the winner
+ *   bumps the epoch in a fenced transaction (cluster-membership.ts) and becomes leader:
+ *   replication listener first (followers must be able to acknowledge the syncs the broker's
+ *   recovery makes), then Broker.open on the replicated file system, then the client ports;
+ * - another leader: follow it (the replica connects to its replication address);
+ * - leader, and etcd shows a higher epoch or another leader, or the node's lease is lost:
+ *   step down — the replicated file system is fenced first (every pending and later sync
+ *   fails, so nothing more is confirmed), then the servers and the Broker close, then the
+ *   node follows.
+ * ISR changes are the leader's: a follower that lags is removed by a fenced transaction
+ * before the leader stops waiting for it (ReplicatedFileSystem.setInSync after the commit);
+ * one that caught up is added back the same way.
+ */
+import * as net from 'node:net';
+import { Broker, type ClusterStatus, type ClusterView } from '../broker/index.js';
+import { CLUSTER_STEP_DOWN_CLOSE_MS_MAX } from '../limits.js';
+import type { Logger } from '../server/index.js';
+import { nodeFileSystem } from '../storage/index.js';
+import { WeirError } from '../util/index.js';
+import {
+  KEYS,
+  parseNodeRecord,
+  parseStreamRecord,
+  streamKey,
+  type ClusterState,
+  type LeaderRecord,
+  type NodeRecord,
+  type StreamRecord,
+} from './cluster-keys.js';
+import { ClusterMembership } from './cluster-membership.js';
+import { EtcdClient } from './etcd-client.js';
+import { ReplicatedFileSystem } from './replicated-file-system.js';
+import { Replica } from './replica.js';
+import { ReplicationServer } from './replication-server.js';
+
+export interface ClientServing {
+  close(): Promise<void>;
+}
+
+export interface FollowerServingView {
+  readonly leader: () => string | null;
+  readonly leaderHttp: () => string | null;
+  readonly status: () => ClusterStatus;
+}
+
+export interface ClusterNodeOptions {
+  readonly nodeId: string;
+  readonly etcd: readonly string[];
+  /** HOST:PORT clients reach this node's TCP port at. */
+  readonly advertise: string;
+  /** HOST:PORT of this node's HTTP side as others should show it; null: none. */
+  readonly advertiseHttp: string | null;
+  readonly dataDir: string;
+  /** Address the replication listener binds. */
+  readonly host: string;
+  readonly replicationPort: number;
+  /** HOST the replication address is advertised with (the advertise host). */
+  readonly replicationHost: string;
+  readonly secret: string | null;
+  readonly logger: Logger;
+  /** Starts the client ports over a leader's broker. */
+  readonly serveLeader: (broker: Broker) => Promise<ClientServing>;
+  /** Starts what a follower serves on the same ports (follower-listener.ts). */
+  readonly serveFollower: (view: FollowerServingView) => Promise<ClientServing>;
+}
+
+type Role = 'starting' | 'follower' | 'candidate' | 'leader' | 'stopped';
+
+interface LeaderTerm {
+  readonly epoch: number;
+  readonly fileSystem: ReplicatedFileSystem;
+  readonly replication: ReplicationServer;
+  broker: Broker | null;
+  serving: ClientServing | null;
+  /** The ISR as this leader last committed it (itself included). */
+  isr: string[];
+}
+
+export class ClusterNode {
+  readonly #options: ClusterNodeOptions;
+  readonly #etcd: EtcdClient;
+  readonly #membership: ClusterMembership;
+  #role: Role = 'starting';
+  #lane: Promise<void> = Promise.resolve();
+  #term: LeaderTerm | null = null;
+  #replica: Replica | null = null;
+  #following: { nodeId: string; epoch: number } | null = null;
+  #followerServing: ClientServing | null = null;
+  #state: ClusterState | null = null;
+  #leader: LeaderRecord | null = null;
+  readonly #nodes = new Map<string, NodeRecord>();
+  readonly #streams = new Map<string, StreamRecord>();
+  #unwatch: (() => void)[] = [];
+  #replicationPort: number;
+
+  private constructor(options: ClusterNodeOptions, etcd: EtcdClient, replicationPort: number) {
+    this.#options = options;
+    this.#etcd = etcd;
+    this.#replicationPort = replicationPort;
+    this.#membership = new ClusterMembership({
+      etcd,
+      nodeId: options.nodeId,
+      record: {
+        nodeId: options.nodeId,
+        advertise: options.advertise,
+        replication: `${options.replicationHost}:${replicationPort}`,
+        http: options.advertiseHttp,
+        startedAtMs: Date.now(),
+      },
+    });
+  }
+
+  /** Joins the cluster and takes the role etcd gives; resolves once the node serves. */
+  static async start(options: ClusterNodeOptions): Promise<ClusterNode> {
+    const etcd = new EtcdClient([...options.etcd]);
+    const replicationPort =
+      options.replicationPort === 0 ? await freePort(options.host) : options.replicationPort;
+    const node = new ClusterNode(options, etcd, replicationPort);
+    try {
+      await node.#start();
+    } catch (error) {
+      await node.close();
+      throw error;
+    }
+    return node;
+  }
+
+  get role(): Role {
+    return this.#role;
+  }
+
+  get nodeId(): string {
+    return this.#options.nodeId;
+  }
+
+  async #start(): Promise<void> {
+    const { logger, nodeId } = this.#options;
+    this.#membership.onLeaseLost = () => {
+      logger('warn', 'cluster_lease_lost', { nodeId });
+      if (this.#role === 'leader') this.#enqueue(() => this.#stepDown('the etcd lease was lost'));
+    };
+    await this.#membership.join();
+    logger('info', 'cluster_joined', { nodeId, etcd: this.#options.etcd });
+    for (const record of await this.#membership.nodes()) this.#nodes.set(record.nodeId, record);
+    const nodesWatch = this.#etcd.watch(KEYS.nodes, (events) => {
+      for (const event of events) {
+        const id = event.key.slice(KEYS.nodes.length);
+        if (event.type === 'delete') this.#nodes.delete(id);
+        else this.#nodes.set(id, parseNodeRecord(event.key, event.value));
+      }
+    });
+    this.#unwatch.push(() => nodesWatch.cancel());
+    for (const entry of await this.#etcd.range(KEYS.streams)) {
+      const record = parseStreamRecord(entry.key, entry.value);
+      this.#streams.set(record.name, record);
+    }
+    const streamsWatch = this.#etcd.watch(KEYS.streams, (events) => {
+      for (const event of events) {
+        if (event.type === 'delete') this.#streams.delete(event.key.slice(KEYS.streams.length));
+        else {
+          const record = parseStreamRecord(event.key, event.value);
+          this.#streams.set(record.name, record);
+        }
+      }
+    });
+    this.#unwatch.push(() => streamsWatch.cancel());
+    this.#followerServing = await this.#options.serveFollower(this.#followerView());
+    this.#role = 'follower';
+    const { state } = await this.#membership.readState();
+    this.#state = state;
+    this.#unwatch.push(
+      this.#membership.watchState((nextState, leader) => {
+        this.#state = nextState;
+        this.#leader = leader;
+        this.#enqueue(() => this.#decide());
+      }),
+    );
+    this.#enqueue(() => this.#decide());
+    await this.#lane;
+  }
+
+  /** Runs transitions one at a time; a failed one is logged and the node decides again. */
+  #enqueue(step: () => Promise<void>): void {
+    this.#lane = this.#lane.then(step).catch((error: unknown) => {
+      this.#options.logger('error', 'cluster_transition_failed', {
+        nodeId: this.#options.nodeId,
+        message: error instanceof Error ? error.message : String(error),
+      });
+      if (this.#role !== 'stopped') setTimeout(() => this.#enqueue(() => this.#decide()), 500);
+    });
+  }
+
+  async #decide(): Promise<void> {
+    if (this.#role === 'stopped') return;
+    const self = this.#options.nodeId;
+    const state = this.#state;
+    const leader = this.#leader;
+    if (this.#role === 'leader') {
+      const term = this.#term!;
+      if (
+        (state !== null && state.epoch > term.epoch) ||
+        (leader !== null && leader.nodeId !== self)
+      ) {
+        await this.#stepDown(
+          `epoch ${state?.epoch ?? '?'} is led by ${leader?.nodeId ?? 'nobody'}`,
+        );
+      }
+      return;
+    }
+    if (leader !== null && leader.nodeId !== self) {
+      this.#follow(leader);
+      return;
+    }
+    if (leader === null && (state === null || state.isr.includes(self))) await this.#campaign();
+  }
+
+  #follow(leader: LeaderRecord): void {
+    const record = this.#nodes.get(leader.nodeId);
+    if (record === undefined) return; // its record comes with the next watch event
+    if (this.#following?.nodeId === leader.nodeId && this.#following.epoch === leader.epoch) return;
+    this.#replica ??= new Replica({
+      inner: nodeFileSystem,
+      root: this.#options.dataDir,
+      nodeId: this.#options.nodeId,
+      ...(this.#options.secret === null ? {} : { secret: this.#options.secret }),
+    });
+    this.#replica.onError = (error: unknown) =>
+      this.#options.logger('warn', 'replica_error', {
+        nodeId: this.#options.nodeId,
+        message: error instanceof Error ? error.message : String(error),
+      });
+    this.#replica.follow(record.replication, leader.epoch);
+    this.#following = { nodeId: leader.nodeId, epoch: leader.epoch };
+    this.#role = 'follower';
+    this.#options.logger('info', 'cluster_follower', {
+      nodeId: this.#options.nodeId,
+      leader: leader.nodeId,
+      epoch: leader.epoch,
+    });
+  }
+
+  async #campaign(): Promise<void> {
+    this.#role = 'candidate';
+    // The replica stops first: from here this node's files are its own.
+    const appliedSeq = this.#replica?.appliedSeq ?? 0;
+    await this.#replica?.stop();
+    this.#replica = null;
+    this.#following = null;
+    const won = await this.#membership.campaign(appliedSeq + 1);
+    if (won === null) {
+      this.#role = 'follower';
+      return; // the watch brings the winner
+    }
+    this.#state = won;
+    await this.#lead(won, appliedSeq + 1);
+  }
+
+  async #lead(state: ClusterState, firstSeq: number): Promise<void> {
+    const { nodeId, logger } = this.#options;
+    const fileSystem = new ReplicatedFileSystem({
+      inner: nodeFileSystem,
+      root: this.#options.dataDir,
+      nodeId,
+      epoch: state.epoch,
+      firstSeq,
+      isr: new Set(state.isr.filter((id) => id !== nodeId)),
+    });
+    const replication = await ReplicationServer.listen({
+      host: this.#options.host,
+      port: this.#replicationPort,
+      fileSystem,
+      epoch: state.epoch,
+      ...(this.#options.secret === null ? {} : { secret: this.#options.secret }),
+    });
+    const term: LeaderTerm = {
+      epoch: state.epoch,
+      fileSystem,
+      replication,
+      broker: null,
+      serving: null,
+      isr: [...state.isr],
+    };
+    this.#term = term;
+    this.#role = 'leader';
+    fileSystem.onFollowerLagging = (follower) =>
+      this.#enqueue(() =>
+        this.#changeIsr(
+          term,
+          term.isr.filter((id) => id !== follower),
+        ),
+      );
+    fileSystem.onFollowerCaughtUp = (follower) =>
+      this.#enqueue(() =>
+        term.isr.includes(follower)
+          ? Promise.resolve()
+          : this.#changeIsr(term, [...term.isr, follower]),
+      );
+    await this.#followerServing?.close();
+    this.#followerServing = null;
+    term.broker = await Broker.open({
+      dataDir: this.#options.dataDir,
+      fileSystem,
+      cluster: this.#clusterView(),
+    });
+    term.serving = await this.#options.serveLeader(term.broker);
+    logger('info', 'cluster_leader', { nodeId, epoch: state.epoch, isr: state.isr });
+  }
+
+  async #changeIsr(term: LeaderTerm, isr: string[]): Promise<void> {
+    if (this.#term !== term) return;
+    const committed = await this.#membership.changeIsr(term.epoch, isr);
+    if (!committed) {
+      // Someone else changed the state: a new epoch, so this term is over.
+      const { state } = await this.#membership.readState();
+      this.#state = state;
+      if (state === null || state.epoch !== term.epoch || state.leader !== this.#options.nodeId) {
+        await this.#stepDown('the cluster state moved on');
+      }
+      return;
+    }
+    term.isr = isr;
+    term.fileSystem.setInSync(new Set(isr.filter((id) => id !== this.#options.nodeId)));
+    this.#options.logger('info', 'cluster_isr', {
+      nodeId: this.#options.nodeId,
+      epoch: term.epoch,
+      isr,
+    });
+  }
+
+  async #stepDown(reason: string): Promise<void> {
+    const term = this.#term;
+    if (term === null) return;
+    const { nodeId, logger } = this.#options;
+    // Fence first: from here nothing this node does is confirmed.
+    term.fileSystem.fence(new WeirError('NOT_LEADER', `node ${nodeId} stepped down: ${reason}`));
+    this.#term = null;
+    this.#role = 'follower';
+    logger('warn', 'cluster_fenced', { nodeId, epoch: term.epoch, reason });
+    await bounded(term.serving?.close() ?? Promise.resolve());
+    await bounded(term.broker?.close() ?? Promise.resolve());
+    await bounded(term.replication.close());
+    await bounded(this.#membership.resign());
+    this.#followerServing ??= await this.#options.serveFollower(this.#followerView());
+    await this.#decide();
+  }
+
+  #clusterView(): ClusterView {
+    return {
+      nodeCount: () => this.#nodes.size,
+      inSyncCount: () => this.#term?.isr.length ?? 0,
+      status: () => this.status(),
+      recordStream: async (name, replicas, minInSync) => {
+        const record = { name, replicas, minInSync };
+        await this.#etcd.put(streamKey(name), JSON.stringify(record));
+        this.#streams.set(name, record);
+      },
+    };
+  }
+
+  #followerView(): FollowerServingView {
+    return {
+      leader: () => this.#leader?.advertise ?? null,
+      leaderHttp: () =>
+        this.#leader === null ? null : (this.#nodes.get(this.#leader.nodeId)?.http ?? null),
+      status: () => this.status(),
+    };
+  }
+
+  /** This node's view of the cluster (cluster.status, /api/cluster, `weir cluster status`). */
+  status(): ClusterStatus {
+    const self = this.#options.nodeId;
+    const state = this.#state;
+    const term = this.#term;
+    const isr = term?.isr ?? state?.isr ?? [];
+    const leader = state?.leader ?? this.#leader?.nodeId ?? null;
+    const progress = new Map(
+      term?.fileSystem.followers().map((entry) => [entry.nodeId, entry]) ?? [],
+    );
+    const ids = new Set([...this.#nodes.keys(), ...isr]);
+    const nodes = [...ids].sort().map((nodeId) => {
+      const record = this.#nodes.get(nodeId);
+      const follower = progress.get(nodeId);
+      return {
+        nodeId,
+        advertise: record?.advertise ?? '',
+        http: record?.http ?? null,
+        role:
+          record === undefined
+            ? ('offline' as const)
+            : nodeId === leader
+              ? ('leader' as const)
+              : nodeId === self && this.#role === 'candidate'
+                ? ('candidate' as const)
+                : ('follower' as const),
+        inSync: isr.includes(nodeId),
+        ackedSeq: follower?.ackedSeq ?? (nodeId === self && term ? term.fileSystem.seq : null),
+        lagOps: follower?.lagOps ?? (nodeId === self && term ? 0 : null),
+        lagMs: follower?.lagMs ?? (nodeId === self && term ? 0 : null),
+      };
+    });
+    const epoch = term?.epoch ?? state?.epoch ?? 0;
+    return {
+      clusterMode: true,
+      nodeId: self,
+      leader,
+      epoch,
+      isr: [...isr],
+      nodes,
+      leaderSeq: term?.fileSystem.seq ?? null,
+      streams: [...this.#streams]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([name, placement]) => ({
+          name,
+          replicas: placement.replicas,
+          minInSync: placement.minInSync,
+          leader,
+          epoch,
+          isr: [...isr],
+        })),
+    };
+  }
+
+  /** Leaves the cluster: a leader hands leadership back (resign), then the lease goes. */
+  async close(): Promise<void> {
+    if (this.#role === 'stopped') return;
+    this.#role = 'stopped';
+    await this.#lane.catch(() => undefined);
+    for (const unwatch of this.#unwatch) unwatch();
+    const term = this.#term;
+    this.#term = null;
+    if (term) {
+      await bounded(term.serving?.close() ?? Promise.resolve());
+      await bounded(term.broker?.close() ?? Promise.resolve());
+      term.fileSystem.fence(new WeirError('CLOSED', 'the node is shutting down'));
+      await bounded(term.replication.close());
+      await bounded(this.#membership.resign());
+    }
+    await bounded(this.#replica?.stop() ?? Promise.resolve());
+    await bounded(this.#followerServing?.close() ?? Promise.resolve());
+    await bounded(this.#membership.leave());
+    this.#etcd.close();
+  }
+}
+
+/** Waits at most CLUSTER_STEP_DOWN_CLOSE_MS_MAX for a close; a fenced broker must not hold a step down. */
+async function bounded(promise: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    promise.catch(() => undefined),
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, CLUSTER_STEP_DOWN_CLOSE_MS_MAX);
+    }),
+  ]);
+  clearTimeout(timer);
+}
+
+/** A port free on `host` now (the replication port of --port 0 runs). */
+function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = net.createServer();
+    probe.once('error', reject);
+    probe.listen(0, host, () => {
+      const address = probe.address();
+      probe.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
