@@ -27,7 +27,8 @@
  * The root must be on the real disk for snapshots (file or directory: lstat). Concurrency:
  * one connection at a time; frames are applied one after another on one promise chain.
  */
-import { lstat } from 'node:fs/promises';
+import { chmod, lstat } from 'node:fs/promises';
+import { USERS_FILE } from '../broker/index.js';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { replaceFile, type FileHandle, type FileSystem } from '../storage/index.js';
@@ -443,6 +444,7 @@ export class Replica {
       return cached;
     }
     const handle = await this.#inner.open(this.#absolute(relative));
+    await keepPrivate(relative, this.#absolute(relative));
     this.#handles.set(relative, handle);
     if (this.#handles.size > REPLICA_HANDLES_MAX) {
       const [oldest, evicted] = this.#handles.entries().next().value as [string, FileHandle];
@@ -608,6 +610,7 @@ export class Replica {
     if (snapshot.file !== relative) {
       await this.#closeSnapshotFile();
       snapshot.handle = await this.#inner.open(this.#staging(relative));
+      await keepPrivate(relative, this.#staging(relative));
       snapshot.file = relative;
     }
     const handle = snapshot.handle;
@@ -703,4 +706,12 @@ interface SessionContext {
   readonly socket: net.Socket;
   readonly fail: (error: unknown) => void;
   readonly started: () => void;
+}
+
+/**
+ * users.json (and the temporary file it is replaced from) keeps mode 0600 on a follower's
+ * disk as on the leader's (users.ts chmods it there; file calls carry no modes).
+ */
+async function keepPrivate(relative: string, absolute: string): Promise<void> {
+  if (path.basename(relative).startsWith(USERS_FILE)) await chmod(absolute, 0o600);
 }

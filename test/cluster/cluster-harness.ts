@@ -110,11 +110,10 @@ function spawnNode(
     'info',
     ...extraArgs,
   ];
-  const command = network === null ? process.execPath : 'ip';
-  const fullArgs =
+  const { command, args: fullArgs } =
     network === null
-      ? args
-      : ['netns', 'exec', network.namespaceOf(node.nodeId), process.execPath, ...args];
+      ? { command: process.execPath, args }
+      : network.commandIn(node.nodeId, [process.execPath, ...args]);
   const child = spawn(command, fullArgs, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cleanEnvironment({ WEIR_CLUSTER_SECRET: CLUSTER_SECRET }),
@@ -178,6 +177,17 @@ function followServe(child: ReturnType<typeof spawn>): ServeProcess {
   };
 }
 
+/** A node given SIGTERM that has not exited within this gets SIGKILL. */
+const STOP_MS_MAX = 15_000;
+
+/** SIGTERM, then SIGKILL if it is still there after STOP_MS_MAX: a test never leaves a node behind. */
+export async function stopNode(node: ClusterNodeProcess): Promise<void> {
+  if (!running(node)) return;
+  const timer = setTimeout(() => node.process.child.kill('SIGKILL'), STOP_MS_MAX);
+  await node.process.stop();
+  clearTimeout(timer);
+}
+
 function running(node: ClusterNodeProcess): boolean {
   return node.process.child.exitCode === null && node.process.child.signalCode === null;
 }
@@ -203,9 +213,7 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
   const nodes: ClusterNodeProcess[] = [];
   const extraArgs = options.extraArgs ?? [];
   const stop = async () => {
-    await Promise.all(
-      nodes.map((node) => (running(node) ? node.process.stop() : Promise.resolve(0))),
-    );
+    await Promise.all(nodes.map((node) => stopNode(node)));
     await etcd.stop();
     await directory?.remove();
   };

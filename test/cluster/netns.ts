@@ -5,7 +5,7 @@
  * receives on its veth (nft, in that namespace; loopback stays up), `heal(node)` removes the
  * drop. Traffic never leaves the namespaces the test made: the subnet is on the bridge only.
  *
- * Needs root, iproute2's `ip` and nft; `createNamespaceNetwork` returns the reason it cannot
+ * Needs root, iproute2's `ip`, util-linux's nsenter and nft; `createNamespaceNetwork` returns the reason it cannot
  * (a string) otherwise, which the test skips with.
  */
 import { execFile } from 'node:child_process';
@@ -16,6 +16,12 @@ export interface NamespaceNetwork {
   readonly hubAddress: string;
   addressOf(nodeId: string): string;
   namespaceOf(nodeId: string): string;
+  /**
+   * The command that runs `argv` in the node's namespace: nsenter, which execs it (so a
+   * signal sent to the child reaches it; `ip netns exec` forks, and a SIGTERM or SIGKILL of
+   * it would leave the program running).
+   */
+  commandIn(nodeId: string, argv: readonly string[]): { command: string; args: string[] };
   cut(nodeId: string): Promise<void>;
   heal(nodeId: string): Promise<void>;
   destroy(): Promise<void>;
@@ -40,6 +46,11 @@ async function available(): Promise<string | null> {
     await run('ip', ['-V']);
   } catch {
     return "iproute2's ip is not installed (apt-get install iproute2)";
+  }
+  try {
+    await run('nsenter', ['--version']);
+  } catch {
+    return "util-linux's nsenter is not installed";
   }
   try {
     await run('nft', ['--version']);
@@ -98,6 +109,10 @@ export async function createNamespaceNetwork(
     hubAddress: `${subnet}.1`,
     addressOf: (nodeId) => of(nodeId).address,
     namespaceOf: (nodeId) => of(nodeId).name,
+    commandIn: (nodeId, argv) => ({
+      command: 'nsenter',
+      args: [`--net=/run/netns/${of(nodeId).name}`, '--', ...argv],
+    }),
     async cut(nodeId) {
       const { name, veth } = of(nodeId);
       const nft = (...args: string[]) => run('ip', ['netns', 'exec', name, 'nft', ...args]);
