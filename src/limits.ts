@@ -1054,3 +1054,5 @@ assert(CLIENT_HOSTS_MAX >= 1 && CLIENT_LEADER_HOPS_MAX >= 1, 'a round tries at l
 
 /** How long a step down waits for each of the servers, the broker and the replication listener to close. */
 export const CLUSTER_STEP_DOWN_CLOSE_MS_MAX = 5_000;
+/** After a node won a campaign but could not open its broker, it waits this before deciding again. */
+export const CLUSTER_LEAD_RETRY_MS = 1_000;

@@ -20,7 +20,7 @@
  */
 import * as net from 'node:net';
 import { Broker, type ClusterStatus, type ClusterView } from '../broker/index.js';
-import { CLUSTER_STEP_DOWN_CLOSE_MS_MAX } from '../limits.js';
+import { CLUSTER_LEAD_RETRY_MS, CLUSTER_STEP_DOWN_CLOSE_MS_MAX } from '../limits.js';
 import type { Logger } from '../server/index.js';
 import { nodeFileSystem } from '../storage/index.js';
 import { WeirError } from '../util/index.js';
@@ -89,6 +89,8 @@ export class ClusterNode {
   readonly #membership: ClusterMembership;
   #role: Role = 'starting';
   #lane: Promise<void> = Promise.resolve();
+  /** ISR changes, one at a time, apart from #lane (see #lead). */
+  #isrLane: Promise<void> = Promise.resolve();
   #term: LeaderTerm | null = null;
   #replica: Replica | null = null;
   #following: { nodeId: string; epoch: number } | null = null;
@@ -144,7 +146,10 @@ export class ClusterNode {
     const { logger, nodeId } = this.#options;
     this.#membership.onLeaseLost = () => {
       logger('warn', 'cluster_lease_lost', { nodeId });
+      // Fence at once, not in the lane: it may be busy on a sync that will never be acked.
+      this.#term?.fileSystem.fence(new WeirError('NOT_LEADER', `node ${nodeId} lost its lease`));
       if (this.#role === 'leader') this.#enqueue(() => this.#stepDown('the etcd lease was lost'));
+      this.#enqueue(() => this.#decide()); // joins again once etcd answers
     };
     await this.#membership.join();
     logger('info', 'cluster_joined', { nodeId, etcd: this.#options.etcd });
@@ -179,6 +184,20 @@ export class ClusterNode {
       this.#membership.watchState((nextState, leader) => {
         this.#state = nextState;
         this.#leader = leader;
+        const term = this.#term;
+        if (
+          term !== null &&
+          ((nextState !== null && nextState.epoch > term.epoch) ||
+            (leader !== null && leader.nodeId !== this.#options.nodeId))
+        ) {
+          // Another epoch: fence at once (the lane may be waiting on a sync), step down there.
+          term.fileSystem.fence(
+            new WeirError(
+              'NOT_LEADER',
+              `node ${this.#options.nodeId} saw epoch ${nextState?.epoch ?? '?'}`,
+            ),
+          );
+        }
         this.#enqueue(() => this.#decide());
       }),
     );
@@ -199,6 +218,17 @@ export class ClusterNode {
 
   async #decide(): Promise<void> {
     if (this.#role === 'stopped') return;
+    if (this.#membership.leaseId === null) {
+      // The lease was lost (etcd unreachable past the TTL): join again first; a failure here
+      // is retried by the lane (#enqueue) until etcd answers.
+      if (this.#role === 'leader') await this.#stepDown('the etcd lease was lost', false);
+      await this.#membership.join();
+      this.#options.logger('info', 'cluster_joined', {
+        nodeId: this.#options.nodeId,
+        etcd: this.#options.etcd,
+        again: true,
+      });
+    }
     const self = this.#options.nodeId;
     const state = this.#state;
     const leader = this.#leader;
@@ -289,52 +319,82 @@ export class ClusterNode {
     };
     this.#term = term;
     this.#role = 'leader';
+    // ISR changes run in a lane of their own: the broker's open below may wait on a sync that
+    // only a change of the ISR can release (a follower that never comes), so they must not
+    // queue behind it.
     fileSystem.onFollowerLagging = (follower) =>
-      this.#enqueue(() =>
-        this.#changeIsr(
-          term,
-          term.isr.filter((id) => id !== follower),
-        ),
-      );
+      this.#enqueueIsr(term, (isr) => isr.filter((id) => id !== follower));
     fileSystem.onFollowerCaughtUp = (follower) =>
-      this.#enqueue(() =>
-        term.isr.includes(follower)
-          ? Promise.resolve()
-          : this.#changeIsr(term, [...term.isr, follower]),
-      );
-    await this.#followerServing?.close();
-    this.#followerServing = null;
-    term.broker = await Broker.open({
-      dataDir: this.#options.dataDir,
-      fileSystem,
-      cluster: this.#clusterView(),
-    });
-    term.serving = await this.#options.serveLeader(term.broker);
+      this.#enqueueIsr(term, (isr) => (isr.includes(follower) ? [...isr] : [...isr, follower]));
+    try {
+      await this.#followerServing?.close();
+      this.#followerServing = null;
+      term.broker = await Broker.open({
+        dataDir: this.#options.dataDir,
+        fileSystem,
+        cluster: this.#clusterView(),
+      });
+      if (this.#term !== term) throw new WeirError('NOT_LEADER', 'the term ended while it opened');
+      term.serving = await this.#options.serveLeader(term.broker);
+    } catch (error) {
+      // Not serving as leader: hand the term back, follow, and decide again in a while (an
+      // open that fails at once would otherwise campaign again at once).
+      logger('error', 'cluster_lead_failed', {
+        nodeId,
+        epoch: state.epoch,
+        message: error instanceof Error ? error.message : String(error),
+      });
+      await this.#stepDown('the broker did not open', false);
+      setTimeout(() => this.#enqueue(() => this.#decide()), CLUSTER_LEAD_RETRY_MS).unref();
+      return;
+    }
     logger('info', 'cluster_leader', { nodeId, epoch: state.epoch, isr: state.isr });
   }
 
+  #enqueueIsr(term: LeaderTerm, change: (isr: readonly string[]) => string[]): void {
+    this.#isrLane = this.#isrLane
+      .then(() => this.#changeIsr(term, change(term.isr)))
+      .catch((error: unknown) => {
+        this.#options.logger('warn', 'cluster_isr_failed', {
+          nodeId: this.#options.nodeId,
+          message: error instanceof Error ? error.message : String(error),
+        });
+      });
+  }
+
+  /**
+   * A fenced change of the ISR. Removing a follower: commit first, then stop waiting for it;
+   * adding one: wait for it first, then commit — at no moment is a node in etcd's ISR that a
+   * confirmed write did not wait for.
+   */
   async #changeIsr(term: LeaderTerm, isr: string[]): Promise<void> {
     if (this.#term !== term) return;
+    const self = this.#options.nodeId;
+    const same = isr.length === term.isr.length && isr.every((id) => term.isr.includes(id));
+    if (same) return;
+    const followers = (ids: readonly string[]) => new Set(ids.filter((id) => id !== self));
+    const adding = isr.some((id) => !term.isr.includes(id));
+    if (adding) term.fileSystem.setInSync(followers([...term.isr, ...isr]));
     const committed = await this.#membership.changeIsr(term.epoch, isr);
     if (!committed) {
-      // Someone else changed the state: a new epoch, so this term is over.
       const { state } = await this.#membership.readState();
       this.#state = state;
-      if (state === null || state.epoch !== term.epoch || state.leader !== this.#options.nodeId) {
-        await this.#stepDown('the cluster state moved on');
+      if (state === null || state.epoch !== term.epoch || state.leader !== self) {
+        // Someone else changed the state: a new epoch, so this term is over. Fence now (the
+        // main lane may be busy opening the broker on a sync that waits), step down there.
+        term.fileSystem.fence(new WeirError('NOT_LEADER', `node ${self} lost epoch ${term.epoch}`));
+        this.#enqueue(() => this.#stepDown('the cluster state moved on'));
+      } else if (adding) {
+        term.fileSystem.setInSync(followers(term.isr));
       }
       return;
     }
     term.isr = isr;
-    term.fileSystem.setInSync(new Set(isr.filter((id) => id !== this.#options.nodeId)));
-    this.#options.logger('info', 'cluster_isr', {
-      nodeId: this.#options.nodeId,
-      epoch: term.epoch,
-      isr,
-    });
+    term.fileSystem.setInSync(followers(isr));
+    this.#options.logger('info', 'cluster_isr', { nodeId: self, epoch: term.epoch, isr });
   }
 
-  async #stepDown(reason: string): Promise<void> {
+  async #stepDown(reason: string, decide = true): Promise<void> {
     const term = this.#term;
     if (term === null) return;
     const { nodeId, logger } = this.#options;
@@ -348,7 +408,7 @@ export class ClusterNode {
     await bounded(term.replication.close());
     await bounded(this.#membership.resign());
     this.#followerServing ??= await this.#options.serveFollower(this.#followerView());
-    await this.#decide();
+    if (decide) await this.#decide();
   }
 
   #clusterView(): ClusterView {
