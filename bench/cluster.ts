@@ -92,7 +92,7 @@ function runOne(url: string, run: number): Promise<W1Result> {
 
 async function singleNode(run: number): Promise<W1Result> {
   const directory = await mkdtemp(join(tmpdir(), 'weir-bench-single-'));
-  const serve = startServe(['--port', '0', '--http-port', 'none', '--data-dir', directory]);
+  const serve = startServe(['--port', '0', '--http-port', '0', '--data-dir', directory]);
   try {
     await serve.waitFor(/listening on/);
     return await runOne(servedUrl(serve), run);
