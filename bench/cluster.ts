@@ -21,6 +21,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { connect } from '../src/index.js';
 import { startCluster } from '../test/cluster/cluster-harness.js';
+import { killLeaders, waitForInSync } from '../test/cluster/cluster-kills.js';
 import { startLoad } from '../test/cluster/cluster-load.js';
 import { startServe, servedUrl } from '../test/cli/weir-process.js';
 import { median } from './bench-kit.js';
@@ -146,27 +147,15 @@ if (kills > 0) {
   const failovers: number[] = [];
   try {
     await mq.streams.create('orders', { subjects: ['orders.>'], replicas: 3 });
-    const waitIsr = async () => {
-      const deadline = Date.now() + 60_000;
-      while ((await mq.cluster.status().catch(() => null))?.isr.length !== 3) {
-        if (Date.now() > deadline) throw new Error('the in-sync set did not return to 3');
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    };
-    await waitIsr();
+    await waitForInSync(mq, 3, 60_000);
     const load = startLoad(mq, { stream: 'orders', subject: 'orders.created', publishers: 4 });
     try {
-      for (let kill = 0; kill < kills; kill += 1) {
-        await load.progress(200, 30_000);
-        const leader = await cluster.waitForLeader();
-        const killedAt = Date.now();
-        await cluster.kill(leader);
-        failovers.push((await load.confirmAfter(killedAt, 30_000)) - killedAt);
-        console.error(`kill ${kill + 1}: ${failovers.at(-1)} ms`);
-        await cluster.restart(leader);
-        await waitIsr();
-      }
-      await load.progress(200, 30_000);
+      const rounds = await killLeaders(cluster, mq, load, {
+        kills,
+        timeoutMs: 60_000,
+        report: (round, failover) => console.error(`kill ${round}: ${failover.ms} ms`),
+      });
+      failovers.push(...rounds.map((failover) => failover.ms));
     } finally {
       await load.stop();
     }

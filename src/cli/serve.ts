@@ -13,12 +13,11 @@
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { readFile } from 'node:fs/promises';
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { startAdminServer, type AdminServer, type ConnectionsView } from '../admin/index.js';
 import { AUDIT_CHANNEL_NAME, Broker, type AuditEvent } from '../broker/index.js';
 import { HTTP_PORT_DEFAULT } from '../limits.js';
-import { WeirServer, jsonLogger, type LogLevel, type Logger } from '../server/index.js';
+import { WeirServer, freePort, jsonLogger, type LogLevel, type Logger } from '../server/index.js';
 import { WeirError } from '../util/index.js';
 import { ClusterNode, FollowerListener } from '../cluster/index.js';
 import { isLoopbackAddress } from './loopback-address.js';
@@ -87,22 +86,6 @@ function withPort(address: string, port: number): string {
     throw new WeirError('INVALID_ARGUMENT', `--advertise ${address} has no valid port`);
   }
   return given === 0 ? `${address.slice(0, colon)}:${port}` : address;
-}
-
-/** A port free on `host` now (for ports given as 0 in a cluster: chosen once, kept). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 /** The `tls` option of WeirServer.listen and startAdminServer (security-common contract). */

@@ -18,10 +18,9 @@
  * before the leader stops waiting for it (ReplicatedFileSystem.setInSync after the commit);
  * one that caught up is added back the same way.
  */
-import * as net from 'node:net';
 import { Broker, type ClusterStatus, type ClusterView } from '../broker/index.js';
 import { CLUSTER_LEAD_RETRY_MS, CLUSTER_STEP_DOWN_CLOSE_MS_MAX } from '../limits.js';
-import type { Logger } from '../server/index.js';
+import { freePort, type Logger } from '../server/index.js';
 import { nodeFileSystem } from '../storage/index.js';
 import { WeirError } from '../util/index.js';
 import {
@@ -519,20 +518,4 @@ async function bounded(promise: Promise<unknown>): Promise<void> {
     }),
   ]);
   clearTimeout(timer);
-}
-
-/** A port free on `host` now (the replication port of --port 0 runs). */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }

@@ -3,3 +3,4 @@ export { WeirServer, type ServerOptions, type ServerTlsOptions } from './server.
 export { type ClientIdentity } from './connection.js';
 export { jsonLogger, silentLogger, isLogLevel, type Logger, type LogLevel } from './logger.js';
 export { CALL_METHODS } from './calls.js';
+export { freePort } from './free-port.js';

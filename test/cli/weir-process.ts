@@ -3,7 +3,8 @@
  * environment of the test's choosing), `startServe` for `weir serve`, whose output it follows:
  * waits on it (bounded in time, no polling), reads its JSON log lines, stops it with SIGTERM.
  */
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 
 export const MAIN = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url));
@@ -69,6 +70,14 @@ export function startServe(args: readonly string[]): ServeProcess {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cleanEnvironment(),
   });
+  return followServe(child);
+}
+
+/** Follows a serve child spawned with stdout and stderr piped (startServe, the cluster tests). */
+export function followServe(
+  child: ChildProcessByStdio<null, Readable, Readable>,
+  startMs = SERVE_START_MS,
+): ServeProcess {
   let stdout = '';
   let stderr = '';
   // 'close': after the exit and after the last output was read.
@@ -77,7 +86,7 @@ export function startServe(args: readonly string[]): ServeProcess {
   void exited.then(() => (running = false));
   child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
   child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const waitFor = (pattern: RegExp, timeoutMs = SERVE_START_MS) =>
+  const waitFor = (pattern: RegExp, timeoutMs = startMs) =>
     new Promise<void>((resolve, reject) => {
       const check = () => {
         if (!pattern.test(stdout) && !pattern.test(stderr)) return false;

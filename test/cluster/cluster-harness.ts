@@ -6,7 +6,6 @@
  * Optionally each node runs in a network namespace of its own (netns.ts), so that a test
  * can cut one off from etcd and the others with nft drops.
  */
-import * as net from 'node:net';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import {
@@ -14,7 +13,8 @@ import {
   type TemporaryDirectory,
 } from '../helpers/temporary-directory.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
-import { MAIN, cleanEnvironment, type ServeProcess } from '../cli/weir-process.js';
+import { freePort } from '../../src/server/index.js';
+import { MAIN, cleanEnvironment, followServe, type ServeProcess } from '../cli/weir-process.js';
 import type { NamespaceNetwork } from './netns.js';
 
 /** A node starts (joins, takes its role) within this. */
@@ -54,22 +54,6 @@ export interface StartClusterOptions {
   /** Run each node in a namespace of this network (null/absent: all on loopback). */
   readonly network?: NamespaceNetwork;
   readonly extraArgs?: readonly string[];
-}
-
-/** A port free on `host` now: a node restarted must come back at the address etcd knows. */
-function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = net.createServer();
-    probe.once('error', reject);
-    probe.listen(0, host, () => {
-      const address = probe.address();
-      probe.close(() =>
-        typeof address === 'object' && address !== null
-          ? resolve(address.port)
-          : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 function spawnNode(
@@ -118,63 +102,7 @@ function spawnNode(
     stdio: ['ignore', 'pipe', 'pipe'],
     env: cleanEnvironment({ WEIR_CLUSTER_SECRET: CLUSTER_SECRET }),
   });
-  return followServe(child);
-}
-
-/** The same follower of a serve child as weir-process.ts's startServe, for a child we spawned. */
-function followServe(child: ReturnType<typeof spawn>): ServeProcess {
-  let stdout = '';
-  let stderr = '';
-  const exited = new Promise<number>((resolve) => child.on('close', (code) => resolve(code ?? -1)));
-  let running = true;
-  void exited.then(() => (running = false));
-  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const waitFor = (pattern: RegExp, timeoutMs = NODE_START_MS) =>
-    new Promise<void>((resolve, reject) => {
-      const check = (): boolean => {
-        if (!pattern.test(stdout) && !pattern.test(stderr)) return false;
-        finish();
-        resolve();
-        return true;
-      };
-      const onExit = () => {
-        if (check()) return;
-        finish();
-        reject(new Error(`exited before ${pattern} (stderr: ${stderr.slice(-2000)})`));
-      };
-      const timer = setTimeout(() => {
-        finish();
-        reject(new Error(`no ${pattern} within ${timeoutMs} ms (stderr: ${stderr.slice(-2000)})`));
-      }, timeoutMs);
-      const finish = () => {
-        clearTimeout(timer);
-        child.stdout!.off('data', check);
-        child.stderr!.off('data', check);
-        child.off('close', onExit);
-      };
-      if (check()) return;
-      if (!running) return onExit();
-      child.stdout!.on('data', check);
-      child.stderr!.on('data', check);
-      child.on('close', onExit);
-    });
-  return {
-    child,
-    stdout: () => stdout,
-    stderr: () => stderr,
-    logLines: () =>
-      stderr
-        .split('\n')
-        .filter((line) => line.startsWith('{'))
-        .map((line) => JSON.parse(line) as Record<string, unknown>),
-    waitFor,
-    exited,
-    stop: async () => {
-      if (running) child.kill('SIGTERM');
-      return exited;
-    },
-  };
+  return followServe(child, NODE_START_MS);
 }
 
 /** A node given SIGTERM that has not exited within this gets SIGKILL. */

@@ -8,6 +8,7 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { connect, type Client } from '../../src/index.js';
 import { startCluster, type TestCluster } from './cluster-harness.js';
+import { killLeaders, waitForInSync } from './cluster-kills.js';
 import { startLoad } from './cluster-load.js';
 
 /** The issue's bound on a failover: publishes succeed again within this of the kill. */
@@ -15,20 +16,6 @@ const FAILOVER_MS_MAX = 3_000;
 /** Leaders killed in the test (the 20-kill figure is `npm run bench:cluster -- --kills 20`). */
 const KILLS = 3;
 const NO_ETCD = 'etcd is not installed (apt-get install etcd-server): the cluster tests need it';
-
-async function waitForInSync(mq: Client, count: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const status = await mq.cluster.status().catch(() => null);
-    if (status !== null && status.isr.length >= count) return;
-    if (Date.now() > deadline) {
-      throw new Error(
-        `the in-sync set did not reach ${count} within ${timeoutMs} ms: ${JSON.stringify(status)}`,
-      );
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Every message number in the stream, read from the start by a subscription of its own. */
 async function storedNumbers(mq: Client, stream: string, atLeast: number): Promise<Set<number>> {
@@ -61,28 +48,17 @@ test('kill -9 of the leader under publish + ack load: 0 confirmed lost, 0 acked 
     await mq.streams.create('orders', { subjects: ['orders.>'], replicas: 3 });
     await waitForInSync(mq, 3, 20_000);
     const load = startLoad(mq, { stream: 'orders', subject: 'orders.created', publishers: 4 });
-    const failovers: number[] = [];
+    let failovers: number[] = [];
     try {
-      for (let kill = 0; kill < KILLS; kill += 1) {
-        await load.progress(200, 20_000);
-        const leader = await cluster.waitForLeader();
-        const killedAt = Date.now();
-        await cluster.kill(leader);
-        const confirmedAt = await load.confirmAfter(killedAt, 20_000);
-        failovers.push(confirmedAt - killedAt);
-        const next = await cluster.waitForLeader({ exclude: leader.nodeId });
-        const elected = next.process
-          .logLines()
-          .filter((line) => line['event'] === 'cluster_leader')
-          .map((line) => Date.parse(String(line['time'])))
-          .at(-1);
-        t.diagnostic(
-          `kill ${kill + 1}: ${next.nodeId} led ${elected === undefined ? '?' : elected - killedAt} ms after the kill, first confirm at ${confirmedAt - killedAt} ms`,
-        );
-        await cluster.restart(leader);
-        await waitForInSync(mq, 3, 30_000);
-      }
-      await load.progress(200, 20_000);
+      const rounds = await killLeaders(cluster, mq, load, {
+        kills: KILLS,
+        timeoutMs: 30_000,
+        report: (round, failover) =>
+          t.diagnostic(
+            `kill ${round}: ${failover.newLeader} led ${failover.ledMs ?? '?'} ms after the kill, first confirm at ${failover.ms} ms`,
+          ),
+      });
+      failovers = rounds.map((failover) => failover.ms);
     } finally {
       await load.stop();
     }

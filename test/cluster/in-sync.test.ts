@@ -8,24 +8,11 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { connect, type Client } from '../../src/index.js';
 import { lastRole, startCluster, type ClusterNodeProcess } from './cluster-harness.js';
+import { until } from './cluster-kills.js';
 
 const NO_ETCD = 'etcd is not installed (apt-get install etcd-server): the cluster tests need it';
 /** Longer than two lease TTLs and an election: time enough for a wrong leader to appear. */
 const NO_LEADER_WATCH_MS = 6_000;
-
-async function until<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | null>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 const isr = async (mq: Client) => (await mq.cluster.status()).isr;
 

@@ -14,23 +14,10 @@ import { fileURLToPath } from 'node:url';
 import { Broker, connect, type Client } from '../../src/index.js';
 import { CLUSTER_LEASE_TTL_S } from '../../src/limits.js';
 import { lastRole, startCluster, stopNode } from './cluster-harness.js';
+import { until } from './cluster-kills.js';
 import { createNamespaceNetwork } from './netns.js';
 
 const PUBLISHER = fileURLToPath(new URL('./isolated-publisher.js', import.meta.url));
-
-async function waitFor<T>(
-  what: string,
-  timeoutMs: number,
-  probe: () => Promise<T | null>,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 /** Every message of the stream in a data directory, opened as a broker would after a stop. */
 async function messagesIn(dataDir: string, stream: string): Promise<string[]> {
@@ -69,7 +56,7 @@ test('a leader cut off confirms nothing the new leader lacks, and rejoins as a f
     if (cluster === null) return t.skip('etcd is not installed (apt-get install etcd-server)');
     mq = await connect(cluster.url);
     await mq.streams.create('orders', { subjects: ['orders.>'], replicas: 3 });
-    await waitFor('3 in sync', 20_000, async () =>
+    await until('3 in sync', 20_000, async () =>
       (await mq!.cluster.status()).isr.length === 3 ? true : null,
     );
     for (let n = 0; n < 100; n += 1)
@@ -85,7 +72,7 @@ test('a leader cut off confirms nothing the new leader lacks, and rejoins as a f
     const child = spawn(command, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     publisher.kill = () => child.kill('SIGKILL');
     child.stdout.setEncoding('utf8').on('data', (chunk: string) => (publisher.output += chunk));
-    await waitFor('the isolated publisher confirms', 10_000, () =>
+    await until('the isolated publisher confirms', 10_000, () =>
       Promise.resolve(/confirmed/.test(publisher.output) ? true : null),
     );
 
@@ -93,7 +80,7 @@ test('a leader cut off confirms nothing the new leader lacks, and rejoins as a f
     const cutAt = Date.now();
     const next = await cluster.waitForLeader({ exclude: old.nodeId, timeoutMs: 20_000 });
     assert.notEqual(next.nodeId, old.nodeId);
-    await waitFor('the old leader fences itself', 20_000, () =>
+    await until('the old leader fences itself', 20_000, () =>
       Promise.resolve(
         lastRole(old)?.role === 'fenced' || lastRole(old)?.role === 'follower' ? true : null,
       ),
@@ -102,7 +89,7 @@ test('a leader cut off confirms nothing the new leader lacks, and rejoins as a f
     // The client was connected to the old leader: its publishes fail (CLOSED, retriable, once
     // the heartbeats stop) and the retry goes round the node list to the new leader.
     for (let n = 0; n < 100; n += 1) {
-      await waitFor(`publish after-${n}`, 60_000, async () => {
+      await until(`publish after-${n}`, 60_000, async () => {
         await mq!.publish('orders.after', { n }, { id: `after-${n}` });
         return true;
       });
@@ -110,7 +97,7 @@ test('a leader cut off confirms nothing the new leader lacks, and rejoins as a f
 
     const healAt = Date.now();
     await network.heal(old.nodeId);
-    await waitFor('the old leader back in the in-sync set', 30_000, async () => {
+    await until('the old leader back in the in-sync set', 30_000, async () => {
       const status = await mq!.cluster.status();
       return status.isr.includes(old.nodeId) && status.leader === next.nodeId ? true : null;
     });
