@@ -21,7 +21,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { startAdminServer, type AdminServer } from '../../src/admin/index.js';
 import { Broker } from '../../src/broker/index.js';
-import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP } from '../helpers/chromium.js';
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP, collectPageErrors } from '../helpers/chromium.js';
 import { connect } from '../../src/client/index.js';
 import type { Client } from '../../src/protocol/index.js';
 import { WeirServer, silentLogger } from '../../src/server/index.js';
@@ -93,10 +93,7 @@ describe('the console in a browser', () => {
     const page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     page.setDefaultTimeout(UI_WAIT_MS);
     const pageErrors: string[] = [];
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
+    collectPageErrors(page, pageErrors);
     const screenshots =
       process.env.WEIR_ARTIFACTS_DIR ??
       (await mkdtemp(path.join(tmpdir(), 'weir-console-screenshots-')));

@@ -12,7 +12,7 @@ import type { Browser, Page } from 'playwright-core';
 import { startAdminServer, type AdminServer } from '../../src/admin/index.js';
 import { Broker } from '../../src/broker/index.js';
 import type { Client, Subscription } from '../../src/protocol/index.js';
-import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP } from '../helpers/chromium.js';
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP, collectPageErrors } from '../helpers/chromium.js';
 import { eventually, request } from './admin-fixture.js';
 
 const skip = CHROMIUM_SKIP;
@@ -65,10 +65,7 @@ describe('the dead-letter banner in a browser', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     page.setDefaultTimeout(UI_WAIT_MS);
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
+    collectPageErrors(page, pageErrors);
   });
 
   after(async () => {

@@ -14,7 +14,7 @@ import { startAdminServer, type AdminServer } from '../../src/admin/index.js';
 import { Broker } from '../../src/broker/index.js';
 import type { Client } from '../../src/protocol/index.js';
 import { ManualClock } from '../../src/util/index.js';
-import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP } from '../helpers/chromium.js';
+import { CHROMIUM, CHROMIUM_ARGS, CHROMIUM_SKIP, collectPageErrors } from '../helpers/chromium.js';
 import { eventually } from './admin-fixture.js';
 
 const skip = CHROMIUM_SKIP;
@@ -41,10 +41,7 @@ describe('the schedules page in a browser', () => {
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 820 } });
     page.setDefaultTimeout(UI_WAIT_MS);
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    page.on('console', (message) => {
-      if (message.type() === 'error') pageErrors.push(message.text());
-    });
+    collectPageErrors(page, pageErrors);
     page.on('dialog', (dialog) => void dialog.accept());
   });
 

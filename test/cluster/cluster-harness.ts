@@ -13,7 +13,9 @@ import {
   type TemporaryDirectory,
 } from '../helpers/temporary-directory.js';
 import { startEtcd, type TestEtcd } from '../helpers/etcd.js';
+import type { ClusterStatus } from '../../src/index.js';
 import { freePort } from '../../src/server/index.js';
+import { until } from './cluster-kills.js';
 import { MAIN, cleanEnvironment, followServe, type ServeProcess } from '../cli/weir-process.js';
 import type { NamespaceNetwork } from './netns.js';
 
@@ -199,5 +201,21 @@ export async function startCluster(options: StartClusterOptions): Promise<TestCl
     },
     stop,
   };
+  try {
+    // Logged roles are not enough: the leader learns of the others through an etcd watch, and
+    // a stream created before it has (replicas 3) is refused. Wait for its view to be whole.
+    const leader = await cluster.waitForLeader();
+    const host = leader.advertise.slice(0, leader.advertise.lastIndexOf(':'));
+    await until('every node in the leader’s view and in sync', NODE_START_MS, async () => {
+      const response = await fetch(`http://${host}:${leader.httpPort}/api/cluster`);
+      if (!response.ok) return null;
+      const status = (await response.json()) as ClusterStatus;
+      const online = status.nodes.filter((node) => node.role !== 'offline').length;
+      return status.isr.length === nodes.length && online === nodes.length ? true : null;
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
   return cluster;
 }

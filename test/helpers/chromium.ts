@@ -3,6 +3,7 @@
  * WEIR_CHROMIUM points elsewhere; a path that does not exist makes the tests skip, saying so.
  */
 import { existsSync } from 'node:fs';
+import type { Page } from 'playwright-core';
 
 export const CHROMIUM = process.env.WEIR_CHROMIUM ?? '/usr/bin/chromium';
 export const CHROMIUM_ARGS = [
@@ -19,3 +20,11 @@ export const CHROMIUM_ARGS = [
 export const CHROMIUM_SKIP: false | string = existsSync(CHROMIUM)
   ? false
   : `${CHROMIUM} is absent: install Debian's chromium (apt-get install -y chromium) to run the console's browser tests`;
+
+/** Collects what a page throws and logs as an error into `errors` (tests assert it stays empty). */
+export function collectPageErrors(page: Page, errors: string[]): void {
+  page.on('pageerror', (error) => errors.push(error.message));
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+}
