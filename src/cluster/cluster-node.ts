@@ -153,27 +153,48 @@ export class ClusterNode {
     await this.#membership.join();
     logger('info', 'cluster_joined', { nodeId, etcd: this.#options.etcd });
     for (const record of await this.#membership.nodes()) this.#nodes.set(record.nodeId, record);
-    const nodesWatch = this.#etcd.watch(KEYS.nodes, (events) => {
-      for (const event of events) {
-        const id = event.key.slice(KEYS.nodes.length);
-        if (event.type === 'delete') this.#nodes.delete(id);
-        else this.#nodes.set(id, parseNodeRecord(event.key, event.value));
-      }
-    });
+    // withCurrent: what changed between the read above and the watch's start is delivered too.
+    const nodesWatch = this.#etcd.watch(
+      KEYS.nodes,
+      (events) => {
+        let leaderArrived = false;
+        for (const event of events) {
+          const id = event.key.slice(KEYS.nodes.length);
+          if (event.type === 'delete') this.#nodes.delete(id);
+          else {
+            this.#nodes.set(id, parseNodeRecord(event.key, event.value));
+            if (id === this.#leader?.nodeId) leaderArrived = true;
+          }
+        }
+        // A follower that learnt of the leader before its record waits for this (#follow).
+        if (
+          leaderArrived &&
+          this.#role !== 'leader' &&
+          this.#following?.nodeId !== this.#leader?.nodeId
+        ) {
+          this.#enqueue(() => this.#decide());
+        }
+      },
+      { withCurrent: true },
+    );
     this.#unwatch.push(() => nodesWatch.cancel());
     for (const entry of await this.#etcd.range(KEYS.streams)) {
       const record = parseStreamRecord(entry.key, entry.value);
       this.#streams.set(record.name, record);
     }
-    const streamsWatch = this.#etcd.watch(KEYS.streams, (events) => {
-      for (const event of events) {
-        if (event.type === 'delete') this.#streams.delete(event.key.slice(KEYS.streams.length));
-        else {
-          const record = parseStreamRecord(event.key, event.value);
-          this.#streams.set(record.name, record);
+    const streamsWatch = this.#etcd.watch(
+      KEYS.streams,
+      (events) => {
+        for (const event of events) {
+          if (event.type === 'delete') this.#streams.delete(event.key.slice(KEYS.streams.length));
+          else {
+            const record = parseStreamRecord(event.key, event.value);
+            this.#streams.set(record.name, record);
+          }
         }
-      }
-    });
+      },
+      { withCurrent: true },
+    );
     this.#unwatch.push(() => streamsWatch.cancel());
     this.#followerServing = await this.#options.serveFollower(this.#followerView());
     this.#role = 'follower';
