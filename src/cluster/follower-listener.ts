@@ -17,7 +17,7 @@ import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { PRE_HELLO_FRAME_BYTES_MAX } from '../limits.js';
 import { Writer } from '../protocol/codec.js';
-import { FRAME_HEADER_BYTES, FrameDecoder, OPCODES } from '../protocol/frame.js';
+import { FRAME_HEADER_BYTES, FrameDecoder, OPCODES, writeFrameHeader } from '../protocol/frame.js';
 import { writeError } from '../protocol/frames.js';
 import type { ClusterStatus } from '../broker/index.js';
 import { WeirError } from '../util/index.js';
@@ -53,12 +53,8 @@ function errorFrame(requestId: number, error: WeirError): Uint8Array {
   const writer = new Writer(256);
   writer.position = FRAME_HEADER_BYTES;
   writeError(writer, error);
-  const length = writer.position - 4;
-  writer.patchU32(0, length);
   const bytes = writer.finish();
-  bytes[4] = OPCODES.ERROR;
-  bytes[5] = 0;
-  new DataView(bytes.buffer, bytes.byteOffset).setUint32(6, requestId, true);
+  writeFrameHeader(bytes, OPCODES.ERROR, 0, requestId, bytes.length);
   return bytes.slice();
 }
 

@@ -8,13 +8,21 @@ import { strict as assert } from 'node:assert';
 import { test } from 'node:test';
 import { connect, type Client } from '../../src/index.js';
 import { lastRole, startCluster, type ClusterNodeProcess } from './cluster-harness.js';
-import { until } from './cluster-kills.js';
+import { until, waitForInSync } from './cluster-kills.js';
 
 const NO_ETCD = 'etcd is not installed (apt-get install etcd-server): the cluster tests need it';
 /** Longer than two lease TTLs and an election: time enough for a wrong leader to appear. */
 const NO_LEADER_WATCH_MS = 6_000;
 
 const isr = async (mq: Client) => (await mq.cluster.status()).isr;
+
+/** A client of the cluster with a stream `jobs` (replicas 3, minInSync 2) held by all 3. */
+async function jobsOn(url: string): Promise<Client> {
+  const mq = await connect(url);
+  await mq.streams.create('jobs', { subjects: ['jobs.>'], replicas: 3, minInSync: 2 });
+  await waitForInSync(mq, 3, 20_000);
+  return mq;
+}
 
 function pause(node: ClusterNodeProcess): void {
   node.process.child.kill('SIGSTOP');
@@ -30,9 +38,7 @@ test('a follower that falls behind leaves the in-sync set by a fenced change, pu
   let mq: Client | null = null;
   const paused: ClusterNodeProcess[] = [];
   try {
-    mq = await connect(cluster.url);
-    await mq.streams.create('jobs', { subjects: ['jobs.>'], replicas: 3, minInSync: 2 });
-    await until('3 in sync', 20_000, async () => ((await isr(mq!)).length === 3 ? true : null));
+    mq = await jobsOn(cluster.url);
     const leader = await cluster.waitForLeader();
     const follower = cluster.nodes.find((node) => node.nodeId !== leader.nodeId)!;
     pause(follower);
@@ -71,9 +77,7 @@ test('no unclean election: a node outside the in-sync set never leads, even alon
   let mq: Client | null = null;
   const paused: ClusterNodeProcess[] = [];
   try {
-    mq = await connect(cluster.url);
-    await mq.streams.create('jobs', { subjects: ['jobs.>'], replicas: 3, minInSync: 2 });
-    await until('3 in sync', 20_000, async () => ((await isr(mq!)).length === 3 ? true : null));
+    mq = await jobsOn(cluster.url);
     const leader = await cluster.waitForLeader();
     const [behind, other] = cluster.nodes.filter((node) => node.nodeId !== leader.nodeId) as [
       ClusterNodeProcess,

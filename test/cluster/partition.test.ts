@@ -14,7 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { Broker, connect, type Client } from '../../src/index.js';
 import { CLUSTER_LEASE_TTL_S } from '../../src/limits.js';
 import { lastRole, startCluster, stopNode } from './cluster-harness.js';
-import { until } from './cluster-kills.js';
+import { until, waitForInSync } from './cluster-kills.js';
 import { createNamespaceNetwork } from './netns.js';
 
 const PUBLISHER = fileURLToPath(new URL('./isolated-publisher.js', import.meta.url));
@@ -56,9 +56,7 @@ test('a leader cut off confirms nothing the new leader lacks, and rejoins as a f
     if (cluster === null) return t.skip('etcd is not installed (apt-get install etcd-server)');
     mq = await connect(cluster.url);
     await mq.streams.create('orders', { subjects: ['orders.>'], replicas: 3 });
-    await until('3 in sync', 20_000, async () =>
-      (await mq!.cluster.status()).isr.length === 3 ? true : null,
-    );
+    await waitForInSync(mq, 3, 20_000);
     for (let n = 0; n < 100; n += 1)
       await mq.publish('orders.before', { n }, { id: `before-${n}` });
     const old = await cluster.waitForLeader();
