@@ -14,6 +14,7 @@ const LAYERS = {
   client: ['util', 'protocol'],
   outbox: ['util', 'protocol'],
   cluster: ['util', 'storage', 'protocol', 'broker', 'server'],
+  amqp: ['util', 'protocol', 'broker'],
   cli: ['util', 'protocol', 'client', 'server', 'broker', 'storage', 'admin', 'outbox', 'cluster'],
 };
 const ALL = Object.keys(LAYERS);
@@ -35,6 +36,28 @@ function layerRule(layer) {
     },
   };
 }
+
+/**
+ * src/amqp/codec is a pure codec: besides its own files it may import only src/util (checked
+ * on the import text: any `../` that does not lead to `../../util` is refused). It comes after
+ * the layer rules, so for its files it replaces src/amqp's rule.
+ */
+const amqpCodecRule = {
+  files: ['src/amqp/codec/**/*.ts'],
+  rules: {
+    'no-restricted-imports': [
+      'error',
+      {
+        patterns: [
+          {
+            regex: '^\\.\\./(?!\\.\\./util(/|$))',
+            message: 'src/amqp/codec may import only its own files and src/util.',
+          },
+        ],
+      },
+    ],
+  },
+};
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'data/**', 'ui/vendor/**'] },
@@ -81,4 +104,5 @@ export default tseslint.config(
     },
   },
   ...ALL.map(layerRule),
+  amqpCodecRule,
 );

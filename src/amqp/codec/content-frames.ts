@@ -1,0 +1,73 @@
+/**
+ * Content frames for one message: a content header frame, then body frames of at most
+ * frameMax - 8 payload bytes each (no body frame at all for an empty body), in one buffer.
+ *
+ * Content header payload: class-id (u16), weight (u16, always 0), body-size (u64), then the
+ * property flags and property list (encodeProperties, or raw bytes passed through).
+ */
+import {
+  CONTENT_HEADER_PREFIX_BYTES,
+  FRAME_BODY,
+  FRAME_END,
+  FRAME_HEADER,
+  FRAME_OVERHEAD_BYTES,
+} from './constants.js';
+import { FRAME_MAX_LIMIT, FRAME_MIN_SIZE } from './limits.js';
+import { checkInteger } from './byte-writer.js';
+
+const CHANNEL_MAX = 0xffff;
+const UINT32_LIMIT = 2 ** 32;
+
+/**
+ * The header frame and body frames of a message. `frameMax` is the connection's negotiated
+ * frame-max (at least FRAME_MIN_SIZE; map tune's 0, "no limit", to a real bound first).
+ * RangeError if `bodySize` is not `body.length` or the header frame alone exceeds `frameMax`.
+ */
+export function encodeContentFrames(
+  channel: number,
+  classId: number,
+  bodySize: number,
+  propertyBytes: Uint8Array,
+  body: Uint8Array,
+  frameMax: number,
+): Uint8Array {
+  checkInteger(channel, 0, CHANNEL_MAX, 'channel');
+  checkInteger(classId, 0, 0xffff, 'classId');
+  checkInteger(frameMax, FRAME_MIN_SIZE, FRAME_MAX_LIMIT, 'frameMax');
+  if (bodySize !== body.length) {
+    throw new RangeError(`bodySize ${bodySize} is not the body's length ${body.length}`);
+  }
+  const headerPayloadBytes = CONTENT_HEADER_PREFIX_BYTES + propertyBytes.length;
+  if (headerPayloadBytes + FRAME_OVERHEAD_BYTES > frameMax) {
+    throw new RangeError(
+      `a content header of ${headerPayloadBytes + FRAME_OVERHEAD_BYTES} bytes exceeds frame-max ${frameMax}`,
+    );
+  }
+  const bodyPayloadBytesMax = frameMax - FRAME_OVERHEAD_BYTES;
+  const bodyFrameCount = Math.ceil(body.length / bodyPayloadBytesMax);
+  const total =
+    headerPayloadBytes + FRAME_OVERHEAD_BYTES + body.length + bodyFrameCount * FRAME_OVERHEAD_BYTES;
+  const frames = new Uint8Array(total);
+  const view = new DataView(frames.buffer);
+  let position = 0;
+  view.setUint8(position, FRAME_HEADER);
+  view.setUint16(position + 1, channel);
+  view.setUint32(position + 3, headerPayloadBytes);
+  view.setUint16(position + 7, classId);
+  view.setUint16(position + 9, 0);
+  view.setUint32(position + 11, Math.floor(bodySize / UINT32_LIMIT));
+  view.setUint32(position + 15, bodySize % UINT32_LIMIT);
+  frames.set(propertyBytes, position + 19);
+  position += 7 + headerPayloadBytes;
+  frames[position++] = FRAME_END;
+  for (let offset = 0; offset < body.length; offset += bodyPayloadBytesMax) {
+    const end = Math.min(body.length, offset + bodyPayloadBytesMax);
+    view.setUint8(position, FRAME_BODY);
+    view.setUint16(position + 1, channel);
+    view.setUint32(position + 3, end - offset);
+    frames.set(body.subarray(offset, end), position + 7);
+    position += 7 + end - offset;
+    frames[position++] = FRAME_END;
+  }
+  return frames;
+}
