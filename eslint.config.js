@@ -14,8 +14,19 @@ const LAYERS = {
   client: ['util', 'protocol'],
   outbox: ['util', 'protocol'],
   cluster: ['util', 'storage', 'protocol', 'broker', 'server'],
-  amqp: ['util', 'protocol', 'broker'],
-  cli: ['util', 'protocol', 'client', 'server', 'broker', 'storage', 'admin', 'outbox', 'cluster'],
+  amqp: ['util', 'storage', 'protocol', 'broker'],
+  cli: [
+    'util',
+    'protocol',
+    'client',
+    'server',
+    'broker',
+    'storage',
+    'admin',
+    'outbox',
+    'cluster',
+    'amqp',
+  ],
 };
 const ALL = Object.keys(LAYERS);
 

@@ -1056,3 +1056,58 @@ assert(CLIENT_HOSTS_MAX >= 1 && CLIENT_LEADER_HOPS_MAX >= 1, 'a round tries at l
 export const CLUSTER_STEP_DOWN_CLOSE_MS_MAX = 5_000;
 /** After a node won a campaign but could not open its broker, it waits this before deciding again. */
 export const CLUSTER_LEAD_RETRY_MS = 1_000;
+
+// ---------------------------------------------------------------------------------------
+// AMQP 0-9-1 gateway (issue 16: src/amqp, docs/amqp.md)
+// ---------------------------------------------------------------------------------------
+
+/** The port `weir serve --amqp` listens on unless --amqp-port / WEIR_AMQP_PORT says another. */
+export const AMQP_PORT_DEFAULT = 5672;
+/** frame-max the server offers in connection.tune (RabbitMQ's default). */
+export const AMQP_FRAME_MAX = 131_072;
+/** channel-max the server offers in connection.tune. */
+export const AMQP_CHANNELS_MAX = 2047;
+/** The heartbeat the server proposes, in seconds (RabbitMQ's default); 0 from both sides: none. */
+export const AMQP_HEARTBEAT_S_DEFAULT = 60;
+/** A client must send the protocol header, start-ok, tune-ok and open within this. */
+export const AMQP_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** After connection.close is sent, how long to wait for close-ok before dropping the socket. */
+export const AMQP_CLOSE_TIMEOUT_MS = 3_000;
+/** A message's body, assembled from body frames, may be at most this (RabbitMQ: 128 MiB; Weir's record bound is lower). */
+export const AMQP_BODY_BYTES_MAX = 16 * 1024 * 1024;
+/** Publish bytes a connection may have waiting for storage before it stops reading its socket. */
+export const AMQP_PUBLISH_BYTES_PENDING_MAX = 8 * 1024 * 1024;
+/** Output bytes waiting in a socket past which consumers stop delivering until it drains. */
+export const AMQP_WRITE_BUFFER_BYTES_MAX = 4 * 1024 * 1024;
+/** Consumers on one channel. */
+export const AMQP_CHANNEL_CONSUMERS_MAX = 1024;
+/** Unacknowledged basic.get deliveries on one channel (each holds a broker consumer). */
+export const AMQP_CHANNEL_GETS_UNACKED_MAX = 1024;
+/** Publishes a tx channel may buffer before commit. */
+export const AMQP_TX_PUBLISHES_MAX = 10_000;
+/** Prefetch of a consumer whose channel set none (basic.qos 0 = unlimited in AMQP). */
+export const AMQP_PREFETCH_UNLIMITED = 2_000;
+/**
+ * The lease of a delivery to an AMQP consumer: AMQP has none, a message stays with its channel
+ * until acked; RabbitMQ's consumer_timeout (30 min) is the bound, so is this.
+ */
+export const AMQP_DELIVERY_LEASE_MS = 30 * 60 * 1000;
+/** basic.get on a queue with messages ready waits at most this for one to reach its consumer. */
+export const AMQP_GET_WAIT_MS = 200;
+/** Exchanges, queues and bindings the gateway keeps (besides the built-in exchanges). */
+export const TOPOLOGY_EXCHANGES_MAX = 10_000;
+export const TOPOLOGY_QUEUES_MAX = 10_000;
+export const TOPOLOGY_BINDINGS_MAX = 100_000;
+/** Exchanges one publish passes through (exchange-to-exchange bindings). */
+export const TOPOLOGY_ROUTE_HOPS_MAX = 64;
+/** The saved topology file (amqp/topology.json in the data directory). */
+export const TOPOLOGY_FILE_BYTES_MAX = 64 * 1024 * 1024;
+/** How often queues with x-expires are checked for expiry. */
+export const AMQP_EXPIRY_CHECK_MS = 1_000;
+
+assert(AMQP_FRAME_MAX >= 4096, 'frame-max is at least the spec frame-min-size');
+assert(AMQP_PREFETCH_UNLIMITED <= IN_FLIGHT_MAX, 'an unlimited prefetch is a valid maxInFlight');
+assert(
+  AMQP_DELIVERY_LEASE_MS <= LEASE_MS_MAX,
+  'the AMQP delivery lease is a lease a subscription may have',
+);

@@ -79,6 +79,7 @@ export interface ConnectOptions {
 
 export class Broker {
   readonly #core: BrokerCore;
+  readonly #fileSystem: FileSystem;
   readonly #lock: DataDirLock | null;
   readonly #dataDir: string | null;
   /** Users, passwords, tokens and failed attempts: what every door checks credentials with. */
@@ -95,7 +96,9 @@ export class Broker {
     dataDir: string | null,
     authenticator: Authenticator,
     tracing: Tracing | null,
+    fileSystem: FileSystem,
   ) {
+    this.#fileSystem = fileSystem;
     this.authenticator = authenticator;
     this.#tracing = tracing;
     // A change of users applies to the clients already connected (a removed user's end).
@@ -206,6 +209,7 @@ export class Broker {
         lock === null ? null : root,
         new Authenticator(users, () => clock.now()),
         tracing,
+        fileSystem,
       );
     } catch (error) {
       await lock?.release();
@@ -224,6 +228,14 @@ export class Broker {
    */
   get dataDir(): string | null {
     return this.#dataDir;
+  }
+
+  /**
+   * The file system `dataDir` is written through (a cluster leader's is the replicated one):
+   * what other layers keep in the data directory (the AMQP topology) goes through it too.
+   */
+  get fileSystem(): FileSystem {
+    return this.#fileSystem;
   }
 
   /** Replies dropped because their requester was gone (closed, disconnected, timed out). */

@@ -14,3 +14,4 @@ export {
 } from './cluster-view.js';
 export { UserStore, USERS_FILE, checkPassword } from './users.js';
 export { transactionAborted, transactionRecoveredChannel } from './transactions.js';
+export { readJsonFile, writeJsonFile } from './metadata-file.js';

@@ -10,7 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { WeirError, isWeirError } from '../util/index.js';
-import { HTTP_PORT_DEFAULT, SERVER_PORT_DEFAULT } from '../limits.js';
+import { AMQP_PORT_DEFAULT, HTTP_PORT_DEFAULT, SERVER_PORT_DEFAULT } from '../limits.js';
 import { isLogLevel, type LogLevel } from '../server/index.js';
 import type {
   DeadLetterReason,
@@ -110,6 +110,17 @@ program
   .addOption(new Option('--no-http', 'no HTTP API and console'))
   .addOption(
     new Option(
+      '--amqp',
+      `also speak AMQP 0-9-1 (RabbitMQ's clients), on ${AMQP_PORT_DEFAULT} unless --amqp-port`,
+    ).default(false),
+  )
+  .addOption(
+    new Option('--amqp-port <port>', 'AMQP 0-9-1 port (implies --amqp); 0 picks a free one')
+      .env('WEIR_AMQP_PORT')
+      .argParser(integer('amqp-port')),
+  )
+  .addOption(
+    new Option(
       '--dead-letter-webhook <url>',
       'POST a JSON notice to this URL when new dead letters are seen (retried)',
     ).env('WEIR_DEAD_LETTER_WEBHOOK'),
@@ -161,6 +172,8 @@ program
       logLevel: LogLevel;
       httpPort: number;
       http: boolean;
+      amqp: boolean;
+      amqpPort?: number;
       httpHost?: string;
       tlsCert?: string;
       tlsKey?: string;
@@ -176,6 +189,8 @@ program
       const {
         http,
         httpPort,
+        amqp,
+        amqpPort,
         etcd,
         nodeId,
         advertise,
@@ -216,6 +231,7 @@ program
       await serve({
         ...rest,
         httpPort: http ? httpPort : null,
+        amqpPort: amqpPort ?? (amqp ? AMQP_PORT_DEFAULT : null),
         version,
         ...(cluster === undefined ? {} : { cluster }),
       });

@@ -21,6 +21,7 @@ import { WeirServer, freePort, jsonLogger, type LogLevel, type Logger } from '..
 import { WeirError } from '../util/index.js';
 import { ClusterNode, FollowerListener } from '../cluster/index.js';
 import { isLoopbackAddress } from './loopback-address.js';
+import { AmqpServer, fileTopologyStore, NO_TOPOLOGY_STORE } from '../amqp/index.js';
 
 export interface ServeOptions {
   readonly dataDir: string;
@@ -41,6 +42,8 @@ export interface ServeOptions {
   readonly insecure?: boolean;
   /** POST a JSON notice here when new dead letters are seen (needs the HTTP side). */
   readonly deadLetterWebhook?: string;
+  /** Port of the AMQP 0-9-1 listener (--amqp, --amqp-port, WEIR_AMQP_PORT; 0 picks a free one); absent or null: none. */
+  readonly amqpPort?: number | null;
   /** Present: this process is a node of a cluster (weir serve --etcd). */
   readonly cluster?: ServeClusterOptions;
 }
@@ -216,6 +219,7 @@ function checkExposure(
 interface Serving {
   readonly server: WeirServer;
   readonly admin: AdminServer | null;
+  readonly amqp: AmqpServer | null;
   close(): Promise<void>;
 }
 
@@ -224,7 +228,7 @@ async function serveBroker(
   broker: Broker,
   tls: ServeTls | null,
   logger: Logger,
-  ports: { tcp: number; http: number | null },
+  ports: { tcp: number; http: number | null; amqp: number | null },
 ): Promise<Serving> {
   const httpHost = options.httpHost ?? options.host;
   checkExposure(
@@ -244,7 +248,24 @@ async function serveBroker(
     logger,
   });
   let admin: AdminServer | null = null;
+  let amqp: AmqpServer | null = null;
   try {
+    if (ports.amqp !== null) {
+      const dataDir = broker.dataDir;
+      amqp = await AmqpServer.listen({
+        connectClient: (principal, remote) =>
+          principal === null ? broker.connect() : broker.connect({ principal, remote }),
+        authenticator: broker.authenticator,
+        store: dataDir === null ? NO_TOPOLOGY_STORE : fileTopologyStore(broker.fileSystem, dataDir),
+        host: options.host,
+        port: ports.amqp,
+        serverVersion: options.version,
+        log: logger,
+      });
+      const address = amqp.address();
+      logger('info', 'amqp_listening', { url: `amqp://${address.host}:${address.port}` });
+      console.log(`weir AMQP 0-9-1 on amqp://${address.host}:${address.port}`);
+    }
     if (ports.http !== null) {
       // A variable for the same reason as serverOptions (the admin side adds `tls`).
       const adminOptions = {
@@ -261,15 +282,18 @@ async function serveBroker(
       admin = await startAdminServer(adminOptions);
     }
   } catch (error) {
-    // The HTTP port is taken (or the console cannot load): do not leave the TCP server up.
+    // The HTTP or AMQP port is taken (or the console cannot load): do not leave the rest up.
+    await amqp?.close();
     await server.close();
     throw error;
   }
   return {
     server,
     admin,
+    amqp,
     close: async () => {
       await admin?.close();
+      await amqp?.close();
       await server.close();
     },
   };
@@ -336,6 +360,7 @@ export async function serve(options: ServeOptions): Promise<void> {
     serving = await serveBroker(options, broker, tls, logger, {
       tcp: options.port,
       http: httpPort,
+      amqp: options.amqpPort ?? null,
     });
   } catch (error) {
     await broker.close();
@@ -382,6 +407,12 @@ async function serveCluster(
         : requestedHttp === 0
           ? await freePort(httpHost)
           : requestedHttp,
+    amqp:
+      options.amqpPort === undefined || options.amqpPort === null
+        ? null
+        : options.amqpPort === 0
+          ? await freePort(options.host)
+          : options.amqpPort,
   };
   const advertise = withPort(cluster.advertise, ports.tcp);
   const advertiseHost = advertise.slice(0, advertise.lastIndexOf(':'));

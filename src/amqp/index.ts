@@ -1,0 +1,2 @@
+export { AmqpServer, type AmqpServerOptions } from './amqp-server.js';
+export { fileTopologyStore, NO_TOPOLOGY_STORE, type TopologyStore } from './topology-store.js';
