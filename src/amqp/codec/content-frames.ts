@@ -10,13 +10,22 @@ import {
   FRAME_BODY,
   FRAME_END,
   FRAME_HEADER,
+  FRAME_HEADER_BYTES,
   FRAME_OVERHEAD_BYTES,
 } from './constants.js';
 import { FRAME_MAX_LIMIT, FRAME_MIN_SIZE } from './limits.js';
+import { assert } from '../../util/index.js';
 import { checkInteger } from './byte-writer.js';
 
 const CHANNEL_MAX = 0xffff;
 const UINT32_LIMIT = 2 ** 32;
+/** Byte offsets inside a frame: its header fields, then a content header's fields. */
+const CHANNEL_AT = 1;
+const SIZE_AT = 3;
+const CLASS_ID_AT = FRAME_HEADER_BYTES;
+const WEIGHT_AT = CLASS_ID_AT + 2;
+const BODY_SIZE_AT = WEIGHT_AT + 2;
+const PROPERTIES_AT = FRAME_HEADER_BYTES + CONTENT_HEADER_PREFIX_BYTES;
 
 /**
  * The header frame and body frames of a message. `frameMax` is the connection's negotiated
@@ -49,25 +58,25 @@ export function encodeContentFrames(
     headerPayloadBytes + FRAME_OVERHEAD_BYTES + body.length + bodyFrameCount * FRAME_OVERHEAD_BYTES;
   const frames = new Uint8Array(total);
   const view = new DataView(frames.buffer);
-  let position = 0;
-  view.setUint8(position, FRAME_HEADER);
-  view.setUint16(position + 1, channel);
-  view.setUint32(position + 3, headerPayloadBytes);
-  view.setUint16(position + 7, classId);
-  view.setUint16(position + 9, 0);
-  view.setUint32(position + 11, Math.floor(bodySize / UINT32_LIMIT));
-  view.setUint32(position + 15, bodySize % UINT32_LIMIT);
-  frames.set(propertyBytes, position + 19);
-  position += 7 + headerPayloadBytes;
+  view.setUint8(0, FRAME_HEADER);
+  view.setUint16(CHANNEL_AT, channel);
+  view.setUint32(SIZE_AT, headerPayloadBytes);
+  view.setUint16(CLASS_ID_AT, classId);
+  view.setUint16(WEIGHT_AT, 0);
+  view.setUint32(BODY_SIZE_AT, Math.floor(bodySize / UINT32_LIMIT));
+  view.setUint32(BODY_SIZE_AT + 4, bodySize % UINT32_LIMIT);
+  frames.set(propertyBytes, PROPERTIES_AT);
+  let position = FRAME_HEADER_BYTES + headerPayloadBytes;
   frames[position++] = FRAME_END;
   for (let offset = 0; offset < body.length; offset += bodyPayloadBytesMax) {
     const end = Math.min(body.length, offset + bodyPayloadBytesMax);
     view.setUint8(position, FRAME_BODY);
-    view.setUint16(position + 1, channel);
-    view.setUint32(position + 3, end - offset);
-    frames.set(body.subarray(offset, end), position + 7);
-    position += 7 + end - offset;
+    view.setUint16(position + CHANNEL_AT, channel);
+    view.setUint32(position + SIZE_AT, end - offset);
+    frames.set(body.subarray(offset, end), position + FRAME_HEADER_BYTES);
+    position += FRAME_HEADER_BYTES + end - offset;
     frames[position++] = FRAME_END;
   }
+  assert(position === total, 'content frames fill their buffer exactly');
   return frames;
 }
