@@ -115,6 +115,11 @@ export const IN_FLIGHT_MAX = 65_536;
 export const UNSETTLED_WINDOW_MAX = 100_000;
 /** Messages read ahead and held in memory, ready to deliver, per subscription and partition. */
 export const READY_RECORDS_MAX = 2048;
+/**
+ * How often a subscription with deadLetterExpired and no consumer reading looks for expired
+ * messages at its head (an AMQP delay queue: TTL, dead-letter exchange, no consumer).
+ */
+export const EXPIRY_SWEEP_MS = 250;
 /** One cursor read asks the log for at most this many records and bytes. */
 export const CURSOR_READ_RECORDS_MAX = 512;
 /**
@@ -1111,3 +1116,5 @@ assert(
   AMQP_DELIVERY_LEASE_MS <= LEASE_MS_MAX,
   'the AMQP delivery lease is a lease a subscription may have',
 );
+/** Dead letters the x-dead-letter-exchange forwarder holds at once (each republished, then acked). */
+export const AMQP_DEAD_LETTERS_IN_FLIGHT = 100;

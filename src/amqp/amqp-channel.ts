@@ -23,7 +23,7 @@
  * after that commit. tx.rollback drops the buffer (acked messages stay unacked, as in RabbitMQ).
  */
 import { randomBytes } from 'node:crypto';
-import type { Client, Message, PublishOptions, Subscription } from '../protocol/index.js';
+import type { Client, Message, Subscription } from '../protocol/index.js';
 import { isWeirError } from '../util/index.js';
 import {
   AMQP_CHANNEL_CONSUMERS_MAX,
@@ -35,13 +35,8 @@ import {
 } from '../limits.js';
 import { AmqpConsumer, type ConsumerChannel } from './amqp-consumer.js';
 import { AmqpError, toAmqpError } from './amqp-error.js';
-import {
-  DIRECT_REPLY_TO,
-  headerValue,
-  headerValues,
-  type AmqpGateway,
-  type ReplyTarget,
-} from './amqp-gateway.js';
+import { DIRECT_REPLY_TO, type AmqpGateway, type ReplyTarget } from './amqp-gateway.js';
+import { headerValue, headerValues, type HeaderValue } from './exchange.js';
 import {
   decodeProperties,
   encodeProperties,
@@ -52,15 +47,9 @@ import {
   type MethodArguments,
   type MethodName,
 } from './codec/index.js';
-import type { HeaderValue } from './exchange.js';
-import {
-  deliveryAddress,
-  propertiesFromWeir,
-  storedPropertyBytes,
-  subjectFor,
-  weirHeaders,
-} from './message-mapping.js';
+import { deliveryAddress, propertiesFromWeir, storedPropertyBytes } from './message-mapping.js';
 import type { QueueState } from './topology.js';
+import { routedPublishes, type RoutedPublish } from './routed-publish.js';
 
 /** What a channel needs from its connection. */
 export interface ChannelConnection {
@@ -101,23 +90,7 @@ interface Unacked {
   readonly getter: Subscription | null;
 }
 
-interface BufferedPublish {
-  readonly subject: string;
-  readonly body: Uint8Array;
-  readonly options: PublishOptions;
-}
-
 const EMPTY = new Uint8Array(0);
-const MAX_WEIR_PRIORITY = 9;
-
-/** The Weir ttlMs of an AMQP `expiration` property; 406 when it is not a count of ms. */
-function expirationMs(expiration: string | undefined): number | null {
-  if (expiration === undefined) return null;
-  if (!/^\d{1,10}$/u.test(expiration)) {
-    throw new AmqpError(406, `invalid expiration '${expiration}': not a count of milliseconds`);
-  }
-  return Math.max(1, Number(expiration));
-}
 
 export class AmqpChannel implements ConsumerChannel {
   readonly id: number;
@@ -144,7 +117,7 @@ export class AmqpChannel implements ConsumerChannel {
   #ackScheduled = false;
   // tx
   #transactional = false;
-  #txPublishes: BufferedPublish[] = [];
+  #txPublishes: RoutedPublish[] = [];
   #txAcks: Message[] = [];
   #txAfter: (() => void)[] = [];
   // direct reply-to
@@ -557,7 +530,6 @@ export class AmqpChannel implements ConsumerChannel {
       this.#confirmNow(sequence);
       return;
     }
-    const ttlMs = expirationMs(properties.expiration);
     const headers = properties.headers === undefined ? null : headerValues(properties.headers);
     const queues = gateway.topology.route(exchangeName, routingKey, headers);
     if (queues.length === 0) {
@@ -565,19 +537,14 @@ export class AmqpChannel implements ConsumerChannel {
       this.#confirmNow(sequence);
       return;
     }
-    const weir = weirHeaders(exchangeName, routingKey, propertyBytes, properties);
-    const base: PublishOptions = {
-      headers: weir,
-      ...(ttlMs === null ? {} : { ttlMs }),
-      ...(properties.correlationId === undefined
-        ? {}
-        : { correlationId: properties.correlationId }),
-    };
-    const entries = queues.map((queue) => ({
-      subject: subjectFor(queue.definition.stream, routingKey),
+    const entries = routedPublishes(
+      queues,
+      exchangeName,
+      routingKey,
+      propertyBytes,
+      properties,
       body,
-      options: withPriority(base, queue, properties.priority),
-    }));
+    );
     if (this.#transactional) {
       if (this.#txPublishes.length + entries.length > AMQP_TX_PUBLISHES_MAX) {
         throw new AmqpError(406, `more than ${AMQP_TX_PUBLISHES_MAX} publishes in one transaction`);
@@ -919,14 +886,4 @@ function bindingArguments(table: FieldTable): Record<string, HeaderValue> {
   const values: Record<string, HeaderValue> = {};
   for (const [name, value] of Object.entries(table)) values[name] = headerValue(value);
   return values;
-}
-
-function withPriority(
-  base: PublishOptions,
-  queue: QueueState,
-  priority: number | undefined,
-): PublishOptions {
-  const max = queue.definition.settings.maxPriority;
-  if (max === null || priority === undefined || priority <= 0) return base;
-  return { ...base, priority: Math.min(priority, max, MAX_WEIR_PRIORITY) };
 }

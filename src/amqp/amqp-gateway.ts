@@ -17,8 +17,18 @@ import { isWeirError, type Clock } from '../util/index.js';
 import { AMQP_DELIVERY_LEASE_MS, AMQP_EXPIRY_CHECK_MS } from '../limits.js';
 import { AmqpError } from './amqp-error.js';
 import type { FieldTable } from './codec/index.js';
-import type { Binding, ExchangeDefinition, HeaderValue } from './exchange.js';
-import { EXCHANGE_TYPES, type ExchangeType } from './exchange.js';
+import {
+  EXCHANGE_TYPES,
+  type Binding,
+  type ExchangeDefinition,
+  type ExchangeType,
+} from './exchange.js';
+import {
+  DEAD_LETTER_STREAM,
+  deadLetterSubject,
+  DeadLetterForwarder,
+  ensureDeadLetterStream,
+} from './dead-letter-forwarder.js';
 import { streamNameFor } from './message-mapping.js';
 import { ARGUMENT_NAMES, parseQueueArguments, sameSettings } from './queue-arguments.js';
 import type { TopologyStore } from './topology-store.js';
@@ -52,26 +62,6 @@ export interface QueueDeclareResult {
 
 export const DIRECT_REPLY_TO = 'amq.rabbitmq.reply-to';
 
-/** A header value of a binding or a message as the headers exchange compares it. */
-export function headerValue(value: unknown): HeaderValue {
-  if (value === null || value === undefined) return null;
-  if (typeof value === 'string' || typeof value === 'boolean') return value;
-  if (typeof value === 'number') return value;
-  if (typeof value === 'bigint') return Number(value);
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  if (value instanceof Date) return value.getTime();
-  return JSON.stringify(value, (_key, item: unknown) =>
-    typeof item === 'bigint' ? item.toString() : item,
-  );
-}
-
-export function headerValues(table: FieldTable | undefined): Record<string, HeaderValue> | null {
-  if (table === undefined) return null;
-  const values: Record<string, HeaderValue> = {};
-  for (const [name, value] of Object.entries(table)) values[name] = headerValue(value);
-  return values;
-}
-
 export class AmqpGateway {
   readonly topology = new Topology();
   readonly #store: TopologyStore;
@@ -81,11 +71,20 @@ export class AmqpGateway {
   readonly #replyTargets = new Map<string, ReplyTarget>();
   readonly #declaring = new Map<string, Promise<unknown>>();
   readonly #expiryTimer: { cancel(): void };
+  readonly #durableStorage: 'file' | 'memory';
+  readonly #forwarder: DeadLetterForwarder;
 
-  private constructor(store: TopologyStore, system: Client, clock: Clock) {
+  private constructor(
+    store: TopologyStore,
+    system: Client,
+    clock: Clock,
+    durableStorage: 'file' | 'memory',
+  ) {
     this.#store = store;
     this.#system = system;
     this.#clock = clock;
+    this.#durableStorage = durableStorage;
+    this.#forwarder = new DeadLetterForwarder(system, this.topology, () => clock.now());
     this.#expiryTimer = clock.setRepeating(AMQP_EXPIRY_CHECK_MS, () => this.#expireQueues(), {
       unref: true,
     });
@@ -95,15 +94,32 @@ export class AmqpGateway {
     store: TopologyStore;
     system: Client;
     clock: Clock;
+    /** Where durable queues are kept: 'file', unless the broker keeps everything in memory. */
+    durableStorage: 'file' | 'memory';
   }): Promise<AmqpGateway> {
-    const gateway = new AmqpGateway(options.store, options.system, options.clock);
+    const gateway = new AmqpGateway(
+      options.store,
+      options.system,
+      options.clock,
+      options.durableStorage,
+    );
     const snapshot = await options.store.load();
     if (snapshot !== null) gateway.topology.load(snapshot, options.clock.now());
+    const deadLettering = [...gateway.topology.queues].some(
+      (state) => state.definition.settings.deadLetterExchange !== null,
+    );
+    if (deadLettering) await gateway.#startForwarder();
     return gateway;
   }
 
-  close(): void {
+  async #startForwarder(): Promise<void> {
+    await ensureDeadLetterStream(this.#system, this.#durableStorage);
+    await this.#forwarder.start();
+  }
+
+  async close(): Promise<void> {
     this.#expiryTimer.cancel();
+    await this.#forwarder.close();
   }
 
   #save(): Promise<void> {
@@ -231,9 +247,16 @@ export class AmqpGateway {
     if (name.startsWith(RESERVED_PREFIX) && args.queue !== '') {
       throw new AmqpError(403, `queue name '${name}' contains reserved prefix 'amq.*'`);
     }
+    const stream = streamNameFor(name);
+    if (stream === DEAD_LETTER_STREAM) {
+      throw new AmqpError(
+        403,
+        `queue name '${name}' is reserved (Weir keeps AMQP dead letters there)`,
+      );
+    }
     const definition: QueueDefinition = {
       name,
-      stream: streamNameFor(name),
+      stream,
       durable: args.durable,
       exclusive: args.exclusive,
       autoDelete: args.autoDelete,
@@ -284,7 +307,7 @@ export class AmqpGateway {
     const options: StreamOptions = {
       subjects: [stream, `${stream}.>`],
       retention: 'work-queue',
-      storage: definition.durable ? 'file' : 'memory',
+      storage: definition.durable ? this.#durableStorage : 'memory',
       ...(settings.messageTtlMs === null ? {} : { ttlMs: Math.max(1, settings.messageTtlMs) }),
       ...(settings.maxLength === null ? {} : { maxMessages: Math.max(1, settings.maxLength) }),
       ...(settings.maxLengthBytes === null
@@ -306,6 +329,7 @@ export class AmqpGateway {
         );
       }
     }
+    if (settings.deadLetterExchange !== null) await this.#startForwarder();
     const subscription: SubscribeOptions = {
       subscription: stream,
       mode: settings.singleActiveConsumer ? 'failover' : 'shared',
@@ -478,11 +502,3 @@ export class AmqpGateway {
     return this.#replyTargets.get(routingKey);
   }
 }
-
-/** The subject the dead letters of the queue stream `stream` go to (dead-letter-forwarder.ts). */
-export function deadLetterSubject(stream: string): string {
-  return `${DEAD_LETTER_STREAM}.${stream}`;
-}
-
-/** The Weir stream that holds every AMQP queue's dead letters until they are forwarded. */
-export const DEAD_LETTER_STREAM = 'amqp-dead-letters';

@@ -19,6 +19,8 @@ export interface AmqpServerOptions {
   readonly authenticator?: Authenticator;
   /** Where durable exchanges, queues and bindings are kept (default: nowhere). */
   readonly store?: TopologyStore;
+  /** Storage of durable queues' streams; default 'file' with a store, 'memory' without. */
+  readonly durableStorage?: 'file' | 'memory';
   readonly host?: string;
   /** 0 picks a free port (see `address()`). */
   readonly port?: number;
@@ -51,6 +53,7 @@ export class AmqpServer {
       store: options.store ?? NO_TOPOLOGY_STORE,
       system,
       clock: options.clock ?? systemClock,
+      durableStorage: options.durableStorage ?? (options.store === undefined ? 'memory' : 'file'),
     });
     const server = new AmqpServer(options, gateway, system);
     await new Promise<void>((resolve, reject) => {
@@ -102,7 +105,7 @@ export class AmqpServer {
       const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
       await Promise.all([...this.#connections].map((connection) => connection.shutdown()));
       await closed;
-      this.#gateway.close();
+      await this.#gateway.close();
       await this.#system.close().catch(() => undefined);
     })();
     return this.#closing;

@@ -8,6 +8,7 @@
  *            over the binding's arguments; an argument of type void matches on presence.
  * A binding's destination is a queue or (exchange-to-exchange) another exchange.
  */
+import type { FieldTable } from './codec/index.js';
 import { TopicPattern } from './topic-pattern.js';
 
 export type ExchangeType = 'direct' | 'fanout' | 'topic' | 'headers';
@@ -152,4 +153,24 @@ function headersMatch(
   }
   // All of none matched is a match (an empty `all` binding takes everything); any of none is not.
   return !any;
+}
+
+/** A header value of a binding or a message as the headers exchange compares it. */
+export function headerValue(value: unknown): HeaderValue {
+  if (value === null || value === undefined) return null;
+  if (typeof value === 'string' || typeof value === 'boolean') return value;
+  if (typeof value === 'number') return value;
+  if (typeof value === 'bigint') return Number(value);
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+  if (value instanceof Date) return value.getTime();
+  return JSON.stringify(value, (_key, item: unknown) =>
+    typeof item === 'bigint' ? item.toString() : item,
+  );
+}
+
+export function headerValues(table: FieldTable | undefined): Record<string, HeaderValue> | null {
+  if (table === undefined) return null;
+  const values: Record<string, HeaderValue> = {};
+  for (const [name, value] of Object.entries(table)) values[name] = headerValue(value);
+  return values;
 }

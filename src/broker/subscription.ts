@@ -46,6 +46,7 @@ import {
   RATE_LIMIT_HELD_MAX,
   READY_RECORDS_MAX,
   UNSETTLED_WINDOW_MAX,
+  EXPIRY_SWEEP_MS,
 } from '../limits.js';
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { WeirError, assert, type Clock, type Timer } from '../util/index.js';
@@ -122,6 +123,8 @@ export class SubscriptionGroup implements DeliveryActions {
   readonly #headerFilter: HeaderMatcher;
   readonly #consumers: Consumer[] = [];
   readonly #timers: DueTimer<Entry>;
+  /** deadLetterExpired: finds expired messages while no consumer reads (#sweepExpired). */
+  readonly #expirySweep: Timer | null;
   readonly #keyOwners = new Map<number, KeyOwner>();
   #inFlight = 0;
   /** Lane walks in flight, by priority level: what they find may outrank what is ready. */
@@ -190,6 +193,12 @@ export class SubscriptionGroup implements DeliveryActions {
       (entry, now) => this.#onDue(entry, now),
       () => this.#dispatch(),
     );
+    this.#expirySweep =
+      options.config.deadLetterExpired && options.config.deadLetter !== null
+        ? options.host.clock.setRepeating(EXPIRY_SWEEP_MS, () => this.#sweepExpired(), {
+            unref: true,
+          })
+        : null;
     this.#floorClamped = options.floorClamped ?? options.state.map(() => 0);
     this.#journal.onDrain = () => this.#dispatch();
     this.#journal.onFailure = (failure) => this.#stop(failure);
@@ -394,8 +403,8 @@ export class SubscriptionGroup implements DeliveryActions {
     return false;
   }
 
-  #pump(cursor: PartitionCursor): void {
-    if (cursor.reading || !this.#hasDemand()) return;
+  #pump(cursor: PartitionCursor, withoutDemand = false): void {
+    if (cursor.reading || (!withoutDemand && !this.#hasDemand())) return;
     this.#catchUpStart(cursor);
     if (cursor.reading) return; // dead-lettering what retention drops first
     const log = this.#host.logs[cursor.partition]!;
@@ -430,6 +439,28 @@ export class SubscriptionGroup implements DeliveryActions {
         );
       },
     );
+  }
+
+  /**
+   * deadLetterExpired, while no consumer reads: messages expire at the head of the
+   * subscription as RabbitMQ expires them at the head of a queue, so a queue with a TTL and
+   * a dead-letter target and no consumers (the delay-queue pattern) still dead-letters on
+   * time. Each sweep expires the ready heads that are past their expiry and, when a
+   * partition has nothing ready, reads one batch from the log (tracking it expires what is
+   * expired in it). What is not expired stays ready, within the usual READY_RECORDS_MAX.
+   * With demand the dispatch does the same as it delivers, so the sweep stays out of it.
+   */
+  #sweepExpired(): void {
+    if (this.#closed || this.#failure || this.#journal.backlogged || this.#hasDemand()) return;
+    const now = this.#host.clock.now();
+    for (const cursor of this.#cursors) {
+      for (let head = cursor.ready.peek(); head !== undefined; head = cursor.ready.peek()) {
+        if (!isExpired(head.message, this.#host, now)) break;
+        cursor.ready.pop();
+        this.#expire(head);
+      }
+      if (cursor.ready.size === 0) this.#pump(cursor, true);
+    }
   }
 
   /** Retention moved the partition's start past the floor: what lies below is gone. */
@@ -1580,6 +1611,7 @@ export class SubscriptionGroup implements DeliveryActions {
     if (this.#closed) return;
     this.#closed = true;
     this.#timers.close();
+    this.#expirySweep?.cancel();
     this.#rateTimer?.cancel();
     this.#rateTimer = null;
     for (const consumer of this.#consumers.splice(0)) consumer.end();

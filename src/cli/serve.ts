@@ -257,6 +257,7 @@ async function serveBroker(
           principal === null ? broker.connect() : broker.connect({ principal, remote }),
         authenticator: broker.authenticator,
         store: dataDir === null ? NO_TOPOLOGY_STORE : fileTopologyStore(broker.fileSystem, dataDir),
+        durableStorage: options.memory ? 'memory' : 'file',
         host: options.host,
         port: ports.amqp,
         serverVersion: options.version,
