@@ -531,9 +531,12 @@ export class SubscriptionGroup implements DeliveryActions {
         const letters: Promise<void>[] = [];
         for (const record of below) {
           if (cursor.isSettled(record.offset)) continue;
+          const tracked = cursor.entries.get(record.offset);
+          // Being dead-lettered already (it expired as it was read or swept): not twice.
+          if (tracked?.state === 'dead-lettering') continue;
           const restored = cursor.restored.get(record.offset);
           const entry =
-            cursor.entries.get(record.offset) ??
+            tracked ??
             newEntry(cursor.partition, decodeMessage(record, true), restored?.deliveryCount ?? 0);
           if (!this.#wanted(entry.message)) continue;
           const expired = isExpired(entry.message, this.#host, this.#host.clock.now());

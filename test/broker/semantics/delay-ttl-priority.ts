@@ -4,7 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { DELAY_MS_MAX, RETENTION_INTERVAL_MS, SEGMENT_BYTES_MIN } from '../../../src/limits.js';
+import {
+  DELAY_MS_MAX,
+  EXPIRY_SWEEP_MS,
+  RETENTION_INTERVAL_MS,
+  SEGMENT_BYTES_MIN,
+} from '../../../src/limits.js';
 import { DEAD_LETTER_HEADERS } from '../../../src/protocol/index.js';
 import {
   advanceUntil,
@@ -83,6 +88,32 @@ export function delayTtlPrioritySuite(factory: HarnessFactory): void {
         const [dead] = await receiveN(reader, 1);
         assert.equal(dead!.headers[DEAD_LETTER_HEADERS.reason], 'expired');
         assert.equal(dead!.text(), 'stale');
+      }));
+
+    test('with deadLetterExpired and no consumer, messages past the stream ttlMs are dead-lettered at the head (a delay queue)', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('retry', { subjects: ['retry'], ttlMs: 1000 });
+        await client.streams.create('dead', { subjects: ['dead.>'] });
+        const options = {
+          subscription: 'w',
+          deadLetter: 'dead.retry',
+          deadLetterExpired: true,
+        } as const;
+        await (await client.subscribe('retry', options)).close(); // no consumer from here on
+        await client.publish('retry', 'first');
+        clock.advance(500);
+        await client.publish('retry', 'second');
+        const reader = await client.subscribe('dead', { subscription: 'r' });
+        clock.advance(500 + EXPIRY_SWEEP_MS); // 'first' is past its ttl, 'second' is not
+        const [first] = await receiveN(reader, 1);
+        assert.equal(first!.text(), 'first');
+        assert.equal(first!.headers[DEAD_LETTER_HEADERS.reason], 'expired');
+        await first!.ack();
+        await expectNothing(reader);
+        clock.advance(500 + EXPIRY_SWEEP_MS);
+        const [second] = await receiveN(reader, 1);
+        assert.equal(second!.text(), 'second');
+        assert.equal((await client.subscriptions.info('retry', 'w')).expired, 2);
       }));
 
     test('higher priority first among what is ready', () =>
