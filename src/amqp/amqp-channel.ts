@@ -77,6 +77,7 @@ interface IncomingPublish {
   readonly routingKey: string;
   readonly mandatory: boolean;
   propertyBytes: Uint8Array | null;
+  properties: BasicProperties;
   bodySize: number;
   readonly chunks: Uint8Array[];
   received: number;
@@ -248,7 +249,7 @@ export class AmqpChannel implements ConsumerChannel {
 
   #handle(frame: Frame): Promise<void> | void {
     if (frame.type === 'header')
-      return this.#header(frame.classId, frame.bodySize, frame.propertyBytes);
+      return this.#header(frame.classId, frame.bodySize, frame.propertyBytes, frame.properties);
     if (frame.type === 'body') return this.#body(frame.payload);
     if (frame.type !== 'method') return;
     if (this.#incoming !== null) {
@@ -386,11 +387,14 @@ export class AmqpChannel implements ConsumerChannel {
       }
       case 'basic.publish': {
         const args = method.args;
+        // RabbitMQ dropped `immediate` in 3.0 and answers it so; so does Weir.
+        if (args.immediate) throw new AmqpError(540, 'immediate=true');
         this.#incoming = {
           exchange: args.exchange,
           routingKey: args.routingKey,
           mandatory: args.mandatory,
           propertyBytes: null,
+          properties: {},
           bodySize: 0,
           chunks: [],
           received: 0,
@@ -452,13 +456,19 @@ export class AmqpChannel implements ConsumerChannel {
 
   // ---- publish ---------------------------------------------------------------------------
 
-  #header(classId: number, bodySize: number, propertyBytes: Uint8Array): void {
+  #header(
+    classId: number,
+    bodySize: number,
+    propertyBytes: Uint8Array,
+    properties: BasicProperties,
+  ): void {
     const incoming = this.#incoming;
     if (incoming === null || incoming.propertyBytes !== null) {
       throw new AmqpError(505, 'a content header frame without basic.publish');
     }
     if (classId !== 60) throw new AmqpError(505, `content header of class ${classId}, not basic`);
     incoming.propertyBytes = propertyBytes;
+    incoming.properties = properties;
     incoming.bodySize = bodySize;
     if (bodySize === 0) this.#published();
   }
