@@ -904,7 +904,23 @@ async function reconnectRound(clientsDir, serverRef, dataDir, signal) {
     const extra = [...counts.keys()].filter((id) => !confirmed.has(id));
     const redelivered = consumer.lines().filter((line) => line.endsWith(' redelivered')).length;
     const retriedIds = new Set(retries.map((line) => line.split(' ')[1]));
-    const duplicatedRetried = duplicated.filter((id) => retriedIds.has(id)).length;
+    const flags = new Map();
+    for (const line of consumer.lines().filter((candidate) => candidate.startsWith('consumed '))) {
+      const [, id, flag] = line.split(' ');
+      flags.set(id, [...(flags.get(id) ?? []), flag === 'redelivered']);
+    }
+    // A duplicate is explained by the producer's retry (two publishes) or by a redelivery (a
+    // copy flagged redelivered); one with neither is a redelivery the broker did not flag.
+    const unflagged = duplicated.filter(
+      (id) =>
+        !retriedIds.has(id) &&
+        flags.get(id).filter((flag) => flag).length < flags.get(id).length - 1,
+    );
+    const copies = (id) =>
+      `${id}${retriedIds.has(id) ? ' retried' : ''} [${flags
+        .get(id)
+        .map((flag) => (flag ? 'redelivered' : 'first'))
+        .join(', ')}]`;
     const disconnectReasons = [
       ...new Set(
         [...producer.lines(), ...consumer.lines()]
@@ -923,9 +939,11 @@ async function reconnectRound(clientsDir, serverRef, dataDir, signal) {
       ', ' +
       `${counts.size} distinct consumed, ${lost.length} lost, ${duplicates} duplicates` +
       (duplicates > 0
-        ? ` (ids ${duplicated.slice(0, 10).join(',')}${duplicated.length > 10 ? ',…' : ''}: ` +
-          `${duplicatedRetried} of them retried publishes, whose first copy the broker had kept though its confirm was lost; ` +
-          `${redelivered} deliveries flagged redelivered, unacked at the restart)`
+        ? ` (${redelivered} deliveries flagged redelivered; ids and copies: ` +
+          `${duplicated.slice(0, 10).map(copies).join('; ')}${duplicated.length > 10 ? '; …' : ''})`
+        : '') +
+      (unflagged.length > 0
+        ? `, ${unflagged.length} delivered again without the redelivered flag (not a producer retry): ${unflagged.slice(0, 10).join(',')}`
         : '') +
       (extra.length > 0 ? `, ${extra.length} consumed without a confirm` : '') +
       `; disconnects seen: producer ${reconnects(producer)}, consumer ${reconnects(consumer)} ('${disconnectReasons.join("', '")}')`;
