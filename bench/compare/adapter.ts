@@ -6,18 +6,33 @@
  * group is a work queue (W1, W3, W5), several are a fan-out (W2) where each group gets every
  * message. A "fast target" is the broker's at-most-once path (W4).
  */
-export const BROKERS = ['weir', 'rabbitmq', 'nats', 'redis'] as const;
+export const BROKERS = ['weir', 'weir-amqp', 'rabbitmq', 'nats', 'redis'] as const;
 export type BrokerId = (typeof BROKERS)[number];
+
+/**
+ * The brokers main.ts starts itself, a `weir serve` child per run: `weir` (Weir's own
+ * protocol and SDK) and `weir-amqp` (the same server with its AMQP 0-9-1 gateway, driven by
+ * the RabbitMQ adapter's amqplib code).
+ */
+export const WEIR_BROKERS = ['weir', 'weir-amqp'] as const;
+export type WeirBrokerId = (typeof WEIR_BROKERS)[number];
+/** The other brokers: already running on this machine, on their standard loopback ports. */
+export type PeerId = Exclude<BrokerId, WeirBrokerId>;
+
+export function isWeirBroker(broker: BrokerId): broker is WeirBrokerId {
+  return (WEIR_BROKERS as readonly BrokerId[]).includes(broker);
+}
 
 export const BROKER_LABELS: Readonly<Record<BrokerId, string>> = {
   weir: 'Weir',
+  'weir-amqp': 'Weir over AMQP',
   rabbitmq: 'RabbitMQ',
   nats: 'NATS JetStream',
   redis: 'Redis Streams',
 };
 
 /** Where each peer listens on this machine (loopback, standard ports). */
-export const PEER_PORTS: Readonly<Record<Exclude<BrokerId, 'weir'>, number>> = {
+export const PEER_PORTS: Readonly<Record<PeerId, number>> = {
   rabbitmq: 5672,
   nats: 4222,
   redis: 6379,
@@ -86,6 +101,8 @@ export interface AdapterOptions {
   readonly batch: number;
   /** Weir only: where `weir serve` listens. */
   readonly weirUrl: string;
+  /** Weir over AMQP only: where the `weir serve` child's AMQP gateway listens (amqp://…). */
+  readonly weirAmqpUrl: string;
 }
 
 /** Outstanding at-most-once publishes a W4 producer keeps where the client needs a window. */

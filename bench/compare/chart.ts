@@ -10,19 +10,21 @@ import { formatCell, formatNumber, type Row } from './report.js';
 
 const COLORS: Readonly<Record<BrokerId, string>> = {
   weir: '#2b8a3e',
+  'weir-amqp': '#69db7c',
   rabbitmq: '#e8590c',
   nats: '#1971c2',
   redis: '#c92a2a',
 };
 
 const PANEL_WIDTH = 300;
-const PANEL_HEIGHT = 178;
 const COLUMNS = 4;
 const MARGIN = 16;
 const LABEL_WIDTH = 118;
 const BAR_HEIGHT = 20;
 const BAR_GAP = 10;
 const TITLE_HEIGHT = 44;
+/** Room for one bar per broker (178 px for four). */
+const PANEL_HEIGHT = TITLE_HEIGHT + BROKERS.length * (BAR_HEIGHT + BAR_GAP) + 14;
 const HEADER_HEIGHT = 56;
 
 function escape(text: string): string {

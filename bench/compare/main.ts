@@ -1,8 +1,10 @@
 /**
- * `npm run bench`: W1–W5 against Weir (a `weir serve` child, network SDK, fsync 'always')
- * and RabbitMQ, NATS JetStream and Redis Streams on their standard loopback ports, brokers
- * alternating run by run, 3 runs each; prints medians with min–max and Weir / best peer,
- * writes the results (JSON + Markdown) and an SVG chart.
+ * `npm run bench`: W1–W5 against Weir (a `weir serve` child, network SDK, fsync 'always'),
+ * Weir over AMQP (a `weir serve --amqp-port` child, driven by the RabbitMQ adapter's amqplib
+ * code) and RabbitMQ, NATS JetStream and Redis Streams on their standard loopback ports,
+ * brokers alternating run by run, 3 runs each; prints medians with min–max, Weir / best peer
+ * (peers: RabbitMQ, NATS, Redis) and Weir over AMQP / RabbitMQ, writes the results (JSON +
+ * Markdown) and an SVG chart.
  *
  *   node dist/bench/compare/main.js [--quick] [--runs N] [--workloads w1,w3] [--brokers weir,nats]
  *                                   [--profile DIR] [--out FILE] [--chart FILE] [--redis-aof]
@@ -24,7 +26,14 @@ import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { BROKERS, BROKER_LABELS, PEER_PORTS, type BrokerId } from './adapter.js';
+import {
+  BROKERS,
+  BROKER_LABELS,
+  isWeirBroker,
+  PEER_PORTS,
+  type BrokerId,
+  type PeerId,
+} from './adapter.js';
 import {
   describeRedisPersistence,
   openRedisConnection,
@@ -54,8 +63,9 @@ const USAGE = `usage: npm run bench -- [--quick] [--runs N] [--workloads w1,w3] 
 
   --quick      small N, 1 run (under 2 minutes); writes bench/results/quick.json only
   --runs N     runs per broker and workload (default 3)
-  --workloads  a subset of w1..w5;  --brokers  a subset of weir,rabbitmq,nats,redis
+  --workloads  a subset of w1..w5;  --brokers  a subset of ${BROKERS.join(',')}
   --profile    node --cpu-prof on the weir serve child (DIR/server) and on Weir's client (DIR/client)
+               (weir and weir-amqp both)
   --redis-aof  switch Redis to appendonly yes / appendfsync everysec for the run, then restore
   --from FILE  no runs: re-render the report, chart and BENCHMARKS.md block from a results file
 
@@ -76,6 +86,7 @@ const NOISE_PERCENT_NOTED = 15;
 /** One-line durability of each broker for the chart (the report has the long form). */
 const CHART_DURABILITY: Readonly<Record<BrokerId, string>> = {
   weir: 'fdatasync before the confirm',
+  'weir-amqp': 'fdatasync before the confirm (file stream)',
   rabbitmq: 'fsync before the confirm (group)',
   nats: 'written, not fsynced',
   redis: 'per the server config',
@@ -342,7 +353,14 @@ async function main(): Promise<void> {
       startedAt: new Date(saved.startedAt),
       finishedAt: new Date(saved.generatedAt),
       command: saved.command,
-      descriptions: saved.brokers,
+      // A results file from before a broker existed (weir-amqp) has no entry for it.
+      descriptions: {
+        ...(Object.fromEntries(BROKERS.map((broker) => [broker, { state: 'ok' }])) as Record<
+          BrokerId,
+          BrokerDescription
+        >),
+        ...saved.brokers,
+      },
       redisNote: saved.redis,
       records: saved.runs,
       runsPerBroker: saved.runsPerBroker,
@@ -358,7 +376,7 @@ async function main(): Promise<void> {
   ) as Record<BrokerId, BrokerDescription>;
 
   for (const broker of BROKERS) {
-    if (broker === 'weir' || !brokers.includes(broker)) continue;
+    if (isWeirBroker(broker) || !brokers.includes(broker)) continue;
     const reachable = await probe(PEER_PORTS[broker]);
     if (!reachable) {
       descriptions[broker].state = 'not reachable';
@@ -410,12 +428,13 @@ async function main(): Promise<void> {
           const nodeFlags: string[] = [];
           const loadAverageBefore = loadAverage();
           let outcome: ChildOutcome;
-          if (broker === 'weir') {
-            const label = `${workload}-run${run}`;
+          if (isWeirBroker(broker)) {
+            const label = `${broker === 'weir' ? '' : `${broker}-`}${workload}-run${run}`;
             try {
               active.server = await startWeirServer({
                 ...(profileDir ? { cpuProfileDir: join(profileDir, 'server', label) } : {}),
                 ...serverDiagnostics,
+                amqp: broker === 'weir-amqp',
               });
             } catch (error) {
               outcome = { record: { error: `weir serve did not start: ${String(error)}` } };
@@ -433,6 +452,7 @@ async function main(): Promise<void> {
               continue;
             }
             args.push('--weir-url', active.server.url, '--broker-pid', String(active.server.pid));
+            if (active.server.amqpUrl) args.push('--weir-amqp-url', active.server.amqpUrl);
             if (profileDir) {
               const clientDir = join(profileDir, 'client', label);
               mkdirSync(clientDir, { recursive: true });
@@ -544,7 +564,7 @@ async function report(input: ReportInput): Promise<void> {
   const targets = evaluateTargets(rows);
 
   console.log(
-    `\nMedian (min–max) of ${runs} run(s) per broker; ratio = Weir / best peer (below 1 is better for ms and MiB).\n`,
+    `\nMedian (min–max) of ${runs} run(s) per broker; Weir / best peer (Weir native; peers: RabbitMQ, NATS, Redis) and Weir over AMQP / RabbitMQ (below 1 is better for ms and MiB).\n`,
   );
   console.log(consoleTable(rows));
   console.log('\nResources (median of runs; CPU in % of one core):\n');
@@ -592,7 +612,7 @@ async function report(input: ReportInput): Promise<void> {
   console.log(`\nresults: ${outFile}`);
 
   const markdown = [
-    `Generated by \`${command}\` on ${finishedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 60000)} min. Median (min–max) of ${runs} run(s) per broker; the last column is Weir / best peer (for ms and MiB, below 1 is better).`,
+    `Generated by \`${command}\` on ${finishedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${Math.round((finishedAt.getTime() - startedAt.getTime()) / 60000)} min. Median (min–max) of ${runs} run(s) per broker; the last columns are Weir (native) / best peer (RabbitMQ, NATS JetStream, Redis Streams) and Weir over AMQP / RabbitMQ (for ms and MiB, below 1 is better).`,
     '',
     markdownTable(rows),
     '',
@@ -610,7 +630,7 @@ async function report(input: ReportInput): Promise<void> {
       const description = descriptions[broker];
       return description.state === 'ok'
         ? `- **${BROKER_LABELS[broker]}** — ${description.serverVersion ?? '?'}, client ${description.client ?? '?'}; durability: ${description.durability ?? '?'}`
-        : `- **${BROKER_LABELS[broker]}** — not reachable on 127.0.0.1:${PEER_PORTS[broker as Exclude<BrokerId, 'weir'>]}`;
+        : `- **${BROKER_LABELS[broker]}** — not reachable on 127.0.0.1:${PEER_PORTS[broker as PeerId]}`;
     }),
     '',
     `Machine: ${machine.cores} cores (${machine.cpuModel}), ${machine.memoryGiB} GiB, Linux ${machine.kernel}, Node.js ${machine.node}; Weir's data directory on ${machine.dataFileSystem}.`,
@@ -633,13 +653,19 @@ async function report(input: ReportInput): Promise<void> {
         : []),
       'W4 is at-most-once: Weir memory stream,',
       '  RabbitMQ transient, core NATS, Redis pub/sub.',
+      'Weir over AMQP: amqplib, the RabbitMQ settings.',
       'One client process and the broker share',
       `  the machine's ${machine.cores} cores.`,
     ];
     mkdirSync(dirname(chartPath), { recursive: true });
     writeFileSync(
       chartPath,
-      renderChart(rows, 'Weir vs RabbitMQ, NATS JetStream, Redis Streams (W1–W5)', subtitle, notes),
+      renderChart(
+        rows,
+        'Weir (native and over AMQP) vs RabbitMQ, NATS JetStream, Redis Streams (W1–W5)',
+        subtitle,
+        notes,
+      ),
     );
     console.log(`chart: ${chartPath}`);
   }

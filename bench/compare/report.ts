@@ -1,8 +1,10 @@
 /**
  * From the runs to the report: medians with min–max per broker and figure, the ratio Weir /
- * best peer, the targets of issue 5, as a console table and as Markdown.
+ * best peer (Weir native against RabbitMQ, NATS JetStream, Redis Streams; Weir over AMQP is
+ * not a peer), the ratio Weir over AMQP / RabbitMQ (same client, same settings), the targets
+ * of issue 5, as a console table and as Markdown.
  */
-import { BROKERS, BROKER_LABELS, type BrokerId } from './adapter.js';
+import { BROKERS, BROKER_LABELS, isWeirBroker, type BrokerId } from './adapter.js';
 import { FIGURES, RESOURCE_KEYS, type FigureSpec } from './matrix.js';
 import type { CpuReport } from './process-stats.js';
 import { spread, type Spread } from './statistics.js';
@@ -81,6 +83,8 @@ export interface Row {
   /** Weir / best peer (for a lower-is-better figure too: below 1 means Weir is better). */
   readonly ratio: number | null;
   readonly bestPeer: BrokerId | null;
+  /** Weir over AMQP / RabbitMQ, both through amqplib with the same settings. */
+  readonly amqpRatio: number | null;
 }
 
 function bestPeer(
@@ -89,7 +93,7 @@ function bestPeer(
 ): BrokerId | null {
   let best: BrokerId | null = null;
   for (const broker of BROKERS) {
-    if (broker === 'weir') continue;
+    if (isWeirBroker(broker)) continue;
     const value = cells[broker].spread?.median;
     if (value === undefined) continue;
     const current = best === null ? undefined : cells[best].spread?.median;
@@ -116,7 +120,13 @@ function rowOf(
   const weir = cells.weir.spread?.median;
   const peer = best === null ? undefined : cells[best].spread?.median;
   const ratio = weir !== undefined && peer !== undefined && peer !== 0 ? weir / peer : null;
-  return { label, cells, ratio, bestPeer: best };
+  const overAmqp = cells['weir-amqp'].spread?.median;
+  const rabbitmq = cells.rabbitmq.spread?.median;
+  const amqpRatio =
+    withRatio && overAmqp !== undefined && rabbitmq !== undefined && rabbitmq !== 0
+      ? overAmqp / rabbitmq
+      : null;
+  return { label, cells, ratio, bestPeer: best, amqpRatio };
 }
 
 export function figureRows(
@@ -240,12 +250,17 @@ export function evaluateTargets(rows: readonly Row[]): TargetResult[] {
   return results;
 }
 
-const COLUMNS = [...BROKERS.map((broker) => BROKER_LABELS[broker]), 'Weir / best peer'];
+const COLUMNS = [
+  ...BROKERS.map((broker) => BROKER_LABELS[broker]),
+  'Weir / best peer',
+  'Weir over AMQP / RabbitMQ',
+];
 
 function rowTexts(row: Row): string[] {
   const ratio =
     row.ratio === null ? '–' : `${row.ratio.toFixed(2)}× (${BROKER_LABELS[row.bestPeer!]})`;
-  return [row.label, ...BROKERS.map((broker) => formatCell(row.cells[broker])), ratio];
+  const amqpRatio = row.amqpRatio === null ? '–' : `${row.amqpRatio.toFixed(2)}×`;
+  return [row.label, ...BROKERS.map((broker) => formatCell(row.cells[broker])), ratio, amqpRatio];
 }
 
 export function consoleTable(rows: readonly Row[]): string {

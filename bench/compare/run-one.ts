@@ -14,13 +14,14 @@ import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import {
   BROKERS,
+  isWeirBroker,
   PEER_PORTS,
   type AdapterOptions,
   type BrokerAdapter,
   type BrokerId,
 } from './adapter.js';
 import { openNats } from './adapters/nats.js';
-import { openRabbitmq } from './adapters/rabbitmq.js';
+import { openRabbitmq, openWeirAmqp } from './adapters/rabbitmq.js';
 import { openRedis } from './adapters/redis.js';
 import { openWeir } from './adapters/weir.js';
 import { pidListeningOn } from './process-stats.js';
@@ -49,6 +50,7 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '10' },
     'timeout-ms': { type: 'string', default: '300000' },
     'weir-url': { type: 'string', default: 'weir://127.0.0.1:7420' },
+    'weir-amqp-url': { type: 'string', default: 'amqp://guest:guest@127.0.0.1:5673' },
     'weir-version': { type: 'string', default: '?' },
     'broker-pid': { type: 'string' },
   },
@@ -86,6 +88,7 @@ const adapterOptions: AdapterOptions = {
   prefetch: positive('prefetch', values.prefetch),
   batch: positive('batch', values.batch),
   weirUrl: values['weir-url'],
+  weirAmqpUrl: values['weir-amqp-url'],
 };
 const run = positive('run', values.run);
 
@@ -114,13 +117,15 @@ function clientVersion(name: string): string {
 
 function brokerPid(): number | null {
   if (values['broker-pid']) return Number(values['broker-pid']);
-  return broker === 'weir' ? null : pidListeningOn(PEER_PORTS[broker]);
+  return isWeirBroker(broker) ? null : pidListeningOn(PEER_PORTS[broker]);
 }
 
 function openAdapter(): Promise<BrokerAdapter> {
   switch (broker) {
     case 'weir':
       return openWeir(adapterOptions, values['weir-version']);
+    case 'weir-amqp':
+      return openWeirAmqp(adapterOptions, clientVersion('amqplib'));
     case 'rabbitmq':
       return openRabbitmq(adapterOptions, clientVersion('amqplib'));
     case 'nats':

@@ -3,6 +3,10 @@
  * from the line it prints: `… listening on weir://127.0.0.1:PORT …`), log level warn.
  * SIGTERM stops it gracefully (and writes its CPU profile when profiling); SIGKILL follows if
  * it has not exited within STOP_MS_MAX. The data directory is removed afterwards.
+ *
+ * With `amqp`, the child also gets `--amqp-port 0` (its AMQP 0-9-1 gateway on a free port,
+ * read from the line `weir AMQP 0-9-1 on amqp://127.0.0.1:PORT`, printed before the
+ * `listening on` line); `amqpUrl` is then where amqplib connects (guest, allowed on loopback).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { appendFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
@@ -22,6 +26,8 @@ const SETTLE_MS = 1500;
 
 export interface WeirServer {
   readonly url: string;
+  /** amqp://guest:guest@127.0.0.1:PORT when started with `amqp`, else null. */
+  readonly amqpUrl: string | null;
   readonly pid: number;
   readonly dataDir: string;
   stop(): Promise<void>;
@@ -36,6 +42,8 @@ export interface WeirServerOptions {
   readonly logFile?: string;
   /** Where the data directory is made (default: the OS temp dir, which must be a real disk). */
   readonly parentDir?: string;
+  /** Also listen for AMQP 0-9-1 (`--amqp-port 0`: a free port). */
+  readonly amqp?: boolean;
 }
 
 let httpPortFlag: boolean | null = null;
@@ -69,6 +77,7 @@ async function startOnce(options: WeirServerOptions): Promise<WeirServer> {
   nodeFlags.push(...NODE_FLAGS, ...(options.extraNodeFlags ?? []));
   const serveFlags = ['--data-dir', dataDir, '--port', '0', '--log-level', 'warn'];
   if (serveTakesHttpPort()) serveFlags.push('--http-port', '0');
+  if (options.amqp) serveFlags.push('--amqp-port', '0');
   const child = spawn(process.execPath, [...nodeFlags, CLI, 'serve', ...serveFlags], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -85,6 +94,8 @@ async function startOnce(options: WeirServerOptions): Promise<WeirServer> {
   child.stdout.setEncoding('utf8');
   const exited = waitForExit(child);
   try {
+    // Set by the stdout listener (an object: a `let` would stay narrowed to null here).
+    const found: { amqpPort: number | null } = { amqpPort: null };
     const port = await new Promise<number>((resolve, reject) => {
       let listeningPort: number | null = null;
       const timer = setTimeout(
@@ -99,6 +110,8 @@ async function startOnce(options: WeirServerOptions): Promise<WeirServer> {
       };
       child.stdout.on('data', (chunk: string) => {
         output = (output + chunk).slice(-4000);
+        const amqpMatch = /AMQP 0-9-1 on amqp:\/\/127\.0\.0\.1:(\d+)/.exec(output);
+        if (amqpMatch) found.amqpPort = Number(amqpMatch[1]);
         const match = /listening on weir:\/\/127\.0\.0\.1:(\d+)/.exec(output);
         if (match && listeningPort === null) {
           listeningPort = Number(match[1]);
@@ -116,8 +129,12 @@ async function startOnce(options: WeirServerOptions): Promise<WeirServer> {
     });
     // Keep reading its output so a full pipe never blocks it.
     child.stdout.resume();
+    if (options.amqp && found.amqpPort === null) {
+      throw new Error(`weir serve --amqp-port 0 printed no AMQP line: ${output.trim()}`);
+    }
     return {
       url: `weir://127.0.0.1:${port}`,
+      amqpUrl: found.amqpPort === null ? null : `amqp://guest:guest@127.0.0.1:${found.amqpPort}`,
       pid: child.pid!,
       dataDir,
       stop: async () => {

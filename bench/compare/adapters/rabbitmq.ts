@@ -1,18 +1,27 @@
 /**
- * RabbitMQ through amqplib, with the settings of the peer harness that produced the
- * reference figures: classic durable queues (the 3.10 default type), persistent messages
- * on a confirm channel with 1000 unconfirmed, consumers with prefetch 1000 acking each
- * message; the fan-out is a durable fanout exchange bound to one durable queue per
- * subscriber. W4: a non-durable queue, transient messages on a plain channel, noAck.
+ * An AMQP 0-9-1 broker through amqplib, with the settings of the peer harness that produced
+ * the reference figures: durable queues, persistent messages on a confirm channel with 1000
+ * unconfirmed, consumers with prefetch 1000 acking each message; the fan-out is a durable
+ * fanout exchange bound to one durable queue per subscriber. W4: a non-durable queue,
+ * transient messages on a plain channel, noAck.
  *
- * Durability: RabbitMQ confirms a persistent message on a durable queue once it is fsynced
- * (group commit, about one fsync per several hundred messages at this load).
+ * One implementation, two brokers (only the URL and the descriptions differ):
+ *
+ * - RabbitMQ (`openRabbitmq`): classic durable queues (the 3.10 default type); RabbitMQ
+ *   confirms a persistent message on a durable queue once it is fsynced (group commit, about
+ *   one fsync per several hundred messages at this load).
+ * - Weir over AMQP (`openWeirAmqp`): the AMQP gateway of a `weir serve` child. A durable
+ *   queue is a work-queue stream with file storage, fsync 'always' (the stream default): a
+ *   publish is confirmed once it is written and fdatasync'ed (group commit), whatever its
+ *   deliveryMode; the non-durable W4 queue is a memory stream.
  */
 import amqp from 'amqplib';
 import type { Channel, ChannelModel } from 'amqplib';
 import {
+  type AdapterDescription,
   type AdapterOptions,
   type BrokerAdapter,
+  type BrokerId,
   type DurableTarget,
   type OnMessage,
   type RunningConsumer,
@@ -20,13 +29,61 @@ import {
 
 const RABBITMQ_URL = 'amqp://guest:guest@127.0.0.1:5672';
 
-export async function openRabbitmq(
+/** What differs between the AMQP brokers: where, and what their queues and confirms mean. */
+export interface AmqpBrokerProfile {
+  readonly broker: BrokerId;
+  readonly url: string;
+  /** The server's name before its version (server-properties.version). */
+  readonly product: string;
+  /** AdapterDescription.durability. */
+  readonly durability: string;
+  /** What the durable queue the adapter declares is on this broker (settings.queue). */
+  readonly queue: string;
+  /** What the W4 queue (non-durable) is on this broker, before the common W4 settings. */
+  readonly fastQueue: string;
+}
+
+export const RABBITMQ_PROFILE: Omit<AmqpBrokerProfile, 'url'> = {
+  broker: 'rabbitmq',
+  product: 'RabbitMQ',
+  durability: 'persistent messages on durable classic queues: confirmed after fsync (group commit)',
+  queue: 'classic queue (the 3.10 default, CQ v1), durable, default queue mode (not lazy)',
+  fastQueue: 'non-durable queue',
+};
+
+export const WEIR_AMQP_PROFILE: Omit<AmqpBrokerProfile, 'url'> = {
+  broker: 'weir-amqp',
+  product: 'Weir (AMQP 0-9-1 gateway)',
+  durability:
+    "durable queues are file-storage work-queue streams, fsync 'always': a publish is confirmed after write + fdatasync (group commit); W4's non-durable queue is a memory stream",
+  queue:
+    "queue.declare durable: a Weir work-queue stream, storage 'file', fsync 'always' (the default); deliveryMode does not change that",
+  fastQueue: "non-durable queue (a Weir memory stream, storage 'memory')",
+};
+
+export function openRabbitmq(
   options: AdapterOptions,
   clientVersion: string,
 ): Promise<BrokerAdapter> {
+  return openAmqp(options, clientVersion, { ...RABBITMQ_PROFILE, url: RABBITMQ_URL });
+}
+
+/** Weir's AMQP gateway: `options.weirAmqpUrl` (the `weir serve` child main.ts started). */
+export function openWeirAmqp(
+  options: AdapterOptions,
+  clientVersion: string,
+): Promise<BrokerAdapter> {
+  return openAmqp(options, clientVersion, { ...WEIR_AMQP_PROFILE, url: options.weirAmqpUrl });
+}
+
+export async function openAmqp(
+  options: AdapterOptions,
+  clientVersion: string,
+  profile: AmqpBrokerProfile,
+): Promise<BrokerAdapter> {
   const connections: ChannelModel[] = [];
   const open = async (): Promise<ChannelModel> => {
-    const connection = await amqp.connect(RABBITMQ_URL);
+    const connection = await amqp.connect(profile.url);
     connection.on('error', (error: Error) =>
       console.error('amqp connection error:', error.message),
     );
@@ -66,22 +123,23 @@ export async function openRabbitmq(
     };
   };
 
-  return {
-    description: {
-      broker: 'rabbitmq',
-      serverVersion: `RabbitMQ ${version ?? '?'}`,
-      client: `amqplib ${clientVersion}`,
-      durability:
-        'persistent messages on durable classic queues: confirmed after fsync (group commit)',
-      settings: {
-        queue: 'classic queue (the 3.10 default, CQ v1), durable, default queue mode (not lazy)',
-        publish: `confirm channel, deliveryMode 2 (persistent), ${options.window} unconfirmed`,
-        consume: `basic.consume, prefetch ${options.prefetch} per consumer, manual ack per message`,
-        fanout:
-          'durable fanout exchange bound to one durable queue per subscriber, one connection each',
-        w4: 'non-durable queue, deliveryMode 1, plain channel (no confirms), consumer noAck; producer obeys channel backpressure (drain)',
-      },
+  const description: AdapterDescription = {
+    broker: profile.broker,
+    serverVersion: `${profile.product} ${version ?? '?'}`,
+    client: `amqplib ${clientVersion}`,
+    durability: profile.durability,
+    settings: {
+      queue: profile.queue,
+      publish: `confirm channel, deliveryMode 2 (persistent), ${options.window} unconfirmed`,
+      consume: `basic.consume, prefetch ${options.prefetch} per consumer, manual ack per message`,
+      fanout:
+        'durable fanout exchange bound to one durable queue per subscriber, one connection each',
+      w4: `${profile.fastQueue}, deliveryMode 1, plain channel (no confirms), consumer noAck; producer obeys channel backpressure (drain)`,
     },
+  };
+
+  return {
+    description,
 
     async setupDurable(name, groups) {
       if (groups === 1) {
