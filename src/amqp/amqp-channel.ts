@@ -563,7 +563,7 @@ export class AmqpChannel implements ConsumerChannel {
       return;
     }
     const client = this.#connection.client;
-    const bytes = body.length * entries.length;
+    const bytes = Math.max(1, body.length) * entries.length; // an empty body is in flight too
     this.#connection.publishBytes(bytes);
     const settled = (ok: boolean): void => {
       this.#connection.publishBytes(-bytes);

@@ -142,6 +142,8 @@ export class AmqpConnection implements ChannelConnection {
   #missedBeats = 0;
   // input flow control
   #publishBytes = 0;
+  /** shutdown() waits for the publishes in flight to settle. */
+  #publishesSettled: (() => void) | null = null;
   #paused = false;
   #blocked = false;
   #timers: NodeJS.Timeout[] = [];
@@ -548,6 +550,11 @@ export class AmqpConnection implements ChannelConnection {
 
   publishBytes(delta: number): void {
     this.#publishBytes += delta;
+    if (this.#publishBytes === 0 && this.#publishesSettled !== null) {
+      const settled = this.#publishesSettled;
+      this.#publishesSettled = null;
+      settled();
+    }
     if (!this.#paused && this.#publishBytes > AMQP_PUBLISH_BYTES_PENDING_MAX) {
       this.#paused = true;
       this.#socket.pause();
@@ -591,8 +598,24 @@ export class AmqpConnection implements ChannelConnection {
     this.#timers.push(timer);
   }
 
-  /** The server is stopping: connection.close 320, as RabbitMQ does on shutdown. */
-  shutdown(): Promise<void> {
+  /**
+   * The server is stopping: reading stops, the publishes already taken get their confirms
+   * (within AMQP_CLOSE_TIMEOUT_MS), then connection.close 320, as RabbitMQ does on shutdown.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#closed === null && this.#publishBytes > 0) {
+      this.#socket.pause();
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, AMQP_CLOSE_TIMEOUT_MS);
+        timer.unref();
+        this.#publishesSettled = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      // The confirms are sent in a microtask after the last publish settles: let them out.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+    }
     this.fail(new AmqpError(320, 'broker shutdown'));
     return this.#teardown();
   }
