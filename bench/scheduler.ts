@@ -19,7 +19,9 @@
  * (before the scheduler, delivery stopped after 99,999).
  *
  *   node dist/bench/scheduler.js [--messages N] [--runs R] [--dir DIR] [--json] [--progress]
- *     [--burst N | --no-burst] [--no-year] [--due-from MS]
+ *     [--burst N | --no-burst] [--no-year] [--due-from MS] [--timeline]
+ *
+ * --timeline prints lateness per due second (stderr): where in the run the late ones are.
  *
  * The machine is shared (other builds and tests may run): figures are noisy.
  */
@@ -70,6 +72,29 @@ interface RunResult {
   moveLatenessP99Ms: number;
   moveLatenessMaxMs: number;
   steadyDelivered: number;
+}
+
+/** Per due second: deliveries, lateness p99 / max, move lateness p99 (stderr). */
+function printTimeline(
+  lateness: Float64Array,
+  moveLateness: Float64Array,
+  dueSecond: Uint8Array,
+): void {
+  const seconds = DUE_SPAN_MS / 1000;
+  for (let second = 0; second < seconds; second++) {
+    const late: number[] = [];
+    const moved: number[] = [];
+    for (let i = 0; i < dueSecond.length; i++) {
+      if (dueSecond[i] !== second) continue;
+      late.push(lateness[i]!);
+      moved.push(moveLateness[i]!);
+    }
+    const sorted = Float64Array.from(late).sort();
+    const movedSorted = Float64Array.from(moved).sort();
+    console.error(
+      `due +${second} s: ${sorted.length} delivered, lateness p99 ${percentile(sorted, 0.99)} max ${sorted[sorted.length - 1]} ms, move p99 ${percentile(movedSorted, 0.99)} ms`,
+    );
+  }
 }
 
 async function steadyLoad(client: Client, stop: () => boolean): Promise<number> {
@@ -142,6 +167,9 @@ async function run(messages: number, parent: string): Promise<RunResult> {
 
     const lateness = new Float64Array(messages);
     const moveLateness = new Float64Array(messages);
+    // --timeline: the due second of each delivery, for lateness per second.
+    const timeline = process.argv.includes('--timeline');
+    const dueSecond = timeline ? new Uint8Array(messages) : null;
     let delivered = 0;
     const consuming = (async () => {
       while (delivered < messages) {
@@ -149,6 +177,7 @@ async function run(messages: number, parent: string): Promise<RunResult> {
         if (message === null) throw new Error(`nothing within a minute after ${delivered}`);
         const deliverAt = Number(message.text());
         moveLateness[delivered] = message.timestamp - deliverAt;
+        if (dueSecond) dueSecond[delivered] = Math.floor((deliverAt - firstDue) / 1000);
         lateness[delivered++] = Date.now() - deliverAt;
         void message.ack();
       }
@@ -181,6 +210,7 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     clearInterval(sampler);
     stopping = true;
     const steadyDelivered = await steady;
+    if (dueSecond) printTimeline(lateness, moveLateness, dueSecond);
     lateness.sort();
     moveLateness.sort();
     return {

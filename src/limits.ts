@@ -925,6 +925,38 @@ assert(
 );
 assert(SCHEDULE_CACHE_COMPACT_LIVE_PERCENT < 100, 'a compaction frees something');
 
+/**
+ * Due-time buckets (schedule-buckets.ts): a disposable copy of the pending schedule by due
+ * window of this many ms, so that a refill reads the records due next, not the whole schedule.
+ * A generation keeps SCHEDULE_BUCKET_WINDOWS_MAX windows from its start (at most that many
+ * files per partition); a record due later waits for a full scan of the schedule log.
+ */
+export const SCHEDULE_BUCKET_WINDOW_MS = 1000;
+export const SCHEDULE_BUCKET_WINDOWS_MAX = 600;
+/** A window's buffer is written (one chunk, one write) once it holds this. */
+export const SCHEDULE_BUCKET_WRITE_BYTES = 64 * KiB;
+/** All windows' buffers: past this every one is written. */
+export const SCHEDULE_BUCKET_BUFFER_BYTES_MAX = 4 * MiB;
+/** Bucket chunks being written: past this a record is not bucketed (a full scan finds it). */
+export const SCHEDULE_BUCKET_WRITING_BYTES_MAX = 16 * MiB;
+/**
+ * A refill from buckets reads whole windows until it has taken this many keys (or the index
+ * is full): small refills, often, so that none takes the CPU for long.
+ */
+export const SCHEDULE_BUCKET_REFILL_KEYS = 32_768;
+/**
+ * The record cache takes a bucket window's records this long before the window is due (so
+ * that moves find them in memory, and the cache holds only a few seconds' worth).
+ */
+export const SCHEDULE_PREFETCH_LEAD_MS = 2_000;
+
+assert(
+  SCHEDULE_BUCKET_WRITE_BYTES <= SCHEDULE_BUCKET_BUFFER_BYTES_MAX &&
+    SCHEDULE_BUCKET_BUFFER_BYTES_MAX <= SCHEDULE_BUCKET_WRITING_BYTES_MAX,
+  'a window buffer fits in the buffers, and the buffers in what may be written',
+);
+assert(SCHEDULE_BUCKET_WINDOW_MS >= 1 && SCHEDULE_BUCKET_WINDOWS_MAX >= 2, 'buckets have windows');
+
 // ---------------------------------------------------------------------------------------
 // cluster: replication (issue 15: ReplicatedFileSystem, ReplicationServer, Replica)
 // ---------------------------------------------------------------------------------------

@@ -17,15 +17,8 @@
  * kept as objects: a few hundred thousand cached records as objects (a record, its headers,
  * a Uint8Array per body) made the heap grow past 400 MiB and the garbage collector take most
  * of the time, and a body kept as a subarray would keep alive the whole read chunk or network
- * frame it came in. One `Map<offset, slab id × SLAB_ID_STRIDE + position>` finds a record.
- * A packed record, little-endian:
- *   0   f64  dueAt
- *   8   u32  bytes of the packed record (this header included)
- *   12  i32  key length (-1: no key)
- *   16  u32  body length
- *   20  u16  header count (0xFFFF: headers absent, null)
- *   22  per header: u16 name length, name (UTF-8), u32 value length, value (UTF-8)
- *       then the key bytes, then the body bytes
+ * frame it came in. One `Map<offset, slab id × SLAB_ID_STRIDE + position>` finds a record;
+ * the packing is schedule-record-packing.ts.
  *
  * Memory: at most SCHEDULE_CACHE_BYTES_MAX of slabs (`bytesMax`). A slab is freed when its
  * last record is taken or dropped; when the slabs are full but at most
@@ -44,18 +37,18 @@ import {
   SCHEDULE_CACHE_RECORD_BYTES_MAX,
   SCHEDULE_CACHE_SLAB_BYTES,
 } from '../limits.js';
-import type { RecordHeaders, StoredRecord } from '../storage/index.js';
-import { assert, setOwnProperty, Utf8Cache } from '../util/index.js';
+import type { StoredRecord } from '../storage/index.js';
+import { assert } from '../util/index.js';
+import {
+  packedBound,
+  packedDueAt,
+  packedLength,
+  packRecord,
+  unpackRecord,
+  type ScheduleRecordSource,
+} from './schedule-record-packing.js';
 
-/** What a cached record holds: enough to build its move (message-codec.ts movedRecord). */
-export interface ScheduleRecordSource {
-  readonly key?: Uint8Array | null | undefined;
-  readonly headers?: RecordHeaders | null | undefined;
-  readonly body: Uint8Array;
-}
-
-const FIXED_BYTES = 22;
-const HEADERS_ABSENT = 0xffff;
+export type { ScheduleRecordSource } from './schedule-record-packing.js';
 /** A cache position is slab id × this + byte position in the slab. */
 const SLAB_ID_STRIDE = 2 ** 24;
 
@@ -67,8 +60,6 @@ interface Slab {
   /** Bytes of live records in it. */
   live: number;
 }
-
-const headerText = new Utf8Cache();
 
 export class ScheduleRecordCache {
   readonly bytesMax: number;
@@ -106,49 +97,37 @@ export class ScheduleRecordCache {
    */
   put(offset: number, dueAt: number, source: ScheduleRecordSource): boolean {
     if (this.#positions.has(offset)) return true;
-    const key = source.key ?? null;
-    const headers = source.headers ?? null;
-    // An upper bound (UTF-8 takes at most 3 bytes a UTF-16 code unit); the real size is known
-    // once written.
-    let bound = FIXED_BYTES + (key?.length ?? 0) + source.body.length;
-    if (headers !== null)
-      for (const name in headers) bound += 6 + 3 * (name.length + headers[name]!.length);
+    const bound = packedBound(source);
     if (bound > SCHEDULE_CACHE_RECORD_BYTES_MAX) return false;
     const slab = this.#slabFor(bound);
     if (slab === null) return false;
-    const bytes = slab.bytes;
     const start = slab.used;
-    let at = start + FIXED_BYTES;
-    let headerCount = HEADERS_ABSENT;
-    if (headers !== null) {
-      headerCount = 0;
-      for (const name in headers) {
-        const nameLength = bytes.write(name, at + 2, 'utf8');
-        bytes.writeUInt16LE(nameLength, at);
-        at += 2 + nameLength;
-        const valueLength = bytes.write(headers[name]!, at + 4, 'utf8');
-        bytes.writeUInt32LE(valueLength, at);
-        at += 4 + valueLength;
-        headerCount++;
-      }
-    }
-    if (key !== null) {
-      bytes.set(key, at);
-      at += key.length;
-    }
-    bytes.set(source.body, at);
-    at += source.body.length;
-    const length = at - start;
+    const length = packRecord(slab.bytes, start, dueAt, source);
     assert(length <= bound, 'a packed record is within its bound');
-    bytes.writeDoubleLE(dueAt, start);
-    bytes.writeUInt32LE(length, start + 8);
-    bytes.writeInt32LE(key === null ? -1 : key.length, start + 12);
-    bytes.writeUInt32LE(source.body.length, start + 16);
-    bytes.writeUInt16LE(headerCount, start + 20);
+    const at = start + length;
     slab.used = at;
     slab.live += length;
     this.#liveBytes += length;
     this.#positions.set(offset, slab.id * SLAB_ID_STRIDE + start);
+    return true;
+  }
+
+  /**
+   * Keeps a copy of a record already packed (schedule-record-packing.ts) at `start` of `bytes`
+   * (a bucket chunk); returns whether it is cached.
+   */
+  putPacked(offset: number, bytes: Buffer, start: number): boolean {
+    if (this.#positions.has(offset)) return true;
+    const length = packedLength(bytes, start);
+    if (length > SCHEDULE_CACHE_RECORD_BYTES_MAX) return false;
+    const slab = this.#slabFor(length);
+    if (slab === null) return false;
+    const at = slab.used;
+    bytes.copy(slab.bytes, at, start, start + length);
+    slab.used = at + length;
+    slab.live += length;
+    this.#liveBytes += length;
+    this.#positions.set(offset, slab.id * SLAB_ID_STRIDE + at);
     return true;
   }
 
@@ -161,7 +140,7 @@ export class ScheduleRecordCache {
     }
     this.hits++;
     const slab = this.#slabs.get(Math.floor(position / SLAB_ID_STRIDE))!;
-    const record = unpack(slab.bytes, position % SLAB_ID_STRIDE, offset);
+    const record = unpackRecord(slab.bytes, position % SLAB_ID_STRIDE, offset);
     this.#remove(offset, slab, position % SLAB_ID_STRIDE);
     return record;
   }
@@ -178,7 +157,7 @@ export class ScheduleRecordCache {
     for (const [offset, position] of this.#positions) {
       const slab = this.#slabs.get(Math.floor(position / SLAB_ID_STRIDE))!;
       const start = position % SLAB_ID_STRIDE;
-      if (!keep(slab.bytes.readDoubleLE(start), offset)) this.#remove(offset, slab, start);
+      if (!keep(packedDueAt(slab.bytes, start), offset)) this.#remove(offset, slab, start);
     }
   }
 
@@ -195,7 +174,7 @@ export class ScheduleRecordCache {
   }
 
   #remove(offset: number, slab: Slab, start: number): void {
-    const length = slab.bytes.readUInt32LE(start + 8);
+    const length = packedLength(slab.bytes, start);
     this.#positions.delete(offset);
     slab.live -= length;
     this.#liveBytes -= length;
@@ -243,7 +222,7 @@ export class ScheduleRecordCache {
     for (const [offset, position] of this.#positions) {
       const from = old.get(Math.floor(position / SLAB_ID_STRIDE))!;
       const start = position % SLAB_ID_STRIDE;
-      const length = from.bytes.readUInt32LE(start + 8);
+      const length = packedLength(from.bytes, start);
       let slab = this.#current as Slab | null;
       if (slab === null || slab.used + length > SCHEDULE_CACHE_SLAB_BYTES) slab = this.#newSlab();
       from.bytes.copy(slab.bytes, slab.used, start, start + length);
@@ -256,43 +235,4 @@ export class ScheduleRecordCache {
       if (from.live === 0) old.delete(from.id);
     }
   }
-}
-
-/**
- * `bytes[start, end)` in a buffer of its own: small ones come from Node's shared pool, so a
- * record on its way to the partition log does not keep a whole slab alive (a pass of 1,024
- * records in due order touches records in hundreds of slabs).
- */
-function copyOut(bytes: Buffer, start: number, end: number): Buffer {
-  const copy = Buffer.allocUnsafe(end - start);
-  bytes.copy(copy, 0, start, end);
-  return copy;
-}
-
-/** The record packed at `start` of `bytes`; key and body are copies. */
-function unpack(bytes: Buffer, start: number, offset: number): StoredRecord {
-  const keyLength = bytes.readInt32LE(start + 12);
-  const bodyLength = bytes.readUInt32LE(start + 16);
-  const headerCount = bytes.readUInt16LE(start + 20);
-  let at = start + FIXED_BYTES;
-  let headers: Record<string, string> | null = null;
-  if (headerCount !== HEADERS_ABSENT) {
-    headers = {};
-    for (let index = 0; index < headerCount; index++) {
-      const nameLength = bytes.readUInt16LE(at);
-      const name = headerText.decode(bytes, at + 2, at + 2 + nameLength);
-      at += 2 + nameLength;
-      const valueLength = bytes.readUInt32LE(at);
-      const value = bytes.toString('utf8', at + 4, at + 4 + valueLength);
-      at += 4 + valueLength;
-      setOwnProperty(headers, name, value);
-    }
-  }
-  let key: Uint8Array | null = null;
-  if (keyLength >= 0) {
-    key = copyOut(bytes, at, at + keyLength);
-    at += keyLength;
-  }
-  const body = copyOut(bytes, at, at + bodyLength);
-  return { offset, timestamp: 0, key, headers, body };
 }

@@ -51,9 +51,13 @@
  * if an eviction lowers the horizon or a purge happens while it reads.
  */
 import * as diagnosticsChannel from 'node:diagnostics_channel';
+import * as path from 'node:path';
 import type { PartitionLog, RecordInput, StoredRecord } from '../storage/index.js';
 import {
   CURSOR_READ_BYTES_MAX,
+  SCHEDULE_BUCKET_REFILL_KEYS,
+  SCHEDULE_BUCKET_WINDOW_MS,
+  SCHEDULE_BUCKET_WINDOWS_MAX,
   CURSOR_READ_RECORDS_MAX,
   SCHEDULE_BATCH_RECORDS_MAX,
   SCHEDULE_CACHE_BYTES_MAX,
@@ -61,6 +65,7 @@ import {
   SCHEDULE_INDEX_MAX,
   SCHEDULE_MOVE_BATCH_MAX,
   SCHEDULE_MOVES_PENDING_BYTES_MAX,
+  SCHEDULE_PREFETCH_LEAD_MS,
   SCHEDULE_READS_CONCURRENT,
   SCHEDULE_REFILL_FILL_PERCENT_MAX,
   SCHEDULE_REFILL_LEAD_MS,
@@ -86,8 +91,12 @@ import {
   writeScheduleCheckpoint,
   type ScheduleCheckpoint,
 } from './schedule-checkpoint.js';
+import { ScheduleBuckets } from './schedule-buckets.js';
 import { keyBefore, ScheduleIndex, SmallestKeys } from './schedule-index.js';
 import { ScheduleRecordCache } from './schedule-record-cache.js';
+
+/** Under the schedule log's directory (PartitionLog ignores what is not a segment). */
+const BUCKETS_DIRECTORY = 'buckets';
 
 /** A scheduler stopped moving: `{ directory, code, message }`. */
 export const schedulerFailedChannel = diagnosticsChannel.channel('weir:scheduler:failed');
@@ -108,6 +117,10 @@ export interface SchedulerOptions {
   readonly indexMax?: number;
   /** Default SCHEDULE_CACHE_BYTES_MAX (tests use less, or 0: every move reads its record). */
   readonly cacheBytesMax?: number;
+  /** Default SCHEDULE_BUCKET_WINDOW_MS (tests use less). */
+  readonly bucketWindowMs?: number;
+  /** Default SCHEDULE_BUCKET_WINDOWS_MAX (tests use less). */
+  readonly bucketWindowsMax?: number;
 }
 
 export class PartitionScheduler {
@@ -118,6 +131,14 @@ export class PartitionScheduler {
   readonly #appendDue: (records: RecordInput[]) => number;
   readonly #index: ScheduleIndex;
   readonly #cache: ScheduleRecordCache;
+  #buckets!: ScheduleBuckets;
+  /** While a refill from buckets reads: the keys scheduled meanwhile that went to disk. */
+  #scanArrivalsDue: number[] | null = null;
+  #scanArrivalsOffsets: number[] = [];
+  /** The first bucket window whose records are not yet prefetched into the record cache. */
+  #prefetchWindow = -Infinity;
+  #prefetching = false;
+  #prefetchTimer: Timer | null = null;
   readonly #lane = new Lane();
   readonly #checkpointLane = new Lane();
   /** The last key moved (-1, -1: none). */
@@ -175,6 +196,13 @@ export class PartitionScheduler {
   /** Recovers what is pending (see the header) and writes a fresh checkpoint. */
   static async open(options: SchedulerOptions): Promise<PartitionScheduler> {
     const scheduler = new PartitionScheduler(options);
+    scheduler.#buckets = await ScheduleBuckets.open(
+      options.fileSystem,
+      path.join(options.schedule.directory, BUCKETS_DIRECTORY),
+      options.bucketWindowMs ?? SCHEDULE_BUCKET_WINDOW_MS,
+      options.bucketWindowsMax ?? SCHEDULE_BUCKET_WINDOWS_MAX,
+      options.clock.now(),
+    );
     await scheduler.#recover();
     return scheduler;
   }
@@ -201,6 +229,11 @@ export class PartitionScheduler {
     return this.#failure ?? this.#schedule.failure;
   }
 
+  /** The due-time buckets (tests and the benchmark). */
+  get buckets(): ScheduleBuckets {
+    return this.#buckets;
+  }
+
   get scheduleLog(): PartitionLog {
     return this.#schedule;
   }
@@ -217,8 +250,13 @@ export class PartitionScheduler {
     if (dueAt < this.#movedDueAt) return -1;
     const offset = this.#schedule.enqueue(record);
     this.#pending++;
+    const buckets = this.#buckets;
+    const window = buckets.windowOf(dueAt);
+    const prefetched = buckets.add(dueAt, offset, record) && buckets.canServe(window);
     // Cached before it is placed: if placing it evicts it at once, the sweep drops it again.
-    if (this.#index.belowHorizon(dueAt, offset)) this.#cache.put(offset, dueAt, record);
+    // A record its window's prefetch will read is not (see #maybePrefetch).
+    if (window < this.#prefetchWindow || (!prefetched && this.#index.belowHorizon(dueAt, offset)))
+      this.#cache.put(offset, dueAt, record);
     this.#place(dueAt, offset);
     if (this.#started && dueAt < this.#timerDueAt) this.#arm();
     return offset;
@@ -229,6 +267,10 @@ export class PartitionScheduler {
     const evicted = this.#index.offer(dueAt, offset);
     if (evicted === -1) {
       this.#diskLowOffset = Math.min(this.#diskLowOffset, offset);
+      if (this.#scanArrivalsDue !== null) {
+        this.#scanArrivalsDue.push(dueAt);
+        this.#scanArrivalsOffsets.push(offset);
+      }
       if (offset >= this.#schedule.committedOffset) {
         this.#uncommittedDue.push(dueAt);
         this.#uncommittedOffsets.push(offset);
@@ -265,6 +307,63 @@ export class PartitionScheduler {
     this.#unlisten = this.#schedule.onCommit((committed) => this.#onScheduleCommit(committed));
     this.#arm();
     this.#maybeRefill();
+    this.#maybePrefetch();
+  }
+
+  // ---- prefetch ----------------------------------------------------------------------------
+
+  /**
+   * Reads the bucket windows due within SCHEDULE_PREFETCH_LEAD_MS into the record cache, one
+   * at a time in due order, so that a move finds its record in memory. Records thus enter the
+   * cache in about the order they leave it (slabs empty whole, no compaction), and only a few
+   * seconds' worth are held; a publish into a window already prefetched is cached as it comes.
+   * (Caching every indexed key's record at publish and at refill, as before buckets, filled the
+   * cache with holes: compacting 48 MiB stalled a pass for 250 ms while messages were due.)
+   * A window the buckets cannot serve is skipped: its records are read by their moves.
+   */
+  #maybePrefetch(): void {
+    if (this.#prefetching || this.#closed || this.#failure || !this.#started) return;
+    const buckets = this.#buckets;
+    const now = this.#clock.now();
+    // Windows below the first key due, or long past, hold nothing pending to prefetch.
+    const floor = buckets.windowOf(Math.min(now, this.#index.firstDueAt));
+    if (this.#prefetchWindow < floor) this.#prefetchWindow = floor;
+    const window = this.#prefetchWindow;
+    const startAt = buckets.windowStart(window) - SCHEDULE_PREFETCH_LEAD_MS;
+    if (startAt > now || window > buckets.lastWindow) {
+      const at = Math.max(startAt, now + SCHEDULE_PREFETCH_LEAD_MS / 4);
+      this.#prefetchTimer?.cancel();
+      this.#prefetchTimer = this.#clock.setTimer(
+        at - now,
+        () => {
+          this.#prefetchTimer = null;
+          this.#maybePrefetch();
+        },
+        { unref: true },
+      );
+      return;
+    }
+    // Taken before the read: a publish into this window while it reads is cached as it comes.
+    this.#prefetchWindow = window + 1;
+    if (!buckets.canServe(window)) {
+      queueMicrotask(() => this.#maybePrefetch());
+      return;
+    }
+    const schedule = this.#schedule;
+    const cache = this.#cache;
+    this.#prefetching = true;
+    buckets
+      .read(window, (dueAt, offset, chunk, start) => {
+        // Moved (or being moved: a pass sets the moved key when it pops), or purged.
+        if (offset < schedule.startOffset) return;
+        if (!keyBefore(this.#movedDueAt, this.#movedOffset, dueAt, offset)) return;
+        cache.putPacked(offset, chunk, start);
+      })
+      .catch(() => undefined) // the buckets failed: moves read their records
+      .finally(() => {
+        this.#prefetching = false;
+        this.#maybePrefetch();
+      });
   }
 
   /**
@@ -322,6 +421,7 @@ export class PartitionScheduler {
             this.#timerDueAt = -Infinity;
           } else this.#arm();
           this.#maybeRefill();
+          this.#maybePrefetch();
           this.#maybeCheckpoint();
         },
         (error: unknown) => {
@@ -483,9 +583,11 @@ export class PartitionScheduler {
     if (this.#scan !== null || this.#closed || this.#failure || !index.bounded) return;
     if (index.size >= (index.capacity * SCHEDULE_REFILL_FILL_PERCENT_MAX) / 100) return;
     const now = this.#clock.now();
+    const fromBuckets = this.#buckets.canServe(this.#buckets.windowOf(index.horizonDueAt));
     if (index.size >= index.capacity / 2) {
-      // The next scan reads about every record pending on disk, at the last scan's pace.
-      const scanMs = (this.#pending - index.size) * this.#scanMsPerRecord;
+      // The next scan reads about every record pending on disk, at the last scan's pace; a
+      // refill from buckets only the next windows.
+      const scanMs = fromBuckets ? 0 : (this.#pending - index.size) * this.#scanMsPerRecord;
       const lead = Math.max(SCHEDULE_REFILL_LEAD_MS, SCHEDULE_REFILL_LEAD_SCANS * scanMs);
       const startAt = index.horizonDueAt - lead;
       if (startAt > now) {
@@ -498,10 +600,10 @@ export class PartitionScheduler {
     this.#refillTimerAt = Infinity;
     const startedAt = now;
     const scanned = this.#pending - index.size;
-    this.#scan = this.#refill()
+    this.#scan = (fromBuckets ? this.#refillFromBuckets() : this.#refill())
       .then((completed) => {
         // A pace from a few records would be mostly the scan's fixed cost.
-        if (completed && scanned >= index.capacity / 4)
+        if (completed && !fromBuckets && scanned >= index.capacity / 4)
           this.#scanMsPerRecord = Math.max(0, this.#clock.now() - startedAt) / scanned;
       })
       .catch((error: unknown) => this.#fail(error))
@@ -543,6 +645,8 @@ export class PartitionScheduler {
     const taken = await this.#scanSchedule(
       (dueAt, offset) => !keyBefore(dueAt, offset, fromDueAt, fromOffset),
       () => generation !== this.#generation || this.#closed,
+      undefined,
+      true,
     );
     if (taken === null) {
       // What it cached is for keys that did not enter the index.
@@ -562,6 +666,7 @@ export class PartitionScheduler {
     wanted: (dueAt: number, offset: number) => boolean,
     abandoned: () => boolean,
     counted?: { count: number },
+    rebucket = false,
   ): Promise<SmallestKeys | null> {
     // Up to 3/4 of the index: what is in it when the scan ends is below half, so the merge
     // rarely evicts; a refill reads the whole schedule, so each should bring in much.
@@ -583,12 +688,20 @@ export class PartitionScheduler {
         cacheBelowOffset = 0;
       }
     }
-    // Pending records past the horizon all lie at or after #diskLowOffset.
+    // Pending records past the horizon all lie at or after #diskLowOffset; rebucketing needs
+    // every pending record (those in the index may be evicted to disk later).
     let offset = Math.max(
       this.#schedule.startOffset,
-      Number.isFinite(this.#diskLowOffset) && counted === undefined ? this.#diskLowOffset : 0,
+      Number.isFinite(this.#diskLowOffset) && counted === undefined && !rebucket
+        ? this.#diskLowOffset
+        : 0,
     );
     const schedule = this.#schedule;
+    // A new generation of buckets: records below `rebucketBelow` are bucketed by this scan,
+    // later ones by schedule() (so none twice); not built (usable) unless the scan ends.
+    const buckets = this.#buckets;
+    const rebucketBelow = schedule.endOffset;
+    if (rebucket) buckets.reset(this.#clock.now());
     const readFrom = (from: number): Promise<StoredRecord[]> =>
       schedule.read(from, {
         maxRecords: SCHEDULE_SCAN_READ_RECORDS_MAX,
@@ -612,8 +725,16 @@ export class PartitionScheduler {
       if (records.length === 0) break;
       const next = records[records.length - 1]!.offset + 1;
       if (next < schedule.committedOffset) reading = readFrom(next);
+      if (rebucket) await buckets.drain();
       for (const record of records) {
         const dueAt = storedDeliverAt(record);
+        if (
+          rebucket &&
+          record.offset < rebucketBelow &&
+          record.offset >= schedule.startOffset &&
+          keyBefore(this.#movedDueAt, this.#movedOffset, dueAt, record.offset)
+        )
+          buckets.add(dueAt, record.offset, record);
         if (!wanted(dueAt, record.offset)) continue;
         if (counted) counted.count++;
         lookahead.offer(dueAt, record.offset);
@@ -635,7 +756,11 @@ export class PartitionScheduler {
         lookahead.offer(dueAt, uncommitted);
         taken.offer(dueAt, uncommitted);
       }
+      // Not read, so not bucketed by this scan: the buckets cannot serve from its due time on.
+      if (rebucket && uncommitted >= offset && uncommitted < rebucketBelow)
+        buckets.markIncomplete(dueAt, uncommitted);
     }
+    if (rebucket) buckets.built();
     this.#cacheBelowDueAt = lookahead.largestDueAt;
     this.#cacheBelowOffset = lookahead.largestOffset;
     return taken;
@@ -654,6 +779,117 @@ export class PartitionScheduler {
     index.setHorizon(taken.rejectedDueAt, taken.rejectedOffset);
     this.#diskLowOffset = taken.rejectedLowestOffset;
     taken.forEach((dueAt, offset) => this.#place(dueAt, offset));
+    this.#dropPassedWindows();
+  }
+
+  /**
+   * Bucket windows below the horizon's hold only keys in the index, or moved: they go, once
+   * the prefetch has read them.
+   */
+  #dropPassedWindows(): void {
+    const horizon = this.#index.horizonDueAt;
+    if (horizon !== Infinity)
+      this.#buckets.dropBelow(Math.min(this.#buckets.windowOf(horizon), this.#prefetchWindow));
+  }
+
+  /**
+   * A refill from the due-time buckets (schedule-buckets.ts): reads whole windows from the
+   * horizon's on, until it has SCHEDULE_BUCKET_REFILL_KEYS keys, the index's room is full of
+   * them, or no window can serve; takes the smallest that fit. Resolves true if it ran to its
+   * end (false: abandoned, or the buckets failed: the next refill scans the schedule log).
+   *
+   * Why nothing is missed: a bucket holds every record scheduled with a due time in its
+   * window (canServe), but a read sees only the records bucketed before it; records scheduled
+   * after the refill began (offset >= `scanEnd`) are skipped in the files and taken from
+   * #scanArrivals* instead (the keys #place sent to disk meanwhile), so each is seen once.
+   * What was read covers every pending key in [horizon, readEnd): that is the new horizon
+   * (lower if keys had to be left out).
+   */
+  async #refillFromBuckets(): Promise<boolean> {
+    const generation = this.#generation;
+    const index = this.#index;
+    const buckets = this.#buckets;
+    const cache = this.#cache;
+    const schedule = this.#schedule;
+    const fromDueAt = index.horizonDueAt;
+    const fromOffset = index.horizonOffset;
+    const room = index.capacity - index.size;
+    if (room <= 0) return true;
+    const target = Math.min(room, SCHEDULE_BUCKET_REFILL_KEYS);
+    const taken = new SmallestKeys(room);
+    const scanEnd = schedule.endOffset;
+    this.#scanArrivalsDue = [];
+    this.#scanArrivalsOffsets = [];
+    const visit = (dueAt: number, offset: number, chunk: Buffer, start: number): void => {
+      if (offset >= scanEnd || offset < schedule.startOffset) return;
+      if (keyBefore(dueAt, offset, fromDueAt, fromOffset)) return; // in the index, or moved
+      // Records are cached by the prefetch (a window it already read: here).
+      if (taken.offer(dueAt, offset) !== offset && buckets.windowOf(dueAt) < this.#prefetchWindow)
+        cache.putPacked(offset, chunk, start);
+    };
+    const abandoned = (): boolean =>
+      generation !== this.#generation || this.#closed || this.#failure !== null;
+    let window = buckets.windowOf(fromDueAt);
+    // Whether it went past the last window that has records.
+    let exhausted = false;
+    try {
+      while (taken.size < target) {
+        if (window > buckets.lastWindow) {
+          exhausted = true;
+          break;
+        }
+        if (!buckets.canServe(window)) break;
+        await buckets.read(window, visit);
+        if (abandoned()) break;
+        window++;
+      }
+    } catch {
+      // The buckets failed (they say why in `failure`): the next refill scans the log.
+      this.#scanArrivalsDue = null;
+      return false;
+    }
+    const arrivalsDue = this.#scanArrivalsDue;
+    const arrivalsOffsets = this.#scanArrivalsOffsets;
+    this.#scanArrivalsDue = null;
+    this.#scanArrivalsOffsets = [];
+    if (abandoned()) return false;
+    // Past the last window, every pending key below incompleteFromDueAt has been read.
+    const readEnd = exhausted
+      ? Math.max(buckets.windowStart(window), buckets.incompleteFromDueAt)
+      : buckets.windowStart(window);
+    for (let i = 0; i < arrivalsDue.length; i++) {
+      const dueAt = arrivalsDue[i]!;
+      const offset = arrivalsOffsets[i]!;
+      if (dueAt >= readEnd || keyBefore(dueAt, offset, fromDueAt, fromOffset)) continue;
+      taken.offer(dueAt, offset);
+    }
+    // Arrivals below the horizon went into the index meanwhile: take only what fits now. (A
+    // record left out keeps what the prefetch cached: it is due soon, with its key or not.)
+    taken.keepSmallest(index.capacity - index.size, () => undefined);
+    let horizonDueAt = readEnd;
+    let horizonOffset = -1;
+    if (keyBefore(taken.rejectedDueAt, taken.rejectedOffset, horizonDueAt, horizonOffset)) {
+      horizonDueAt = taken.rejectedDueAt;
+      horizonOffset = taken.rejectedOffset;
+    }
+    // Nothing read (every key taken is below readEnd): the horizon stays.
+    if (keyBefore(horizonDueAt, horizonOffset, fromDueAt, fromOffset)) {
+      horizonDueAt = fromDueAt;
+      horizonOffset = fromOffset;
+    }
+    if (index.size + taken.size === this.#pending) {
+      // Every pending key is in hand: nothing waits on disk.
+      horizonDueAt = Infinity;
+      horizonOffset = Infinity;
+    }
+    index.setHorizon(horizonDueAt, horizonOffset);
+    this.#diskLowOffset = Math.min(
+      taken.rejectedLowestOffset,
+      horizonDueAt === Infinity ? Infinity : buckets.lowestOffsetFrom(buckets.windowOf(readEnd)),
+    );
+    taken.forEach((dueAt, offset) => this.#place(dueAt, offset));
+    this.#dropPassedWindows();
+    return true;
   }
 
   // ---- recovery and checkpoints ------------------------------------------------------------
@@ -693,10 +929,11 @@ export class PartitionScheduler {
         (dueAt, offset) => keyBefore(movedDueAt, movedOffset, dueAt, offset),
         () => false,
         counted,
+        true,
       );
       this.#pending = counted.count;
       this.#commitScan(taken!);
-    }
+    } else this.#buckets.built();
     await this.#writeCheckpoint();
   }
 
@@ -805,6 +1042,8 @@ export class PartitionScheduler {
     this.#checkpointTimer?.cancel();
     this.#refillTimer?.cancel();
     this.#refillTimer = null;
+    this.#prefetchTimer?.cancel();
+    this.#prefetchTimer = null;
     this.#unlisten?.();
     this.#started = false;
     // Let a running pass finish, so that the checkpoint covers it.
@@ -815,6 +1054,7 @@ export class PartitionScheduler {
     try {
       if (!this.#failure && this.#main.failure === null) await this.#writeCheckpoint();
     } finally {
+      await this.#buckets.close();
       await this.#schedule.close();
     }
   }
