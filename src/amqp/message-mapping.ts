@@ -7,8 +7,8 @@
  *   character replaced by '-', cut, and 8 hex digits of its SHA-256 appended. S captures S and
  *   S.> with work-queue retention: the same shape as `mq.queue(S)` / `weir queue add S`, so a
  *   Weir queue and an AMQP queue of one name are one queue.
- * - A message routed to Q is published on subject S.<routing key> when the routing key is a
- *   valid subject tail (non-empty words without blanks, '*' or '>'), else on S. Only S
+ * - A message routed to Q is published on subject S through the default exchange (whose
+ *   routing key is Q itself), else on S.<routing key> when the routing key is a valid subject tail (non-empty words without blanks, '*' or '>'), else on S. Only S
  *   captures either among queue streams; a Weir stream capturing `S.>` or `>` sees it too.
  * - Headers kept on the Weir message: amqp-exchange, amqp-routing-key, and amqp-properties
  *   (the AMQP content header's property bytes, base64) so that an AMQP consumer gets the

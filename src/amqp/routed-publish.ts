@@ -43,7 +43,9 @@ export function routedPublishes(
     ...(properties.correlationId === undefined ? {} : { correlationId: properties.correlationId }),
   };
   return queues.map((queue) => ({
-    subject: subjectFor(queue.definition.stream, routingKey),
+    // Through the default exchange the routing key is the queue's name: the subject is S.
+    subject:
+      exchange === '' ? queue.definition.stream : subjectFor(queue.definition.stream, routingKey),
     body,
     options: withPriority(base, queue, properties.priority),
   }));

@@ -1,0 +1,76 @@
+/**
+ * `weir serve --amqp-port` (docs/amqp.md): the AMQP listener starts beside the Weir port, an
+ * amqplib client declares a durable queue and publishes with a confirm, Weir's own SDK sees
+ * the message in the queue's stream, and the declared queue is still there after a restart
+ * on the same data directory.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import amqp from 'amqplib';
+import { connect } from '../../src/client/index.js';
+import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
+import { servedUrl, startServe, type ServeProcess } from './weir-process.js';
+
+const AMQP_LINE = /weir AMQP 0-9-1 on (amqp:\/\/\S+)/;
+
+async function startWithAmqp(directory: string): Promise<{ serve: ServeProcess; amqpUrl: string }> {
+  const serve = startServe([
+    ...['--data-dir', directory, '--port', '0', '--no-http', '--amqp-port', '0'],
+  ]);
+  await serve.waitFor(/listening on weir:\/\//);
+  await serve.waitFor(AMQP_LINE);
+  return { serve, amqpUrl: AMQP_LINE.exec(serve.stdout())![1]! };
+}
+
+test('weir serve --amqp-port 0: amqplib publishes with a confirm, the SDK reads it, the queue survives a restart', async () => {
+  await withTemporaryDirectory(async (directory) => {
+    const first = await startWithAmqp(directory);
+    try {
+      const connection = await amqp.connect(first.amqpUrl);
+      try {
+        const channel = await connection.createConfirmChannel();
+        await channel.assertQueue('tasks', { durable: true });
+        channel.sendToQueue('tasks', Buffer.from('resize 42'), {
+          persistent: true,
+          headers: { tenant: 'acme' },
+        });
+        await channel.waitForConfirms();
+      } finally {
+        await connection.close();
+      }
+      const client = await connect(servedUrl(first.serve));
+      try {
+        const subscription = await client.subscribe('tasks', { subscription: 'tasks' });
+        const message = await subscription.receive({ timeoutMs: 10_000 });
+        assert.ok(message, 'the SDK receives what amqplib published');
+        assert.equal(message.text(), 'resize 42');
+        assert.equal(message.subject, 'tasks');
+        assert.equal(message.headers['tenant'], 'acme');
+        assert.equal(message.headers['amqp-routing-key'], 'tasks');
+        await message.nack({ delayMs: 0 }); // leave it for the AMQP consumer after the restart
+        await subscription.close();
+      } finally {
+        await client.close();
+      }
+    } finally {
+      assert.equal(await first.serve.stop(), 0);
+    }
+    const second = await startWithAmqp(directory);
+    try {
+      const connection = await amqp.connect(second.amqpUrl);
+      try {
+        const channel = await connection.createChannel();
+        const declared = await channel.checkQueue('tasks');
+        assert.equal(declared.queue, 'tasks');
+        const got = await channel.get('tasks', { noAck: true });
+        assert.ok(got !== false, 'the message is there after the restart');
+        assert.equal(got.content.toString(), 'resize 42');
+        assert.equal(got.fields.redelivered, true);
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      assert.equal(await second.serve.stop(), 0);
+    }
+  });
+});
