@@ -69,8 +69,21 @@ export async function startAmqp(options: FixtureOptions = {}): Promise<AmqpFixtu
         { hostname: '127.0.0.1', port, ...connectOptions },
         socketOptions,
       );
-      // An error event without a listener would crash the test process.
+      // An error event without a listener would crash the test process; on a channel (its
+      // server-side close) it would also take the whole connection down in amqplib.
       connection.on('error', () => undefined);
+      const createChannel = connection.createChannel.bind(connection);
+      const createConfirmChannel = connection.createConfirmChannel.bind(connection);
+      connection.createChannel = async (channelOptions) => {
+        const channel = await createChannel(channelOptions);
+        channel.on('error', () => undefined);
+        return channel;
+      };
+      connection.createConfirmChannel = async (channelOptions) => {
+        const channel = await createConfirmChannel(channelOptions);
+        channel.on('error', () => undefined);
+        return channel;
+      };
       connections.push(connection);
       return connection;
     },
