@@ -381,7 +381,8 @@ export class AmqpGateway {
     const stream = state.definition.stream;
     try {
       const info = await client.subscriptions.info(stream, stream);
-      return info.pending;
+      // pending counts what is delivered and unacked, and what waits for a delay: not ready.
+      return Math.max(0, info.pending - info.inFlight - info.delayed);
     } catch (error) {
       if (isWeirError(error, 'STREAM_NOT_FOUND') || isWeirError(error, 'SUBSCRIPTION_NOT_FOUND')) {
         return 0;
