@@ -119,8 +119,8 @@ export class AmqpChannel implements ConsumerChannel {
   // tx
   #transactional = false;
   #txPublishes: RoutedPublish[] = [];
-  #txAcks: Message[] = [];
-  #txAfter: (() => void)[] = [];
+  /** Deliveries a tx channel settled since its last commit: they stay unacked until it. */
+  readonly #txSettles = new Map<number, 'ack' | 'requeue' | 'reject'>();
   // direct reply-to
   #replyName: string | null = null;
   #replyConsumerTag: string | null = null;
@@ -420,7 +420,9 @@ export class AmqpChannel implements ConsumerChannel {
       case 'basic.recover-async': {
         // requeue=false would redeliver to the same consumer; Weir hands them back to the
         // queue either way (RabbitMQ does not implement requeue=false either).
-        for (const tag of [...this.#unacked.keys()]) this.#settleOne(tag, 'requeue');
+        for (const tag of [...this.#unacked.keys()]) {
+          if (!this.#txSettles.has(tag)) this.#settleOne(tag, 'requeue');
+        }
         if (method.name === 'basic.recover')
           this.#connection.sendMethod(this.id, 'basic.recover-ok', {});
         return;
@@ -444,8 +446,7 @@ export class AmqpChannel implements ConsumerChannel {
       case 'tx.rollback': {
         if (!this.#transactional) throw new AmqpError(406, 'channel is not transactional');
         this.#txPublishes = [];
-        this.#txAcks = [];
-        this.#txAfter = [];
+        this.#txSettles.clear(); // those deliveries stay unacked, as in RabbitMQ
         this.#connection.sendMethod(this.id, 'tx.rollback-ok', {});
         return;
       }
@@ -635,20 +636,30 @@ export class AmqpChannel implements ConsumerChannel {
   async #commit(): Promise<void> {
     if (!this.#transactional) throw new AmqpError(406, 'channel is not transactional');
     const publishes = this.#txPublishes;
-    const acks = this.#txAcks;
-    const after = this.#txAfter;
+    const settles = [...this.#txSettles];
     this.#txPublishes = [];
-    this.#txAcks = [];
-    this.#txAfter = [];
+    this.#txSettles.clear();
+    const acks = settles.filter(([, how]) => how === 'ack');
     if (publishes.length > 0 || acks.length > 0) {
       await this.#connection.client.transaction(async (transaction) => {
         for (const entry of publishes)
           transaction.publish(entry.subject, entry.body, entry.options);
-        for (const message of acks) transaction.ack(message);
+        for (const [tag] of acks) transaction.ack(this.#unacked.get(tag)!.message);
         await Promise.resolve();
       });
     }
-    for (const run of after) run();
+    for (const [tag, how] of settles) {
+      const entry = this.#unacked.get(tag);
+      if (entry === undefined) continue;
+      this.#unacked.delete(tag);
+      const done = this.#settled(entry);
+      if (how === 'ack') done();
+      else {
+        void settleMessage(entry.message, how)
+          .catch(() => undefined)
+          .finally(done);
+      }
+    }
     this.#connection.sendMethod(this.id, 'tx.commit-ok', {});
   }
 
@@ -833,7 +844,7 @@ export class AmqpChannel implements ConsumerChannel {
       const tags: number[] = [];
       for (const key of this.#unacked.keys()) {
         if (tag !== 0 && key > tag) break;
-        tags.push(key);
+        if (!this.#txSettles.has(key)) tags.push(key);
       }
       if (tag !== 0 && tags.length === 0 && !this.#unacked.has(tag)) {
         throw new AmqpError(406, `unknown delivery tag ${tag}`);
@@ -841,38 +852,34 @@ export class AmqpChannel implements ConsumerChannel {
       for (const key of tags) this.#settleOne(key, how);
       return;
     }
-    if (!this.#unacked.has(tag)) throw new AmqpError(406, `unknown delivery tag ${tag}`);
+    if (!this.#unacked.has(tag) || this.#txSettles.has(tag)) {
+      throw new AmqpError(406, `unknown delivery tag ${tag}`);
+    }
     this.#settleOne(tag, how);
   }
 
   #settleOne(tag: number, how: 'ack' | 'requeue' | 'reject'): void {
+    if (this.#transactional) {
+      this.#txSettles.set(tag, how);
+      return;
+    }
     const entry = this.#unacked.get(tag)!;
     this.#unacked.delete(tag);
-    const { message, consumer, getter } = entry;
-    const done = (): void => {
-      consumer?.settled();
-      if (getter !== null) {
+    void settleMessage(entry.message, how)
+      .catch(() => undefined)
+      .finally(this.#settled(entry));
+  }
+
+  /** What follows a delivery's settlement: its consumer's count, its getter, the pumps. */
+  #settled(entry: Unacked): () => void {
+    return () => {
+      entry.consumer?.settled();
+      if (entry.getter !== null) {
         this.#getters--;
-        void getter.close().catch(() => undefined);
+        void entry.getter.close().catch(() => undefined);
       }
       this.#wake();
     };
-    if (this.#transactional) {
-      if (how === 'ack') {
-        this.#txAcks.push(message);
-        this.#txAfter.push(done);
-      } else {
-        this.#txAfter.push(() => {
-          void settleMessage(message, how)
-            .catch(() => undefined)
-            .finally(done);
-        });
-      }
-      return;
-    }
-    void settleMessage(message, how)
-      .catch(() => undefined)
-      .finally(done);
   }
 }
 

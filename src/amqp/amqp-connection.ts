@@ -250,6 +250,8 @@ export class AmqpConnection implements ChannelConnection {
           error.methodId,
         );
         this.fail(failure);
+        // The decoder stays failed, so the client's close-ok could not be read: end now.
+        this.#endSoon();
         return;
       }
       throw error;
