@@ -1150,3 +1150,5 @@ assert(
 );
 /** Dead letters the x-dead-letter-exchange forwarder holds at once (each republished, then acked). */
 export const AMQP_DEAD_LETTERS_IN_FLIGHT = 100;
+/** The longest wait before a dead letter whose forward failed is forwarded again. */
+export const AMQP_DEAD_LETTER_RETRY_MS_MAX = 10_000;

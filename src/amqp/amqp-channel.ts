@@ -26,6 +26,7 @@ import { randomBytes } from 'node:crypto';
 import type { Client, Message, Subscription } from '../protocol/index.js';
 import { isWeirError } from '../util/index.js';
 import {
+  AMQP_BODY_BYTES_MAX,
   AMQP_CHANNEL_CONSUMERS_MAX,
   AMQP_CHANNEL_GETS_UNACKED_MAX,
   AMQP_GET_WAIT_MS,
@@ -468,6 +469,14 @@ export class AmqpChannel implements ConsumerChannel {
       throw new AmqpError(505, 'a content header frame without basic.publish');
     }
     if (classId !== 60) throw new AmqpError(505, `content header of class ${classId}, not basic`);
+    // The body is assembled in memory: its declared size is bounded before any of it comes.
+    if (bodySize > AMQP_BODY_BYTES_MAX) {
+      this.#incoming = null;
+      throw new AmqpError(
+        406,
+        `message size ${bodySize} is larger than max size ${AMQP_BODY_BYTES_MAX}`,
+      );
+    }
     incoming.propertyBytes = propertyBytes;
     incoming.properties = properties;
     incoming.bodySize = bodySize;

@@ -578,10 +578,7 @@ export class AmqpConnection implements ChannelConnection {
 
   /** A connection exception: connection.close, then the socket once it is answered. */
   fail(error: AmqpError): void {
-    if (this.#state === 'closing' || this.#state === 'closed') {
-      if (this.#state === 'closing') return;
-      return;
-    }
+    if (this.#state === 'closing' || this.#state === 'closed') return;
     this.#options.log('info', 'amqp_connection_error', {
       connection: this.id,
       remote: this.remote,

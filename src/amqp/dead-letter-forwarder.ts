@@ -25,7 +25,12 @@ import {
   type Subscription,
 } from '../protocol/index.js';
 import { isWeirError } from '../util/index.js';
-import { AMQP_DEAD_LETTERS_IN_FLIGHT } from '../limits.js';
+import {
+  AMQP_DEAD_LETTER_RETRY_MS_MAX,
+  AMQP_DEAD_LETTERS_IN_FLIGHT,
+  BACKOFF_INITIAL_MS_DEFAULT,
+  BACKOFF_MULTIPLIER_DEFAULT,
+} from '../limits.js';
 import {
   decodeProperties,
   encodeProperties,
@@ -145,7 +150,12 @@ export class DeadLetterForwarder {
       const subscription = await this.#client.subscribe(DEAD_LETTER_STREAM, {
         subscription: FORWARDER_SUBSCRIPTION,
         maxInFlight: AMQP_DEAD_LETTERS_IN_FLIGHT,
-        backoff: { initialMs: 100, maxMs: 10_000, multiplier: 2 },
+        // A forward that failed (a full disk) is tried again, backing off to AMQP_DEAD_LETTER_RETRY_MS_MAX.
+        backoff: {
+          initialMs: BACKOFF_INITIAL_MS_DEFAULT,
+          maxMs: AMQP_DEAD_LETTER_RETRY_MS_MAX,
+          multiplier: BACKOFF_MULTIPLIER_DEFAULT,
+        },
       });
       if (this.#closed) {
         await subscription.close();

@@ -20,7 +20,12 @@
  */
 import { createHash } from 'node:crypto';
 import type { BasicProperties } from './codec/index.js';
-import { NAME_BYTES_MAX, SUBJECT_BYTES_MAX, SUBJECT_TOKENS_MAX } from '../limits.js';
+import {
+  HEADER_NAME_BYTES_MAX,
+  NAME_BYTES_MAX,
+  SUBJECT_BYTES_MAX,
+  SUBJECT_TOKENS_MAX,
+} from '../limits.js';
 import type { Message } from '../protocol/index.js';
 
 export const AMQP_HEADERS = {
@@ -76,7 +81,11 @@ export function weirHeaders(
       if (copied >= COPIED_HEADERS_MAX) break;
       if (typeof value !== 'string' || name.startsWith('amqp-') || name.startsWith('weir-'))
         continue;
-      if (name.length === 0 || value.length > COPIED_HEADER_BYTES_MAX || name.length > 256)
+      if (
+        name.length === 0 ||
+        value.length > COPIED_HEADER_BYTES_MAX ||
+        name.length > HEADER_NAME_BYTES_MAX
+      )
         continue;
       headers[name] = value;
       copied++;
