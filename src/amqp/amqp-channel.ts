@@ -80,6 +80,8 @@ interface IncomingPublish {
   propertyBytes: Uint8Array | null;
   properties: BasicProperties;
   bodySize: number;
+  /** Over AMQP_BODY_BYTES_MAX: its body is read and dropped, then the channel is closed. */
+  refused: boolean;
   readonly chunks: Uint8Array[];
   received: number;
 }
@@ -133,6 +135,16 @@ export class AmqpChannel implements ConsumerChannel {
 
   get closed(): boolean {
     return this.#closed;
+  }
+
+  /** Whether the server closed the channel and waits for the client's close-ok. */
+  get closing(): boolean {
+    return this.#closing && !this.#closed;
+  }
+
+  /** The client reopened this channel's number: it had our channel.close. */
+  closeOkImplied(): void {
+    if (this.closing) this.#finish();
   }
 
   /** Frames of this channel, in order. */
@@ -397,6 +409,7 @@ export class AmqpChannel implements ConsumerChannel {
           propertyBytes: null,
           properties: {},
           bodySize: 0,
+          refused: false,
           chunks: [],
           received: 0,
         };
@@ -470,13 +483,10 @@ export class AmqpChannel implements ConsumerChannel {
     }
     if (classId !== 60) throw new AmqpError(505, `content header of class ${classId}, not basic`);
     // The body is assembled in memory: its declared size is bounded before any of it comes.
-    if (bodySize > AMQP_BODY_BYTES_MAX) {
-      this.#incoming = null;
-      throw new AmqpError(
-        406,
-        `message size ${bodySize} is larger than max size ${AMQP_BODY_BYTES_MAX}`,
-      );
-    }
+    // A larger one is read and dropped, and the channel closed once it has all come: a
+    // client sends its body frames anyway, and its close-ok and a reopened channel then
+    // follow them (amqplib queues a channel's frames apart from others).
+    incoming.refused = bodySize > AMQP_BODY_BYTES_MAX;
     incoming.propertyBytes = propertyBytes;
     incoming.properties = properties;
     incoming.bodySize = bodySize;
@@ -488,7 +498,7 @@ export class AmqpChannel implements ConsumerChannel {
     if (incoming === null || incoming.propertyBytes === null) {
       throw new AmqpError(505, 'a content body frame without a content header');
     }
-    incoming.chunks.push(payload);
+    if (!incoming.refused) incoming.chunks.push(payload);
     incoming.received += payload.length;
     if (incoming.received > incoming.bodySize) {
       throw new AmqpError(
@@ -496,7 +506,17 @@ export class AmqpChannel implements ConsumerChannel {
         `content body of ${incoming.received} bytes, more than the header's ${incoming.bodySize}`,
       );
     }
-    if (incoming.received === incoming.bodySize) this.#published();
+    if (incoming.received < incoming.bodySize) return;
+    if (incoming.refused) this.#refuse(incoming);
+    this.#published();
+  }
+
+  #refuse(incoming: IncomingPublish): never {
+    this.#incoming = null;
+    throw new AmqpError(
+      406,
+      `message size ${incoming.bodySize} is larger than max size ${AMQP_BODY_BYTES_MAX}`,
+    ).during(60, 40);
   }
 
   #published(): void {

@@ -151,6 +151,8 @@ export class AmqpConnection implements ChannelConnection {
   #closed: Promise<void> | null = null;
   #published = 0;
   #delivered = 0;
+  /** Channels reopened before the client's close-ok of their previous life came. */
+  readonly #lateCloseOks = new Set<number>();
 
   constructor(socket: Socket, options: AmqpConnectionOptions) {
     this.#socket = socket;
@@ -283,6 +285,12 @@ export class AmqpConnection implements ChannelConnection {
       }
       if (this.#state !== 'running')
         throw new AmqpError(504, 'a channel frame before connection.open-ok');
+      if (
+        frame.type === 'method' &&
+        frame.method.name === 'channel.close-ok' &&
+        this.#lateCloseOks.delete(frame.channel)
+      )
+        return;
       const channel = this.#channels.get(frame.channel);
       if (channel === undefined) {
         if (frame.type === 'method' && frame.method.name === 'channel.open') {
@@ -295,6 +303,15 @@ export class AmqpConnection implements ChannelConnection {
           frame.type === 'method' ? frame.method.classId : 0,
           frame.type === 'method' ? frame.method.methodId : 0,
         );
+      }
+      if (frame.type === 'method' && frame.method.name === 'channel.open' && channel.closing) {
+        // The client took our channel.close and reuses the number; its close-ok is still
+        // on the way (amqplib queues it behind the channel's unsent frames): the open
+        // stands for it, and the close-ok, when it comes, is dropped.
+        channel.closeOkImplied();
+        this.#lateCloseOks.add(frame.channel);
+        this.#openChannel(frame.channel);
+        return;
       }
       if (frame.type === 'method' && frame.method.name === 'channel.open') {
         throw new AmqpError(504, `second 'channel.open' seen on channel ${frame.channel}`).during(

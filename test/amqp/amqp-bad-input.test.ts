@@ -14,13 +14,14 @@ import {
   type MethodArguments,
   type MethodName,
 } from '../../src/amqp/codec/index.js';
-import { AMQP_CLOSE_TIMEOUT_MS, AMQP_FRAME_MAX } from '../../src/limits.js';
+import { AMQP_BODY_BYTES_MAX, AMQP_CLOSE_TIMEOUT_MS, AMQP_FRAME_MAX } from '../../src/limits.js';
 import { assertReplayable, replayFromEnvironment } from '../helpers/replayable-property.js';
 import {
   argumentsOf,
   type AmqpFixture,
   type RawAmqp,
   WAIT_MS,
+  waitUntil,
   withAmqp,
   within,
 } from './amqp-harness.js';
@@ -500,5 +501,51 @@ test('random frame streams: the server never crashes, and always answers or clos
     );
     assert.ok(runs > 0);
     await brokerStillServes(fixture, 'after-fuzz');
+  });
+});
+
+test('a body over AMQP_BODY_BYTES_MAX from amqplib: channel.close 406, its body frames are dropped, and the connection goes on', async () => {
+  await withAmqp(async (fixture) => {
+    const connection = await fixture.connect();
+    const connectionErrors: Error[] = [];
+    connection.on('error', (error: Error) => connectionErrors.push(error));
+    const channel = await connection.createChannel();
+    await channel.assertQueue('big', { durable: false });
+    const channelError = new Promise<Error & { code?: number }>((resolve) =>
+      channel.once('error', resolve),
+    );
+    channel.sendToQueue('big', Buffer.alloc(AMQP_BODY_BYTES_MAX + 1, 1));
+    const error = await within('the channel error', channelError);
+    assert.equal(error.code, 406);
+    assert.match(error.message, /larger than max size/);
+    const other = await connection.createChannel();
+    const state = await other.checkQueue('big');
+    assert.equal(state.messageCount, 0);
+    other.sendToQueue('big', Buffer.from('small'));
+    let got: string | null = null;
+    await waitUntil('the small message', async () => {
+      const message = await other.get('big', { noAck: true });
+      if (message !== false) got = message.content.toString();
+      return got !== null;
+    });
+    assert.equal(got, 'small');
+    assert.deepEqual(connectionErrors, []);
+    await connection.close();
+  });
+});
+
+test("a channel reopened before its close-ok (amqplib queues that close-ok behind the channel's frames): the open stands for it, the late close-ok is dropped", async () => {
+  await withAmqp(async (fixture) => {
+    const raw = await openRaw(fixture);
+    raw.send(1, 'basic.get', { ticket: 0, queue: 'missing', noAck: true });
+    await raw.expect('channel.close', { channel: 1 });
+    let after = raw.frames.length;
+    raw.send(1, 'channel.open', { outOfBand: '' });
+    await raw.expect('channel.open-ok', { channel: 1, after });
+    raw.send(1, 'channel.close-ok', {});
+    after = raw.frames.length;
+    raw.send(1, 'basic.qos', { prefetchSize: 0, prefetchCount: 5, global: false });
+    await raw.expect('basic.qos-ok', { channel: 1, after });
+    assert.equal(raw.find('connection.close'), undefined);
   });
 });
