@@ -812,6 +812,9 @@ export class PartitionLog {
         const got = await segment.read(chunk, length, position);
         let at = 0;
         while (at < got && records.length < maxRecords && bytes < maxBytes) {
+          // The chunk may end inside the next batch's header: read on from it in the next
+          // chunk (a chunk starting at a batch holds its header: see `length`).
+          if (got - at < BATCH_HEADER_BYTES && at > 0) break;
           const header = readBatchHeader(chunk, at, got - at);
           if (!header || position + at + header.batchLength > segment.size) {
             throw this.#corrupt(segment, position + at);
