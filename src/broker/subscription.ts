@@ -124,7 +124,7 @@ export class SubscriptionGroup implements DeliveryActions {
   readonly #consumers: Consumer[] = [];
   readonly #timers: DueTimer<Entry>;
   /** deadLetterExpired: finds expired messages while no consumer reads (#sweepExpired). */
-  readonly #expirySweep: Timer | null;
+  readonly #expirySweep: Timer;
   readonly #keyOwners = new Map<number, KeyOwner>();
   #inFlight = 0;
   /** Lane walks in flight, by priority level: what they find may outrank what is ready. */
@@ -193,12 +193,12 @@ export class SubscriptionGroup implements DeliveryActions {
       (entry, now) => this.#onDue(entry, now),
       () => this.#dispatch(),
     );
-    this.#expirySweep =
-      options.config.deadLetterExpired && options.config.deadLetter !== null
-        ? options.host.clock.setRepeating(EXPIRY_SWEEP_MS, () => this.#sweepExpired(), {
-            unref: true,
-          })
-        : null;
+    // Every subscription: the stream's ttlMs and maxAgeMs may be set later (streams.update).
+    this.#expirySweep = options.host.clock.setRepeating(
+      EXPIRY_SWEEP_MS,
+      () => this.#sweepExpired(),
+      { unref: true },
+    );
     this.#floorClamped = options.floorClamped ?? options.state.map(() => 0);
     this.#journal.onDrain = () => this.#dispatch();
     this.#journal.onFailure = (failure) => this.#stop(failure);
@@ -442,16 +442,19 @@ export class SubscriptionGroup implements DeliveryActions {
   }
 
   /**
-   * deadLetterExpired, while no consumer reads: messages expire at the head of the
-   * subscription as RabbitMQ expires them at the head of a queue, so a queue with a TTL and
-   * a dead-letter target and no consumers (the delay-queue pattern) still dead-letters on
-   * time. Each sweep expires the ready heads that are past their expiry and, when a
+   * deadLetterExpired, or a stream ttlMs, while no consumer reads: messages expire at the
+   * head of the subscription as RabbitMQ expires them at the head of a queue, so a queue with
+   * a TTL and a dead-letter target and no consumers (the delay-queue pattern) still
+   * dead-letters on time, and a queue's counts drop what expired. (maxAgeMs alone is
+   * retention's: segments go by age, and an idle subscription need not read ahead for it.) Each sweep expires the ready heads that are past their expiry and, when a
    * partition has nothing ready, reads one batch from the log (tracking it expires what is
    * expired in it). What is not expired stays ready, within the usual READY_RECORDS_MAX.
    * With demand the dispatch does the same as it delivers, so the sweep stays out of it.
    */
   #sweepExpired(): void {
     if (this.#closed || this.#failure || this.#journal.backlogged || this.#hasDemand()) return;
+    const deadLettersExpired = this.config.deadLetterExpired && this.config.deadLetter !== null;
+    if (!deadLettersExpired && this.#host.ttlMs === null) return;
     const now = this.#host.clock.now();
     for (const cursor of this.#cursors) {
       for (let head = cursor.ready.peek(); head !== undefined; head = cursor.ready.peek()) {
@@ -1614,7 +1617,7 @@ export class SubscriptionGroup implements DeliveryActions {
     if (this.#closed) return;
     this.#closed = true;
     this.#timers.close();
-    this.#expirySweep?.cancel();
+    this.#expirySweep.cancel();
     this.#rateTimer?.cancel();
     this.#rateTimer = null;
     for (const consumer of this.#consumers.splice(0)) consumer.end();

@@ -116,6 +116,23 @@ export function delayTtlPrioritySuite(factory: HarnessFactory): void {
         assert.equal((await client.subscriptions.info('retry', 'w')).expired, 2);
       }));
 
+    test('with a stream ttlMs and no consumer, an expired message leaves the pending count (no dead-letter target)', () =>
+      withBroker(factory, async ({ client, clock }) => {
+        await client.streams.create('quotes', { subjects: ['quotes'], ttlMs: 1000 });
+        await (await client.subscribe('quotes', { subscription: 'w' })).close();
+        await client.publish('quotes', 'stale');
+        assert.equal((await client.subscriptions.info('quotes', 'w')).pending, 1);
+        clock.advance(1000);
+        await advanceUntil(
+          clock,
+          EXPIRY_SWEEP_MS,
+          async () => (await client.subscriptions.info('quotes', 'w')).pending === 0,
+          'the expired message to leave the count',
+          20,
+        );
+        assert.equal((await client.subscriptions.info('quotes', 'w')).expired, 1);
+      }));
+
     test('higher priority first among what is ready', () =>
       withBroker(factory, async ({ client }) => {
         await client.streams.create('jobs', { subjects: ['jobs'] });
