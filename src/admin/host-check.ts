@@ -17,15 +17,7 @@
  */
 import { hostname, networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
-
-function isLoopback(address: string): boolean {
-  return (
-    address === '::1' ||
-    address.startsWith('127.') ||
-    address.startsWith('::ffff:127.') ||
-    address === 'localhost'
-  );
-}
+import { isLoopbackAddress } from '../util/index.js';
 
 /** An address as it appears in a Host header: IPv6 in brackets, without a zone id. */
 function hostForm(address: string): string {
@@ -66,7 +58,7 @@ export class HostCheck {
       }
       this.#names.add('localhost');
       this.#names.add(hostname().toLowerCase());
-    } else if (isLoopback(address)) {
+    } else if (isLoopbackAddress(address)) {
       for (const name of ['localhost', '127.0.0.1', '[::1]']) this.#names.add(name);
     }
     this.#names.add(hostForm(address));

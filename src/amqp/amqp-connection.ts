@@ -28,7 +28,7 @@
 import type { Socket } from 'node:net';
 import { OPEN_PRINCIPAL, type Authenticator, type Principal } from '../broker/index.js';
 import type { Client } from '../protocol/index.js';
-import { isWeirError } from '../util/index.js';
+import { isLoopbackAddress, isWeirError } from '../util/index.js';
 import {
   AMQP_CHANNELS_MAX,
   AMQP_CLOSE_TIMEOUT_MS,
@@ -70,12 +70,6 @@ export interface AmqpConnectionOptions {
 }
 
 type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'running' | 'closing' | 'closed';
-
-/** Whether `address` (a socket's remoteAddress) is a loopback address. */
-function isLoopback(address: string | null): boolean {
-  if (address === null) return false;
-  return address === '::1' || address.startsWith('127.') || address.startsWith('::ffff:127.');
-}
 
 /** PLAIN's response: [authzid] NUL authcid NUL password. */
 function plainLogin(response: Uint8Array): { user: string; password: string } | null {
@@ -434,7 +428,7 @@ export class AmqpConnection implements ChannelConnection {
     let principal: Principal;
     try {
       if (authenticator === null || !authenticator.enabled) {
-        if (user === 'guest' && !isLoopback(this.remote)) {
+        if (user === 'guest' && (this.remote === null || !isLoopbackAddress(this.remote))) {
           throw new AmqpError(403, "User 'guest' can only connect via localhost");
         }
         principal = OPEN_PRINCIPAL;

@@ -18,9 +18,8 @@ import { startAdminServer, type AdminServer, type ConnectionsView } from '../adm
 import { AUDIT_CHANNEL_NAME, Broker, type AuditEvent } from '../broker/index.js';
 import { HTTP_PORT_DEFAULT } from '../limits.js';
 import { WeirServer, freePort, jsonLogger, type LogLevel, type Logger } from '../server/index.js';
-import { WeirError } from '../util/index.js';
+import { isLoopbackAddress, WeirError } from '../util/index.js';
 import { ClusterNode, FollowerListener } from '../cluster/index.js';
-import { isLoopbackAddress } from './loopback-address.js';
 import { AmqpServer, fileTopologyStore, NO_TOPOLOGY_STORE } from '../amqp/index.js';
 
 export interface ServeOptions {

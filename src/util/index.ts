@@ -20,3 +20,4 @@ export {
   type TimerOptions,
 } from './clock.js';
 export { setOwnProperty } from './own-property.js';
+export { isLoopbackAddress } from './loopback-address.js';

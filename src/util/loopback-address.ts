@@ -1,6 +1,7 @@
 /**
- * Whether a listen address reaches only this machine: `weir serve` opens a broker without users
- * (dev mode) only there, as Redis' protected mode does (issue 13, "Safe defaults").
+ * Whether an address is this machine's own: a listen address that reaches only this machine
+ * (`weir serve` opens a broker without users, dev mode, only there, as Redis' protected mode
+ * does; the console's Host check), or a peer's address that is loopback (AMQP's `guest`).
  */
 import { isIPv4, isIPv6 } from 'node:net';
 
