@@ -143,6 +143,9 @@ export class AmqpConnection implements ChannelConnection {
   #timers: NodeJS.Timeout[] = [];
   #heartbeat: NodeJS.Timeout | null = null;
   #closed: Promise<void> | null = null;
+  /** Resolves once the teardown is done (however the connection ended). */
+  readonly #ended: Promise<void>;
+  #markEnded: () => void = () => undefined;
   #published = 0;
   #delivered = 0;
   /** Channels reopened before the client's close-ok of their previous life came. */
@@ -151,6 +154,7 @@ export class AmqpConnection implements ChannelConnection {
   constructor(socket: Socket, options: AmqpConnectionOptions) {
     this.#socket = socket;
     this.#options = options;
+    this.#ended = new Promise((resolve) => (this.#markEnded = resolve));
     this.id = options.id;
     this.gateway = options.gateway;
     this.remote = socket.remoteAddress ?? null;
@@ -626,8 +630,11 @@ export class AmqpConnection implements ChannelConnection {
       // The confirms are sent in a microtask after the last publish settles: let them out.
       await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    // connection.close, then the client's close-ok (read on: the socket may be paused) or
+    // AMQP_CLOSE_TIMEOUT_MS ends the socket; a client that never answers is not waited for.
     this.fail(new AmqpError(320, 'broker shutdown'));
-    return this.#teardown();
+    if (this.#state !== 'closed') this.#socket.resume();
+    return this.#ended;
   }
 
   #endSoon(): void {
@@ -660,6 +667,7 @@ export class AmqpConnection implements ChannelConnection {
       await this.gateway.connectionClosed(this.id).catch(() => undefined);
       await this.#client?.close().catch(() => undefined);
       this.#options.onClosed(this);
+      this.#markEnded();
     })();
     return this.#closed;
   }
