@@ -14,6 +14,8 @@
 export interface ConsumerSnapshot {
   /** The consumer's id within its connection. */
   readonly id: number;
+  /** An AMQP consumer's consumer tag. */
+  readonly tag?: string;
   readonly stream: string;
   /** The subscription's name (generated for an ephemeral subscription). */
   readonly subscription: string;
@@ -25,7 +27,10 @@ export interface ConsumerSnapshot {
 
 /** One connected client. */
 export interface ConnectionSnapshot {
+  /** Unique per protocol: a Weir connection and an AMQP one may share a number. */
   readonly id: number;
+  /** The protocol it speaks; absent: Weir's own. */
+  readonly protocol?: 'weir' | 'amqp';
   /** host:port of the peer. */
   readonly remote: string;
   /** The name the client sent in HELLO ('' when none). */

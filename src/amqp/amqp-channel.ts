@@ -137,6 +137,11 @@ export class AmqpChannel implements ConsumerChannel {
     return this.#closed;
   }
 
+  /** The channel's consumers, for the console's connections view. */
+  consumers(): readonly AmqpConsumer[] {
+    return [...this.#consumers.values()];
+  }
+
   /** Whether the server closed the channel and waits for the client's close-ok. */
   get closing(): boolean {
     return this.#closing && !this.#closed;
@@ -733,15 +738,21 @@ export class AmqpChannel implements ConsumerChannel {
     const stream = state.definition.stream;
     const prefetch =
       args.noAck || this.#prefetchCount === 0 ? AMQP_PREFETCH_UNLIMITED : this.#prefetchCount;
-    const subscription = await client.subscribe(stream, {
-      subscription: stream,
-      maxInFlight: Math.min(prefetch, IN_FLIGHT_MAX),
-    });
+    const maxInFlight = Math.min(prefetch, IN_FLIGHT_MAX);
+    const subscription = await client.subscribe(stream, { subscription: stream, maxInFlight });
     if (this.#closed || this.#closing) {
       await subscription.close();
       return;
     }
-    const consumer = new AmqpConsumer(tag, state, args.noAck, args.exclusive, subscription, this);
+    const consumer = new AmqpConsumer(
+      tag,
+      state,
+      args.noAck,
+      args.exclusive,
+      maxInFlight,
+      subscription,
+      this,
+    );
     try {
       gateway.consumerAdded(state, consumer, args.exclusive);
     } catch (error) {

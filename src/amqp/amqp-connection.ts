@@ -39,6 +39,7 @@ import {
   AMQP_WRITE_BUFFER_BYTES_MAX,
 } from '../limits.js';
 import { AmqpChannel, type ChannelConnection } from './amqp-channel.js';
+import type { AmqpConsumer } from './amqp-consumer.js';
 import { AmqpError } from './amqp-error.js';
 import type { AmqpGateway } from './amqp-gateway.js';
 import {
@@ -112,6 +113,8 @@ export class AmqpConnection implements ChannelConnection {
   readonly id: number;
   readonly gateway: AmqpGateway;
   readonly remote: string | null;
+  readonly remotePort: number | null;
+  /** When the socket was accepted (ms since the epoch). */
   readonly connectedAtMs = Date.now();
   readonly #socket: Socket;
   readonly #options: AmqpConnectionOptions;
@@ -158,6 +161,7 @@ export class AmqpConnection implements ChannelConnection {
     this.id = options.id;
     this.gateway = options.gateway;
     this.remote = socket.remoteAddress ?? null;
+    this.remotePort = socket.remotePort ?? null;
     socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer) => this.#onData(chunk));
     socket.on('drain', () => this.#onDrain());
@@ -191,6 +195,23 @@ export class AmqpConnection implements ChannelConnection {
 
   get channelCount(): number {
     return this.#channels.size;
+  }
+
+  /** The consumers of every channel (the console's connections view). */
+  consumers(): AmqpConsumer[] {
+    const consumers: AmqpConsumer[] = [];
+    for (const channel of this.#channels.values()) consumers.push(...channel.consumers());
+    return consumers;
+  }
+
+  /** The client's `connection_name` property, else its `product` ('' when neither). */
+  get clientName(): string {
+    for (const key of ['connection_name', 'product']) {
+      const value = this.#clientProperties[key];
+      if (typeof value === 'string') return value;
+      if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+    }
+    return '';
   }
 
   get published(): number {

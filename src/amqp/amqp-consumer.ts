@@ -37,6 +37,8 @@ export class AmqpConsumer implements ConsumerHandle {
   readonly queue: QueueState;
   readonly noAck: boolean;
   readonly exclusive: boolean;
+  /** Deliveries the broker consumer may have unsettled (the prefetch, or the cap). */
+  readonly maxInFlight: number;
   readonly #subscription: PumpedSubscription;
   readonly #channel: ConsumerChannel;
   #cancelled = false;
@@ -50,6 +52,7 @@ export class AmqpConsumer implements ConsumerHandle {
     queue: QueueState,
     noAck: boolean,
     exclusive: boolean,
+    maxInFlight: number,
     subscription: Subscription,
     channel: ConsumerChannel,
   ) {
@@ -57,6 +60,7 @@ export class AmqpConsumer implements ConsumerHandle {
     this.queue = queue;
     this.noAck = noAck;
     this.exclusive = exclusive;
+    this.maxInFlight = maxInFlight;
     this.#subscription = subscription;
     this.#channel = channel;
   }

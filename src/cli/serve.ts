@@ -14,7 +14,13 @@
 import * as diagnosticsChannel from 'node:diagnostics_channel';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { startAdminServer, type AdminServer, type ConnectionsView } from '../admin/index.js';
+import {
+  startAdminServer,
+  type AdminServer,
+  type ConnectionSnapshot,
+  type ConnectionsView,
+  type ConsumerSnapshot,
+} from '../admin/index.js';
 import { AUDIT_CHANNEL_NAME, Broker, type AuditEvent } from '../broker/index.js';
 import { HTTP_PORT_DEFAULT } from '../limits.js';
 import { WeirServer, freePort, jsonLogger, type LogLevel, type Logger } from '../server/index.js';
@@ -97,12 +103,13 @@ export interface ServeTls {
   readonly ca?: Buffer;
 }
 
-/** What the admin layer sees of the TCP server's connections. */
-function connectionsView(server: WeirServer): ConnectionsView {
+/** What the admin layer sees of the TCP server's connections, and of the AMQP listener's. */
+function connectionsView(server: WeirServer, amqp: () => AmqpServer | null): ConnectionsView {
   return {
-    list: () =>
-      server.connections().map((connection) => ({
+    list: () => [
+      ...server.connections().map((connection): ConnectionSnapshot => ({
         id: connection.id,
+        protocol: 'weir',
         remote: connection.remote,
         clientName: connection.clientName,
         connectedAtMs: connection.connectedAtMs,
@@ -111,6 +118,30 @@ function connectionsView(server: WeirServer): ConnectionsView {
         published: connection.published,
         delivered: connection.delivered,
       })),
+      ...(amqp()?.connections() ?? []).map((connection): ConnectionSnapshot => {
+        const consumers = connection.consumers().map((consumer, index): ConsumerSnapshot => ({
+          id: index + 1,
+          tag: consumer.tag,
+          stream: consumer.queue.definition.stream,
+          subscription: consumer.queue.definition.stream,
+          credit: consumer.noAck
+            ? consumer.maxInFlight
+            : Math.max(0, consumer.maxInFlight - consumer.unacked),
+          unsettled: consumer.unacked,
+        }));
+        return {
+          id: connection.id,
+          protocol: 'amqp',
+          remote: `${connection.remote ?? '?'}:${connection.remotePort ?? '?'}`,
+          clientName: connection.clientName,
+          connectedAtMs: connection.connectedAtMs,
+          consumerCount: consumers.length,
+          consumers,
+          published: connection.published,
+          delivered: connection.delivered,
+        };
+      }),
+    ],
   };
 }
 
@@ -270,7 +301,7 @@ async function serveBroker(
       // A variable for the same reason as serverOptions (the admin side adds `tls`).
       const adminOptions = {
         broker,
-        connections: connectionsView(server),
+        connections: connectionsView(server, () => amqp),
         host: httpHost,
         port: ports.http,
         version: options.version,

@@ -74,3 +74,57 @@ test('weir serve --amqp-port 0: amqplib publishes with a confirm, the SDK reads 
     }
   });
 });
+
+const HTTP_LINE = /weir console and HTTP API on (http:\/\/\S+)/;
+
+test('weir serve --amqp-port 0: an AMQP connection and its consumer are in /api/consumers (the console), beside Weir ones', async () => {
+  await withTemporaryDirectory(async (directory) => {
+    const serve = startServe([
+      ...['--data-dir', directory, '--port', '0', '--http-port', '0', '--amqp-port', '0'],
+    ]);
+    try {
+      await serve.waitFor(HTTP_LINE);
+      await serve.waitFor(AMQP_LINE);
+      const httpUrl = HTTP_LINE.exec(serve.stdout())![1]!;
+      const amqpUrl = AMQP_LINE.exec(serve.stdout())![1]!;
+      const connection = await amqp.connect(amqpUrl, {
+        clientProperties: { connection_name: 'billing-worker' },
+      });
+      try {
+        const channel = await connection.createChannel();
+        await channel.assertQueue('invoices', { durable: true });
+        await channel.prefetch(10);
+        await channel.consume('invoices', () => undefined, { consumerTag: 'invoice-consumer' });
+        const response = await fetch(`${httpUrl}/api/consumers`);
+        assert.equal(response.status, 200);
+        const { connections } = (await response.json()) as {
+          connections: {
+            protocol?: string;
+            clientName: string;
+            remote: string;
+            consumerCount: number;
+            consumers: { tag?: string; stream: string; subscription: string; credit: number }[];
+          }[];
+        };
+        const listed = connections.filter((entry) => entry.protocol === 'amqp');
+        assert.equal(listed.length, 1);
+        assert.equal(listed[0]!.clientName, 'billing-worker');
+        assert.match(listed[0]!.remote, /^127\.0\.0\.1:\d+$/);
+        assert.equal(listed[0]!.consumerCount, 1);
+        assert.deepEqual(
+          listed[0]!.consumers.map(({ tag, stream, subscription, credit }) => ({
+            tag,
+            stream,
+            subscription,
+            credit,
+          })),
+          [{ tag: 'invoice-consumer', stream: 'invoices', subscription: 'invoices', credit: 10 }],
+        );
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      assert.equal(await serve.stop(), 0);
+    }
+  });
+});

@@ -96,7 +96,7 @@ function layout(snapshot) {
     if (consumers.length > 0) {
       for (const { connection, consumer } of consumers) {
         const target = place('consumers', consumerIndex++, {
-          id: `consumer:${connection.id}/${consumer.id}`,
+          id: `consumer:${connection.protocol ?? 'weir'}:${connection.id}/${consumer.id}`,
           title: connection.clientName || connection.remote,
           lines: [`credit ${consumer.credit} · ${consumer.unsettled} unsettled`],
         });

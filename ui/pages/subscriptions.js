@@ -261,7 +261,11 @@ function consumersSection() {
                 h(
                   'tr',
                   null,
-                  h('td', { class: 'mono' }, `#${connection.id} ${connection.remote}`),
+                  h(
+                    'td',
+                    { class: 'mono' },
+                    `${connection.protocol === 'amqp' ? 'AMQP ' : ''}#${connection.id} ${connection.remote}`,
+                  ),
                   h('td', null, connection.clientName || '–'),
                   h('td', { class: 'number' }, String(connection.consumerCount)),
                   h(
