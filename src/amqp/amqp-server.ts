@@ -3,15 +3,28 @@
  * CONNECTIONS_MAX, like the Weir port), gives each its AmqpConnection over the shared
  * gateway, and shuts down as RabbitMQ does: connection.close 320 CONNECTION_FORCED to every
  * connection, their consumers hand their messages back, then the caller closes the broker.
+ *
+ * With `tls` the port speaks AMQP over TLS (amqps, as RabbitMQ's 5671) and a connection
+ * starts once its TLS handshake is done; with `tls.ca` a client must also present a
+ * certificate that CA signed (its login is still PLAIN or AMQPLAIN). A peer that fails the
+ * handshake is logged and dropped.
  */
 import * as net from 'node:net';
+import * as tls from 'node:tls';
 import type { Authenticator, Principal } from '../broker/index.js';
 import type { Client } from '../protocol/index.js';
 import { systemClock, type Clock } from '../util/index.js';
-import { CONNECTIONS_MAX } from '../limits.js';
+import { AMQP_HANDSHAKE_TIMEOUT_MS, CONNECTIONS_MAX } from '../limits.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { AmqpGateway } from './amqp-gateway.js';
 import { NO_TOPOLOGY_STORE, type TopologyStore } from './topology-store.js';
+
+/** PEM certificate and key of the listener; `ca`: client certificates are required. */
+export interface AmqpTlsOptions {
+  readonly cert: string | Buffer;
+  readonly key: string | Buffer;
+  readonly ca?: string | Buffer;
+}
 
 export interface AmqpServerOptions {
   /** A client acting for `principal` (`broker.connect({ principal, remote })`). */
@@ -26,6 +39,8 @@ export interface AmqpServerOptions {
   readonly port?: number;
   readonly serverVersion?: string;
   readonly heartbeatSeconds?: number;
+  /** amqps: TLS on the port. */
+  readonly tls?: AmqpTlsOptions;
   readonly clock?: Clock;
   readonly log?: (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
 }
@@ -43,8 +58,39 @@ export class AmqpServer {
     this.#options = options;
     this.#gateway = gateway;
     this.#system = system;
-    this.#server = net.createServer((socket) => this.#accept(socket));
+    this.#server =
+      options.tls === undefined
+        ? net.createServer((socket) => this.#accept(socket))
+        : this.#tlsServer(options.tls);
     this.#server.maxConnections = CONNECTIONS_MAX;
+  }
+
+  #tlsServer(options: AmqpTlsOptions): tls.Server {
+    const server = tls.createServer(
+      {
+        cert: options.cert,
+        key: options.key,
+        ...(options.ca === undefined
+          ? {}
+          : { ca: options.ca, requestCert: true, rejectUnauthorized: true }),
+        handshakeTimeout: AMQP_HANDSHAKE_TIMEOUT_MS,
+      },
+      (socket) => this.#accept(socket),
+    );
+    server.on('tlsClientError', (error: Error & { code?: string }, socket: tls.TLSSocket) => {
+      this.#options.log?.('warn', 'amqp_tls_handshake_failed', {
+        remote: socket.remoteAddress ?? null,
+        code: error.code ?? null,
+        message: error.message,
+      });
+      socket.destroy();
+    });
+    return server;
+  }
+
+  /** True when the port speaks TLS (amqps). */
+  get secure(): boolean {
+    return this.#options.tls !== undefined;
   }
 
   static async listen(options: AmqpServerOptions): Promise<AmqpServer> {

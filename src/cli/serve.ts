@@ -291,11 +291,13 @@ async function serveBroker(
         host: options.host,
         port: ports.amqp,
         serverVersion: options.version,
+        ...(tls === null ? {} : { tls }),
         log: logger,
       });
       const address = amqp.address();
-      logger('info', 'amqp_listening', { url: `amqp://${address.host}:${address.port}` });
-      console.log(`weir AMQP 0-9-1 on amqp://${address.host}:${address.port}`);
+      const url = `${amqp.secure ? 'amqps' : 'amqp'}://${address.host}:${address.port}`;
+      logger('info', 'amqp_listening', { url, tls: amqp.secure });
+      console.log(`weir AMQP 0-9-1 on ${url}`);
     }
     if (ports.http !== null) {
       // A variable for the same reason as serverOptions (the admin side adds `tls`).

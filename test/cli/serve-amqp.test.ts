@@ -8,6 +8,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import amqp from 'amqplib';
 import { connect } from '../../src/client/index.js';
+import { join } from 'node:path';
+import { makeCertificates, opensslMissing } from '../helpers/certificates.js';
 import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
 import { servedUrl, startServe, type ServeProcess } from './weir-process.js';
 
@@ -120,6 +122,36 @@ test('weir serve --amqp-port 0: an AMQP connection and its consumer are in /api/
           })),
           [{ tag: 'invoice-consumer', stream: 'invoices', subscription: 'invoices', credit: 10 }],
         );
+      } finally {
+        await connection.close();
+      }
+    } finally {
+      assert.equal(await serve.stop(), 0);
+    }
+  });
+});
+
+test('weir serve --tls-cert/--tls-key --amqp-port 0: the AMQP port speaks amqps too', async (context) => {
+  const missing = await opensslMissing();
+  if (missing !== null) {
+    context.skip(`openssl is missing (${missing}): no certificate to test with`);
+    return;
+  }
+  await withTemporaryDirectory(async (directory) => {
+    const certificates = await makeCertificates(directory);
+    const serve = startServe([
+      ...['--data-dir', join(directory, 'data'), '--port', '0', '--no-http', '--amqp-port', '0'],
+      ...['--tls-cert', join(directory, 'server.crt'), '--tls-key', join(directory, 'server.key')],
+    ]);
+    try {
+      const line = /weir AMQP 0-9-1 on (amqps:\/\/\S+)/;
+      await serve.waitFor(line);
+      const connection = await amqp.connect(line.exec(serve.stdout())![1]!, {
+        ca: [certificates.caCert],
+      });
+      try {
+        const channel = await connection.createChannel();
+        assert.equal((await channel.assertQueue('tls-queue')).queue, 'tls-queue');
       } finally {
         await connection.close();
       }
