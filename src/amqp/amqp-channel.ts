@@ -50,7 +50,7 @@ import {
 } from './codec/index.js';
 import { deliveryAddress, propertiesFromWeir, storedPropertyBytes } from './message-mapping.js';
 import type { QueueState } from './topology.js';
-import { routedPublishes, type RoutedPublish } from './routed-publish.js';
+import { routedPublishes, xDelayMs, type RoutedPublish } from './routed-publish.js';
 
 /** What a channel needs from its connection. */
 export interface ChannelConnection {
@@ -305,6 +305,7 @@ export class AmqpChannel implements ConsumerChannel {
             durable: args.durable,
             autoDelete: args.autoDelete,
             internal: args.internal,
+            arguments: args.arguments,
           })
           .then(() => {
             if (!args.nowait) this.#connection.sendMethod(this.id, 'exchange.declare-ok', {});
@@ -576,6 +577,8 @@ export class AmqpChannel implements ConsumerChannel {
       return;
     }
     const headers = properties.headers === undefined ? null : headerValues(properties.headers);
+    // A delayed exchange: the delay is checked before routing (a bad x-delay is a 406).
+    const delayMs = exchange.definition.delayed === true ? xDelayMs(properties) : 0;
     const queues = gateway.topology.route(exchangeName, routingKey, headers);
     if (queues.length === 0) {
       this.#unroutable(incoming, propertyBytes, body);
@@ -589,6 +592,7 @@ export class AmqpChannel implements ConsumerChannel {
       propertyBytes,
       properties,
       body,
+      delayMs,
     );
     if (this.#transactional) {
       if (this.#txPublishes.length + entries.length > AMQP_TX_PUBLISHES_MAX) {

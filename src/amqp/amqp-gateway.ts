@@ -18,6 +18,7 @@ import { AMQP_DELIVERY_LEASE_MS, AMQP_EXPIRY_CHECK_MS } from '../limits.js';
 import { AmqpError } from './amqp-error.js';
 import type { FieldTable } from './codec/index.js';
 import {
+  DELAYED_EXCHANGE_TYPE,
   EXCHANGE_TYPES,
   type Binding,
   type ExchangeDefinition,
@@ -135,12 +136,21 @@ export class AmqpGateway {
     durable: boolean;
     autoDelete: boolean;
     internal: boolean;
+    arguments?: FieldTable;
   }): Promise<void> {
     if (args.passive) {
       this.topology.exchange(args.exchange);
       return;
     }
-    if (!EXCHANGE_TYPES.has(args.type)) {
+    const delayed = args.type === DELAYED_EXCHANGE_TYPE;
+    const type = delayed ? args.arguments?.['x-delayed-type'] : args.type;
+    if (delayed && (typeof type !== 'string' || !EXCHANGE_TYPES.has(type))) {
+      throw new AmqpError(
+        406,
+        "Invalid argument, 'x-delayed-type' must be an existing exchange type",
+      );
+    }
+    if (typeof type !== 'string' || !EXCHANGE_TYPES.has(type)) {
       throw new AmqpError(503, `invalid exchange type '${args.type}'`);
     }
     if (args.exchange === '') {
@@ -148,10 +158,11 @@ export class AmqpGateway {
     }
     const definition: ExchangeDefinition = {
       name: args.exchange,
-      type: args.type as ExchangeType,
+      type: type as ExchangeType,
       durable: args.durable,
       autoDelete: args.autoDelete,
       internal: args.internal,
+      ...(delayed ? { delayed: true } : {}),
     };
     const created = this.topology.declareExchange(definition);
     if (created && definition.durable) await this.#save();

@@ -7,6 +7,9 @@
  *   headers  `x-match` all / any (and all-with-x / any-with-x, which also compare `x-` keys)
  *            over the binding's arguments; an argument of type void matches on presence.
  * A binding's destination is a queue or (exchange-to-exchange) another exchange.
+ *
+ * A delayed exchange (type `x-delayed-message`, as RabbitMQ's delayed-message plugin) routes
+ * as its `x-delayed-type` does; what is published to it waits `x-delay` ms in its queues.
  */
 import type { FieldTable } from './codec/index.js';
 import { TopicPattern } from './topic-pattern.js';
@@ -19,6 +22,9 @@ export const EXCHANGE_TYPES: ReadonlySet<string> = new Set([
   'headers',
 ]);
 
+/** The type a delayed exchange is declared with (its routing is `x-delayed-type`'s). */
+export const DELAYED_EXCHANGE_TYPE = 'x-delayed-message';
+
 /** A header value as the headers exchange compares it: typed values reduced to JSON data. */
 export type HeaderValue = string | number | boolean | null;
 
@@ -28,6 +34,8 @@ export interface ExchangeDefinition {
   readonly durable: boolean;
   readonly autoDelete: boolean;
   readonly internal: boolean;
+  /** An `x-delayed-message` exchange (absent: false). */
+  readonly delayed?: boolean;
 }
 
 export interface Binding {

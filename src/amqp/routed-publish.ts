@@ -5,6 +5,7 @@
  * priority. Used by channels (basic.publish) and by the dead-letter forwarder.
  */
 import type { PublishOptions } from '../protocol/index.js';
+import { DELAY_MS_MAX } from '../limits.js';
 import { AmqpError } from './amqp-error.js';
 import type { BasicProperties } from './codec/index.js';
 import { subjectFor, weirHeaders } from './message-mapping.js';
@@ -28,6 +29,29 @@ export function expirationMs(expiration: string | undefined): number | null {
   return Math.max(1, Number(expiration));
 }
 
+/**
+ * The delay of a message published to a delayed exchange: its `x-delay` header in ms (an
+ * integer, or a string of one); absent, zero or negative: none, as RabbitMQ's plugin. 406
+ * past Weir's DELAY_MS_MAX or when it is not a number.
+ */
+export function xDelayMs(properties: BasicProperties): number {
+  const value = properties.headers?.['x-delay'];
+  if (value === undefined || value === null) return 0;
+  const delay =
+    typeof value === 'number' || typeof value === 'bigint'
+      ? Number(value)
+      : typeof value === 'string' && /^-?\d{1,16}$/u.test(value)
+        ? Number(value)
+        : NaN;
+  if (!Number.isInteger(delay)) {
+    throw new AmqpError(406, `invalid x-delay header: not an integer number of milliseconds`);
+  }
+  if (delay > DELAY_MS_MAX) {
+    throw new AmqpError(406, `x-delay ${delay} is over the longest delay, ${DELAY_MS_MAX} ms`);
+  }
+  return Math.max(0, delay);
+}
+
 export function routedPublishes(
   queues: readonly QueueState[],
   exchange: string,
@@ -35,11 +59,13 @@ export function routedPublishes(
   propertyBytes: Uint8Array,
   properties: BasicProperties,
   body: Uint8Array,
+  delayMs = 0,
 ): RoutedPublish[] {
   const ttlMs = expirationMs(properties.expiration);
   const base: PublishOptions = {
     headers: weirHeaders(exchange, routingKey, propertyBytes, properties),
     ...(ttlMs === null ? {} : { ttlMs }),
+    ...(delayMs > 0 ? { delayMs } : {}),
     ...(properties.correlationId === undefined ? {} : { correlationId: properties.correlationId }),
   };
   return queues.map((queue) => ({

@@ -119,6 +119,14 @@ export class Topology {
     const existing = this.#exchanges.get(definition.name);
     if (existing !== undefined) {
       const current = existing.definition;
+      if ((current.delayed ?? false) !== (definition.delayed ?? false)) {
+        const typeOf = (candidate: ExchangeDefinition): string =>
+          candidate.delayed === true ? 'x-delayed-message' : candidate.type;
+        throw new AmqpError(
+          406,
+          `inequivalent arg 'type' for exchange '${definition.name}' in vhost '/': received '${typeOf(definition)}' but current is '${typeOf(current)}'`,
+        );
+      }
       for (const field of ['type', 'durable', 'autoDelete', 'internal'] as const) {
         if (current[field] !== definition[field]) {
           throw new AmqpError(
