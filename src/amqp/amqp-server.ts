@@ -10,21 +10,22 @@
  * handshake is logged and dropped.
  */
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { Authenticator, Principal } from '../broker/index.js';
 import type { Client } from '../protocol/index.js';
-import { systemClock, type Clock } from '../util/index.js';
+import {
+  createTlsListener,
+  systemClock,
+  type Clock,
+  type ListenerTlsOptions,
+} from '../util/index.js';
 import { AMQP_HANDSHAKE_TIMEOUT_MS, CONNECTIONS_MAX } from '../limits.js';
 import { AmqpConnection } from './amqp-connection.js';
 import { AmqpGateway } from './amqp-gateway.js';
 import { NO_TOPOLOGY_STORE, type TopologyStore } from './topology-store.js';
 
 /** PEM certificate and key of the listener; `ca`: client certificates are required. */
-export interface AmqpTlsOptions {
-  readonly cert: string | Buffer;
-  readonly key: string | Buffer;
-  readonly ca?: string | Buffer;
-}
+export type AmqpTlsOptions = ListenerTlsOptions;
 
 export interface AmqpServerOptions {
   /** A client acting for `principal` (`broker.connect({ principal, remote })`). */
@@ -66,26 +67,12 @@ export class AmqpServer {
   }
 
   #tlsServer(options: AmqpTlsOptions): tls.Server {
-    const server = tls.createServer(
-      {
-        cert: options.cert,
-        key: options.key,
-        ...(options.ca === undefined
-          ? {}
-          : { ca: options.ca, requestCert: true, rejectUnauthorized: true }),
-        handshakeTimeout: AMQP_HANDSHAKE_TIMEOUT_MS,
-      },
+    return createTlsListener(
+      options,
+      AMQP_HANDSHAKE_TIMEOUT_MS,
       (socket) => this.#accept(socket),
+      (failure) => this.#options.log?.('warn', 'amqp_tls_handshake_failed', { ...failure }),
     );
-    server.on('tlsClientError', (error: Error & { code?: string }, socket: tls.TLSSocket) => {
-      this.#options.log?.('warn', 'amqp_tls_handshake_failed', {
-        remote: socket.remoteAddress ?? null,
-        code: error.code ?? null,
-        message: error.message,
-      });
-      socket.destroy();
-    });
-    return server;
   }
 
   /** True when the port speaks TLS (amqps). */

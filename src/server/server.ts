@@ -10,7 +10,7 @@
  * HANDSHAKE_TIMEOUT_MS) is logged and dropped; it never becomes a Connection.
  */
 import * as net from 'node:net';
-import * as tls from 'node:tls';
+import type * as tls from 'node:tls';
 import type { Authenticator } from '../broker/index.js';
 import type { Client } from '../protocol/index.js';
 import { Writer } from '../protocol/codec.js';
@@ -24,7 +24,7 @@ import {
   HANDSHAKE_TIMEOUT_MS,
   TLS_HANDSHAKES_PENDING_MAX,
 } from '../limits.js';
-import { WeirError } from '../util/index.js';
+import { createTlsListener, WeirError } from '../util/index.js';
 import { Connection, type ClientIdentity } from './connection.js';
 import { jsonLogger, type Logger } from './logger.js';
 
@@ -77,30 +77,16 @@ export class WeirServer {
   }
 
   #tlsServer(options: ServerTlsOptions): tls.Server {
-    const requireClientCertificate = options.ca !== undefined;
-    const server = tls.createServer(
-      {
-        cert: options.cert,
-        key: options.key,
-        ...(requireClientCertificate
-          ? { ca: options.ca, requestCert: true, rejectUnauthorized: true }
-          : {}),
-        handshakeTimeout: HANDSHAKE_TIMEOUT_MS,
-      },
+    const server = createTlsListener(
+      options,
+      HANDSHAKE_TIMEOUT_MS,
       (socket) => this.#accept(socket),
+      (failure) => this.#logger('warn', 'tls_handshake_failed', { ...failure }),
     );
     // Sockets still in their TLS handshake are not Connections yet: bound them here. The
     // connection limit proper is enforced (with an ERROR the SDK understands) in #accept.
     server.maxConnections =
       (this.#options.maxConnections ?? CONNECTIONS_MAX) + TLS_HANDSHAKES_PENDING_MAX;
-    server.on('tlsClientError', (error: Error & { code?: string }, socket: tls.TLSSocket) => {
-      this.#logger('warn', 'tls_handshake_failed', {
-        remote: socket.remoteAddress,
-        code: error.code ?? null,
-        message: error.message,
-      });
-      socket.destroy();
-    });
     return server;
   }
 

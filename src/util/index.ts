@@ -21,3 +21,8 @@ export {
 } from './clock.js';
 export { setOwnProperty } from './own-property.js';
 export { isLoopbackAddress } from './loopback-address.js';
+export {
+  createTlsListener,
+  type ListenerTlsOptions,
+  type TlsHandshakeFailure,
+} from './tls-listener.js';

@@ -6,18 +6,11 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { makeCertificates, opensslMissing } from '../helpers/certificates.js';
-import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
+import { withCertificates } from '../helpers/certificates.js';
 import { withAmqp } from './amqp-harness.js';
 
 test('amqps: amqplib publishes and gets over TLS with the CA; plain AMQP to the TLS port fails', async (context) => {
-  const missing = await opensslMissing();
-  if (missing !== null) {
-    context.skip(`openssl is missing (${missing}): no certificate to test with`);
-    return;
-  }
-  await withTemporaryDirectory(async (directory) => {
-    const certificates = await makeCertificates(directory);
+  await withCertificates(context, async (certificates) => {
     await withAmqp(
       async (fixture) => {
         assert.equal(fixture.server.secure, true);
@@ -40,13 +33,7 @@ test('amqps: amqplib publishes and gets over TLS with the CA; plain AMQP to the 
 });
 
 test('amqps with a CA for clients: a client without a certificate is refused, one the CA signed gets in', async (context) => {
-  const missing = await opensslMissing();
-  if (missing !== null) {
-    context.skip(`openssl is missing (${missing}): no certificate to test with`);
-    return;
-  }
-  await withTemporaryDirectory(async (directory) => {
-    const certificates = await makeCertificates(directory);
+  await withCertificates(context, async (certificates) => {
     await withAmqp(
       async (fixture) => {
         await assert.rejects(fixture.connect({ protocol: 'amqps' }, { ca: [certificates.caCert] }));

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import amqp from 'amqplib';
 import { connect } from '../../src/client/index.js';
 import { join } from 'node:path';
-import { makeCertificates, opensslMissing } from '../helpers/certificates.js';
+import { withCertificates } from '../helpers/certificates.js';
 import { withTemporaryDirectory } from '../helpers/temporary-directory.js';
 import { servedUrl, startServe, type ServeProcess } from './weir-process.js';
 
@@ -132,13 +132,7 @@ test('weir serve --amqp-port 0: an AMQP connection and its consumer are in /api/
 });
 
 test('weir serve --tls-cert/--tls-key --amqp-port 0: the AMQP port speaks amqps too', async (context) => {
-  const missing = await opensslMissing();
-  if (missing !== null) {
-    context.skip(`openssl is missing (${missing}): no certificate to test with`);
-    return;
-  }
-  await withTemporaryDirectory(async (directory) => {
-    const certificates = await makeCertificates(directory);
+  await withCertificates(context, async (certificates, directory) => {
     const serve = startServe([
       ...['--data-dir', join(directory, 'data'), '--port', '0', '--no-http', '--amqp-port', '0'],
       ...['--tls-cert', join(directory, 'server.crt'), '--tls-key', join(directory, 'server.key')],

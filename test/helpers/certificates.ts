@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { withTemporaryDirectory } from './temporary-directory.js';
 
 const run = promisify(execFile);
 /** One openssl run: key generation and signing take milliseconds; a stuck one is cut. */
@@ -57,6 +58,24 @@ export async function opensslMissing(): Promise<string | null> {
   } catch (error) {
     return `openssl is not available (${(error as Error).message}): TLS tests skipped`;
   }
+}
+
+/**
+ * Runs `body` with fresh certificates in a temporary directory (removed afterwards); without
+ * openssl the test is skipped, saying why.
+ */
+export async function withCertificates(
+  context: { skip(message?: string): void },
+  body: (certificates: TestCertificates, directory: string) => Promise<void>,
+): Promise<void> {
+  const missing = await opensslMissing();
+  if (missing !== null) {
+    context.skip(missing);
+    return;
+  }
+  await withTemporaryDirectory(async (directory) =>
+    body(await makeCertificates(directory), directory),
+  );
 }
 
 /** Makes the CA, server and client certificates in `directory`. */
