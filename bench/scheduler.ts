@@ -19,18 +19,27 @@
  * (before the scheduler, delivery stopped after 99,999).
  *
  *   node dist/bench/scheduler.js [--messages N] [--runs R] [--dir DIR] [--json] [--progress]
- *     [--burst N | --no-burst] [--no-year] [--due-from MS] [--timeline]
+ *     [--burst N | --no-burst] [--no-year] [--due-from MS] [--timeline] [--consumer tcp]
+ *
+ * --consumer tcp: the delayed messages' consumer runs in another process
+ * (scheduler-consumer.ts) over TCP, as a service's would, so its own work is not on the
+ * broker's event loop; the steady load stays in process.
  *
  * --timeline prints lateness per due second (stderr): where in the run the late ones are.
  *
  * The machine is shared (other builds and tests may run): figures are noisy.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { Broker } from '../src/broker/index.js';
 import { DELAY_MS_MAX } from '../src/limits.js';
 import type { Client, PublishInput } from '../src/protocol/index.js';
+import { WeirServer, silentLogger } from '../src/server/index.js';
+
+const CONSUMER = fileURLToPath(new URL('./scheduler-consumer.js', import.meta.url));
 
 /** The first due time, from the start (--due-from MS: a loaded machine may publish slower). */
 function option(name: string, fallback: string): string {
@@ -132,13 +141,17 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     await client.streams.create('later', { subjects: ['later'], fsync: 'always' });
     let stopping = false;
     const steady = steadyLoad(broker.connect(), () => stopping);
-    const subscription = await client.subscribe('later', {
-      subscription: 'w',
-      mode: 'shared',
-      maxInFlight: IN_FLIGHT,
-    });
+    const overTcp = option('consumer', 'embedded') === 'tcp';
+    const subscription = overTcp
+      ? null
+      : await client.subscribe('later', {
+          subscription: 'w',
+          mode: 'shared',
+          maxInFlight: IN_FLIGHT,
+        });
     const start = Date.now();
     const firstDue = start + DUE_FROM_MS;
+    const remote = overTcp ? await startRemoteConsumer(broker, messages, firstDue, dataDir) : null;
     let peakHeap = 0;
     let peakRss = 0;
     let pendingHeap = 0;
@@ -172,8 +185,12 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     const dueSecond = timeline ? new Uint8Array(messages) : null;
     let delivered = 0;
     const consuming = (async () => {
+      if (remote !== null) {
+        delivered = await remote.finished(lateness, moveLateness, dueSecond);
+        return;
+      }
       while (delivered < messages) {
-        const message = await subscription.receive({ timeoutMs: DUE_FROM_MS + DUE_SPAN_MS });
+        const message = await subscription!.receive({ timeoutMs: DUE_FROM_MS + DUE_SPAN_MS });
         if (message === null) throw new Error(`nothing within a minute after ${delivered}`);
         const deliverAt = Number(message.text());
         moveLateness[delivered] = message.timestamp - deliverAt;
@@ -235,6 +252,60 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     await broker.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+interface RemoteConsumer {
+  /** Resolves once the child took every message, with the count; fills the arrays. */
+  finished(
+    lateness: Float64Array,
+    moveLateness: Float64Array,
+    dueSecond: Uint8Array | null,
+  ): Promise<number>;
+}
+
+/** --consumer tcp: the broker behind a WeirServer on port 0, the consumer a child process. */
+async function startRemoteConsumer(
+  broker: Broker,
+  messages: number,
+  firstDue: number,
+  dataDir: string,
+): Promise<RemoteConsumer> {
+  const server = await WeirServer.listen({
+    connectClient: (identity) => broker.connect(identity),
+    port: 0,
+    logger: silentLogger,
+  });
+  const { host, port } = server.address();
+  const out = path.join(dataDir, 'consumer.bin');
+  const child = spawn(
+    process.execPath,
+    [CONSUMER, `weir://${host}:${port}`, String(messages), String(firstDue), out],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
+  const exited = new Promise<number | null>((resolve) => child.on('exit', resolve));
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+    void exited.then((code) =>
+      reject(new Error(`the consumer exited (${code}) before it was ready`)),
+    );
+  });
+  return {
+    async finished(lateness, moveLateness, dueSecond) {
+      const code = await exited;
+      await server.close();
+      if (code !== 0) throw new Error(`the consumer exited with ${code}`);
+      const bytes = readFileSync(out);
+      const floats = new Float64Array(
+        bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + messages * 16),
+      );
+      lateness.set(floats.subarray(0, messages));
+      moveLateness.set(floats.subarray(messages));
+      dueSecond?.set(bytes.subarray(messages * 16, messages * 17));
+      return messages;
+    },
+  };
 }
 
 /** `count` delayed messages due at one instant: how fast the scheduler moves them (moves / s). */
