@@ -39,7 +39,6 @@ import {
   AMQP_WRITE_BUFFER_BYTES_MAX,
 } from '../limits.js';
 import { AmqpChannel, type ChannelConnection } from './amqp-channel.js';
-import type { AmqpConsumer } from './amqp-consumer.js';
 import { AmqpError } from './amqp-error.js';
 import type { AmqpGateway } from './amqp-gateway.js';
 import {
@@ -68,6 +67,16 @@ export interface AmqpConnectionOptions {
   readonly heartbeatSeconds?: number;
   readonly log: (level: 'info' | 'warn', event: string, fields: Record<string, unknown>) => void;
   readonly onClosed: (connection: AmqpConnection) => void;
+}
+
+/** One consumer of the connection, for the console (the admin layer's ConsumerSnapshot). */
+export interface AmqpConsumerState {
+  readonly id: number;
+  readonly tag: string;
+  readonly stream: string;
+  readonly subscription: string;
+  readonly credit: number;
+  readonly unsettled: number;
 }
 
 type State = 'header' | 'start-ok' | 'tune-ok' | 'open' | 'running' | 'closing' | 'closed';
@@ -197,11 +206,32 @@ export class AmqpConnection implements ChannelConnection {
     return this.#channels.size;
   }
 
-  /** The consumers of every channel (the console's connections view). */
-  consumers(): AmqpConsumer[] {
-    const consumers: AmqpConsumer[] = [];
-    for (const channel of this.#channels.values()) consumers.push(...channel.consumers());
-    return consumers;
+  /** host:port of the peer, as the Weir port's connections give it. */
+  get peer(): string {
+    return `${this.remote ?? '?'}:${this.remotePort ?? '?'}`;
+  }
+
+  /**
+   * The consumers of every channel, as the console's connections view lists them: credit is
+   * what the prefetch still allows (a no-ack consumer's whole window).
+   */
+  consumers(): AmqpConsumerState[] {
+    const states: AmqpConsumerState[] = [];
+    for (const channel of this.#channels.values()) {
+      for (const consumer of channel.consumers()) {
+        states.push({
+          id: states.length + 1,
+          tag: consumer.tag,
+          stream: consumer.queue.definition.stream,
+          subscription: consumer.queue.definition.stream,
+          credit: consumer.noAck
+            ? consumer.maxInFlight
+            : Math.max(0, consumer.maxInFlight - consumer.unacked),
+          unsettled: consumer.unacked,
+        });
+      }
+    }
+    return states;
   }
 
   /** The client's `connection_name` property, else its `product` ('' when neither). */

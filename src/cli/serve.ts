@@ -19,7 +19,6 @@ import {
   type AdminServer,
   type ConnectionSnapshot,
   type ConnectionsView,
-  type ConsumerSnapshot,
 } from '../admin/index.js';
 import { AUDIT_CHANNEL_NAME, Broker, type AuditEvent } from '../broker/index.js';
 import { HTTP_PORT_DEFAULT } from '../limits.js';
@@ -119,20 +118,11 @@ function connectionsView(server: WeirServer, amqp: () => AmqpServer | null): Con
         delivered: connection.delivered,
       })),
       ...(amqp()?.connections() ?? []).map((connection): ConnectionSnapshot => {
-        const consumers = connection.consumers().map((consumer, index): ConsumerSnapshot => ({
-          id: index + 1,
-          tag: consumer.tag,
-          stream: consumer.queue.definition.stream,
-          subscription: consumer.queue.definition.stream,
-          credit: consumer.noAck
-            ? consumer.maxInFlight
-            : Math.max(0, consumer.maxInFlight - consumer.unacked),
-          unsettled: consumer.unacked,
-        }));
+        const consumers = connection.consumers();
         return {
           id: connection.id,
           protocol: 'amqp',
-          remote: `${connection.remote ?? '?'}:${connection.remotePort ?? '?'}`,
+          remote: connection.peer,
           clientName: connection.clientName,
           connectedAtMs: connection.connectedAtMs,
           consumerCount: consumers.length,
