@@ -143,15 +143,15 @@ export class AmqpGateway {
       return;
     }
     const delayed = args.type === DELAYED_EXCHANGE_TYPE;
+    if (!delayed && !EXCHANGE_TYPES.has(args.type)) {
+      throw new AmqpError(503, `invalid exchange type '${args.type}'`);
+    }
     const type = delayed ? args.arguments?.['x-delayed-type'] : args.type;
-    if (delayed && (typeof type !== 'string' || !EXCHANGE_TYPES.has(type))) {
+    if (typeof type !== 'string' || !EXCHANGE_TYPES.has(type)) {
       throw new AmqpError(
         406,
         "Invalid argument, 'x-delayed-type' must be an existing exchange type",
       );
-    }
-    if (typeof type !== 'string' || !EXCHANGE_TYPES.has(type)) {
-      throw new AmqpError(503, `invalid exchange type '${args.type}'`);
     }
     if (args.exchange === '') {
       throw new AmqpError(403, `operation not permitted on the default exchange`);

@@ -13,6 +13,7 @@
  */
 import { AmqpError } from './amqp-error.js';
 import {
+  DELAYED_EXCHANGE_TYPE,
   Exchange,
   sameBinding,
   type Binding,
@@ -121,7 +122,7 @@ export class Topology {
       const current = existing.definition;
       if ((current.delayed ?? false) !== (definition.delayed ?? false)) {
         const typeOf = (candidate: ExchangeDefinition): string =>
-          candidate.delayed === true ? 'x-delayed-message' : candidate.type;
+          candidate.delayed === true ? DELAYED_EXCHANGE_TYPE : candidate.type;
         throw new AmqpError(
           406,
           `inequivalent arg 'type' for exchange '${definition.name}' in vhost '/': received '${typeOf(definition)}' but current is '${typeOf(current)}'`,

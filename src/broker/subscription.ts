@@ -123,7 +123,7 @@ export class SubscriptionGroup implements DeliveryActions {
   readonly #headerFilter: HeaderMatcher;
   readonly #consumers: Consumer[] = [];
   readonly #timers: DueTimer<Entry>;
-  /** deadLetterExpired: finds expired messages while no consumer reads (#sweepExpired). */
+  /** Finds expired messages while no consumer reads (#sweepExpired). */
   readonly #expirySweep: Timer;
   readonly #keyOwners = new Map<number, KeyOwner>();
   #inFlight = 0;
@@ -193,7 +193,7 @@ export class SubscriptionGroup implements DeliveryActions {
       (entry, now) => this.#onDue(entry, now),
       () => this.#dispatch(),
     );
-    // Every subscription: the stream's ttlMs and maxAgeMs may be set later (streams.update).
+    // On every subscription: a stream's ttlMs may be set later (streams.update).
     this.#expirySweep = options.host.clock.setRepeating(
       EXPIRY_SWEEP_MS,
       () => this.#sweepExpired(),
@@ -446,9 +446,9 @@ export class SubscriptionGroup implements DeliveryActions {
    * head of the subscription as RabbitMQ expires them at the head of a queue, so a queue with
    * a TTL and a dead-letter target and no consumers (the delay-queue pattern) still
    * dead-letters on time, and a queue's counts drop what expired. (maxAgeMs alone is
-   * retention's: segments go by age, and an idle subscription need not read ahead for it.) Each sweep expires the ready heads that are past their expiry and, when a
-   * partition has nothing ready, reads one batch from the log (tracking it expires what is
-   * expired in it). What is not expired stays ready, within the usual READY_RECORDS_MAX.
+   * retention's: segments go by age, and an idle subscription need not read ahead for it.)
+   * Each sweep expires the ready heads that are past their expiry and, when a partition has
+   * nothing ready, reads one batch from the log (tracking it expires what is expired in it). What is not expired stays ready, within the usual READY_RECORDS_MAX.
    * With demand the dispatch does the same as it delivers, so the sweep stays out of it.
    */
   #sweepExpired(): void {
