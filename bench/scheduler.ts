@@ -81,6 +81,11 @@ interface RunResult {
   moveLatenessP99Ms: number;
   moveLatenessMaxMs: number;
   steadyDelivered: number;
+  /**
+   * CPU time of this process (every thread; not the consumer's child with --consumer tcp) over
+   * the due phase, in % of one core: how much of the machine the moves, deliveries and acks take.
+   */
+  duePhaseCpuPercent: number;
 }
 
 /** Per due second: deliveries, lateness p99 / max, move lateness p99 (stderr). */
@@ -200,6 +205,13 @@ async function run(messages: number, parent: string): Promise<RunResult> {
       }
     })();
 
+    // CPU over the due phase: from the first due time to the last delivery.
+    const dueCpuStart = { at: firstDue, usage: process.cpuUsage() };
+    setTimeout(() => {
+      dueCpuStart.at = Date.now();
+      dueCpuStart.usage = process.cpuUsage();
+    }, firstDue - Date.now()).unref();
+
     // Publish the delayed messages, due uniformly over [20 s, 60 s) from the start.
     let published = 0;
     while (published < messages) {
@@ -224,6 +236,8 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     if (Date.now() >= firstDue) throw new Error('publishing took longer than the first delay');
 
     await consuming;
+    const dueCpu = process.cpuUsage(dueCpuStart.usage);
+    const dueWallMs = Date.now() - dueCpuStart.at;
     clearInterval(sampler);
     stopping = true;
     const steadyDelivered = await steady;
@@ -247,6 +261,7 @@ async function run(messages: number, parent: string): Promise<RunResult> {
       moveLatenessP99Ms: percentile(moveLateness, 0.99),
       moveLatenessMaxMs: moveLateness[moveLateness.length - 1] ?? NaN,
       steadyDelivered,
+      duePhaseCpuPercent: Math.round(((dueCpu.user + dueCpu.system) / 1000 / dueWallMs) * 100),
     };
   } finally {
     await broker.close();
@@ -407,6 +422,7 @@ async function main(): Promise<void> {
     'moveLatenessP99Ms',
     'moveLatenessMaxMs',
     'steadyDelivered',
+    'duePhaseCpuPercent',
   ] as const) {
     console.log(`  ${field.padEnd(18)} ${summary(field)}`);
   }
