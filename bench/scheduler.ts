@@ -19,13 +19,18 @@
  * (before the scheduler, delivery stopped after 99,999).
  *
  *   node dist/bench/scheduler.js [--messages N] [--runs R] [--dir DIR] [--json] [--progress]
- *     [--burst N | --no-burst] [--no-year] [--due-from MS] [--timeline] [--consumer tcp]
+ *     [--burst N | --no-burst] [--no-year] [--due-from MS] [--timeline] [--storage] [--consumer tcp]
  *
  * --consumer tcp: the delayed messages' consumer runs in another process
  * (scheduler-consumer.ts) over TCP, as a service's would, so its own work is not on the
  * broker's event loop; the steady load stays in process.
  *
  * --timeline prints lateness per due second (stderr): where in the run the late ones are.
+ *
+ * --storage prints, for the due phase (stderr), what the logs' group commits cost: flushes a
+ * second by kind (stream partitions, subscription journals), write and fdatasync times, and
+ * stream append-to-durable times (one append in CONFIRM_SAMPLE_EVERY), from the storage
+ * telemetry the console's /metrics uses: the commit stage of a delivery's lateness.
  *
  * The machine is shared (other builds and tests may run): figures are noisy.
  */
@@ -36,6 +41,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Broker } from '../src/broker/index.js';
 import { DELAY_MS_MAX } from '../src/limits.js';
+import { attachStorageTelemetry, type LogKind } from '../src/storage/index.js';
 import type { Client, PublishInput } from '../src/protocol/index.js';
 import { WeirServer, silentLogger } from '../src/server/index.js';
 
@@ -111,6 +117,44 @@ function printTimeline(
   }
 }
 
+/** --storage: the storage telemetry over the due phase (bounded: at most VALUES_MAX each). */
+class StorageTimes {
+  static readonly VALUES_MAX = 1_000_000;
+  active = false;
+  readonly #writes: Record<LogKind, number[]> = { stream: [], journal: [] };
+  readonly #syncs: Record<LogKind, number[]> = { stream: [], journal: [] };
+  readonly #confirms: number[] = [];
+  readonly detach = attachStorageTelemetry({
+    flushed: (kind, writeMs, syncMs) => {
+      if (!this.active || this.#writes[kind].length >= StorageTimes.VALUES_MAX) return;
+      this.#writes[kind].push(writeMs);
+      if (syncMs !== null) this.#syncs[kind].push(syncMs);
+    },
+    confirmed: (ms) => {
+      if (this.active && this.#confirms.length < StorageTimes.VALUES_MAX) this.#confirms.push(ms);
+    },
+  });
+
+  print(seconds: number): void {
+    const times = (values: number[]): string => {
+      const sorted = Float64Array.from(values).sort();
+      const at = (fraction: number): string =>
+        (sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? NaN).toFixed(
+          2,
+        );
+      return `p50 ${at(0.5)} p99 ${at(0.99)} max ${at(1)} ms`;
+    };
+    for (const kind of ['stream', 'journal'] as const) {
+      console.error(
+        `storage, due phase, ${kind}: ${Math.round(this.#writes[kind].length / seconds)} flushes/s; write ${times(this.#writes[kind])}; fdatasync ${times(this.#syncs[kind])}`,
+      );
+    }
+    console.error(
+      `storage, due phase, stream append to durable (sampled): ${times(this.#confirms)}`,
+    );
+  }
+}
+
 async function steadyLoad(client: Client, stop: () => boolean): Promise<number> {
   await client.streams.create('steady', { subjects: ['steady'], fsync: 'always' });
   const subscription = await client.subscribe('steady', { subscription: 's', mode: 'shared' });
@@ -141,6 +185,7 @@ async function run(messages: number, parent: string): Promise<RunResult> {
   const loadAtStart = Number(os.loadavg()[0]!.toFixed(1));
   const dataDir = mkdtempSync(path.join(parent, 'weir-bench-scheduler-'));
   const broker = await Broker.open({ dataDir });
+  const storageTimes = process.argv.includes('--storage') ? new StorageTimes() : null;
   try {
     const client = broker.connect();
     await client.streams.create('later', { subjects: ['later'], fsync: 'always' });
@@ -210,6 +255,7 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     setTimeout(() => {
       dueCpuStart.at = Date.now();
       dueCpuStart.usage = process.cpuUsage();
+      if (storageTimes !== null) storageTimes.active = true;
     }, firstDue - Date.now()).unref();
 
     // Publish the delayed messages, due uniformly over [20 s, 60 s) from the start.
@@ -238,6 +284,10 @@ async function run(messages: number, parent: string): Promise<RunResult> {
     await consuming;
     const dueCpu = process.cpuUsage(dueCpuStart.usage);
     const dueWallMs = Date.now() - dueCpuStart.at;
+    if (storageTimes !== null) {
+      storageTimes.active = false;
+      storageTimes.print(dueWallMs / 1000);
+    }
     clearInterval(sampler);
     stopping = true;
     const steadyDelivered = await steady;
@@ -264,6 +314,7 @@ async function run(messages: number, parent: string): Promise<RunResult> {
       duePhaseCpuPercent: Math.round(((dueCpu.user + dueCpu.system) / 1000 / dueWallMs) * 100),
     };
   } finally {
+    storageTimes?.detach();
     await broker.close();
     rmSync(dataDir, { recursive: true, force: true });
   }
