@@ -138,10 +138,7 @@ class StorageTimes {
   print(seconds: number): void {
     const times = (values: number[]): string => {
       const sorted = Float64Array.from(values).sort();
-      const at = (fraction: number): string =>
-        (sorted[Math.min(sorted.length - 1, Math.floor(fraction * sorted.length))] ?? NaN).toFixed(
-          2,
-        );
+      const at = (fraction: number): string => percentile(sorted, fraction).toFixed(2);
       return `p50 ${at(0.5)} p99 ${at(0.99)} max ${at(1)} ms`;
     };
     for (const kind of ['stream', 'journal'] as const) {
